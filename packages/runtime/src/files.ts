@@ -1,0 +1,145 @@
+/**
+ * Crash-safe file writes: every writer goes to a temporary sibling, is fsynced, then renamed
+ * over the target, so a reader sees either the old or the new content, never a torn file.
+ *
+ * This entry does not load tfjs (`@artist-ts/runtime/files`).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+function tempSibling(target: string): string {
+  const dir = path.dirname(target);
+  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** fsync a directory so a rename inside it is durable (no-op where directories can't be opened). */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Writes `data` to `target` atomically (temp file + fsync + rename + fsync of the folder). */
+export async function atomicWriteFile(target: string, data: string | Uint8Array): Promise<void> {
+  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tempSibling(target);
+  const handle = await fs.promises.open(tmp, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.promises.rename(tmp, target);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(path.dirname(target));
+}
+
+/** Synchronous variant of {@link atomicWriteFile}, for small files written from sync code. */
+export function atomicWriteFileSync(target: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const tmp = tempSibling(target);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+export interface AtomicDirOptions {
+  /** Replace an existing target folder (it is moved aside first, then removed). Default false. */
+  overwrite?: boolean;
+  /** Called after the temporary folder is complete and before the rename: fault injection in tests. */
+  beforeRename?: (tmpDir: string) => void | Promise<void>;
+}
+
+/**
+ * Builds a folder atomically: `fill(tmpDir)` writes into a fresh temporary sibling folder, every
+ * file in it is fsynced, then it is renamed to `target`. If `fill` throws, nothing is left behind.
+ */
+export async function atomicWriteDir(
+  target: string,
+  fill: (tmpDir: string) => Promise<void>,
+  options: AtomicDirOptions = {},
+): Promise<void> {
+  const parent = path.dirname(target);
+  await fs.promises.mkdir(parent, { recursive: true });
+  const tmp = tempSibling(target);
+  await fs.promises.mkdir(tmp);
+  try {
+    await fill(tmp);
+    await syncTree(tmp);
+    await options.beforeRename?.(tmp);
+  } catch (err) {
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  if (fs.existsSync(target)) {
+    if (!options.overwrite) {
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+      throw new Error(`atomicWriteDir: ${target} already exists`);
+    }
+    const old = tempSibling(target);
+    await fs.promises.rename(target, old);
+    await fs.promises.rename(tmp, target);
+    await fs.promises.rm(old, { recursive: true, force: true });
+  } else {
+    await fs.promises.rename(tmp, target);
+  }
+  await fsyncDir(parent);
+}
+
+async function syncTree(dir: string): Promise<void> {
+  for (const entry of await fs.promises.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      await syncTree(p);
+    } else if (entry.isFile()) {
+      const h = await fs.promises.open(p, 'r+');
+      try {
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+    }
+  }
+  await fsyncDir(dir);
+}
+
+/** True for the temporary names made by this module (left behind only by a crash). */
+export function isTempName(name: string): boolean {
+  return /^\..+\.tmp-\d+-[0-9a-f]{8}$/.test(name);
+}
+
+/** Removes temporary files/folders a crashed writer left in `dir`. Returns how many were removed. */
+export async function removeStaleTemps(dir: string): Promise<number> {
+  if (!fs.existsSync(dir)) return 0;
+  let n = 0;
+  for (const name of await fs.promises.readdir(dir)) {
+    if (isTempName(name)) {
+      await fs.promises.rm(path.join(dir, name), { recursive: true, force: true });
+      n++;
+    }
+  }
+  return n;
+}
