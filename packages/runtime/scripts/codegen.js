@@ -9,11 +9,26 @@ const outDir = path.join(pkgDir, 'src', 'generated');
 fs.mkdirSync(outDir, { recursive: true });
 const bin = path.dirname(require.resolve('protobufjs-cli/package.json'));
 const js = path.join(outDir, 'trainer_state.js');
-execFileSync(process.execPath, [
-  path.join(bin, 'bin', 'pbjs'),
-  '-t', 'static-module', '-w', 'commonjs', '--force-number', '--no-beautify',
-  '-o', js, path.join(pkgDir, 'proto', 'trainer_state.proto'),
-], { stdio: 'inherit' });
-execFileSync(process.execPath, [path.join(bin, 'bin', 'pbts'), '-o', path.join(outDir, 'trainer_state.d.ts'), js], {
-  stdio: 'inherit',
-});
+execFileSync(
+  process.execPath,
+  [
+    path.join(bin, 'bin', 'pbjs'),
+    '-t',
+    'static-module',
+    '-w',
+    'commonjs',
+    '--force-number',
+    '--no-beautify',
+    '-o',
+    js,
+    path.join(pkgDir, 'proto', 'trainer_state.proto'),
+  ],
+  { stdio: 'inherit' },
+);
+execFileSync(
+  process.execPath,
+  [path.join(bin, 'bin', 'pbts'), '-o', path.join(outDir, 'trainer_state.d.ts'), js],
+  {
+    stdio: 'inherit',
+  },
+);

@@ -114,7 +114,11 @@ export async function writeCheckpoint(
         weightsManifest: [
           {
             paths: [WEIGHTS_BIN],
-            weights: contents.tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype })),
+            weights: contents.tensors.map((t) => ({
+              name: t.name,
+              shape: t.shape,
+              dtype: t.dtype,
+            })),
           },
         ],
         userDefinedMetadata: contents.metadata ?? {},
@@ -125,7 +129,10 @@ export async function writeCheckpoint(
       } finally {
         await handle.close();
       }
-      await fs.promises.writeFile(path.join(tmp, MODEL_JSON), `${JSON.stringify(modelJson, null, 1)}\n`);
+      await fs.promises.writeFile(
+        path.join(tmp, MODEL_JSON),
+        `${JSON.stringify(modelJson, null, 1)}\n`,
+      );
       await fs.promises.writeFile(path.join(tmp, TRAINER_STATE_PB), encodeTrainerState(state));
     },
     { overwrite: true, beforeRename: options.beforeRename },
@@ -135,7 +142,8 @@ export async function writeCheckpoint(
   if (keep > 0) {
     const all = listCheckpoints(root);
     for (const old of all.slice(0, Math.max(0, all.length - keep))) {
-      if (old !== name) await fs.promises.rm(path.join(root, old), { recursive: true, force: true });
+      if (old !== name)
+        await fs.promises.rm(path.join(root, old), { recursive: true, force: true });
     }
   }
   return target;
@@ -203,11 +211,20 @@ export async function readCheckpoint(p: string): Promise<LoadedCheckpoint> {
           `${modelPath}: ${field} ('${spec.name}') needs bytes ${offset}..${offset + size} but ${group.paths.join('+')} has ${bytes.length}`,
         );
       }
-      tensors.push(rawTensorFromBytes(spec.name, spec.shape, spec.dtype, bytes.subarray(offset, offset + size)));
+      tensors.push(
+        rawTensorFromBytes(
+          spec.name,
+          spec.shape,
+          spec.dtype,
+          bytes.subarray(offset, offset + size),
+        ),
+      );
       offset += size;
     }
     if (offset !== bytes.length) {
-      throw new Error(`${modelPath}: weightsManifest[${gi}] describes ${offset} bytes but the files hold ${bytes.length}`);
+      throw new Error(
+        `${modelPath}: weightsManifest[${gi}] describes ${offset} bytes but the files hold ${bytes.length}`,
+      );
     }
   }
   const statePath = path.join(dir, TRAINER_STATE_PB);

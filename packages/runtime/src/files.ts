@@ -10,7 +10,10 @@ import path from 'node:path';
 
 function tempSibling(target: string): string {
   const dir = path.dirname(target);
-  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return path.join(
+    dir,
+    `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
 }
 
 /** fsync a directory so a rename inside it is durable (no-op where directories can't be opened). */

@@ -46,7 +46,8 @@ export class Rng {
 
   reseed(seed: number | string): void {
     const value = typeof seed === 'string' ? hashString(seed) : seed;
-    if (!Number.isFinite(value)) throw new RangeError(`Rng seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(value))
+      throw new RangeError(`Rng seed must be a finite number, got ${seed}`);
     const next = splitmix32(Math.floor(value) >>> 0);
     for (let i = 0; i < 4; i++) this.s[i] = next();
     if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1;
@@ -57,7 +58,9 @@ export class Rng {
   fork(label: string): Rng {
     const child = new Rng(0);
     const h = hashString(label);
-    const mix = splitmix32(h ^ this.s[0] ^ Math.imul(this.s[1], 3) ^ Math.imul(this.s[2], 5) ^ this.s[3]);
+    const mix = splitmix32(
+      h ^ this.s[0] ^ Math.imul(this.s[1], 3) ^ Math.imul(this.s[2], 5) ^ this.s[3],
+    );
     for (let i = 0; i < 4; i++) child.s[i] = mix() ^ this.s[i];
     if ((child.s[0] | child.s[1] | child.s[2] | child.s[3]) === 0) child.s[0] = 1;
     return child;

@@ -57,7 +57,12 @@ export function rawTensorBytes(t: RawTensor): Uint8Array {
 }
 
 /** Rebuilds typed data from bytes. Copies first: protobufjs byte fields may be views into a shared pooled slab. */
-export function rawTensorFromBytes(name: string, shape: number[], dtype: string, bytes: Uint8Array): RawTensor {
+export function rawTensorFromBytes(
+  name: string,
+  shape: number[],
+  dtype: string,
+  bytes: Uint8Array,
+): RawTensor {
   const copy = Uint8Array.from(bytes);
   const n = elementCount(shape);
   let data: Float32Array | Int32Array | Uint8Array;
@@ -66,14 +71,17 @@ export function rawTensorFromBytes(name: string, shape: number[], dtype: string,
   else if (dtype === 'bool') data = copy;
   else throw new Error(`tensor '${name}': unsupported dtype '${dtype}'`);
   if (data.length !== n) {
-    throw new Error(`tensor '${name}': shape [${shape}] needs ${n} elements, data has ${data.length}`);
+    throw new Error(
+      `tensor '${name}': shape [${shape}] needs ${n} elements, data has ${data.length}`,
+    );
   }
   return { name, shape, dtype, data };
 }
 
 export function encodeTrainerState(state: TrainerState): Uint8Array {
   const rng: Record<string, artist.IRngState> = {};
-  for (const [k, v] of Object.entries(state.rng)) rng[k] = { algorithm: v.algorithm, words: v.words };
+  for (const [k, v] of Object.entries(state.rng))
+    rng[k] = { algorithm: v.algorithm, words: v.words };
   const msg = artist.TrainerState.create({
     formatVersion: TRAINER_STATE_FORMAT_VERSION,
     step: state.step,
@@ -118,7 +126,12 @@ export function decodeTrainerState(bytes: Uint8Array, source = 'trainer_state.pb
     epoch: Number(msg.epoch),
     optimizerName: msg.optimizerName,
     optimizerSlots: msg.optimizerSlots.map((t) =>
-      rawTensorFromBytes(t.name ?? '', (t.shape ?? []).map(Number), t.dtype ?? '', t.data ?? new Uint8Array(0)),
+      rawTensorFromBytes(
+        t.name ?? '',
+        (t.shape ?? []).map(Number),
+        t.dtype ?? '',
+        t.data ?? new Uint8Array(0),
+      ),
     ),
     rng,
     dataCursor: Number(msg.dataCursor),

@@ -1,0 +1,263 @@
+/**
+ * Backend selection. `initRuntime()` picks the fastest backend this machine can run and reports
+ * what it chose, so apps can print it. Library packages never pick a backend themselves.
+ *
+ * `auto` order: `tensorflow` through @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (both
+ * optional dependencies that cannot install without libtensorflow; loaded with a guarded require),
+ * then `wasm` with @artist-ts/native-kernels (BLAS addon plus the training kernels stock wasm lacks),
+ * then `cpu` (with the same package's fixes). `ARTIST_BACKEND` overrides the requested backend.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendRequest = 'auto' | BackendName;
+
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+export interface RuntimeOptions {
+  /** Which backend to use; default 'auto' (or the ARTIST_BACKEND environment variable). */
+  backend?: BackendRequest;
+  /** Native BLAS kernels on wasm/cpu; default true unless ARTIST_DISABLE_NATIVE=1. */
+  native?: boolean;
+  /** BLAS threads for the native kernels (default: what is fastest on the machine, usually 1). */
+  threads?: number;
+}
+
+export const DEFAULT_RUNTIME_OPTIONS: Required<Omit<RuntimeOptions, 'threads'>> = {
+  backend: 'auto',
+  native: true,
+};
+
+/** What initRuntime chose, and why the faster options were skipped. */
+export interface RuntimeInfo {
+  backend: BackendName;
+  requested: BackendRequest;
+  /** Native (BLAS) kernels active. */
+  nativeKernels: boolean;
+  /** Why native kernels are off, when they are. */
+  nativeReason?: string;
+  blasThreads?: number;
+  /** Kernels registered or replaced by @artist-ts/native-kernels. */
+  kernels: string[];
+  /** Whether every kernel our models need for training is registered on the chosen backend. */
+  canTrain: boolean;
+  /** Backends tried before the chosen one, with the reason each was skipped. */
+  skipped: { backend: string; reason: string }[];
+  cores: number;
+  tfjsVersion: string;
+}
+
+/** What @artist-ts/native-kernels' installKernels returns. */
+interface KernelInstallReport {
+  backend: string;
+  native: boolean;
+  reason?: string;
+  blasThreads?: number;
+  kernels: string[];
+  canTrain: boolean;
+}
+
+interface NativeKernelsModule {
+  installKernels(
+    tfjs: typeof tf,
+    backendName: 'wasm' | 'cpu',
+    options?: { native?: boolean; threads?: number },
+  ): KernelInstallReport;
+}
+
+export function validateRuntimeOptions(
+  options: RuntimeOptions = {},
+): Required<Omit<RuntimeOptions, 'threads'>> & Pick<RuntimeOptions, 'threads'> {
+  const envBackend = process.env.ARTIST_BACKEND;
+  const backend =
+    envBackend && envBackend.length > 0
+      ? envBackend
+      : (options.backend ?? DEFAULT_RUNTIME_OPTIONS.backend);
+  if (!(BACKEND_REQUESTS as readonly string[]).includes(backend)) {
+    const where = envBackend ? 'ARTIST_BACKEND' : 'backend';
+    throw new Error(
+      `runtime option '${where}' is '${backend}'; allowed: ${BACKEND_REQUESTS.join(', ')}`,
+    );
+  }
+  const disabled = process.env.ARTIST_DISABLE_NATIVE === '1';
+  const native = disabled ? false : (options.native ?? DEFAULT_RUNTIME_OPTIONS.native);
+  if (
+    options.threads !== undefined &&
+    !(Number.isInteger(options.threads) && options.threads >= 1)
+  ) {
+    throw new Error(`runtime option 'threads' must be an integer >= 1, got ${options.threads}`);
+  }
+  return { backend: backend as BackendRequest, native, threads: options.threads };
+}
+
+/**
+ * Guarded require of a module that may be absent or broken (tfjs-node without libtensorflow throws
+ * at require time). Returns the error message instead of throwing.
+ */
+function tryRequire<T>(id: string): { mod?: T; error?: string } {
+  try {
+    return { mod: require(id) as T };
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0];
+    return { error: msg };
+  }
+}
+
+/**
+ * tfjs-node registers its kernels before it loads its native binding, so requiring a copy whose
+ * binding was never built (libtensorflow could not be downloaded at install) leaves a half-registered
+ * 'tensorflow' backend behind. Look for the binding first and skip the require when it is absent.
+ */
+function tfjsNodeBindingMissing(pkg: string): string | null {
+  let root: string;
+  try {
+    root = path.dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    return 'not installed';
+  }
+  const lib = path.join(root, 'lib');
+  const found =
+    fs.existsSync(lib) &&
+    fs.readdirSync(lib).some((d) => fs.existsSync(path.join(lib, d, 'tfjs_binding.node')));
+  return found
+    ? null
+    : 'installed without its native binding (tfjs_binding.node; libtensorflow was not downloaded)';
+}
+
+/** Overridable for tests: how optional modules are found and loaded. */
+export const moduleLoader = { require: tryRequire, tfjsNodeBindingMissing };
+
+async function trySetBackend(name: string): Promise<string | null> {
+  try {
+    const ok = await tf.setBackend(name);
+    return ok ? null : `tf.setBackend('${name}') returned false`;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0];
+  }
+}
+
+let current: RuntimeInfo | null = null;
+
+/** The last initRuntime() result, or null before the first call. */
+export function runtimeInfo(): RuntimeInfo | null {
+  return current;
+}
+
+export async function initRuntime(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
+  const opts = validateRuntimeOptions(options);
+  const skipped: { backend: string; reason: string }[] = [];
+  const order: BackendName[] =
+    opts.backend === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [opts.backend];
+  const native = moduleLoader.require<NativeKernelsModule>('@artist-ts/native-kernels');
+
+  for (const name of order) {
+    if (name === 'tensorflow') {
+      let loaded = false;
+      for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+        const missing = moduleLoader.tfjsNodeBindingMissing(pkg);
+        if (missing !== null) {
+          skipped.push({ backend: pkg, reason: missing });
+          continue;
+        }
+        const r = moduleLoader.require(pkg);
+        if (r.mod) {
+          loaded = true;
+          break;
+        }
+        skipped.push({ backend: pkg, reason: r.error ?? 'not installed' });
+      }
+      const err = loaded
+        ? await trySetBackend('tensorflow')
+        : 'no tfjs-node package could be loaded';
+      if (err === null) {
+        current = finish('tensorflow', opts.backend, skipped, {
+          native: true,
+          kernels: [],
+          canTrain: true,
+          backend: 'tensorflow',
+        });
+        return current;
+      }
+      if (loaded) skipped.push({ backend: 'tensorflow', reason: err });
+      if (opts.backend !== 'auto')
+        throw new Error(
+          `backend 'tensorflow' unavailable: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`,
+        );
+      continue;
+    }
+    if (name === 'wasm') {
+      const r = moduleLoader.require('@tensorflow/tfjs-backend-wasm');
+      const err = r.mod ? await trySetBackend('wasm') : (r.error ?? 'not installed');
+      if (err !== null) {
+        skipped.push({ backend: 'wasm', reason: err });
+        if (opts.backend !== 'auto') throw new Error(`backend 'wasm' unavailable: ${err}`);
+        continue;
+      }
+      const report = native.mod
+        ? native.mod.installKernels(tf, 'wasm', { native: opts.native, threads: opts.threads })
+        : {
+            backend: 'wasm',
+            native: false,
+            reason: `@artist-ts/native-kernels: ${native.error}`,
+            kernels: [],
+            canTrain: false,
+          };
+      if (!report.canTrain && opts.backend === 'auto') {
+        // Stock wasm lacks Conv2DBackpropFilter and UnsortedSegmentSum: it cannot train our models.
+        skipped.push({
+          backend: 'wasm',
+          reason: `cannot train (${report.reason ?? 'training kernels missing'})`,
+        });
+        continue;
+      }
+      current = finish('wasm', opts.backend, skipped, report);
+      return current;
+    }
+    const err = await trySetBackend('cpu');
+    if (err !== null) throw new Error(`backend 'cpu' unavailable: ${err}`);
+    const report = native.mod
+      ? native.mod.installKernels(tf, 'cpu', { native: opts.native, threads: opts.threads })
+      : {
+          backend: 'cpu',
+          native: false,
+          reason: `@artist-ts/native-kernels: ${native.error}`,
+          kernels: [],
+          canTrain: true,
+        };
+    current = finish('cpu', opts.backend, skipped, report);
+    return current;
+  }
+  throw new Error('initRuntime: no backend could be initialised');
+}
+
+function finish(
+  backend: BackendName,
+  requested: BackendRequest,
+  skipped: { backend: string; reason: string }[],
+  report: KernelInstallReport,
+): RuntimeInfo {
+  const info: RuntimeInfo = {
+    backend,
+    requested,
+    nativeKernels: report.native,
+    kernels: report.kernels,
+    canTrain: report.canTrain,
+    skipped,
+    cores: os.cpus().length,
+    tfjsVersion: tf.version.tfjs,
+  };
+  if (report.reason !== undefined && !report.native) info.nativeReason = report.reason;
+  if (report.blasThreads !== undefined) info.blasThreads = report.blasThreads;
+  return info;
+}
+
+/** One line for logs: `backend=wasm native=yes (openblas, 1 thread) cores=2 tfjs=4.22.0`. */
+export function describeRuntime(info: RuntimeInfo): string {
+  const nativePart = info.nativeKernels
+    ? `native=yes${info.blasThreads !== undefined ? ` (blas threads ${info.blasThreads})` : ''}`
+    : `native=no${info.nativeReason ? ` (${info.nativeReason})` : ''}`;
+  return `backend=${info.backend} ${nativePart} train=${info.canTrain ? 'yes' : 'no'} cores=${info.cores} tfjs=${info.tfjsVersion}`;
+}

@@ -1,0 +1,202 @@
+/**
+ * tfjs side of checkpoints: tensors <-> the folders of `checkpoint_files.ts`, strict weight
+ * assignment with a readable mismatch report, and optimizer slot restore.
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  type LoadedCheckpoint,
+  readCheckpoint,
+  type WriteCheckpointOptions,
+  writeCheckpoint,
+} from './checkpoint_files';
+import {
+  emptyTrainerState,
+  type RawDType,
+  type RawTensor,
+  type TrainerState,
+} from './trainer_state';
+
+export type NamedTensors = Record<string, tf.Tensor>;
+
+/** A tensor with its name, as tf.Optimizer.getWeights() returns them. */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** Anything with tfjs-optimizer-like slot access (tf.Optimizer, our AdamW...). */
+export interface OptimizerLike {
+  /** tf.Optimizer returns its live slot variables; our AdamW returns fresh clones (see ownsWeights). */
+  getWeights(): Promise<NamedTensor[]> | NamedTensor[];
+  setWeights?(weights: NamedTensor[]): Promise<void> | void;
+  getClassName?(): string;
+}
+
+export interface SaveCheckpointInput {
+  weights: NamedTensors;
+  /** Optimizer whose slots are saved (getWeights()). */
+  optimizer?: OptimizerLike & { name?: string };
+  /** Alternatively (or in addition), slot tensors by name. */
+  optimizerSlots?: NamedTensors;
+  state?: Partial<TrainerState>;
+  metadata?: Record<string, unknown>;
+}
+
+export async function tensorToRaw(name: string, t: tf.Tensor): Promise<RawTensor> {
+  const dtype = t.dtype;
+  if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') {
+    throw new Error(`tensor '${name}': dtype '${dtype}' cannot be checkpointed`);
+  }
+  const values = await t.data();
+  const data =
+    dtype === 'float32'
+      ? Float32Array.from(values as Float32Array)
+      : dtype === 'int32'
+        ? Int32Array.from(values as Int32Array)
+        : Uint8Array.from(values as Uint8Array);
+  return { name, shape: t.shape.slice(), dtype: dtype as RawDType, data };
+}
+
+export function rawToTensor(raw: RawTensor): tf.Tensor {
+  return tf.tensor(raw.data, raw.shape, raw.dtype);
+}
+
+/** Saves weights, optimizer slots and trainer state as a new step folder under `root`. */
+export async function saveCheckpoint(
+  root: string,
+  input: SaveCheckpointInput,
+  options: WriteCheckpointOptions = {},
+): Promise<string> {
+  const tensors: RawTensor[] = [];
+  for (const [name, t] of Object.entries(input.weights)) tensors.push(await tensorToRaw(name, t));
+  const slots: RawTensor[] = [];
+  let optimizerName = input.state?.optimizerName ?? '';
+  if (input.optimizer) {
+    const named = await input.optimizer.getWeights();
+    for (const nt of named) slots.push(await tensorToRaw(nt.name, nt.tensor));
+    // tf.Optimizer hands out its own variables (and a fresh iterations scalar); tensors that are not
+    // variables are copies made for us: dispose them.
+    tf.dispose(named.map((nt) => nt.tensor).filter((t) => !(t instanceof tf.Variable)));
+    optimizerName =
+      input.optimizer.name ?? input.optimizer.getClassName?.() ?? (optimizerName || 'optimizer');
+  }
+  if (input.optimizerSlots) {
+    for (const [name, t] of Object.entries(input.optimizerSlots))
+      slots.push(await tensorToRaw(name, t));
+    if (!optimizerName) optimizerName = 'optimizer';
+  }
+  const state: TrainerState = {
+    ...emptyTrainerState(),
+    ...input.state,
+    optimizerName,
+    optimizerSlots: slots.length > 0 ? slots : (input.state?.optimizerSlots ?? []),
+  };
+  return writeCheckpoint(root, { tensors, state, metadata: input.metadata }, options);
+}
+
+export interface LoadedTensorCheckpoint extends Omit<LoadedCheckpoint, 'tensors'> {
+  /** Caller owns these tensors and must dispose them. */
+  weights: NamedTensors;
+}
+
+export async function loadCheckpoint(p: string): Promise<LoadedTensorCheckpoint> {
+  const ck = await readCheckpoint(p);
+  const weights: NamedTensors = {};
+  for (const raw of ck.tensors) weights[raw.name] = rawToTensor(raw);
+  return { dir: ck.dir, weights, state: ck.state, metadata: ck.metadata };
+}
+
+/** Raised when checkpoint weights don't match a model's variables. */
+export class CheckpointMismatchError extends Error {
+  constructor(
+    readonly missing: string[],
+    readonly unexpected: string[],
+    readonly misShaped: { name: string; expected: number[]; got: number[] }[],
+    source: string,
+  ) {
+    const parts: string[] = [];
+    if (missing.length)
+      parts.push(`missing (in the model, not in the checkpoint): ${missing.join(', ')}`);
+    if (unexpected.length)
+      parts.push(`unexpected (in the checkpoint, not in the model): ${unexpected.join(', ')}`);
+    if (misShaped.length) {
+      parts.push(
+        `mis-shaped: ${misShaped.map((m) => `${m.name} model [${m.expected}] vs checkpoint [${m.got}]`).join(', ')}`,
+      );
+    }
+    super(`checkpoint ${source} does not match the model:\n  ${parts.join('\n  ')}`);
+    this.name = 'CheckpointMismatchError';
+  }
+}
+
+export interface AssignWeightsOptions {
+  /** Names starting with one of these are ignored on both sides (partial loads for fine-tuning). */
+  ignorePrefixes?: string[];
+  /** Where the weights came from, for the error message. */
+  source?: string;
+}
+
+/**
+ * Assigns checkpoint weights to variables by name. Every variable must receive a weight of its shape
+ * and every weight must find a variable (unless ignored by prefix); otherwise nothing is assigned and
+ * a CheckpointMismatchError lists every problem at once.
+ */
+export function assignWeights(
+  variables: Record<string, tf.Variable>,
+  weights: NamedTensors | RawTensor[],
+  options: AssignWeightsOptions = {},
+): void {
+  const ignore = options.ignorePrefixes ?? [];
+  const ignored = (n: string) => ignore.some((p) => n.startsWith(p));
+  const byName = new Map<string, { shape: number[]; make: () => tf.Tensor }>();
+  if (Array.isArray(weights)) {
+    for (const raw of weights)
+      byName.set(raw.name, { shape: raw.shape, make: () => rawToTensor(raw) });
+  } else {
+    for (const [name, t] of Object.entries(weights))
+      byName.set(name, { shape: t.shape, make: () => t });
+  }
+  const missing: string[] = [];
+  const misShaped: { name: string; expected: number[]; got: number[] }[] = [];
+  for (const [name, v] of Object.entries(variables)) {
+    if (ignored(name)) continue;
+    const w = byName.get(name);
+    if (!w) missing.push(name);
+    else if (!tf.util.arraysEqual(w.shape, v.shape))
+      misShaped.push({ name, expected: v.shape, got: w.shape });
+  }
+  const unexpected = [...byName.keys()].filter((n) => !ignored(n) && !(n in variables));
+  if (missing.length || unexpected.length || misShaped.length) {
+    throw new CheckpointMismatchError(
+      missing.sort(),
+      unexpected.sort(),
+      misShaped,
+      options.source ?? '(weights)',
+    );
+  }
+  for (const [name, v] of Object.entries(variables)) {
+    if (ignored(name)) continue;
+    const w = byName.get(name)!;
+    const t = w.make();
+    const src = t.dtype === v.dtype ? t : tf.cast(t, v.dtype);
+    v.assign(src);
+    if (src !== t) src.dispose();
+    if (Array.isArray(weights)) t.dispose();
+  }
+}
+
+/** Restores optimizer slots saved by saveCheckpoint into an optimizer with setWeights(). */
+export async function restoreOptimizer(
+  optimizer: OptimizerLike,
+  state: TrainerState,
+): Promise<void> {
+  if (!optimizer.setWeights) throw new Error('restoreOptimizer: optimizer has no setWeights()');
+  if (state.optimizerSlots.length === 0) return;
+  const named = state.optimizerSlots.map((raw) => ({ name: raw.name, tensor: rawToTensor(raw) }));
+  try {
+    await optimizer.setWeights(named);
+  } finally {
+    // Optimizers copy the values into their own variables.
+    tf.dispose(named.map((n) => n.tensor));
+  }
+}

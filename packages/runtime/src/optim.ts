@@ -1,0 +1,183 @@
+/**
+ * AdamW (Loshchilov & Hutter), PyTorch's formulation, resumable bit for bit.
+ *
+ * tf.train.adam keeps its bias corrections as running products in float32 variables and recomputes
+ * them with pow() on setWeights(), so a resumed run drifts from an uninterrupted one in the last
+ * bits, and setWeights() leaks the replaced slot variables. Here the step count is an integer, the
+ * bias corrections are computed from it in float64, and restored slots are assigned in place.
+ *
+ * Per step, for every parameter p with gradient g (t = step after increment):
+ *   p <- p * (1 - lr * wd)                      (decoupled decay; only where `decay(name)` is true)
+ *   m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2
+ *   p <- p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { NamedTensor } from './checkpoint';
+
+export interface AdamWConfig {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** Decoupled weight decay; 0 turns AdamW into Adam. */
+  weightDecay: number;
+  /** Which parameters decay (default: all). Typical: not biases, norms or embeddings. */
+  decay?: (name: string) => boolean;
+}
+
+export const DEFAULT_ADAMW_CONFIG: AdamWConfig = {
+  learningRate: 1e-3,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  weightDecay: 0.01,
+};
+
+export function validateAdamWConfig(config: Partial<AdamWConfig> = {}): AdamWConfig {
+  const c: AdamWConfig = { ...DEFAULT_ADAMW_CONFIG, ...config };
+  const check = (field: keyof AdamWConfig, ok: boolean, rule: string) => {
+    if (!ok) throw new Error(`AdamW config field '${field}' ${rule}, got ${String(c[field])}`);
+  };
+  check(
+    'learningRate',
+    Number.isFinite(c.learningRate) && c.learningRate >= 0,
+    'must be a finite number >= 0',
+  );
+  check('beta1', c.beta1 >= 0 && c.beta1 < 1, 'must be in [0, 1)');
+  check('beta2', c.beta2 >= 0 && c.beta2 < 1, 'must be in [0, 1)');
+  check('epsilon', c.epsilon > 0, 'must be > 0');
+  check(
+    'weightDecay',
+    Number.isFinite(c.weightDecay) && c.weightDecay >= 0,
+    'must be a finite number >= 0',
+  );
+  return c;
+}
+
+export class AdamW {
+  readonly name = 'adamw';
+  readonly config: AdamWConfig;
+  /** Number of updates applied so far. */
+  step = 0;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+
+  constructor(config: Partial<AdamWConfig> = {}) {
+    this.config = validateAdamWConfig(config);
+  }
+
+  get learningRate(): number {
+    return this.config.learningRate;
+  }
+
+  set learningRate(lr: number) {
+    if (!(Number.isFinite(lr) && lr >= 0))
+      throw new Error(`AdamW learningRate must be >= 0, got ${lr}`);
+    this.config.learningRate = lr;
+  }
+
+  private slot(store: Map<string, tf.Variable>, name: string, like: tf.Tensor): tf.Variable {
+    let s = store.get(name);
+    if (!s) {
+      s = tf.tidy(() => tf.variable(tf.zerosLike(like), false));
+      store.set(name, s);
+    }
+    return s;
+  }
+
+  /** Applies one update. `grads` and `vars` are keyed by parameter name; grads are not disposed. */
+  applyGradients(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>): void {
+    this.step += 1;
+    const { beta1: b1, beta2: b2, epsilon, learningRate: lr, weightDecay } = this.config;
+    const bc1 = 1 - b1 ** this.step;
+    const bc2 = 1 - b2 ** this.step;
+    const stepSize = lr / bc1;
+    const sqrtBc2 = Math.sqrt(bc2);
+    for (const [name, g] of Object.entries(grads)) {
+      const p = vars[name];
+      if (!p) throw new Error(`AdamW: gradient for unknown parameter '${name}'`);
+      const m = this.slot(this.m, name, p);
+      const v = this.slot(this.v, name, p);
+      tf.tidy(() => {
+        const decays = weightDecay > 0 && (this.config.decay ? this.config.decay(name) : true);
+        const p0 = decays ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
+        const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
+        const denom = tf.add(tf.div(tf.sqrt(v1), sqrtBc2), epsilon);
+        const p1 = tf.sub(p0, tf.mul(tf.div(m1, denom), stepSize));
+        m.assign(m1);
+        v.assign(v1);
+        p.assign(p1);
+      });
+    }
+  }
+
+  /**
+   * Slots for checkpoints: `step` (int32 scalar) then `m/<name>` and `v/<name>` per parameter.
+   * The returned tensors are new; the caller disposes them (saveCheckpoint does not).
+   */
+  getWeights(): NamedTensor[] {
+    const out: NamedTensor[] = [{ name: 'step', tensor: tf.scalar(this.step, 'int32') }];
+    for (const [name, s] of this.m) out.push({ name: `m/${name}`, tensor: tf.clone(s) });
+    for (const [name, s] of this.v) out.push({ name: `v/${name}`, tensor: tf.clone(s) });
+    return out;
+  }
+
+  /** Restores slots written by getWeights(); existing slot variables are reused or disposed. */
+  setWeights(weights: NamedTensor[]): void {
+    const seen = new Set<string>();
+    for (const { name, tensor } of weights) {
+      if (name === 'step') {
+        this.step = tensor.dataSync()[0];
+        continue;
+      }
+      const kind = name.slice(0, 2);
+      const param = name.slice(2);
+      const store = kind === 'm/' ? this.m : kind === 'v/' ? this.v : null;
+      if (!store) throw new Error(`AdamW.setWeights: unexpected slot '${name}'`);
+      seen.add(name);
+      const existing = store.get(param);
+      if (existing && tf.util.arraysEqual(existing.shape, tensor.shape)) existing.assign(tensor);
+      else {
+        existing?.dispose();
+        store.set(param, tf.variable(tensor, false));
+      }
+    }
+    for (const [prefix, store] of [
+      ['m/', this.m],
+      ['v/', this.v],
+    ] as const) {
+      for (const [param, s] of store) {
+        if (!seen.has(prefix + param)) {
+          s.dispose();
+          store.delete(param);
+        }
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const s of this.m.values()) s.dispose();
+    for (const s of this.v.values()) s.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
+
+/**
+ * Scales gradients so that their global L2 norm is at most `maxNorm` (torch.nn.utils.clip_grad_norm_).
+ * Returns new tensors (caller disposes) and the norm before clipping.
+ */
+export function clipByGlobalNorm(
+  grads: Record<string, tf.Tensor>,
+  maxNorm: number,
+): { grads: Record<string, tf.Tensor>; norm: number } {
+  const names = Object.keys(grads);
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))));
+  const norm = normT.dataSync()[0];
+  normT.dispose();
+  const scale = norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+  const out: Record<string, tf.Tensor> = {};
+  for (const n of names) out[n] = scale === 1 ? tf.clone(grads[n]) : tf.mul(grads[n], scale);
+  return { grads: out, norm };
+}

@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs';
+import { describeRuntime, initRuntime, moduleLoader, validateRuntimeOptions } from '../src/backend';
+
+describe('initRuntime', () => {
+  const saved = { ...moduleLoader };
+  const env = { ...process.env };
+  afterEach(() => {
+    Object.assign(moduleLoader, saved);
+    process.env = { ...env };
+  });
+
+  it('falls back past absent tfjs-node packages and reports why', async () => {
+    const required: string[] = [];
+    moduleLoader.tfjsNodeBindingMissing = () => 'not installed';
+    moduleLoader.require = <T>(id: string) => {
+      required.push(id);
+      if (id === '@artist-ts/native-kernels')
+        return { error: "Cannot find module '@artist-ts/native-kernels'" };
+      return saved.require<T>(id);
+    };
+    const info = await initRuntime({ backend: 'auto' });
+    // Without the kernels package, stock wasm cannot train: auto must land on cpu.
+    expect(info.backend).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect(info.skipped.map((s) => s.backend)).toEqual([
+      '@tensorflow/tfjs-node-gpu',
+      '@tensorflow/tfjs-node',
+      'wasm',
+    ]);
+    expect(info.skipped[2].reason).toMatch(/cannot train/);
+    expect(required).not.toContain('@tensorflow/tfjs-node-gpu');
+    expect(info.nativeKernels).toBe(false);
+    expect(describeRuntime(info)).toMatch(/^backend=cpu native=no/);
+  });
+
+  it('chooses wasm when the kernel package makes it trainable', async () => {
+    moduleLoader.tfjsNodeBindingMissing = () => 'not installed';
+    moduleLoader.require = <T>(id: string) => {
+      if (id === '@artist-ts/native-kernels') {
+        const mod = {
+          installKernels: (_tf: unknown, backend: string) => ({
+            backend,
+            native: false,
+            reason: 'no BLAS',
+            kernels: ['UnsortedSegmentSum'],
+            canTrain: true,
+          }),
+        };
+        return { mod: mod as T };
+      }
+      return saved.require<T>(id);
+    };
+    const info = await initRuntime();
+    expect(info.backend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(info.kernels).toEqual(['UnsortedSegmentSum']);
+    expect(info.nativeReason).toBe('no BLAS');
+    await initRuntime({ backend: 'cpu' });
+  });
+
+  it('ARTIST_BACKEND overrides the request, and bad values name the field', async () => {
+    process.env.ARTIST_BACKEND = 'cpu';
+    expect(validateRuntimeOptions({ backend: 'wasm' }).backend).toBe('cpu');
+    process.env.ARTIST_BACKEND = 'gpu';
+    expect(() => validateRuntimeOptions()).toThrow(
+      "runtime option 'ARTIST_BACKEND' is 'gpu'; allowed: auto, tensorflow, wasm, cpu",
+    );
+    delete process.env.ARTIST_BACKEND;
+    expect(() => validateRuntimeOptions({ threads: 0 })).toThrow(/'threads'/);
+    process.env.ARTIST_DISABLE_NATIVE = '1';
+    expect(validateRuntimeOptions({ native: true }).native).toBe(false);
+  });
+
+  it('an explicit tensorflow request fails with the reasons when tfjs-node is absent', async () => {
+    moduleLoader.tfjsNodeBindingMissing = () => 'installed without its native binding';
+    await expect(initRuntime({ backend: 'tensorflow' })).rejects.toThrow(
+      /tfjs-node-gpu: installed without its native binding/,
+    );
+    await initRuntime({ backend: 'cpu' });
+  });
+
+  it('the real tfjs-node packages here have no binding, and are skipped without side effects', async () => {
+    const info = await initRuntime({ backend: 'auto' });
+    expect(info.skipped[0].backend).toBe('@tensorflow/tfjs-node-gpu');
+    expect(tf.findBackend('tensorflow')).toBeNull();
+    await initRuntime({ backend: 'cpu' });
+  });
+});
