@@ -18,12 +18,23 @@ const projectDirs = groups.flatMap((g) => {
     .map((name) => path.join(dir, name))
     .filter((d) => fs.existsSync(path.join(d, 'package.json')));
 });
-for (const d of projectDirs) fs.rmSync(path.join(d, '.jest-results.json'), { force: true });
+const resultFiles = (d) =>
+  fs.readdirSync(d).filter((f) => /^\.jest-results(\.[\w-]+)?\.json$/.test(f));
+for (const d of projectDirs)
+  for (const f of resultFiles(d)) fs.rmSync(path.join(d, f), { force: true });
 
 const extra = process.argv.slice(2);
 const turbo = spawnSync(
   process.execPath,
-  [path.join(root, 'tools/scripts/turbo.mjs'), 'run', 'lint', 'typecheck', 'test', '--continue', ...extra],
+  [
+    path.join(root, 'tools/scripts/turbo.mjs'),
+    'run',
+    'lint',
+    'typecheck',
+    'test',
+    '--continue',
+    ...extra,
+  ],
   { stdio: 'inherit', cwd: root },
 );
 
@@ -34,18 +45,23 @@ const missing = [];
 for (const d of projectDirs) {
   const pkg = JSON.parse(fs.readFileSync(path.join(d, 'package.json'), 'utf8'));
   if (!pkg.scripts?.test) continue;
-  const file = path.join(d, '.jest-results.json');
-  if (!fs.existsSync(file)) {
+  const files = resultFiles(d);
+  if (files.length === 0) {
     missing.push(pkg.name);
     continue;
   }
-  const r = JSON.parse(fs.readFileSync(file, 'utf8'));
-  passed += r.numPassedTests;
-  failed += r.numFailedTests;
-  // A suite that fails to compile has no failed test but is a failure all the same.
-  failed += r.numRuntimeErrorTestSuites ?? 0;
-  suites += 1;
-  console.log(`${pkg.name}: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+  for (const f of files) {
+    const r = JSON.parse(fs.readFileSync(path.join(d, f), 'utf8'));
+    // A suite that fails to load has no failed test but is a failure all the same.
+    const broken = r.numRuntimeErrorTestSuites ?? 0;
+    passed += r.numPassedTests;
+    failed += r.numFailedTests + broken;
+    suites += 1;
+    const variant = f.replace(/^\.jest-results\.?/, '').replace(/\.?json$/, '');
+    console.log(
+      `${pkg.name}${variant ? ` (${variant})` : ''}: ${r.numPassedTests} passed, ${r.numFailedTests + broken} failed`,
+    );
+  }
 }
 if (missing.length > 0) {
   console.log(`no test results from: ${missing.join(', ')}`);
