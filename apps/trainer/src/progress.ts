@@ -45,6 +45,7 @@ export class LineProgress implements ProgressView {
   private started = 0;
   private lastPrint = Number.NEGATIVE_INFINITY;
   private lastDone = 0;
+  private printedDone = -1;
   private lastFields: ProgressFields = {};
   private readonly write: (line: string) => void;
   private readonly interval: number;
@@ -63,6 +64,7 @@ export class LineProgress implements ProgressView {
     this.started = this.now();
     this.lastPrint = Number.NEGATIVE_INFINITY;
     this.lastDone = 0;
+    this.printedDone = -1;
     this.lastFields = {};
   }
 
@@ -72,6 +74,7 @@ export class LineProgress implements ProgressView {
     const t = this.now();
     if (t - this.lastPrint < this.interval && done < this.total) return;
     this.lastPrint = t;
+    this.printedDone = done;
     this.write(this.line(done, fields, t));
   }
 
@@ -84,11 +87,12 @@ export class LineProgress implements ProgressView {
     const extra = Object.entries(fields)
       .map(([k, v]) => ` ${k}=${fmtValue(v)}`)
       .join('');
-    return `[${this.stage}] ${done}/${this.total} ${this.unit}${pct}${extra} ${rate.toFixed(2)} ${this.unit}/s${eta}`;
+    const of = this.total > 0 ? `/${this.total}` : '';
+    return `[${this.stage}] ${done}${of} ${this.unit}${pct}${extra} ${rate.toFixed(2)} ${this.unit}/s${eta}`;
   }
 
   end(message?: string): void {
-    if (this.lastDone > 0 && this.now() !== this.lastPrint) {
+    if (this.lastDone > 0 && this.lastDone !== this.printedDone) {
       this.write(this.line(this.lastDone, this.lastFields, this.now()));
     }
     if (message) this.write(`[${this.stage}] ${message}`);

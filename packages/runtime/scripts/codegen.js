@@ -19,6 +19,10 @@ execFileSync(
     'commonjs',
     '--force-number',
     '--no-beautify',
+    // A root of our own: the default root is shared by every static module in the process, and
+    // another package's `artist.*` namespace would replace ours.
+    '--root',
+    'artist_ts_runtime',
     '-o',
     js,
     path.join(pkgDir, 'proto', 'trainer_state.proto'),

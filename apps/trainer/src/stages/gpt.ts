@@ -1,0 +1,166 @@
+/**
+ * Stage `gpt`: trains GPT-knowl on the encoded shards with the run's TransE vectors, checkpointing
+ * to `<run>/gpt/checkpoints/` (resumable, exact), and saves the final model to `<run>/gpt/checkpoint/`.
+ */
+import fs from 'node:fs';
+import {
+  type EntityTable,
+  type GptConfig,
+  type GptExample,
+  GptTrainer,
+  KnowlGpt,
+  knowledgeTensors,
+  makeTrainBatch,
+  saveGpt,
+  validateGptConfig,
+} from '@artist-ts/gpt-knowl';
+import { loadEntityVectors } from '@artist-ts/kg-embedding';
+import { ShardDataset, Vocab } from '@artist-ts/lattice-data';
+import { resolveCheckpointDir } from '@artist-ts/runtime/checkpoint-files';
+import * as tf from '@tensorflow/tfjs';
+import type { TrainerConfig } from '../config';
+import type { Stage } from '../pipeline';
+import { TensorWatch } from '../progress';
+import type { RunFolder } from '../run_folder';
+
+/** The split's examples from `<run>/codes/<split>/` as GPT examples. */
+export async function readExamples(
+  run: RunFolder,
+  split: string,
+): Promise<{ examples: GptExample[]; texts: string[]; idx: string[] }> {
+  const dir = run.path('codes', split);
+  if (!fs.existsSync(dir)) return { examples: [], texts: [], idx: [] };
+  const ds = await ShardDataset.open(dir);
+  const examples: GptExample[] = [];
+  const texts: string[] = [];
+  const idx: string[] = [];
+  try {
+    for await (const ex of ds.iterate()) {
+      if (ex.image?.kind !== 'codes') throw new Error(`${dir}: example ${ex.idx} has no VQ codes`);
+      examples.push({
+        text: ex.textIds,
+        codes: ex.image.codes,
+        lattice: {
+          lexIds: Array.from(ex.lexIds),
+          posS: Array.from(ex.lexStart),
+          posE: Array.from(ex.lexEnd),
+        },
+      });
+      texts.push(ex.text);
+      idx.push(ex.idx);
+    }
+  } finally {
+    await ds.close();
+  }
+  return { examples, texts, idx };
+}
+
+export async function readEntityTable(run: RunFolder): Promise<EntityTable> {
+  const ent = await loadEntityVectors(run.path('kg', 'vectors'));
+  return { vectors: ent.vectors, numEntities: ent.names.length, dim: ent.dim };
+}
+
+/** The full model config: the configured architecture plus the sizes this run's files imply. */
+export async function gptModelConfig(
+  run: RunFolder,
+  config: TrainerConfig,
+  entityDim: number,
+): Promise<GptConfig> {
+  const vocab = Vocab.fromFile(run.path('lattice', 'vocab.txt'));
+  const index = JSON.parse(fs.readFileSync(run.path('codes', 'train', 'index.json'), 'utf8')) as {
+    meta: { grid: [number, number]; codebookSize: number };
+  };
+  return validateGptConfig({
+    ...config.gpt.model,
+    textLen: config.lattice.textLen,
+    textVocabSize: vocab.size,
+    imageLen: index.meta.grid[0] * index.meta.grid[1],
+    imageVocabSize: index.meta.codebookSize,
+    entityDim,
+  });
+}
+
+/** Mean image-code cross-entropy over examples (no gradient). */
+export async function meanLoss(
+  model: KnowlGpt,
+  examples: GptExample[],
+  table: EntityTable,
+  batchSize: number,
+): Promise<number> {
+  let sum = 0;
+  const c = model.config;
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const part = examples.slice(i, i + batchSize);
+    const b = makeTrainBatch(c, part, table);
+    const loss = tf.tidy(() => {
+      const tokens = tf.tensor2d(b.tokens, [b.batch, c.textLen + c.imageLen - 1], 'int32');
+      const targets = tf.tensor2d(b.targets, [b.batch, c.imageLen], 'int32');
+      const knowledge = b.knowledge ? knowledgeTensors(b.knowledge, c) : null;
+      return model.loss(tokens, targets, { knowledge: knowledge ?? undefined });
+    });
+    sum += (await loss.data())[0] * part.length;
+    loss.dispose();
+  }
+  return examples.length > 0 ? sum / examples.length : Number.NaN;
+}
+
+export const gptStage: Stage<TrainerConfig> = {
+  name: 'gpt',
+  after: ['encode', 'kg'],
+  configSlice: (c) => ({ gpt: c.gpt, textLen: c.lattice.textLen }),
+  async run(ctx) {
+    const cfg = ctx.config.gpt;
+    const table = await readEntityTable(ctx.run);
+    const modelConfig = await gptModelConfig(ctx.run, ctx.config, table.dim);
+    const { examples } = await readExamples(ctx.run, 'train');
+    const model = new KnowlGpt(modelConfig, { seed: `gpt-init/${ctx.config.seed}` });
+    const trainer = new GptTrainer(model, cfg.train, { entityTable: table });
+    const ckptRoot = ctx.run.path('gpt', 'checkpoints');
+    try {
+      if (resolveCheckpointDir(ckptRoot)) await trainer.restore(ckptRoot);
+      const watch = new TensorWatch(5);
+      ctx.progress.begin('gpt', trainer.config.totalSteps, 'steps');
+      await trainer.fit(examples, {
+        checkpointRoot: ckptRoot,
+        checkpointEvery: cfg.checkpointEvery,
+        keepLast: 2,
+        signal: ctx.signal,
+        onStep: (m) => {
+          const tensors = tf.memory().numTensors;
+          const leak = watch.sample(tensors);
+          if (leak) throw new Error(`gpt: ${leak}`);
+          if (m.step % 10 === 0) {
+            ctx.metrics([
+              { stage: 'gpt', name: 'loss', step: m.step, value: m.loss },
+              { stage: 'gpt', name: 'lr', step: m.step, value: m.learningRate },
+            ]);
+          }
+          ctx.progress.update(m.step, {
+            loss: m.loss,
+            lr: m.learningRate,
+            'grad norm': m.gradNorm,
+            tensors,
+          });
+        },
+      });
+      ctx.progress.end();
+      if (ctx.signal.aborted) return {};
+      const val = await readExamples(ctx.run, 'val');
+      const valLoss = await meanLoss(model, val.examples, table, cfg.train.batchSize);
+      ctx.metrics([{ stage: 'gpt', name: 'val_loss', step: trainer.step, value: valLoss }]);
+      const out = ctx.run.path('gpt', 'checkpoint');
+      fs.rmSync(out, { recursive: true, force: true });
+      await saveGpt(model, out, { keepLast: 1, step: trainer.step });
+      return {
+        steps: trainer.step,
+        examples: examples.length,
+        valLoss,
+        parameters: model.numParameters(),
+        fusion: modelConfig.fusion,
+      };
+    } finally {
+      trainer.dispose();
+      model.dispose();
+    }
+  },
+};

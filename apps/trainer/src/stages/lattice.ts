@@ -1,0 +1,65 @@
+/**
+ * Stage `lattice`: the vocabulary (a user's BERT vocab.txt, or a character vocabulary built from
+ * the training captions) and the EasyNLP knowledge TSV of every split, matched against the KG's
+ * entity names: `<run>/lattice/vocab.txt`, `<run>/lattice/{train,val,test}.knowl.tsv`.
+ */
+import fs from 'node:fs';
+import {
+  BertTokenizer,
+  buildCharVocabFromTsv,
+  loadEntityLexicon,
+  Vocab,
+  writeKnowledgeTsv,
+} from '@artist-ts/lattice-data';
+import { atomicWriteFile } from '@artist-ts/runtime/files';
+import type { TrainerConfig } from '../config';
+import type { Stage } from '../pipeline';
+
+export const SPLITS = ['train', 'val', 'test'] as const;
+
+export const latticeStage: Stage<TrainerConfig> = {
+  name: 'lattice',
+  after: ['data', 'kg'],
+  configSlice: (c) => c.lattice,
+  externalInputs: (c) => (c.lattice.vocab ? [c.lattice.vocab] : []),
+  async run(ctx) {
+    const cfg = ctx.config.lattice;
+    const dataDir = ctx.run.path('data');
+    let vocab: Vocab;
+    if (cfg.vocab) {
+      vocab = Vocab.fromFile(cfg.vocab);
+    } else {
+      // Captions of every split: held-out captions must tokenize too (their characters get ids
+      // whose embeddings stay at their initial values unless seen in training).
+      const built = await buildCharVocabFromTsv(
+        SPLITS.map((s) => ({ file: `${dataDir}/${s}.tsv`, format: 'text-image' as const })),
+        { minFreq: cfg.minFreq },
+      );
+      vocab = built.vocab;
+    }
+    await atomicWriteFile(ctx.run.path('lattice', 'vocab.txt'), vocab.toText());
+    const tokenizer = new BertTokenizer(vocab, { textLen: cfg.textLen });
+    const { lexicon, summary: lex } = await loadEntityLexicon(
+      ctx.run.path('kg', 'vectors', 'entity2id.txt'),
+    );
+    const splits: Record<string, unknown> = {};
+    for (const split of SPLITS) {
+      const input = `${dataDir}/${split}.tsv`;
+      if (!fs.existsSync(input)) continue;
+      ctx.progress.begin(`lattice:${split}`, 100, '%');
+      const s = await writeKnowledgeTsv({
+        input,
+        output: ctx.run.path('lattice', `${split}.knowl.tsv`),
+        tokenizer,
+        lexicon,
+        onProgress: (e) => {
+          if (e.totalBytes)
+            ctx.progress.update(Math.floor((100 * e.bytes) / e.totalBytes), { rows: e.rows });
+        },
+      });
+      ctx.progress.end();
+      splits[split] = { rows: s.rows, entities: s.entities, longCaptions: s.longCaptions };
+    }
+    return { vocabSize: vocab.size, lexiconEntries: lex.entries, splits };
+  },
+};

@@ -1,0 +1,96 @@
+/**
+ * Stage `vqgan`: trains the image tokenizer on the training images, checkpointing to
+ * `<run>/vqgan/checkpoints/` (resumable), and saves the final model to `<run>/vqgan/checkpoint/`.
+ */
+import fs from 'node:fs';
+import { resolveCheckpointDir } from '@artist-ts/runtime/checkpoint-files';
+import { InMemoryImageDataset, toUint8Pixels, Vqgan, VqganTrainer } from '@artist-ts/vqgan';
+import * as tf from '@tensorflow/tfjs';
+import type { TrainerConfig } from '../config';
+import type { Stage } from '../pipeline';
+import { TensorWatch } from '../progress';
+import { psnrUint8, readSplitImages } from '../split_images';
+
+export const vqganStage: Stage<TrainerConfig> = {
+  name: 'vqgan',
+  after: ['data'],
+  configSlice: (c) => ({ vqgan: c.vqgan, size: c.data.size }),
+  async run(ctx) {
+    const cfg = ctx.config.vqgan;
+    const size = ctx.config.data.size;
+    const train = await readSplitImages(ctx.run.path('data', 'train.tsv'), size);
+    const dataset = new InMemoryImageDataset(train.pixels, size, size, 3);
+    const ckptRoot = ctx.run.path('vqgan', 'checkpoints');
+    const trainer = resolveCheckpointDir(ckptRoot)
+      ? await VqganTrainer.resume(ckptRoot, dataset, { config: cfg.train })
+      : new VqganTrainer(
+          Vqgan.create(cfg.model, { seed: `vqgan-init/${ctx.config.seed}` }),
+          dataset,
+          cfg.train,
+        );
+    const watch = new TensorWatch(5);
+    let lastEpoch: Record<string, number> = {};
+    try {
+      ctx.progress.begin('vqgan', cfg.steps, 'steps');
+      await trainer.train({
+        steps: cfg.steps,
+        checkpointDir: ckptRoot,
+        checkpointEvery: cfg.checkpointEvery,
+        keepLast: 2,
+        signal: ctx.signal,
+        onStep: (m) => {
+          const tensors = tf.memory().numTensors;
+          const leak = watch.sample(tensors);
+          if (leak) throw new Error(`vqgan: ${leak}`);
+          if (m.step % 10 === 0) {
+            ctx.metrics([
+              { stage: 'vqgan', name: 'loss', step: m.step, value: m.loss },
+              { stage: 'vqgan', name: 'l1', step: m.step, value: m.l1 },
+              { stage: 'vqgan', name: 'q_loss', step: m.step, value: m.qLoss },
+            ]);
+          }
+          ctx.progress.update(m.step, { loss: m.loss, l1: m.l1, codes: m.batchCodes, tensors });
+        },
+        onEpoch: (s) => {
+          lastEpoch = { usage: s.usage, perplexity: s.perplexity, epoch: s.epoch };
+          ctx.metrics([
+            { stage: 'vqgan', name: 'codebook_usage', step: s.step, value: s.usage },
+            { stage: 'vqgan', name: 'perplexity', step: s.step, value: s.perplexity },
+          ]);
+        },
+      });
+      ctx.progress.end();
+      if (ctx.signal.aborted) return {};
+      // Validation PSNR of reconstructions.
+      const val = await readSplitImages(ctx.run.path('data', 'val.tsv'), size, 256);
+      let psnrSum = 0;
+      const bs = 32;
+      for (let i = 0; i < val.count; i += bs) {
+        const n = Math.min(bs, val.count - i);
+        const per = size * size * 3;
+        const batch = {
+          data: val.pixels.subarray(i * per, (i + n) * per),
+          shape: [n, size, size, 3] as [number, number, number, number],
+        };
+        const rec = trainer.model.reconstruct(batch);
+        const recPixels = toUint8Pixels(rec);
+        rec.dispose();
+        psnrSum += psnrUint8(batch.data, recPixels) * n;
+      }
+      const out = ctx.run.path('vqgan', 'checkpoint');
+      fs.rmSync(out, { recursive: true, force: true });
+      await trainer.model.save(out, { keepLast: 1 });
+      return {
+        steps: trainer.step,
+        images: train.count,
+        parameters: trainer.model.parameterCount(),
+        valPsnr: val.count > 0 ? psnrSum / val.count : null,
+        ...lastEpoch,
+        codebookSize: trainer.model.config.nEmbed,
+      };
+    } finally {
+      trainer.model.dispose();
+      trainer.dispose();
+    }
+  },
+};
