@@ -38,7 +38,7 @@ export async function readSplitImages(
   }
   const per = size * size * 3;
   const pixels = new Uint8Array(chunks.length * per);
-  chunks.forEach((c, i) => pixels.set(c, i * per));
+  for (const [i, c] of chunks.entries()) pixels.set(c, i * per);
   return { idx, texts, pixels, count: chunks.length, size };
 }
 

@@ -52,7 +52,7 @@ export const encodeStage: Stage<TrainerConfig> = {
           const n = rows.length;
           const per = size * size * 3;
           const data = new Uint8Array(n * per);
-          rows.forEach((r, i) => data.set(r.pixels, i * per));
+          for (const [i, r] of rows.entries()) data.set(r.pixels, i * per);
           const codesT = model.encode({ data, shape: [n, size, size, 3] }); // [n, gh, gw]
           const codes = (await codesT.data()) as Int32Array;
           codesT.dispose();

@@ -29,7 +29,7 @@ export async function decodeCodes(
   for (let i = 0; i < codes.length; i += batchSize) {
     const part = codes.slice(i, i + batchSize);
     const flat = new Int32Array(part.length * gh * gw);
-    part.forEach((c, k) => flat.set(c, k * gh * gw));
+    for (const [k, c] of part.entries()) flat.set(c, k * gh * gw);
     const codesT = tf.tensor3d(flat, [part.length, gh, gw], 'int32');
     const images = vqgan.decode(codesT); // [n, size, size, 3] in [-1, 1]
     out.set(toUint8Pixels(images), i * size * size * 3);
