@@ -1,6 +1,6 @@
 /**
  * Stage `encode`: every split's knowledge TSV row + its image encoded by the VQGAN into protobuf
- * shards `<run>/codes/{split}/` (text ids, lattice, VQ codes), so the gpt stage never decodes
+ * shards `<run>/encode/codes/{split}/` (text ids, lattice, VQ codes), so the gpt stage never decodes
  * images again.
  */
 import fs from 'node:fs';
@@ -35,7 +35,7 @@ export const encodeStage: Stage<TrainerConfig> = {
       for (const split of SPLITS) {
         const input = ctx.run.path('lattice', `${split}.knowl.tsv`);
         if (!fs.existsSync(input)) continue;
-        const writer = await ShardWriter.create(ctx.run.path('codes', split), {
+        const writer = await ShardWriter.create(ctx.run.path('encode', 'codes', split), {
           overwrite: true,
           maxRecordsPerShard: ctx.config.encode.shardSize,
           meta: {

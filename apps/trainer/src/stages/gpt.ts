@@ -28,7 +28,7 @@ export async function readExamples(
   run: RunFolder,
   split: string,
 ): Promise<{ examples: GptExample[]; texts: string[]; idx: string[] }> {
-  const dir = run.path('codes', split);
+  const dir = run.path('encode', 'codes', split);
   if (!fs.existsSync(dir)) return { examples: [], texts: [], idx: [] };
   const ds = await ShardDataset.open(dir);
   const examples: GptExample[] = [];
@@ -67,7 +67,7 @@ export async function gptModelConfig(
   entityDim: number,
 ): Promise<GptConfig> {
   const vocab = Vocab.fromFile(run.path('lattice', 'vocab.txt'));
-  const index = JSON.parse(fs.readFileSync(run.path('codes', 'train', 'index.json'), 'utf8')) as {
+  const index = JSON.parse(fs.readFileSync(run.path('encode', 'codes', 'train', 'index.json'), 'utf8')) as {
     meta: { grid: [number, number]; codebookSize: number };
   };
   return validateGptConfig({

@@ -1,0 +1,34 @@
+import { resolveConfig, TRAINER_PRESETS } from '../src/config';
+
+describe('trainer config', () => {
+  it('resolves presets and dotted overrides', () => {
+    const c = resolveConfig({
+      preset: 'demo',
+      overrides: ['gpt.model.nLayer=2', 'data.limit=50', 'name=x'],
+    });
+    expect(c.gpt.model.nLayer).toBe(2);
+    expect(c.data.limit).toBe(50);
+    expect(c.name).toBe('x');
+    expect(Object.keys(TRAINER_PRESETS)).toEqual(['demo', 'artist-base']);
+    const base = resolveConfig({ preset: 'artist-base' });
+    expect(base.vqgan.model.nEmbed).toBe(16384);
+    expect(base.gpt.model.nEmbd).toBe(768);
+  });
+
+  it('rejects unknown keys and bad values, naming the field and the file', () => {
+    expect(() =>
+      resolveConfig({ file: { path: 'run.json', json: { gpt: { modle: {} } } } }),
+    ).toThrow("run.json: config field 'gpt.modle': unknown key (did you mean 'model'?)");
+    expect(() => resolveConfig({ overrides: ['vqgan.steps="many"'] })).toThrow(
+      "config field 'vqgan.steps': must be number",
+    );
+    expect(() => resolveConfig({ overrides: ['backend=gpu'] })).toThrow("config field 'backend'");
+    expect(() => resolveConfig({ overrides: ['gpt.model.fusion=graph'] })).toThrow(/gpt\.model/);
+    expect(() => resolveConfig({ overrides: ['data.size=64'] })).toThrow(
+      "config field 'vqgan.model.resolution': must equal data.size (64)",
+    );
+    expect(() => resolveConfig({ preset: 'huge' })).toThrow(
+      "config field 'preset': unknown preset 'huge'",
+    );
+  });
+});

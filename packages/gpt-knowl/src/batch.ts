@@ -1,0 +1,95 @@
+/**
+ * Examples and batches: text ids (BERT space) + image codes + optional lattice, turned into the
+ * joint-id arrays the model reads. No tfjs here.
+ */
+import type { GptConfig } from './config';
+import { buildKnowledge, type EntityTable, type KnowledgeArrays, type Lattice } from './knowledge';
+
+/** One training example. */
+export interface GptExample {
+  /** Text token ids in the text vocabulary (BERT ids, no [CLS]/[SEP]); truncated/padded to textLen. */
+  text: ArrayLike<number>;
+  /** Image codes in [0, imageVocabSize), exactly imageLen of them (row-major over the code grid). */
+  codes: ArrayLike<number>;
+  /** Entities matched in the text (optional). */
+  lattice?: Lattice | null;
+}
+
+/** A batch as plain arrays. */
+export interface TrainBatch {
+  batch: number;
+  /** [B, textLen + imageLen - 1] joint ids: text (offset by imageVocabSize) then codes[0..imageLen-2]. */
+  tokens: Int32Array;
+  /** [B, imageLen] image codes. */
+  targets: Int32Array;
+  knowledge: KnowledgeArrays | null;
+}
+
+/**
+ * Text ids -> joint ids of the text positions [textLen]: truncated to textLen (as EasyNLP),
+ * right-padded with textPadId, offset by imageVocabSize. Ids out of range raise an error naming
+ * `where`.
+ */
+export function jointText(config: GptConfig, text: ArrayLike<number>, where = 'text'): Int32Array {
+  const out = new Int32Array(config.textLen).fill(config.imageVocabSize + config.textPadId);
+  const n = Math.min(text.length, config.textLen);
+  for (let i = 0; i < n; i++) {
+    const id = text[i];
+    if (!Number.isInteger(id) || id < 0 || id >= config.textVocabSize) {
+      throw new Error(
+        `${where}[${i}] = ${id} is not a text id in [0, textVocabSize=${config.textVocabSize})`,
+      );
+    }
+    out[i] = config.imageVocabSize + id;
+  }
+  return out;
+}
+
+function checkCodes(config: GptConfig, codes: ArrayLike<number>, where: string): void {
+  if (codes.length !== config.imageLen) {
+    throw new Error(`${where} has ${codes.length} codes, expected imageLen=${config.imageLen}`);
+  }
+  for (let i = 0; i < codes.length; i++) {
+    const c = codes[i];
+    if (!Number.isInteger(c) || c < 0 || c >= config.imageVocabSize) {
+      throw new Error(
+        `${where}[${i}] = ${c} is not an image code in [0, imageVocabSize=${config.imageVocabSize})`,
+      );
+    }
+  }
+}
+
+/**
+ * Builds a training batch. `dropText[b]` replaces example b's text by padding and removes its
+ * knowledge (text dropout, which makes classifier-free guidance possible at sampling time).
+ */
+export function makeTrainBatch(
+  config: GptConfig,
+  examples: readonly GptExample[],
+  table?: EntityTable,
+  dropText?: readonly boolean[],
+  where = 'batch',
+): TrainBatch {
+  const B = examples.length;
+  if (B === 0) throw new Error(`${where}: empty batch`);
+  const X = config.textLen;
+  const L = X + config.imageLen - 1;
+  const tokens = new Int32Array(B * L);
+  const targets = new Int32Array(B * config.imageLen);
+  const lattices: (Lattice | null)[] = [];
+  examples.forEach((ex, b) => {
+    const drop = dropText?.[b] === true;
+    const text = jointText(config, drop ? [] : ex.text, `${where}[${b}].text`);
+    checkCodes(config, ex.codes, `${where}[${b}].codes`);
+    tokens.set(text, b * L);
+    for (let i = 0; i < config.imageLen - 1; i++) tokens[b * L + X + i] = ex.codes[i];
+    for (let i = 0; i < config.imageLen; i++) targets[b * config.imageLen + i] = ex.codes[i];
+    lattices.push(drop ? null : (ex.lattice ?? null));
+  });
+  return {
+    batch: B,
+    tokens,
+    targets,
+    knowledge: buildKnowledge(config, lattices, table, where),
+  };
+}

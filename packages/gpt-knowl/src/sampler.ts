@@ -1,0 +1,373 @@
+/**
+ * Autoregressive sampling of image codes: KV cache (default) or full recomputation per token
+ * (EasyNLP's loop), temperature, top-k (ARTIST default 100, ties kept), top-p, classifier-free
+ * guidance, n images per text, batched texts, a seed, per-token progress.
+ *
+ * Every output image has its own random stream, forked from the seed by (text index, sample
+ * index), so an image does not depend on the batch it was sampled in, and the cached and uncached
+ * paths draw the same numbers (they give the same codes up to float rounding of the logits).
+ */
+import { Rng } from '@artist-ts/runtime/rng';
+import * as tf from '@tensorflow/tfjs';
+import { jointText } from './batch';
+import {
+  buildKnowledge,
+  concatKnowledge,
+  type EntityTable,
+  type KnowledgeArrays,
+  type Lattice,
+} from './knowledge';
+import {
+  disposeKnowledge,
+  disposePacked,
+  type KnowledgeTensors,
+  type KnowlGpt,
+  knowledgeTensors,
+  type LayerCache,
+  type PackedWeights,
+} from './model';
+
+export interface SampleConfig {
+  /** Softmax temperature; 0 means greedy (argmax). */
+  temperature: number;
+  /** Keep the k most likely codes (ties with the k-th kept); 0 disables. ARTIST: 100. */
+  topK: number;
+  /** Nucleus: keep the smallest set of codes with probability >= topP; 1 disables. */
+  topP: number;
+  /**
+   * Classifier-free guidance: logits = u + scale (c - u) with u the unconditional logits (empty text,
+   * no entities). 1 disables (conditional only). Needs a model trained with text dropout.
+   */
+  guidanceScale: number;
+  /** Images per text (EasyNLP `max_generated_num`). */
+  numSamples: number;
+  seed: number;
+  /** KV cache (default) or EasyNLP's full recomputation per token. */
+  useCache: boolean;
+  /** Images sampled together in one forward pass. */
+  batchSize: number;
+}
+
+export const DEFAULT_SAMPLE_CONFIG: SampleConfig = {
+  temperature: 1,
+  topK: 100,
+  topP: 1,
+  guidanceScale: 1,
+  numSamples: 1,
+  seed: 0,
+  useCache: true,
+  batchSize: 8,
+};
+
+export function validateSampleConfig(
+  config: Partial<SampleConfig> = {},
+  where = 'SampleConfig',
+): SampleConfig {
+  const out: SampleConfig = { ...DEFAULT_SAMPLE_CONFIG };
+  for (const [k, v] of Object.entries(config)) {
+    if (!(k in DEFAULT_SAMPLE_CONFIG)) {
+      throw new Error(
+        `${where}.${k} is not a sampling option; allowed: ${Object.keys(DEFAULT_SAMPLE_CONFIG).join(', ')}`,
+      );
+    }
+    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  }
+  const check = (f: keyof SampleConfig, ok: boolean, rule: string) => {
+    if (!ok) throw new Error(`${where}.${f} ${rule}, got ${JSON.stringify(out[f])}`);
+  };
+  const isInt = (x: unknown) => typeof x === 'number' && Number.isInteger(x);
+  check(
+    'temperature',
+    typeof out.temperature === 'number' && out.temperature >= 0,
+    'must be a number >= 0',
+  );
+  check('topK', isInt(out.topK) && out.topK >= 0, 'must be an integer >= 0 (0 disables)');
+  check('topP', typeof out.topP === 'number' && out.topP > 0 && out.topP <= 1, 'must be in (0, 1]');
+  check(
+    'guidanceScale',
+    typeof out.guidanceScale === 'number' && Number.isFinite(out.guidanceScale),
+    'must be a finite number (1 disables guidance)',
+  );
+  check('numSamples', isInt(out.numSamples) && out.numSamples > 0, 'must be a positive integer');
+  check('seed', isInt(out.seed), 'must be an integer');
+  check('useCache', typeof out.useCache === 'boolean', 'must be true or false');
+  check('batchSize', isInt(out.batchSize) && out.batchSize > 0, 'must be a positive integer');
+  return out;
+}
+
+export interface SampleRequest {
+  /** Text ids (BERT space) per text. */
+  texts: ReadonlyArray<ArrayLike<number>>;
+  /** Lattice per text (optional; null = no entity). */
+  lattices?: ReadonlyArray<Lattice | null | undefined>;
+  /** TransE table the lattices index. */
+  entityTable?: EntityTable;
+}
+
+export interface SampleProgress {
+  /** Tokens sampled so far in this batch (1..imageLen). */
+  token: number;
+  imageLen: number;
+  /** Batch index and count. */
+  batch: number;
+  numBatches: number;
+  /** Images in this batch. */
+  images: number;
+  elapsedMs: number;
+}
+
+export interface SampleOptions {
+  onToken?: (p: SampleProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface SampleResult {
+  /** One code array [imageLen] per image, text-major: image i * numSamples + j. */
+  codes: Int32Array[];
+  textIndex: number[];
+  sampleIndex: number[];
+  /** Image tokens sampled per second (all images). */
+  tokensPerSecond: number;
+  elapsedMs: number;
+}
+
+/**
+ * Draws one code from `logits` (modified in place as scratch). Exported for tests.
+ */
+export function sampleFromLogits(
+  logits: Float32Array,
+  cfg: Pick<SampleConfig, 'temperature' | 'topK' | 'topP'>,
+  rng: Rng,
+): number {
+  const V = logits.length;
+  if (cfg.temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
+    return best;
+  }
+  let threshold = Number.NEGATIVE_INFINITY;
+  if (cfg.topK > 0 && cfg.topK < V) {
+    const sorted = Float32Array.from(logits).sort(); // ascending
+    threshold = sorted[V - cfg.topK];
+  }
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < V; i++) if (logits[i] >= threshold && logits[i] > max) max = logits[i];
+  const inv = 1 / cfg.temperature;
+  let total = 0;
+  for (let i = 0; i < V; i++) {
+    const p = logits[i] >= threshold ? Math.exp((logits[i] - max) * inv) : 0;
+    logits[i] = p;
+    total += p;
+  }
+  if (cfg.topP < 1) {
+    const kept: number[] = [];
+    for (let i = 0; i < V; i++) if (logits[i] > 0) kept.push(i);
+    kept.sort((a, b) => logits[b] - logits[a] || a - b);
+    let cum = 0;
+    let cut = kept.length;
+    for (let r = 0; r < kept.length; r++) {
+      cum += logits[kept[r]] / total;
+      if (cum >= cfg.topP) {
+        cut = r + 1;
+        break;
+      }
+    }
+    total = 0;
+    for (let r = 0; r < kept.length; r++) {
+      if (r < cut) total += logits[kept[r]];
+      else logits[kept[r]] = 0;
+    }
+  }
+  let u = rng.uniform() * total;
+  let last = 0;
+  for (let i = 0; i < V; i++) {
+    if (logits[i] <= 0) continue;
+    last = i;
+    u -= logits[i];
+    if (u < 0) return i;
+  }
+  return last;
+}
+
+/** Samples image codes for every text (numSamples each). */
+export async function sampleCodes(
+  model: KnowlGpt,
+  request: SampleRequest,
+  config: Partial<SampleConfig> = {},
+  options: SampleOptions = {},
+): Promise<SampleResult> {
+  const cfg = validateSampleConfig(config);
+  const c = model.config;
+  const nTexts = request.texts.length;
+  if (request.lattices && request.lattices.length !== nTexts) {
+    throw new Error(
+      `sampleCodes: ${request.lattices.length} lattices for ${nTexts} texts; give one per text`,
+    );
+  }
+  const texts = request.texts.map((t, i) => jointText(c, t, `texts[${i}]`));
+  const rows: { text: number; sample: number }[] = [];
+  for (let i = 0; i < nTexts; i++) {
+    for (let j = 0; j < cfg.numSamples; j++) rows.push({ text: i, sample: j });
+  }
+  const guided = cfg.guidanceScale !== 1;
+  const base = new Rng(cfg.seed);
+  const codes: Int32Array[] = [];
+  const numBatches = Math.ceil(rows.length / cfg.batchSize);
+  const t0 = performance.now();
+  const packed = model.packWeights();
+  try {
+    for (let bi = 0; bi < numBatches; bi++) {
+      if (options.signal?.aborted) throw new Error('sampleCodes: aborted');
+      const chunk = rows.slice(bi * cfg.batchSize, (bi + 1) * cfg.batchSize);
+      const R = chunk.length;
+      const rngs = chunk.map((r) => base.fork(`text/${r.text}/sample/${r.sample}`));
+      const R2 = guided ? 2 * R : R;
+      const text = new Int32Array(R2 * c.textLen);
+      chunk.forEach((r, k) => {
+        text.set(texts[r.text], k * c.textLen);
+      });
+      if (guided) text.fill(c.imageVocabSize + c.textPadId, R * c.textLen);
+      let knowledge: KnowledgeArrays | null = buildKnowledge(
+        c,
+        chunk.map((r) => request.lattices?.[r.text] ?? null),
+        request.entityTable,
+        'sampleCodes',
+      );
+      if (knowledge && guided) {
+        const uncond = buildKnowledge(c, new Array(R).fill(null), request.entityTable, 'uncond')!;
+        knowledge = concatKnowledge([knowledge, uncond]);
+      }
+      const out = chunk.map(() => new Int32Array(c.imageLen));
+      const kt = knowledge ? knowledgeTensors(knowledge, c) : null;
+      try {
+        const step = cfg.useCache
+          ? cachedStepper(model, text, R2, kt, packed)
+          : uncachedStepper(model, text, R2, kt, packed);
+        try {
+          for (let k = 0; k < c.imageLen; k++) {
+            if (options.signal?.aborted) throw new Error('sampleCodes: aborted');
+            const logitsT = await step.next(k, out, R);
+            const logits = (await logitsT.data()) as Float32Array; // [R2, v]
+            logitsT.dispose();
+            const V = c.imageVocabSize;
+            for (let r = 0; r < R; r++) {
+              const row = logits.slice(r * V, (r + 1) * V);
+              if (guided) {
+                const u = logits.subarray((R + r) * V, (R + r + 1) * V);
+                for (let i = 0; i < V; i++) row[i] = u[i] + cfg.guidanceScale * (row[i] - u[i]);
+              }
+              out[r][k] = sampleFromLogits(row, cfg, rngs[r]);
+            }
+            options.onToken?.({
+              token: k + 1,
+              imageLen: c.imageLen,
+              batch: bi,
+              numBatches,
+              images: R,
+              elapsedMs: performance.now() - t0,
+            });
+          }
+        } finally {
+          step.dispose();
+        }
+      } finally {
+        disposeKnowledge(kt);
+      }
+      codes.push(...out);
+    }
+  } finally {
+    disposePacked(packed);
+  }
+  const elapsedMs = performance.now() - t0;
+  return {
+    codes,
+    textIndex: rows.map((r) => r.text),
+    sampleIndex: rows.map((r) => r.sample),
+    tokensPerSecond: (rows.length * c.imageLen) / (elapsedMs / 1000),
+    elapsedMs,
+  };
+}
+
+interface Stepper {
+  /** Logits [R2, v] for image position k, given codes[0..k-1] already in `out`. */
+  next(k: number, out: Int32Array[], R: number): Promise<tf.Tensor2D>;
+  dispose(): void;
+}
+
+/** Codes of position k-1 for all R2 rows (guided rows repeat their conditional row's code). */
+function lastCodes(out: Int32Array[], k: number, R2: number, R: number): Int32Array {
+  const ids = new Int32Array(R2);
+  for (let r = 0; r < R2; r++) ids[r] = out[r % R][k - 1];
+  return ids;
+}
+
+function cachedStepper(
+  model: KnowlGpt,
+  text: Int32Array,
+  R2: number,
+  knowledge: KnowledgeTensors | null,
+  packed: PackedWeights,
+): Stepper {
+  const c = model.config;
+  let cache: LayerCache[] | null = null;
+  const dropCache = () => {
+    if (cache) tf.dispose(cache.flatMap((l) => [l.k, l.v]));
+    cache = null;
+  };
+  return {
+    async next(k, out, R) {
+      const input =
+        k === 0 ? { ids: text, len: c.textLen } : { ids: lastCodes(out, k, R2, R), len: 1 };
+      const res = tf.tidy(() => {
+        const tokens = tf.tensor2d(input.ids, [R2, input.len], 'int32');
+        const r = model.forward(tokens, {
+          knowledge,
+          fuse: k === 0,
+          cache,
+          returnCache: true,
+          logitsFrom: input.len - 1,
+          packed,
+        });
+        // [logits [R2, v], k0, v0, k1, v1, ...]
+        return [
+          tf.reshape(r.logits, [R2, c.imageVocabSize]),
+          ...r.cache!.flatMap((l) => [l.k, l.v]),
+        ];
+      });
+      dropCache();
+      const next: LayerCache[] = [];
+      for (let l = 0; l < c.nLayer; l++) {
+        next.push({ k: res[1 + 2 * l] as tf.Tensor4D, v: res[2 + 2 * l] as tf.Tensor4D });
+      }
+      cache = next;
+      return res[0] as tf.Tensor2D;
+    },
+    dispose: dropCache,
+  };
+}
+
+function uncachedStepper(
+  model: KnowlGpt,
+  text: Int32Array,
+  R2: number,
+  knowledge: KnowledgeTensors | null,
+  packed: PackedWeights,
+): Stepper {
+  const c = model.config;
+  return {
+    async next(k, out, R) {
+      const T = c.textLen + k;
+      const ids = new Int32Array(R2 * T);
+      for (let r = 0; r < R2; r++) {
+        ids.set(text.subarray(r * c.textLen, (r + 1) * c.textLen), r * T);
+        ids.set(out[r % R].subarray(0, k), r * T + c.textLen);
+      }
+      return tf.tidy(() => {
+        const tokens = tf.tensor2d(ids, [R2, T], 'int32');
+        const r = model.forward(tokens, { knowledge, fuse: k === 0, logitsFrom: T - 1, packed });
+        return tf.reshape(r.logits, [R2, c.imageVocabSize]) as tf.Tensor2D;
+      });
+    },
+    dispose() {},
+  };
+}

@@ -1,0 +1,429 @@
+/**
+ * Training: one-step function and a trainer with AdamW (warm-up then linear decay), global-norm
+ * gradient clipping, optional text dropout (for classifier-free guidance), progress callbacks,
+ * periodic checkpoints and exact resume (weights, AdamW slots, step, data position, RNG streams).
+ */
+import {
+  AdamW,
+  assignWeights,
+  loadCheckpoint,
+  Rng,
+  restoreOptimizer,
+  saveCheckpoint,
+} from '@artist-ts/runtime';
+import * as tf from '@tensorflow/tfjs';
+import { type GptExample, makeTrainBatch } from './batch';
+import { type GptConfig, type PresetName, parameterSpecs, validateGptConfig } from './config';
+import type { EntityTable } from './knowledge';
+import { disposeKnowledge, KnowlGpt, knowledgeTensors } from './model';
+
+export interface TrainConfig {
+  /** Peak learning rate. */
+  learningRate: number;
+  /** Warm-up steps; null means warmupProportion * totalSteps (EasyNLP: 10 %). */
+  warmupSteps: number | null;
+  warmupProportion: number;
+  /** Length of the schedule: the rate decays linearly to 0 at this step. */
+  totalSteps: number;
+  beta1: number;
+  beta2: number;
+  /** AdamW epsilon (EasyNLP: 1e-6). */
+  epsilon: number;
+  /** Decoupled weight decay on linear/embedding matrices (never on biases, LayerNorm, pos_emb). */
+  weightDecay: number;
+  /** Global gradient-norm clip (0 disables). */
+  gradClip: number;
+  batchSize: number;
+  /** Probability of replacing an example's text (and knowledge) by padding. */
+  textDropout: number;
+  /** Seed of the data order, text-dropout and dropout streams. */
+  seed: number;
+}
+
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
+  learningRate: 3e-4,
+  warmupSteps: null,
+  warmupProportion: 0.1,
+  totalSteps: 1000,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-6,
+  weightDecay: 0.01,
+  gradClip: 1.0,
+  batchSize: 8,
+  textDropout: 0,
+  seed: 42,
+};
+
+export function validateTrainConfig(
+  config: Partial<TrainConfig> = {},
+  where = 'TrainConfig',
+): TrainConfig {
+  const out: TrainConfig = { ...DEFAULT_TRAIN_CONFIG };
+  for (const [k, v] of Object.entries(config)) {
+    if (!(k in DEFAULT_TRAIN_CONFIG)) {
+      throw new Error(
+        `${where}.${k} is not a training option; allowed: ${Object.keys(DEFAULT_TRAIN_CONFIG).join(', ')}`,
+      );
+    }
+    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  }
+  const num = (f: keyof TrainConfig, ok: (x: number) => boolean, rule: string) => {
+    const x = out[f] as number;
+    if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) {
+      throw new Error(`${where}.${f} ${rule}, got ${JSON.stringify(out[f])}`);
+    }
+  };
+  num('learningRate', (x) => x >= 0, 'must be a number >= 0');
+  num('warmupProportion', (x) => x >= 0 && x <= 1, 'must be in [0, 1]');
+  num('totalSteps', (x) => Number.isInteger(x) && x > 0, 'must be a positive integer');
+  num('beta1', (x) => x >= 0 && x < 1, 'must be in [0, 1)');
+  num('beta2', (x) => x >= 0 && x < 1, 'must be in [0, 1)');
+  num('epsilon', (x) => x > 0, 'must be > 0');
+  num('weightDecay', (x) => x >= 0, 'must be >= 0');
+  num('gradClip', (x) => x >= 0, 'must be >= 0 (0 disables clipping)');
+  num('batchSize', (x) => Number.isInteger(x) && x > 0, 'must be a positive integer');
+  num('textDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)');
+  num('seed', (x) => Number.isInteger(x), 'must be an integer');
+  if (out.warmupSteps !== null) {
+    num('warmupSteps', (x) => Number.isInteger(x) && x >= 0, 'must be an integer >= 0 or null');
+  }
+  return out;
+}
+
+/** Warm-up steps resolved from the config. */
+export function warmupSteps(c: TrainConfig): number {
+  return c.warmupSteps ?? Math.round(c.warmupProportion * c.totalSteps);
+}
+
+/**
+ * Learning rate of update number `step` (1-based): linear warm-up to the peak over the warm-up
+ * steps, then linear decay to 0 at totalSteps (EasyNLP / HF `linear` schedule).
+ */
+export function learningRateAt(c: TrainConfig, step: number): number {
+  const w = warmupSteps(c);
+  if (step <= w) return (c.learningRate * step) / w;
+  if (c.totalSteps <= w) return 0;
+  return c.learningRate * Math.max(0, (c.totalSteps - step) / (c.totalSteps - w));
+}
+
+export interface StepMetrics {
+  /** Updates applied so far (this one included). */
+  step: number;
+  epoch: number;
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  learningRate: number;
+  /** Wall time of this step in milliseconds. */
+  stepMs: number;
+}
+
+export interface FitOptions {
+  /** Updates to run now (default: until totalSteps). */
+  steps?: number;
+  /** Called after every update. */
+  onStep?: (m: StepMetrics) => void;
+  /** Save under this root every `checkpointEvery` updates and at the end. */
+  checkpointRoot?: string;
+  checkpointEvery?: number;
+  keepLast?: number;
+  /** Called after each checkpoint with its folder. */
+  onCheckpoint?: (dir: string, step: number) => void;
+  /** Stops after the current update when aborted. */
+  signal?: AbortSignal;
+  /** Validation examples: mean image-code cross-entropy every `evalEvery` updates and at the end. */
+  evalData?: readonly GptExample[];
+  evalEvery?: number;
+  /** Called with each validation loss (`best` is the lowest so far, this one included). */
+  onEval?: (e: { step: number; loss: number; best: number }) => void;
+}
+
+export interface TrainerOptions {
+  /** The frozen TransE table used by lattices (needed for knowledge fusion). */
+  entityTable?: EntityTable;
+}
+
+/** Trains a KnowlGpt on in-memory examples. Owns its optimizer: call `dispose()`. */
+export class GptTrainer {
+  readonly model: KnowlGpt;
+  readonly config: TrainConfig;
+  readonly optimizer: AdamW;
+  /** Completed passes over the data set. */
+  epoch = 0;
+  /** Position inside the current epoch's permutation. */
+  cursor = 0;
+  /** Lowest validation loss seen (stored in checkpoints as bestMetric). */
+  bestMetric: number | undefined;
+  private readonly entityTable?: EntityTable;
+  private readonly textRng: Rng;
+  private readonly dropoutRng: Rng;
+  private readonly varByTfName = new Map<string, string>();
+  private order: Uint32Array | null = null;
+  private orderKey = '';
+
+  constructor(model: KnowlGpt, config: Partial<TrainConfig> = {}, options: TrainerOptions = {}) {
+    this.model = model;
+    this.config = validateTrainConfig(config);
+    this.entityTable = options.entityTable;
+    const decayed = new Set(
+      parameterSpecs(model.config)
+        .filter((s) => s.decay)
+        .map((s) => s.name),
+    );
+    this.optimizer = new AdamW({
+      learningRate: this.config.learningRate,
+      beta1: this.config.beta1,
+      beta2: this.config.beta2,
+      epsilon: this.config.epsilon,
+      weightDecay: this.config.weightDecay,
+      decay: (name) => decayed.has(name),
+    });
+    this.textRng = new Rng(`gpt-knowl/text-dropout/${this.config.seed}`);
+    this.dropoutRng = new Rng(`gpt-knowl/dropout/${this.config.seed}`);
+    for (const [name, v] of Object.entries(model.variables)) this.varByTfName.set(v.name, name);
+  }
+
+  /** Updates applied so far. */
+  get step(): number {
+    return this.optimizer.step;
+  }
+
+  /** The next `batchSize` examples in a seeded per-epoch permutation (advances the cursor). */
+  nextBatch(dataset: readonly GptExample[]): GptExample[] {
+    if (dataset.length === 0) throw new Error('GptTrainer: empty data set');
+    const out: GptExample[] = [];
+    while (out.length < this.config.batchSize) {
+      const key = `${dataset.length}/${this.epoch}`;
+      if (this.orderKey !== key) {
+        this.order = new Rng(`gpt-knowl/data/${this.config.seed}/${this.epoch}`).permutation(
+          dataset.length,
+        );
+        this.orderKey = key;
+      }
+      out.push(dataset[this.order![this.cursor]]);
+      this.cursor++;
+      if (this.cursor >= dataset.length) {
+        this.cursor = 0;
+        this.epoch++;
+      }
+    }
+    return out;
+  }
+
+  /** One AdamW update on `examples`. */
+  async trainStep(examples: readonly GptExample[]): Promise<StepMetrics> {
+    const t0 = performance.now();
+    const c = this.model.config;
+    const p = this.config.textDropout;
+    const dropText = examples.map(() => p > 0 && this.textRng.uniform() < p);
+    const batch = makeTrainBatch(c, examples, this.entityTable, dropText);
+    const dropoutSeed = this.dropoutRng.nextUint32();
+    const lr = learningRateAt(this.config, this.step + 1);
+    this.optimizer.learningRate = lr;
+    const L = c.textLen + c.imageLen - 1;
+    const { loss, norm } = tf.tidy(() => {
+      const tokens = tf.tensor2d(batch.tokens, [batch.batch, L], 'int32');
+      const targets = tf.tensor2d(batch.targets, [batch.batch, c.imageLen], 'int32');
+      const knowledge = batch.knowledge ? knowledgeTensors(batch.knowledge, c) : null;
+      const { value, grads: tfGrads } = tf.variableGrads(() =>
+        this.model.loss(tokens, targets, { knowledge, training: true, dropoutSeed }),
+      );
+      const grads: Record<string, tf.Tensor> = {};
+      for (const [tfName, g] of Object.entries(tfGrads)) {
+        const name = this.varByTfName.get(tfName);
+        if (name) grads[name] = g;
+      }
+      const names = Object.keys(grads);
+      const normT = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))); // []
+      const norm = normT.dataSync()[0];
+      const clip = this.config.gradClip;
+      if (clip > 0 && norm > clip) {
+        const scale = clip / (norm + 1e-6); // torch.nn.utils.clip_grad_norm_
+        for (const n of names) grads[n] = tf.mul(grads[n], scale);
+      }
+      this.optimizer.applyGradients(this.model.variables, grads);
+      disposeKnowledge(knowledge);
+      return { loss: value, norm };
+    });
+    const lossValue = (await loss.data())[0];
+    loss.dispose();
+    return {
+      step: this.step,
+      epoch: this.epoch,
+      loss: lossValue,
+      gradNorm: norm,
+      learningRate: lr,
+      stepMs: performance.now() - t0,
+    };
+  }
+
+  /** Trains until totalSteps (or `options.steps` more updates), with callbacks and checkpoints. */
+  async fit(dataset: readonly GptExample[], options: FitOptions = {}): Promise<StepMetrics[]> {
+    const target = Math.min(
+      this.config.totalSteps,
+      this.step + (options.steps ?? this.config.totalSteps),
+    );
+    const every = options.checkpointEvery ?? 0;
+    const evalEvery = options.evalEvery ?? 0;
+    const history: StepMetrics[] = [];
+    let savedAt = -1;
+    let evaluatedAt = -1;
+    const evaluate = async () => {
+      if (!options.evalData || options.evalData.length === 0 || evaluatedAt === this.step) return;
+      const loss = await evaluateLoss(this.model, options.evalData, {
+        batchSize: this.config.batchSize,
+        entityTable: this.entityTable,
+      });
+      evaluatedAt = this.step;
+      if (this.bestMetric === undefined || loss < this.bestMetric) this.bestMetric = loss;
+      options.onEval?.({ step: this.step, loss, best: this.bestMetric });
+    };
+    while (this.step < target && !options.signal?.aborted) {
+      const m = await this.trainStep(this.nextBatch(dataset));
+      history.push(m);
+      options.onStep?.(m);
+      if (evalEvery > 0 && this.step % evalEvery === 0) await evaluate();
+      if (options.checkpointRoot && every > 0 && this.step % every === 0) {
+        const dir = await this.save(options.checkpointRoot, { keepLast: options.keepLast });
+        savedAt = this.step;
+        options.onCheckpoint?.(dir, this.step);
+      }
+    }
+    if (history.length > 0) await evaluate();
+    if (options.checkpointRoot && savedAt !== this.step && history.length > 0) {
+      const dir = await this.save(options.checkpointRoot, { keepLast: options.keepLast });
+      options.onCheckpoint?.(dir, this.step);
+    }
+    return history;
+  }
+
+  /** Writes weights, AdamW slots and the full trainer state as `root/step-N`. */
+  async save(
+    root: string,
+    options: { keepLast?: number; metadata?: Record<string, unknown> } = {},
+  ): Promise<string> {
+    return saveCheckpoint(
+      root,
+      {
+        weights: this.model.variables,
+        optimizer: this.optimizer,
+        state: {
+          step: this.step,
+          epoch: this.epoch,
+          dataCursor: this.cursor,
+          bestMetric: this.bestMetric,
+          rng: { textDropout: this.textRng.getState(), dropout: this.dropoutRng.getState() },
+          config: { model: this.model.config, train: this.config },
+        },
+        metadata: { ...gptMetadata(this.model.config), ...options.metadata },
+      },
+      { keepLast: options.keepLast },
+    );
+  }
+
+  /** Restores weights, optimizer, step, data position and RNG streams from a checkpoint. */
+  async restore(pathOrRoot: string): Promise<void> {
+    const ck = await loadCheckpoint(pathOrRoot);
+    try {
+      assignWeights(this.model.variables, ck.weights, { source: ck.dir });
+    } finally {
+      tf.dispose(Object.values(ck.weights));
+    }
+    await restoreOptimizer(this.optimizer, ck.state);
+    if (this.optimizer.step !== ck.state.step) {
+      throw new Error(
+        `${ck.dir}: optimizer step ${this.optimizer.step} disagrees with trainer step ${ck.state.step}`,
+      );
+    }
+    this.epoch = ck.state.epoch;
+    this.cursor = ck.state.dataCursor;
+    this.bestMetric = ck.state.bestMetric;
+    const rng = ck.state.rng;
+    if (rng.textDropout) this.textRng.setState(rng.textDropout);
+    if (rng.dropout) this.dropoutRng.setState(rng.dropout);
+    this.orderKey = '';
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
+
+/**
+ * Mean image-code cross-entropy of `examples` (no gradients, no dropout, no text dropout), as
+ * EasyNLP's evaluator reports it.
+ */
+export async function evaluateLoss(
+  model: KnowlGpt,
+  examples: readonly GptExample[],
+  options: { batchSize?: number; entityTable?: EntityTable } = {},
+): Promise<number> {
+  const c = model.config;
+  const bs = options.batchSize ?? 8;
+  if (examples.length === 0) throw new Error('evaluateLoss: no examples');
+  const L = c.textLen + c.imageLen - 1;
+  let total = 0;
+  for (let i = 0; i < examples.length; i += bs) {
+    const chunk = examples.slice(i, i + bs);
+    const batch = makeTrainBatch(c, chunk, options.entityTable, undefined, `eval[${i}..]`);
+    const loss = tf.tidy(() => {
+      const tokens = tf.tensor2d(batch.tokens, [batch.batch, L], 'int32');
+      const targets = tf.tensor2d(batch.targets, [batch.batch, c.imageLen], 'int32');
+      const knowledge = batch.knowledge ? knowledgeTensors(batch.knowledge, c) : null;
+      return model.loss(tokens, targets, { knowledge });
+    });
+    total += (await loss.data())[0] * chunk.length;
+    loss.dispose();
+  }
+  return total / examples.length;
+}
+
+/** Metadata stored in model.json so `loadGpt` can rebuild the model. */
+export function gptMetadata(config: GptConfig): Record<string, unknown> {
+  return { modelClass: 'KnowlGpt', gptConfig: config };
+}
+
+/** Saves model weights only (no optimizer), e.g. for release. */
+export async function saveGpt(
+  model: KnowlGpt,
+  root: string,
+  options: { keepLast?: number; step?: number } = {},
+): Promise<string> {
+  return saveCheckpoint(
+    root,
+    {
+      weights: model.variables,
+      state: { step: options.step ?? 0, config: { model: model.config } },
+      metadata: gptMetadata(model.config),
+    },
+    { keepLast: options.keepLast },
+  );
+}
+
+/** Loads a model saved by `saveGpt` or `GptTrainer.save` (config from its metadata). */
+export async function loadGpt(
+  pathOrRoot: string,
+  overrides: Partial<GptConfig> & { preset?: PresetName } = {},
+): Promise<KnowlGpt> {
+  const ck = await loadCheckpoint(pathOrRoot);
+  try {
+    const stored = ck.metadata?.gptConfig as Partial<GptConfig> | undefined;
+    if (!stored) {
+      throw new Error(
+        `${ck.dir}: model.json metadata has no gptConfig (not a gpt-knowl checkpoint)`,
+      );
+    }
+    const config = validateGptConfig({ ...stored, ...overrides }, `${ck.dir} gptConfig`);
+    const model = new KnowlGpt(config, { skipInit: true });
+    try {
+      assignWeights(model.variables, ck.weights, { source: ck.dir });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  } finally {
+    tf.dispose(Object.values(ck.weights));
+  }
+}

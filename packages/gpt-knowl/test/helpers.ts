@@ -1,0 +1,29 @@
+import { Rng } from '@artist-ts/runtime/rng';
+import type { EntityTable, GptConfig, GptExample, Lattice } from '../src';
+
+/** A small random TransE-like table. */
+export function makeTable(numEntities: number, dim: number, seed = 'table'): EntityTable {
+  const rng = new Rng(seed);
+  return { vectors: rng.fillNormal(new Float32Array(numEntities * dim), 0, 1), numEntities, dim };
+}
+
+/** Deterministic tiny data set: codes depend on the first text token (learnable). */
+export function makeExamples(c: GptConfig, n: number, seed = 'data'): GptExample[] {
+  const rng = new Rng(seed);
+  const out: GptExample[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = 2 + rng.int(c.textLen - 2);
+    const text = Array.from({ length: len }, () => 1 + rng.int(c.textVocabSize - 1));
+    const codes = Array.from(
+      { length: c.imageLen },
+      (_, k) => (text[0] * 7 + k * 3) % c.imageVocabSize,
+    );
+    const lattice: Lattice = {
+      lexIds: [1 + (i % 5), 2],
+      posS: [0, 1],
+      posE: [1, Math.min(3, len - 1)],
+    };
+    out.push({ text, codes, lattice });
+  }
+  return out;
+}

@@ -1,0 +1,184 @@
+import { initRuntime } from '@artist-ts/runtime';
+import { Rng } from '@artist-ts/runtime/rng';
+import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
+import * as tf from '@tensorflow/tfjs';
+import {
+  KnowlGpt,
+  type SampleProgress,
+  sampleCodes,
+  sampleFromLogits,
+  validateSampleConfig,
+} from '../src';
+import { makeTable } from './helpers';
+
+beforeAll(async () => {
+  await initRuntime({ backend: 'cpu' });
+});
+
+const texts = [[5, 6, 7], [9, 10, 11, 12, 13], [3]];
+const lattices = [
+  { lexIds: [1, 2], posS: [0, 1], posE: [1, 2] },
+  null,
+  { lexIds: [4], posS: [0], posE: [0] },
+];
+
+describe('sampleFromLogits', () => {
+  test('top-k keeps exactly the k best (ties kept), top-p the nucleus, temperature 0 is argmax', () => {
+    const logits = new Float32Array([0, 3, 1, 3, 2, -1]);
+    const counts = (cfg: { temperature: number; topK: number; topP: number }) => {
+      const rng = new Rng(7);
+      const seen = new Array(6).fill(0);
+      for (let i = 0; i < 2000; i++) seen[sampleFromLogits(logits.slice(), cfg, rng)]++;
+      return seen;
+    };
+    const k2 = counts({ temperature: 1, topK: 2, topP: 1 });
+    expect(k2[0] + k2[2] + k2[4] + k2[5]).toBe(0);
+    expect(k2[1]).toBeGreaterThan(850);
+    expect(k2[3]).toBeGreaterThan(850);
+    const k3 = counts({ temperature: 1, topK: 3, topP: 1 });
+    expect(k3[4]).toBeGreaterThan(0);
+    expect(k3[0] + k3[2] + k3[5]).toBe(0);
+    // probabilities: codes 1, 3 0.389 each (sum 0.778), code 4 0.143: topP 0.75 keeps {1, 3}
+    const p = counts({ temperature: 1, topK: 0, topP: 0.75 });
+    expect(p[0] + p[2] + p[4] + p[5]).toBe(0);
+    expect(
+      sampleFromLogits(
+        new Float32Array([0, 1, 5, 2]),
+        { temperature: 0, topK: 0, topP: 1 },
+        new Rng(1),
+      ),
+    ).toBe(2);
+  });
+
+  test('validateSampleConfig names the bad field', () => {
+    expect(() => validateSampleConfig({ topK: -1 })).toThrow(/topK must be an integer >= 0/);
+    expect(() => validateSampleConfig({ topP: 0 })).toThrow(/topP must be in \(0, 1\]/);
+    expect(() => validateSampleConfig({ top_k: 5 } as never)).toThrow(
+      /top_k is not a sampling option/,
+    );
+    expect(validateSampleConfig().topK).toBe(100);
+  });
+});
+
+describe('sampleCodes', () => {
+  for (const fusion of ['lattice', 'easynlp', 'none'] as const) {
+    test(`${fusion}: cached and uncached paths give identical tokens`, async () => {
+      const m = new KnowlGpt({ preset: 'nano', fusion }, { seed: 11 });
+      const entityTable = makeTable(10, m.config.entityDim);
+      // texts 0 and 2 (with entities) and 1 (without); lattice: 2 samples each, batches of 4 and 2
+      const req = { texts, lattices, entityTable };
+      const n = fusion === 'lattice' ? 2 : 1;
+      const cfg = { topK: 20, numSamples: n, batchSize: 4, seed: 5 };
+      const a = await sampleCodes(m, req, { ...cfg, useCache: true });
+      const b = await sampleCodes(m, req, { ...cfg, useCache: false });
+      expect(a.codes.length).toBe(3 * n);
+      expect(a.textIndex).toEqual(n === 2 ? [0, 0, 1, 1, 2, 2] : [0, 1, 2]);
+      expect(a.sampleIndex).toEqual(n === 2 ? [0, 1, 0, 1, 0, 1] : [0, 0, 0]);
+      expect(a.codes.map((x) => Array.from(x))).toEqual(b.codes.map((x) => Array.from(x)));
+      for (const row of a.codes) {
+        expect(row.length).toBe(m.config.imageLen);
+        expect(row.every((x) => x >= 0 && x < m.config.imageVocabSize)).toBe(true);
+      }
+      // two samples of one text differ (independent streams)
+      if (n === 2) expect(Array.from(a.codes[0])).not.toEqual(Array.from(a.codes[1]));
+      m.dispose();
+    });
+  }
+
+  test('classifier-free guidance: cached == uncached, and guidance changes the result', async () => {
+    const m = new KnowlGpt({ preset: 'nano' }, { seed: 12 });
+    const req = {
+      texts: texts.slice(0, 2),
+      lattices: lattices.slice(0, 2),
+      entityTable: makeTable(10, m.config.entityDim),
+    };
+    const cfg = { topK: 0, guidanceScale: 3, seed: 9, batchSize: 2 };
+    const a = await sampleCodes(m, req, { ...cfg, useCache: true });
+    const b = await sampleCodes(m, req, { ...cfg, useCache: false });
+    const plain = await sampleCodes(m, req, { ...cfg, guidanceScale: 1 });
+    expect(a.codes.map((x) => Array.from(x))).toEqual(b.codes.map((x) => Array.from(x)));
+    expect(a.codes.map((x) => Array.from(x))).not.toEqual(plain.codes.map((x) => Array.from(x)));
+    m.dispose();
+  });
+
+  test('seeded, independent of batching, progress per token', async () => {
+    const m = new KnowlGpt({ preset: 'nano' }, { seed: 13 });
+    const req = { texts, lattices, entityTable: makeTable(10, m.config.entityDim) };
+    const events: SampleProgress[] = [];
+    const a = await sampleCodes(
+      m,
+      req,
+      { seed: 1, batchSize: 3 },
+      { onToken: (p) => events.push(p) },
+    );
+    const b = await sampleCodes(m, req, { seed: 1, batchSize: 1 });
+    const c = await sampleCodes(m, req, { seed: 2, batchSize: 3 });
+    expect(a.codes.map((x) => Array.from(x))).toEqual(b.codes.map((x) => Array.from(x)));
+    expect(a.codes.map((x) => Array.from(x))).not.toEqual(c.codes.map((x) => Array.from(x)));
+    expect(events.length).toBe(m.config.imageLen);
+    expect(events[events.length - 1]).toMatchObject({
+      token: 16,
+      imageLen: 16,
+      batch: 0,
+      numBatches: 1,
+      images: 3,
+    });
+    expect(a.tokensPerSecond).toBeGreaterThan(0);
+    m.dispose();
+  });
+
+  test('greedy sampling of a text is reproduced by argmax over forward logits', async () => {
+    const m = new KnowlGpt({ preset: 'nano', fusion: 'none' }, { seed: 14 });
+    const r = await sampleCodes(m, { texts: [[4, 5]] }, { temperature: 0 });
+    const again = await sampleCodes(m, { texts: [[4, 5]] }, { temperature: 0, seed: 99 });
+    expect(Array.from(r.codes[0])).toEqual(Array.from(again.codes[0]));
+    m.dispose();
+  });
+
+  test('no tensor leaks (cached, uncached, guided)', async () => {
+    const m = new KnowlGpt({ preset: 'nano' });
+    const req = {
+      texts: texts.slice(0, 2),
+      lattices: lattices.slice(0, 2),
+      entityTable: makeTable(10, m.config.entityDim),
+    };
+    await expectNoLeakedTensors(() => sampleCodes(m, req, { useCache: true }).then(() => null));
+    await expectNoLeakedTensors(() => sampleCodes(m, req, { useCache: false }).then(() => null));
+    await expectNoLeakedTensors(() => sampleCodes(m, req, { guidanceScale: 2 }).then(() => null));
+    m.dispose();
+  });
+
+  test('abort stops after the current token and frees the cache', async () => {
+    const m = new KnowlGpt({ preset: 'nano', fusion: 'none' });
+    await sampleCodes(m, { texts: [[1, 2]] }); // builds the model's cached causal mask
+    const before = tf.memory().numTensors;
+    const ctrl = new AbortController();
+    let tokens = 0;
+    await expect(
+      sampleCodes(
+        m,
+        { texts: [[1, 2]] },
+        {},
+        {
+          signal: ctrl.signal,
+          onToken: (p) => {
+            tokens = p.token;
+            if (p.token === 3) ctrl.abort();
+          },
+        },
+      ),
+    ).rejects.toThrow(/aborted/);
+    expect(tokens).toBe(3);
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+
+  test('errors: lattice count and text ids', async () => {
+    const m = new KnowlGpt({ preset: 'nano' });
+    await expect(sampleCodes(m, { texts: [[1]], lattices: [null, null] })).rejects.toThrow(
+      /2 lattices for 1 texts/,
+    );
+    await expect(sampleCodes(m, { texts: [[1, 64]] })).rejects.toThrow(/texts\[0\]\[1\] = 64/);
+    m.dispose();
+  });
+});

@@ -1,0 +1,346 @@
+/**
+ * Output folder (the `kg/` stage of a run):
+ *
+ *   entity2id.txt, relation2id.txt   OpenKE maps: a count line, then `name<TAB>id`
+ *   entity_vectors.bin               float32 matrix [N, dim] with a JSON header (layout below)
+ *   relation_vectors.bin             float32 matrix [R, dim]
+ *   entity_vectors.txt               `name<TAB>v1 v2 ...` (word2vec-like; optional)
+ *   relation_vectors.txt
+ *   metadata.json                    model, distance, dims, config, metrics
+ *
+ * `.bin` layout: 8 bytes ASCII magic `ARTKGVEC`, uint32 little-endian header length H, H bytes
+ * of UTF-8 JSON (space padded so the matrix starts at a multiple of 64), then rows x dim float32
+ * little-endian values, row i = id i. The header repeats `dataOffset`, so numpy reads it with
+ * `np.fromfile(path, dtype='<f4', offset=header['dataOffset']).reshape(rows, dim)`.
+ *
+ * Ids are exactly those of entity2id.txt: id 0 is a real entity, not padding (see the README).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { atomicWriteDir } from '@artist-ts/runtime/files';
+import { readIdMap, readIdMapSync } from './kg_data';
+
+export const VECTOR_MAGIC = 'ARTKGVEC';
+export const VECTOR_FORMAT = 'artist-ts-kg-vectors';
+export const VECTOR_FORMAT_VERSION = 1;
+
+export interface VectorHeader {
+  format: string;
+  version: number;
+  kind: 'entity' | 'relation';
+  rows: number;
+  dim: number;
+  dtype: 'float32';
+  byteOrder: 'little';
+  dataOffset: number;
+  model: string;
+  distance?: string;
+}
+
+/** Encodes a vector file (header + matrix). */
+export function encodeVectorFile(
+  kind: 'entity' | 'relation',
+  rows: number,
+  dim: number,
+  data: Float32Array,
+  extra: { model?: string; distance?: string } = {},
+): Uint8Array {
+  if (data.length !== rows * dim) {
+    throw new RangeError(
+      `encodeVectorFile: ${kind} data has ${data.length} values, expected ${rows} x ${dim}`,
+    );
+  }
+  const header: VectorHeader = {
+    format: VECTOR_FORMAT,
+    version: VECTOR_FORMAT_VERSION,
+    kind,
+    rows,
+    dim,
+    dtype: 'float32',
+    byteOrder: 'little',
+    dataOffset: 0,
+    model: extra.model ?? 'TransE',
+  };
+  if (extra.distance) header.distance = extra.distance;
+  // dataOffset depends on the header's own length: iterate until stable.
+  let json = '';
+  for (let i = 0; i < 4; i++) {
+    json = JSON.stringify(header);
+    const raw = 12 + Buffer.byteLength(json);
+    header.dataOffset = Math.ceil(raw / 64) * 64;
+  }
+  json = JSON.stringify(header);
+  const headerLen = header.dataOffset - 12;
+  if (Buffer.byteLength(json) > headerLen) throw new Error('encodeVectorFile: header does not fit');
+  const out = new Uint8Array(header.dataOffset + data.length * 4);
+  out.set(Buffer.from(VECTOR_MAGIC, 'ascii'), 0);
+  new DataView(out.buffer).setUint32(8, headerLen, true);
+  out.set(Buffer.from(json.padEnd(headerLen, ' '), 'utf8'), 12);
+  const body = new Float32Array(out.buffer, header.dataOffset, data.length);
+  body.set(data);
+  if (!littleEndian()) {
+    const dv = new DataView(out.buffer, header.dataOffset);
+    for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
+  }
+  return out;
+}
+
+function littleEndian(): boolean {
+  return new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+}
+
+/** Decodes the bytes of a vector file; errors name `file` and the field. */
+export function decodeVectorFile(
+  buf: Buffer,
+  file: string,
+): { header: VectorHeader; data: Float32Array } {
+  if (buf.length < 12 || buf.toString('ascii', 0, 8) !== VECTOR_MAGIC) {
+    throw new Error(`${file}: not a kg-embedding vector file (magic '${VECTOR_MAGIC}' missing)`);
+  }
+  const headerLen = buf.readUInt32LE(8);
+  if (12 + headerLen > buf.length)
+    throw new Error(`${file}: header length ${headerLen} exceeds the file`);
+  let header: VectorHeader;
+  try {
+    header = JSON.parse(buf.toString('utf8', 12, 12 + headerLen)) as VectorHeader;
+  } catch (e) {
+    throw new Error(`${file}: header is not JSON (${(e as Error).message})`);
+  }
+  if (header.format !== VECTOR_FORMAT)
+    throw new Error(`${file}: header field 'format' is '${header.format}'`);
+  if (header.version > VECTOR_FORMAT_VERSION) {
+    throw new Error(
+      `${file}: header field 'version' ${header.version} is newer than supported (${VECTOR_FORMAT_VERSION})`,
+    );
+  }
+  if (header.dtype !== 'float32')
+    throw new Error(`${file}: header field 'dtype' '${header.dtype}' is not float32`);
+  if (header.byteOrder !== 'little')
+    throw new Error(`${file}: header field 'byteOrder' must be 'little'`);
+  for (const f of ['rows', 'dim', 'dataOffset'] as const) {
+    if (!Number.isInteger(header[f]) || header[f] < 0)
+      throw new Error(`${file}: header field '${f}' is invalid`);
+  }
+  const expected = header.dataOffset + header.rows * header.dim * 4;
+  if (buf.length !== expected) {
+    throw new Error(
+      `${file}: ${buf.length} bytes, expected ${expected} for ${header.rows} x ${header.dim} float32`,
+    );
+  }
+  const data = new Float32Array(header.rows * header.dim);
+  const dv = new DataView(
+    buf.buffer,
+    buf.byteOffset + header.dataOffset,
+    header.rows * header.dim * 4,
+  );
+  for (let i = 0; i < data.length; i++) data[i] = dv.getFloat32(i * 4, true);
+  return { header, data };
+}
+
+/** Reads a vector file; errors name the file and the field. */
+export async function readVectorFile(
+  file: string,
+): Promise<{ header: VectorHeader; data: Float32Array }> {
+  return decodeVectorFile(await fs.promises.readFile(file), file);
+}
+
+/** Shortest decimal text that reads back as the same float32. */
+export function formatFloat32(v: number): string {
+  for (let p = 6; p < 9; p++) {
+    const s = Number(v.toPrecision(p)).toString();
+    if (Math.fround(Number(s)) === v) return s;
+  }
+  return Number(v.toPrecision(9)).toString();
+}
+
+function idMapText(names: readonly string[], file: string): string {
+  const lines: string[] = [String(names.length)];
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i];
+    if (/[\t\r\n]/.test(n) || n === '') {
+      throw new Error(
+        `${file}: name of id ${i} (${JSON.stringify(n)}) is empty or contains a TAB or newline`,
+      );
+    }
+    lines.push(`${n}\t${i}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function writeVectorText(
+  file: string,
+  names: readonly string[],
+  data: Float32Array,
+  dim: number,
+): Promise<void> {
+  const h = await fs.promises.open(file, 'w');
+  try {
+    let chunk: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const parts = new Array<string>(dim);
+      for (let k = 0; k < dim; k++) parts[k] = formatFloat32(data[i * dim + k]);
+      chunk.push(`${names[i]}\t${parts.join(' ')}\n`);
+      if (chunk.length === 4096) {
+        await h.write(chunk.join(''));
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) await h.write(chunk.join(''));
+  } finally {
+    await h.close();
+  }
+}
+
+export interface ExportableEmbeddings {
+  dim: number;
+  distance?: string;
+  entities: readonly string[];
+  relations: readonly string[];
+  entity: Float32Array;
+  relation: Float32Array;
+}
+
+export interface WriteEmbeddingsOptions {
+  /** Also write `name<TAB>v1 v2 ...` text files (default true). */
+  text?: boolean;
+  /** Extra JSON merged into metadata.json (config, metrics, timings). */
+  metadata?: Record<string, unknown>;
+  /** Replace an existing folder (default true). */
+  overwrite?: boolean;
+}
+
+/** Writes the output folder atomically (a temporary sibling renamed into place). */
+export async function writeEmbeddings(
+  dir: string,
+  emb: ExportableEmbeddings,
+  options: WriteEmbeddingsOptions = {},
+): Promise<void> {
+  const N = emb.entities.length;
+  const R = emb.relations.length;
+  if (emb.entity.length !== N * emb.dim)
+    throw new RangeError(
+      `writeEmbeddings: entity has ${emb.entity.length} values, expected ${N} x ${emb.dim}`,
+    );
+  if (emb.relation.length !== R * emb.dim) {
+    throw new RangeError(
+      `writeEmbeddings: relation has ${emb.relation.length} values, expected ${R} x ${emb.dim}`,
+    );
+  }
+  const entText = idMapText(emb.entities, 'entity2id.txt');
+  const relText = idMapText(emb.relations, 'relation2id.txt');
+  const meta = { distance: emb.distance };
+  await atomicWriteDir(
+    dir,
+    async (tmp) => {
+      await fs.promises.writeFile(path.join(tmp, 'entity2id.txt'), entText);
+      await fs.promises.writeFile(path.join(tmp, 'relation2id.txt'), relText);
+      await fs.promises.writeFile(
+        path.join(tmp, 'entity_vectors.bin'),
+        encodeVectorFile('entity', N, emb.dim, emb.entity, meta),
+      );
+      await fs.promises.writeFile(
+        path.join(tmp, 'relation_vectors.bin'),
+        encodeVectorFile('relation', R, emb.dim, emb.relation, meta),
+      );
+      if (options.text !== false) {
+        await writeVectorText(
+          path.join(tmp, 'entity_vectors.txt'),
+          emb.entities,
+          emb.entity,
+          emb.dim,
+        );
+        await writeVectorText(
+          path.join(tmp, 'relation_vectors.txt'),
+          emb.relations,
+          emb.relation,
+          emb.dim,
+        );
+      }
+      const metadata = {
+        format: VECTOR_FORMAT,
+        version: VECTOR_FORMAT_VERSION,
+        model: 'TransE',
+        distance: emb.distance ?? null,
+        dim: emb.dim,
+        entities: N,
+        relations: R,
+        idBase: 0,
+        padding: 'none: id 0 is a real entity; consumers mask empty slots explicitly',
+        ...(options.metadata ?? {}),
+      };
+      await fs.promises.writeFile(
+        path.join(tmp, 'metadata.json'),
+        `${JSON.stringify(metadata, null, 2)}\n`,
+      );
+    },
+    { overwrite: options.overwrite ?? true },
+  );
+}
+
+/** What gpt-knowl consumes: names by id, a name -> id map, and the [N, dim] row-major table. */
+export interface EntityVectors {
+  names: string[];
+  ids: Map<string, number>;
+  dim: number;
+  /** [N * dim], row i = entity id i (as in entity2id.txt; id 0 is a real entity). */
+  vectors: Float32Array;
+}
+
+function assembleTable(
+  dir: string,
+  kind: 'entity' | 'relation',
+  names: string[],
+  vec: { header: VectorHeader; data: Float32Array },
+): EntityVectors {
+  const mapFile = path.join(dir, `${kind}2id.txt`);
+  const binFile = path.join(dir, `${kind}_vectors.bin`);
+  const { header, data } = vec;
+  if (header.kind !== kind)
+    throw new Error(`${binFile}: header field 'kind' is '${header.kind}', expected '${kind}'`);
+  if (header.rows !== names.length) {
+    throw new Error(
+      `${binFile}: header field 'rows' is ${header.rows} but ${mapFile} lists ${names.length} names`,
+    );
+  }
+  const ids = new Map<string, number>();
+  for (let i = 0; i < names.length; i++) {
+    if (ids.has(names[i])) {
+      throw new Error(
+        `${mapFile}: name '${names[i]}' appears twice (ids ${ids.get(names[i])} and ${i})`,
+      );
+    }
+    ids.set(names[i], i);
+  }
+  return { names, ids, dim: header.dim, vectors: data };
+}
+
+async function loadTable(dir: string, kind: 'entity' | 'relation'): Promise<EntityVectors> {
+  const names = await readIdMap(path.join(dir, `${kind}2id.txt`), `${kind} id`);
+  return assembleTable(
+    dir,
+    kind,
+    names,
+    await readVectorFile(path.join(dir, `${kind}_vectors.bin`)),
+  );
+}
+
+function loadTableSync(dir: string, kind: 'entity' | 'relation'): EntityVectors {
+  const names = readIdMapSync(path.join(dir, `${kind}2id.txt`), `${kind} id`);
+  const bin = path.join(dir, `${kind}_vectors.bin`);
+  return assembleTable(dir, kind, names, decodeVectorFile(fs.readFileSync(bin), bin));
+}
+
+/** Synchronous `loadEntityVectors`. */
+export function loadEntityVectorsSync(dir: string): EntityVectors {
+  return loadTableSync(dir, 'entity');
+}
+
+/** Loads `entity2id.txt` + `entity_vectors.bin` from an output folder. */
+export function loadEntityVectors(dir: string): Promise<EntityVectors> {
+  return loadTable(dir, 'entity');
+}
+
+/** Loads `relation2id.txt` + `relation_vectors.bin` from an output folder. */
+export function loadRelationVectors(dir: string): Promise<EntityVectors> {
+  return loadTable(dir, 'relation');
+}

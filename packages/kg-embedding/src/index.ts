@@ -1,0 +1,85 @@
+/**
+ * @artist-ts/kg-embedding: TransE knowledge-graph embeddings for ARTIST, on Float32Arrays and
+ * worker_threads (no tfjs).
+ */
+export {
+  type Corruption,
+  DEFAULT_TRANSE_CONFIG,
+  type Distance,
+  type LossKind,
+  type LrSchedule,
+  type OptimizerKind,
+  PRESETS,
+  presetConfig,
+  type Renorm,
+  type TransEConfig,
+  validateTransEConfig,
+} from './config';
+export {
+  type EmbeddingTables,
+  type EvaluateOptions,
+  evaluateLinkPrediction,
+  type LinkPredictionMetrics,
+  type RankCounts,
+  type RankSummary,
+  rankOf,
+  type SideSummary,
+  summarize,
+  summarizeRanks,
+  type TiePolicy,
+} from './evaluate';
+export { resolveWorkerScript } from './executor';
+export {
+  decodeVectorFile,
+  type EntityVectors,
+  type ExportableEmbeddings,
+  encodeVectorFile,
+  formatFloat32,
+  loadEntityVectors,
+  loadEntityVectorsSync,
+  loadRelationVectors,
+  readVectorFile,
+  VECTOR_FORMAT,
+  VECTOR_MAGIC,
+  type VectorHeader,
+  type WriteEmbeddingsOptions,
+  writeEmbeddings,
+} from './export';
+export { learningRateAt } from './kernel';
+export {
+  emptyTriples,
+  forEachLine,
+  type KgDataset,
+  KgFormatError,
+  type NamedTripleOptions,
+  readIdMap,
+  readIdMapSync,
+  readNamedDataset,
+  readNamedTriples,
+  readOpenKEFolder,
+  readOpenKETriples,
+  splitTriples,
+  TripleBuffer,
+  type TripleSet,
+  Vocabulary,
+} from './kg_data';
+export {
+  type EpochReport,
+  fingerprintTriples,
+  subsetTriples,
+  type TrainCallbacks,
+  type TrainOptions,
+  type TrainResult,
+  type TransEEmbeddings,
+  trainTransE,
+  type ValidationEntry,
+  type ValidationReport,
+} from './trainer';
+export {
+  bernoulliHeadProbabilities,
+  buildTripleIndex,
+  hasTriple,
+  knownHeads,
+  knownTails,
+  type TripleIndexData,
+} from './triple_index';

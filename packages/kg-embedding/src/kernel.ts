@@ -1,0 +1,781 @@
+/**
+ * The hot loops, on plain typed arrays: sparse per-triple TransE updates (training) and filtered
+ * ranking of link-prediction queries (evaluation). The same functions run on the calling thread
+ * (`workers: 0`) and inside worker_threads over SharedArrayBuffers (hogwild), so one worker and
+ * the calling thread give bit-identical results.
+ */
+import { Rng } from '@artist-ts/runtime/rng';
+import type { TransEConfig } from './config';
+import type { TripleIndexData } from './triple_index';
+
+/** The trainable tables, row-major. */
+export interface Tables {
+  dim: number;
+  numEntities: number;
+  numRelations: number;
+  /** [N * dim] */
+  entity: Float32Array;
+  /** [R * dim] */
+  relation: Float32Array;
+  /** [N] row-wise Adagrad accumulators. */
+  entityAcc: Float32Array;
+  /** [R] */
+  relationAcc: Float32Array;
+}
+
+/** What one training epoch reads. */
+export interface TrainData {
+  /** [n * 3] (h, r, t) */
+  triples: Int32Array;
+  count: number;
+  /** [n] this epoch's visiting order. */
+  order: Uint32Array;
+  /** [R] probability of corrupting the head. */
+  headProb: Float64Array;
+  /** Known training triples (for `filterNegatives`). */
+  index: TripleIndexData | null;
+}
+
+/** The subset of the config the kernel reads. */
+export type KernelConfig = Pick<
+  TransEConfig,
+  | 'dim'
+  | 'distance'
+  | 'loss'
+  | 'margin'
+  | 'negatives'
+  | 'sharedNegatives'
+  | 'adversarialTemperature'
+  | 'corruption'
+  | 'filterNegatives'
+  | 'optimizer'
+  | 'learningRate'
+  | 'lrSchedule'
+  | 'warmupEpochs'
+  | 'minLrRatio'
+  | 'renorm'
+  | 'regularization'
+  | 'batchSize'
+  | 'seed'
+  | 'epochs'
+>;
+
+/** Learning rate at `step` (0-based) of `totalSteps`, with linear warm-up over `warmupSteps`. */
+export function learningRateAt(
+  cfg: KernelConfig,
+  step: number,
+  totalSteps: number,
+  warmupSteps: number,
+): number {
+  const base = cfg.learningRate;
+  if (warmupSteps > 0 && step < warmupSteps) return (base * (step + 1)) / warmupSteps;
+  if (cfg.lrSchedule === 'constant') return base;
+  const span = Math.max(1, totalSteps - warmupSteps);
+  const p = Math.min(1, Math.max(0, (step - warmupSteps) / span));
+  const floor = base * cfg.minLrRatio;
+  if (cfg.lrSchedule === 'linear') return floor + (base - floor) * (1 - p);
+  return floor + (base - floor) * 0.5 * (1 + Math.cos(Math.PI * p));
+}
+
+function fmix32(x: number): number {
+  let h = x >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** The seed of one step's RNG stream: independent of which worker runs the step. */
+export function stepSeed(seed: number, epoch: number, step: number): number {
+  let h = fmix32(seed ^ 0x9e3779b9);
+  h = fmix32(h ^ fmix32(epoch + 0x7f4a7c15));
+  return fmix32(h ^ fmix32(step + 0x165667b1));
+}
+
+/** Coordinates per block of the evaluation lower bound. */
+export const RANK_BLOCK_DIMS = 16;
+
+/** Scratch memory of one thread. */
+export class Workspace {
+  readonly rng = new Rng(0);
+  /** [(K + 1) * dim] difference vectors h + r - t of the positive and each negative. */
+  readonly diff: Float64Array;
+  readonly negDist: Float64Array;
+  readonly negEnt: Int32Array;
+  readonly negHead: Uint8Array;
+  readonly negCoef: Float64Array;
+  /** [K] entities shared by a group of positives. */
+  readonly shared: Int32Array;
+  readonly gH: Float64Array;
+  readonly gT: Float64Array;
+  readonly gR: Float64Array;
+  readonly gE: Float64Array;
+  readonly query: Float64Array;
+  mask: Uint8Array;
+  /** [N * blocks] per-entity sums over blocks of RANK_BLOCK_DIMS coordinates (evaluation lower bounds). */
+  blockSums: Float64Array = new Float64Array(0);
+  readonly queryBlocks: Float64Array;
+
+  constructor(dim: number, negatives: number, numEntities: number) {
+    this.diff = new Float64Array((negatives + 1) * dim);
+    this.negDist = new Float64Array(negatives);
+    this.negEnt = new Int32Array(negatives);
+    this.negHead = new Uint8Array(negatives);
+    this.negCoef = new Float64Array(negatives);
+    this.shared = new Int32Array(negatives);
+    this.gH = new Float64Array(dim);
+    this.gT = new Float64Array(dim);
+    this.gR = new Float64Array(dim);
+    this.gE = new Float64Array(dim);
+    this.query = new Float64Array(dim);
+    this.mask = new Uint8Array(numEntities);
+    this.queryBlocks = new Float64Array(Math.ceil(dim / RANK_BLOCK_DIMS));
+  }
+}
+
+function logSigmoid(x: number): number {
+  return x < 0 ? x - Math.log1p(Math.exp(x)) : -Math.log1p(Math.exp(-x));
+}
+
+function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/**
+ * Applies gradient `g` (plus the L2 penalty) to row `row` of `table` with SGD or row-wise Adagrad,
+ * then renormalises (`renorm` 1: onto the unit ball, 2: onto the unit sphere).
+ */
+function applyRow(
+  table: Float32Array,
+  acc: Float32Array,
+  row: number,
+  g: Float64Array,
+  dim: number,
+  lr: number,
+  adagrad: boolean,
+  reg: number,
+  renorm: number,
+): void {
+  const off = row * dim;
+  let scale = lr;
+  if (adagrad || reg > 0) {
+    const r2 = 2 * reg;
+    let sq = 0;
+    for (let k = 0; k < dim; k++) {
+      const v = g[k] + r2 * table[off + k];
+      g[k] = v;
+      sq += v * v;
+    }
+    if (adagrad) {
+      const a = acc[row] + sq / dim;
+      acc[row] = a;
+      scale = lr / (Math.sqrt(a) + 1e-10);
+    }
+  }
+  let n2 = 0;
+  for (let k = 0; k < dim; k++) {
+    const v = table[off + k] - scale * g[k];
+    table[off + k] = v;
+    n2 += v * v;
+  }
+  if (renorm !== 0 && n2 > 0 && (renorm === 2 || n2 > 1)) {
+    const inv = 1 / Math.sqrt(n2);
+    for (let k = 0; k < dim; k++) table[off + k] *= inv;
+  }
+}
+
+/**
+ * X[xo..xo+D) = A[aO..] + Rt[rO..] - B[bO..]; returns the L1 norm, or the squared L2 norm
+ * (two accumulators, so the sum is not one serial chain of additions).
+ */
+function diffInto(
+  E: Float32Array,
+  aO: number,
+  Rt: Float32Array,
+  rO: number,
+  bO: number,
+  X: Float64Array,
+  xo: number,
+  D: number,
+  l1: boolean,
+): number {
+  let s0 = 0;
+  let s1 = 0;
+  const D2 = D - (D % 2);
+  let k = 0;
+  if (l1) {
+    for (; k < D2; k += 2) {
+      const x0 = E[aO + k] + Rt[rO + k] - E[bO + k];
+      const x1 = E[aO + k + 1] + Rt[rO + k + 1] - E[bO + k + 1];
+      X[xo + k] = x0;
+      X[xo + k + 1] = x1;
+      s0 += Math.abs(x0);
+      s1 += Math.abs(x1);
+    }
+    if (k < D) {
+      const x = E[aO + k] + Rt[rO + k] - E[bO + k];
+      X[xo + k] = x;
+      s0 += Math.abs(x);
+    }
+  } else {
+    for (; k < D2; k += 2) {
+      const x0 = E[aO + k] + Rt[rO + k] - E[bO + k];
+      const x1 = E[aO + k + 1] + Rt[rO + k + 1] - E[bO + k + 1];
+      X[xo + k] = x0;
+      X[xo + k + 1] = x1;
+      s0 += x0 * x0;
+      s1 += x1 * x1;
+    }
+    if (k < D) {
+      const x = E[aO + k] + Rt[rO + k] - E[bO + k];
+      X[xo + k] = x;
+      s0 += x * x;
+    }
+  }
+  return s0 + s1;
+}
+
+/** Is (h, r, t) in the index? (inlined copy of triple_index.hasTriple: no cross-module call in the loop) */
+function known(ix: TripleIndexData, h: number, r: number, t: number): boolean {
+  const keys = ix.headKeys;
+  const key = r * ix.numEntities + t;
+  let lo = ix.headOffsets[h];
+  const end = ix.headOffsets[h + 1];
+  let hi = end;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < end && keys[lo] === key;
+}
+
+/**
+ * The classic TransE step (Bordes et al.; OpenKE, Fast-TransE): L1, margin loss, one negative,
+ * plain SGD, no penalty. Both distances come from one pass and all four rows are updated in a
+ * second, so the step touches each row twice instead of five times. Same result as the general
+ * path up to the order of the renormalisations.
+ */
+function trainRangeClassic(
+  ws: Workspace,
+  t: Tables,
+  data: TrainData,
+  cfg: KernelConfig,
+  start: number,
+  end: number,
+  lr: number,
+): number {
+  const D = t.dim;
+  const N = t.numEntities;
+  const E = t.entity;
+  const Rt = t.relation;
+  const X = ws.diff;
+  const rng = ws.rng;
+  const margin = cfg.margin;
+  const bern = cfg.corruption === 'bernoulli';
+  const ix = cfg.filterNegatives ? data.index : null;
+  const renorm = cfg.renorm === 'none' ? 0 : cfg.renorm === 'max' ? 1 : 2;
+  const share = cfg.sharedNegatives;
+  const shared = ws.shared;
+  const triples = data.triples;
+  const order = data.order;
+  let lossSum = 0;
+  for (let p = start; p < end; p++) {
+    const idx = order[p] * 3;
+    const h = triples[idx];
+    const r = triples[idx + 1];
+    const tt = triples[idx + 2];
+    if (share > 1 && (p - start) % share === 0) shared[0] = rng.int(N);
+    const corruptHead = rng.nextUint32() < (bern ? data.headProb[r] : 0.5) * 4294967296;
+    let e = 0;
+    for (let attempt = 0; attempt < 32; attempt++) {
+      e = attempt === 0 && share > 1 ? shared[0] : rng.int(N);
+      if (corruptHead) {
+        if (e === h) continue;
+        if (ix !== null && known(ix, e, r, tt)) continue;
+      } else {
+        if (e === tt) continue;
+        if (ix !== null && known(ix, h, r, e)) continue;
+      }
+      break;
+    }
+    const hO = h * D;
+    const rO = r * D;
+    const tO = tt * D;
+    const eO = e * D;
+    // Negative: (e, r, t) or (h, r, e). One pass: X[k] = positive diff, X[D + k] = negative diff.
+    let dp = 0;
+    let dn = 0;
+    if (corruptHead) {
+      for (let k = 0; k < D; k++) {
+        const rk = Rt[rO + k];
+        const tk = E[tO + k];
+        const xp = E[hO + k] + rk - tk;
+        const xn = E[eO + k] + rk - tk;
+        X[k] = xp;
+        X[D + k] = xn;
+        dp += Math.abs(xp);
+        dn += Math.abs(xn);
+      }
+    } else {
+      for (let k = 0; k < D; k++) {
+        const hr = E[hO + k] + Rt[rO + k];
+        const xp = hr - E[tO + k];
+        const xn = hr - E[eO + k];
+        X[k] = xp;
+        X[D + k] = xn;
+        dp += Math.abs(xp);
+        dn += Math.abs(xn);
+      }
+    }
+    const v = margin + dp - dn;
+    if (v <= 0) continue;
+    lossSum += v;
+    // dL/dd_pos = 1, dL/dd_neg = -1. Positive: h -= lr s_p, r -= lr s_p, t += lr s_p; the negative
+    // adds -s_n to r and to its uncorrupted side, and moves e away.
+    if (corruptHead) {
+      for (let k = 0; k < D; k++) {
+        const xp = X[k];
+        const xn = X[D + k];
+        const sp = lr * (((xp > 0) as unknown as number) - ((xp < 0) as unknown as number));
+        const sn = lr * (((xn > 0) as unknown as number) - ((xn < 0) as unknown as number));
+        E[hO + k] -= sp;
+        Rt[rO + k] -= sp - sn;
+        E[tO + k] += sp - sn;
+        E[eO + k] += sn;
+      }
+    } else {
+      for (let k = 0; k < D; k++) {
+        const xp = X[k];
+        const xn = X[D + k];
+        const sp = lr * (((xp > 0) as unknown as number) - ((xp < 0) as unknown as number));
+        const sn = lr * (((xn > 0) as unknown as number) - ((xn < 0) as unknown as number));
+        E[hO + k] -= sp - sn;
+        Rt[rO + k] -= sp - sn;
+        E[tO + k] += sp;
+        E[eO + k] -= sn;
+      }
+    }
+    if (renorm !== 0) {
+      renormRow(E, hO, D, renorm);
+      if (tt !== h) renormRow(E, tO, D, renorm);
+      if (e !== h && e !== tt) renormRow(E, eO, D, renorm);
+    }
+  }
+  return lossSum;
+}
+
+function renormRow(E: Float32Array, off: number, D: number, renorm: number): void {
+  let n2 = 0;
+  for (let k = 0; k < D; k++) n2 += E[off + k] * E[off + k];
+  if (n2 > 0 && (renorm === 2 || n2 > 1)) {
+    const inv = 1 / Math.sqrt(n2);
+    for (let k = 0; k < D; k++) E[off + k] *= inv;
+  }
+}
+
+/**
+ * Trains on positives `order[start .. end)` with the given learning rate and returns the summed
+ * loss. Gradients of one positive and its negatives are all taken at the current parameters, then
+ * applied row by row.
+ */
+export function trainRange(
+  ws: Workspace,
+  t: Tables,
+  data: TrainData,
+  cfg: KernelConfig,
+  start: number,
+  end: number,
+  lr: number,
+): number {
+  if (
+    cfg.negatives === 1 &&
+    cfg.loss === 'margin' &&
+    cfg.distance === 'L1' &&
+    cfg.optimizer === 'sgd' &&
+    cfg.regularization === 0
+  ) {
+    return trainRangeClassic(ws, t, data, cfg, start, end, lr);
+  }
+  const D = t.dim;
+  const N = t.numEntities;
+  const K = cfg.negatives;
+  const E = t.entity;
+  const Rt = t.relation;
+  const X = ws.diff;
+  const negDist = ws.negDist;
+  const negEnt = ws.negEnt;
+  const negHead = ws.negHead;
+  const coef = ws.negCoef;
+  const gH = ws.gH;
+  const gT = ws.gT;
+  const gR = ws.gR;
+  const gE = ws.gE;
+  const rng = ws.rng;
+  const l1 = cfg.distance === 'L1';
+  const margin = cfg.margin;
+  const logsig = cfg.loss === 'logsigmoid';
+  const alpha = cfg.adversarialTemperature;
+  const bern = cfg.corruption === 'bernoulli';
+  const ix = cfg.filterNegatives ? data.index : null;
+  const adagrad = cfg.optimizer === 'adagrad';
+  const reg = cfg.regularization;
+  const renorm = cfg.renorm === 'none' ? 0 : cfg.renorm === 'max' ? 1 : 2;
+  const share = cfg.sharedNegatives;
+  const shared = ws.shared;
+  const triples = data.triples;
+  const order = data.order;
+  let lossSum = 0;
+
+  for (let p = start; p < end; p++) {
+    const idx = order[p] * 3;
+    const h = triples[idx];
+    const r = triples[idx + 1];
+    const tt = triples[idx + 2];
+    const hO = h * D;
+    const rO = r * D;
+    const tO = tt * D;
+    // Positive: X[0..D) = h + r - t.
+    let dp = diffInto(E, hO, Rt, rO, tO, X, 0, D, l1);
+    if (!l1) dp = Math.sqrt(dp);
+    // Negatives: fresh entities per positive, or one set shared by `share` consecutive positives
+    // (rows stay in cache; DGL-KE's chunked sampling). A shared entity that is invalid for this
+    // positive (the original entity, or a known triple) is replaced by a fresh draw.
+    if (share > 1 && (p - start) % share === 0) for (let i = 0; i < K; i++) shared[i] = rng.int(N);
+    const pHead = bern ? data.headProb[r] : 0.5;
+    const headCut = pHead * 4294967296;
+    let minNeg = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < K; i++) {
+      const corruptHead = rng.nextUint32() < headCut;
+      let e = 0;
+      for (let attempt = 0; attempt < 32; attempt++) {
+        e = attempt === 0 && share > 1 ? shared[i] : rng.int(N);
+        if (corruptHead) {
+          if (e === h) continue;
+          if (ix !== null && known(ix, e, r, tt)) continue;
+        } else {
+          if (e === tt) continue;
+          if (ix !== null && known(ix, h, r, e)) continue;
+        }
+        break;
+      }
+      negEnt[i] = e;
+      negHead[i] = corruptHead ? 1 : 0;
+      const eO = e * D;
+      let dn = corruptHead
+        ? diffInto(E, eO, Rt, rO, tO, X, (i + 1) * D, D, l1)
+        : diffInto(E, hO, Rt, rO, eO, X, (i + 1) * D, D, l1);
+      if (!l1) dn = Math.sqrt(dn);
+      negDist[i] = dn;
+      if (dn < minNeg) minNeg = dn;
+    }
+    // Negative weights: uniform, or self-adversarial softmax(-alpha * d) taken as constants.
+    if (alpha > 0) {
+      let z = 0;
+      for (let i = 0; i < K; i++) {
+        const w = Math.exp(-alpha * (negDist[i] - minNeg));
+        coef[i] = w;
+        z += w;
+      }
+      for (let i = 0; i < K; i++) coef[i] /= z;
+    } else {
+      for (let i = 0; i < K; i++) coef[i] = 1 / K;
+    }
+    // Loss and its derivative with respect to each distance.
+    let gp = 0;
+    let loss = 0;
+    let any = false;
+    if (logsig) {
+      loss = -logSigmoid(margin - dp);
+      gp = sigmoid(dp - margin);
+      any = true;
+      for (let i = 0; i < K; i++) {
+        const w = coef[i];
+        loss -= w * logSigmoid(negDist[i] - margin);
+        coef[i] = -w * sigmoid(margin - negDist[i]);
+      }
+    } else {
+      for (let i = 0; i < K; i++) {
+        const w = coef[i];
+        const v = margin + dp - negDist[i];
+        if (v > 0) {
+          loss += w * v;
+          gp += w;
+          coef[i] = -w;
+          any = true;
+        } else {
+          coef[i] = 0;
+        }
+      }
+    }
+    lossSum += loss;
+    if (!any) continue;
+    // Direction of each distance: sign(x) for L1 (branch-free), x / ||x|| for L2.
+    if (l1) {
+      for (let k = 0; k < D; k++) {
+        const x = X[k];
+        const g = gp * (((x > 0) as unknown as number) - ((x < 0) as unknown as number));
+        gH[k] = g;
+        gT[k] = -g;
+        gR[k] = g;
+      }
+    } else {
+      const invP = dp > 0 ? gp / dp : 0;
+      for (let k = 0; k < D; k++) {
+        const g = X[k] * invP;
+        gH[k] = g;
+        gT[k] = -g;
+        gR[k] = g;
+      }
+    }
+    for (let i = 0; i < K; i++) {
+      const c = coef[i];
+      if (c === 0) continue;
+      const xo = (i + 1) * D;
+      const sc = l1 ? c : negDist[i] > 0 ? c / negDist[i] : 0;
+      const head = negHead[i] === 1;
+      // The corrupted entity sits on the head side (+) or the tail side (-) of h + r - t.
+      const sideSign = head ? 1 : -1;
+      const gOther = head ? gT : gH;
+      if (l1 && reg === 0) {
+        // Fused L1 path: the corrupted row's gradient is sc * sign(x), so its squared norm is
+        // sc^2 * (non-zero count) and the Adagrad step is known before the single update pass.
+        const eO = negEnt[i] * D;
+        let scale = lr;
+        if (adagrad) {
+          let nz = 0;
+          for (let k = 0; k < D; k++) nz += (X[xo + k] !== 0) as unknown as number;
+          const a = t.entityAcc[negEnt[i]] + (sc * sc * nz) / D;
+          t.entityAcc[negEnt[i]] = a;
+          scale = lr / (Math.sqrt(a) + 1e-10);
+        }
+        const step = scale * sideSign;
+        let n2 = 0;
+        for (let k = 0; k < D; k++) {
+          const x = X[xo + k];
+          const g = sc * (((x > 0) as unknown as number) - ((x < 0) as unknown as number));
+          gR[k] += g;
+          gOther[k] -= sideSign * g;
+          const v = E[eO + k] - step * g;
+          E[eO + k] = v;
+          n2 += v * v;
+        }
+        if (renorm !== 0 && n2 > 0 && (renorm === 2 || n2 > 1)) {
+          const inv = 1 / Math.sqrt(n2);
+          for (let k = 0; k < D; k++) E[eO + k] *= inv;
+        }
+        continue;
+      }
+      for (let k = 0; k < D; k++) {
+        const x = X[xo + k];
+        const g = l1
+          ? sc * (((x > 0) as unknown as number) - ((x < 0) as unknown as number))
+          : x * sc;
+        gR[k] += g;
+        gOther[k] -= sideSign * g;
+        gE[k] = sideSign * g;
+      }
+      applyRow(E, t.entityAcc, negEnt[i], gE, D, lr, adagrad, reg, renorm);
+    }
+    applyRow(E, t.entityAcc, h, gH, D, lr, adagrad, reg, renorm);
+    applyRow(E, t.entityAcc, tt, gT, D, lr, adagrad, reg, renorm);
+    applyRow(Rt, t.relationAcc, r, gR, D, lr, adagrad, reg, 0);
+  }
+  return lossSum;
+}
+
+/** What a batch of link-prediction queries reads. Query j asks for the tail (j even) or head (j odd) of triple j >> 1. */
+export interface RankData {
+  /** [q * 3] (h, r, t) test triples. */
+  triples: Int32Array;
+  /** Known triples to filter, or null for raw ranks. */
+  index: TripleIndexData | null;
+  /** [2 * q * 2] output: for query j, [2j] = candidates strictly better, [2j + 1] = tied candidates. */
+  out: Int32Array;
+  /** Skip candidates by the block-sum lower bound (default true; exact either way). */
+  bound?: boolean;
+}
+
+function distanceAbandon(
+  E: Float32Array,
+  off: number,
+  q: Float64Array,
+  D: number,
+  l1: boolean,
+  bound: number,
+): number {
+  // Four accumulators (no single add chain), combined by the same expression tree at every check
+  // and at the end, so a full sum is identical however it is reached. Floating-point addition is
+  // monotone in each operand and the terms are non-negative, so a partial value above `bound`
+  // proves the candidate worse and we stop early.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  const D8 = D - (D % 8);
+  if (l1) {
+    while (k < D8) {
+      s0 += Math.abs(E[off + k] - q[k]);
+      s1 += Math.abs(E[off + k + 1] - q[k + 1]);
+      s2 += Math.abs(E[off + k + 2] - q[k + 2]);
+      s3 += Math.abs(E[off + k + 3] - q[k + 3]);
+      s0 += Math.abs(E[off + k + 4] - q[k + 4]);
+      s1 += Math.abs(E[off + k + 5] - q[k + 5]);
+      s2 += Math.abs(E[off + k + 6] - q[k + 6]);
+      s3 += Math.abs(E[off + k + 7] - q[k + 7]);
+      k += 8;
+      if ((k & 31) === 0 && s0 + s1 + (s2 + s3) > bound) return s0 + s1 + (s2 + s3);
+    }
+    let s = s0 + s1 + (s2 + s3);
+    for (; k < D; k++) s += Math.abs(E[off + k] - q[k]);
+    return s;
+  }
+  while (k < D8) {
+    let x = E[off + k] - q[k];
+    s0 += x * x;
+    x = E[off + k + 1] - q[k + 1];
+    s1 += x * x;
+    x = E[off + k + 2] - q[k + 2];
+    s2 += x * x;
+    x = E[off + k + 3] - q[k + 3];
+    s3 += x * x;
+    x = E[off + k + 4] - q[k + 4];
+    s0 += x * x;
+    x = E[off + k + 5] - q[k + 5];
+    s1 += x * x;
+    x = E[off + k + 6] - q[k + 6];
+    s2 += x * x;
+    x = E[off + k + 7] - q[k + 7];
+    s3 += x * x;
+    k += 8;
+    if ((k & 31) === 0 && s0 + s1 + (s2 + s3) > bound) return s0 + s1 + (s2 + s3);
+  }
+  let s = s0 + s1 + (s2 + s3);
+  for (; k < D; k++) {
+    const x = E[off + k] - q[k];
+    s += x * x;
+  }
+  return s;
+}
+
+function lowerBoundKeys(keys: Float64Array, lo: number, hi: number, key: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Per-entity block sums for the ranking lower bound: with S_b(x) = sum of x over block b,
+ * L1(e - q) >= sum_b |S_b(e) - S_b(q)| and L2^2(e - q) >= sum_b (S_b(e) - S_b(q))^2 / n_b
+ * (triangle and Cauchy-Schwarz inequalities). Call after the tables change.
+ */
+export function prepareRanking(ws: Workspace, t: Tables): void {
+  const D = t.dim;
+  const B = Math.ceil(D / RANK_BLOCK_DIMS);
+  if (ws.blockSums.length !== t.numEntities * B) ws.blockSums = new Float64Array(t.numEntities * B);
+  const S = ws.blockSums;
+  const E = t.entity;
+  for (let e = 0; e < t.numEntities; e++) {
+    for (let b = 0; b < B; b++) {
+      let s = 0;
+      const end = Math.min(D, (b + 1) * RANK_BLOCK_DIMS);
+      for (let k = b * RANK_BLOCK_DIMS; k < end; k++) s += E[e * D + k];
+      S[e * B + b] = s;
+    }
+  }
+}
+
+/** Ranks queries [qStart, qEnd) (query numbering as in RankData); `prepareRanking` must have run. */
+export function rankRange(
+  ws: Workspace,
+  t: Tables,
+  data: RankData,
+  distance: 'L1' | 'L2',
+  qStart: number,
+  qEnd: number,
+): void {
+  const D = t.dim;
+  const N = t.numEntities;
+  const E = t.entity;
+  const Rt = t.relation;
+  const q = ws.query;
+  const mask = ws.mask;
+  const l1 = distance === 'L1';
+  const ix = data.index;
+  for (let j = qStart; j < qEnd; j++) {
+    const tri = (j >> 1) * 3;
+    const h = data.triples[tri];
+    const r = data.triples[tri + 1];
+    const tt = data.triples[tri + 2];
+    const tail = (j & 1) === 0;
+    const target = tail ? tt : h;
+    const rO = r * D;
+    if (tail) {
+      const hO = h * D;
+      for (let k = 0; k < D; k++) q[k] = E[hO + k] + Rt[rO + k];
+    } else {
+      const tO = tt * D;
+      for (let k = 0; k < D; k++) q[k] = E[tO + k] - Rt[rO + k];
+    }
+    const dt = distanceAbandon(E, target * D, q, D, l1, Number.POSITIVE_INFINITY);
+    // Mask the target and, when filtering, every other known answer.
+    let keys: Float64Array | null = null;
+    let lo = 0;
+    let hi = 0;
+    const base = r * N;
+    if (ix !== null) {
+      keys = tail ? ix.headKeys : ix.tailKeys;
+      const seg = tail ? h : tt;
+      const offs = tail ? ix.headOffsets : ix.tailOffsets;
+      const end = offs[seg + 1];
+      lo = lowerBoundKeys(keys, offs[seg], end, base);
+      hi = lo;
+      while (hi < end && keys[hi] < base + N) {
+        mask[keys[hi] - base] = 1;
+        hi++;
+      }
+    }
+    mask[target] = 1;
+    // Block sums of the query; a candidate whose lower bound exceeds dt (with a margin far above
+    // rounding error) is worse for certain and is skipped without computing its distance.
+    const B = ws.queryBlocks.length;
+    const QB = ws.queryBlocks;
+    const S = ws.blockSums;
+    for (let b = 0; b < B; b++) {
+      let sq = 0;
+      const end = Math.min(D, (b + 1) * RANK_BLOCK_DIMS);
+      for (let k = b * RANK_BLOCK_DIMS; k < end; k++) sq += q[k];
+      QB[b] = sq;
+    }
+    const cut = data.bound === false ? Number.POSITIVE_INFINITY : dt * (1 + 1e-9) + 1e-9;
+    const lastN = D - (B - 1) * RANK_BLOCK_DIMS;
+    let better = 0;
+    let ties = 0;
+    for (let e = 0; e < N; e++) {
+      if (mask[e] === 1) continue;
+      const so = e * B;
+      let lb = 0;
+      if (cut === Number.POSITIVE_INFINITY) {
+        // bound disabled
+      } else if (l1) {
+        for (let b = 0; b < B; b++) lb += Math.abs(S[so + b] - QB[b]);
+      } else {
+        for (let b = 0; b < B; b++) {
+          const x = S[so + b] - QB[b];
+          lb += (x * x) / (b === B - 1 ? lastN : RANK_BLOCK_DIMS);
+        }
+      }
+      if (lb > cut) continue;
+      const d = distanceAbandon(E, e * D, q, D, l1, dt);
+      if (d < dt) better++;
+      else if (d === dt) ties++;
+    }
+    mask[target] = 0;
+    if (keys !== null) for (let i = lo; i < hi; i++) mask[keys[i] - base] = 0;
+    data.out[2 * j] = better;
+    data.out[2 * j + 1] = ties;
+  }
+}

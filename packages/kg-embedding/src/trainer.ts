@@ -1,0 +1,511 @@
+/**
+ * TransE training: epochs of sparse per-triple updates on shared Float32Arrays, validation with
+ * early stopping on filtered MRR (the best tables are kept and restored), checkpoints through
+ * `@artist-ts/runtime/checkpoint-files` and exact resume: the tables, the Adagrad accumulators,
+ * the shuffle RNG, the loss history and the early-stopping state are all saved, and every step's
+ * negatives come from an RNG seeded by (seed, epoch, step), so a resumed run repeats the loss
+ * sequence of an uninterrupted one bit for bit (with `workers` 0 or 1).
+ */
+import {
+  readCheckpoint,
+  resolveCheckpointDir,
+  writeCheckpoint,
+} from '@artist-ts/runtime/checkpoint-files';
+import { Rng } from '@artist-ts/runtime/rng';
+import type { RawTensor, TrainerState } from '@artist-ts/runtime/trainer-state';
+import { type TransEConfig, validateTransEConfig } from './config';
+import { checkIds, type LinkPredictionMetrics, rankWithExecutor, summarize } from './evaluate';
+import { allocArray, createExecutor, type Executor } from './executor';
+import type { EpochJob } from './jobs';
+import { type KernelConfig, learningRateAt, type Tables } from './kernel';
+import type { KgDataset, TripleSet } from './kg_data';
+import { bernoulliHeadProbabilities, buildTripleIndex } from './triple_index';
+
+export interface EpochReport {
+  epoch: number;
+  epochs: number;
+  /** Mean loss per positive triple over the epoch. */
+  loss: number;
+  /** Learning rate of the epoch's last step. */
+  learningRate: number;
+  /** Positive triples per second over the epoch. */
+  triplesPerSecond: number;
+  seconds: number;
+  /** Steps taken so far. */
+  step: number;
+}
+
+export interface ValidationReport {
+  epoch: number;
+  metrics: LinkPredictionMetrics;
+  /** Realistic filtered MRR on the validation (sub)set: the early-stopping criterion. */
+  mrr: number;
+  best: boolean;
+  bestEpoch: number;
+  bestMrr: number;
+}
+
+export interface TrainCallbacks {
+  onEpoch?: (report: EpochReport) => void | Promise<void>;
+  onValidation?: (report: ValidationReport) => void | Promise<void>;
+  onCheckpoint?: (dir: string, epoch: number) => void | Promise<void>;
+}
+
+export interface TrainOptions {
+  /** Checkpoint root (runtime layout: step folders + `latest`). */
+  checkpointDir?: string;
+  /** Continue from the newest checkpoint in `checkpointDir` when there is one (default true). */
+  resume?: boolean;
+  callbacks?: TrainCallbacks;
+  /** Stop after the current epoch (a checkpoint is written first when `checkpointDir` is set). */
+  signal?: AbortSignal;
+}
+
+export interface TransEEmbeddings {
+  dim: number;
+  distance: TransEConfig['distance'];
+  entities: string[];
+  relations: string[];
+  numEntities: number;
+  numRelations: number;
+  /** [N * dim], row i = entity id i. */
+  entity: Float32Array;
+  /** [R * dim] */
+  relation: Float32Array;
+}
+
+export interface ValidationEntry {
+  epoch: number;
+  mrr: number;
+  hits10: number;
+}
+
+export interface TrainResult {
+  embeddings: TransEEmbeddings;
+  config: TransEConfig;
+  /** Mean loss per positive of every epoch run so far (including epochs before a resume). */
+  lossHistory: number[];
+  validation: ValidationEntry[];
+  /** Epoch whose tables were returned (the best validation epoch under early stopping). */
+  bestEpoch: number;
+  bestMrr: number | null;
+  /** Epochs completed. */
+  epochs: number;
+  stoppedEarly: boolean;
+  interrupted: boolean;
+  resumedFromEpoch: number | null;
+  /** Training seconds in this call (validation included). */
+  seconds: number;
+}
+
+interface Extra {
+  lossHistory: number[];
+  validation: ValidationEntry[];
+  bestEpoch: number;
+  bestMrr: number | null;
+  badEvals: number;
+  stoppedEarly: boolean;
+  numEntities: number;
+  numRelations: number;
+  trainFingerprint: string;
+}
+
+/** FNV-1a over the training triples: a resume on different data is refused. */
+export function fingerprintTriples(s: TripleSet): string {
+  let h = 0x811c9dc5;
+  const d = s.data;
+  for (let i = 0; i < s.count * 3; i++) {
+    const v = d[i];
+    h = Math.imul(h ^ (v & 0xff), 0x01000193);
+    h = Math.imul(h ^ ((v >>> 8) & 0xff), 0x01000193);
+    h = Math.imul(h ^ ((v >>> 16) & 0xffff), 0x01000193);
+  }
+  return `${s.count}:${(h >>> 0).toString(16)}`;
+}
+
+/** Config fields that may differ between a checkpoint and the run that resumes it. */
+const RESUMABLE_CHANGES = new Set<keyof TransEConfig>([
+  'workers',
+  'evalEvery',
+  'patience',
+  'checkpointEvery',
+  'keepCheckpoints',
+]);
+
+function initTables(cfg: TransEConfig, n: number, r: number, shared: boolean): Tables {
+  const dim = cfg.dim;
+  const entity = allocArray(Float32Array, n * dim, shared);
+  const relation = allocArray(Float32Array, r * dim, shared);
+  const a = cfg.initRange > 0 ? cfg.initRange : 6 / Math.sqrt(dim);
+  const rng = new Rng(cfg.seed).fork('init');
+  rng.fillUniform(entity, -a, a);
+  rng.fillUniform(relation, -a, a);
+  if (cfg.renorm !== 'none') {
+    // Bordes et al.: relations start on the unit sphere, entities inside the unit ball.
+    normalizeRows(relation, dim, true);
+    normalizeRows(entity, dim, cfg.renorm === 'unit');
+  }
+  return {
+    dim,
+    numEntities: n,
+    numRelations: r,
+    entity,
+    relation,
+    entityAcc: allocArray(Float32Array, n, shared),
+    relationAcc: allocArray(Float32Array, r, shared),
+  };
+}
+
+function normalizeRows(m: Float32Array, dim: number, always: boolean): void {
+  for (let o = 0; o < m.length; o += dim) {
+    let n2 = 0;
+    for (let k = 0; k < dim; k++) n2 += m[o + k] * m[o + k];
+    if (n2 > 0 && (always || n2 > 1)) {
+      const inv = 1 / Math.sqrt(n2);
+      for (let k = 0; k < dim; k++) m[o + k] *= inv;
+    }
+  }
+}
+
+function kernelConfig(c: TransEConfig): KernelConfig {
+  return {
+    dim: c.dim,
+    distance: c.distance,
+    loss: c.loss,
+    margin: c.margin,
+    negatives: c.negatives,
+    sharedNegatives: c.sharedNegatives,
+    adversarialTemperature: c.adversarialTemperature,
+    corruption: c.corruption,
+    filterNegatives: c.filterNegatives,
+    optimizer: c.optimizer,
+    learningRate: c.learningRate,
+    lrSchedule: c.lrSchedule,
+    warmupEpochs: c.warmupEpochs,
+    minLrRatio: c.minLrRatio,
+    renorm: c.renorm,
+    regularization: c.regularization,
+    batchSize: c.batchSize,
+    seed: c.seed,
+    epochs: c.epochs,
+  };
+}
+
+function raw(name: string, shape: number[], data: Float32Array): RawTensor {
+  return { name, shape, dtype: 'float32', data: data.slice() };
+}
+
+/** A seeded subset of `s` with at most `max` triples (all when max is 0 or larger than s). */
+export function subsetTriples(s: TripleSet, max: number, rng: Rng): TripleSet {
+  if (max <= 0 || max >= s.count) return s;
+  const pick = rng.permutation(s.count).subarray(0, max).sort();
+  const data = new Int32Array(max * 3);
+  for (let i = 0; i < max; i++) data.set(s.data.subarray(pick[i] * 3, pick[i] * 3 + 3), i * 3);
+  return { data, count: max };
+}
+
+/** Trains TransE on `dataset.train`, validating on `dataset.valid` when `evalEvery` > 0. */
+export async function trainTransE(
+  dataset: KgDataset,
+  config: Partial<TransEConfig> = {},
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  const cfg = validateTransEConfig(config);
+  const N = dataset.entities.length;
+  const R = dataset.relations.length;
+  if (N < 2 || R < 1)
+    throw new RangeError(`trainTransE: need >= 2 entities and >= 1 relation; got ${N} and ${R}`);
+  if (dataset.train.count === 0) throw new RangeError('trainTransE: the training set is empty');
+  for (const [name, s] of [
+    ['train', dataset.train],
+    ['valid', dataset.valid],
+    ['test', dataset.test],
+  ] as const) {
+    try {
+      checkIds(s, N, R);
+    } catch (e) {
+      throw new RangeError(`trainTransE: ${name}: ${(e as Error).message}`);
+    }
+  }
+  const t0 = performance.now();
+  const cb = options.callbacks ?? {};
+  const shared = cfg.workers > 0;
+  const n = dataset.train.count;
+  const stepsPerEpoch = Math.ceil(n / cfg.batchSize);
+  const totalSteps = stepsPerEpoch * cfg.epochs;
+  const warmupSteps = Math.round(cfg.warmupEpochs * stepsPerEpoch);
+  const fingerprint = fingerprintTriples(dataset.train);
+
+  const tables = initTables(cfg, N, R, shared);
+  const shuffle = new Rng(cfg.seed).fork('shuffle');
+  let extra: Extra = {
+    lossHistory: [],
+    validation: [],
+    bestEpoch: 0,
+    bestMrr: null,
+    badEvals: 0,
+    stoppedEarly: false,
+    numEntities: N,
+    numRelations: R,
+    trainFingerprint: fingerprint,
+  };
+  let best: { entity: Float32Array; relation: Float32Array } | null = null;
+  let startEpoch = 0;
+  let resumedFromEpoch: number | null = null;
+
+  if (options.checkpointDir && options.resume !== false) {
+    const restored = await tryRestore(options.checkpointDir, cfg, fingerprint, N, R);
+    if (restored) {
+      tables.entity.set(restored.entity);
+      tables.relation.set(restored.relation);
+      tables.entityAcc.set(restored.entityAcc);
+      tables.relationAcc.set(restored.relationAcc);
+      shuffle.setState(restored.state.rng.shuffle);
+      extra = restored.extra;
+      best = restored.best;
+      startEpoch = restored.state.epoch;
+      resumedFromEpoch = startEpoch;
+    }
+  }
+
+  // Training data in (possibly shared) memory.
+  const triples = allocArray(Int32Array, n * 3, shared);
+  triples.set(dataset.train.data.subarray(0, n * 3));
+  const headProb = allocArray(Float64Array, R, shared);
+  if (cfg.corruption === 'bernoulli') headProb.set(bernoulliHeadProbabilities(dataset.train, R));
+  else headProb.fill(0.5);
+  const order = allocArray(Uint32Array, n, shared);
+  const trainIndex = cfg.filterNegatives ? buildTripleIndex(N, R, [dataset.train], shared) : null;
+  const validating = cfg.evalEvery > 0 && dataset.valid.count > 0;
+  const evalIndex = validating
+    ? buildTripleIndex(N, R, [dataset.train, dataset.valid, dataset.test], shared)
+    : null;
+  const validSubset = validating
+    ? subsetTriples(dataset.valid, cfg.evalMaxTriples, new Rng(cfg.seed).fork('valid-subset'))
+    : null;
+
+  const exec: Executor = createExecutor(cfg.workers);
+  const counter = allocArray(Int32Array, 1, shared);
+  const stepLoss = allocArray(Float64Array, stepsPerEpoch, shared);
+  let interrupted = false;
+  let epoch = startEpoch;
+  const save = async () => {
+    if (!options.checkpointDir) return;
+    const state: TrainerState = {
+      step: epoch * stepsPerEpoch,
+      epoch,
+      optimizerName: cfg.optimizer === 'adagrad' ? 'adagrad-rowwise' : 'sgd',
+      optimizerSlots: [
+        raw('entity_acc', [N], tables.entityAcc),
+        raw('relation_acc', [R], tables.relationAcc),
+      ],
+      rng: { shuffle: shuffle.getState() },
+      dataCursor: 0,
+      config: cfg,
+      extra,
+    };
+    if (extra.bestMrr !== null) state.bestMetric = extra.bestMrr;
+    const tensors = [
+      raw('entity', [N, cfg.dim], tables.entity),
+      raw('relation', [R, cfg.dim], tables.relation),
+    ];
+    if (best) {
+      tensors.push(
+        raw('best/entity', [N, cfg.dim], best.entity),
+        raw('best/relation', [R, cfg.dim], best.relation),
+      );
+    }
+    const dir = await writeCheckpoint(
+      options.checkpointDir,
+      { tensors, state, metadata: { model: 'TransE', package: '@artist-ts/kg-embedding' } },
+      { keepLast: cfg.keepCheckpoints },
+    );
+    await cb.onCheckpoint?.(dir, epoch);
+  };
+
+  try {
+    await exec.setTables(tables, cfg.negatives);
+    await exec.setTrainData(
+      { triples, count: n, order, headProb, index: trainIndex },
+      kernelConfig(cfg),
+    );
+    while (epoch < cfg.epochs && !extra.stoppedEarly) {
+      if (options.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      const e0 = performance.now();
+      order.set(shuffle.permutation(n));
+      counter[0] = 0;
+      stepLoss.fill(0);
+      const job: EpochJob = {
+        epoch,
+        steps: stepsPerEpoch,
+        stepBase: epoch * stepsPerEpoch,
+        totalSteps,
+        warmupSteps,
+        counter,
+        stepLoss,
+      };
+      await exec.runEpoch(job);
+      let sum = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) sum += stepLoss[s];
+      const loss = sum / n;
+      if (!Number.isFinite(loss)) {
+        throw new Error(
+          `trainTransE: loss is ${loss} at epoch ${epoch + 1}; lower learningRate (now ${cfg.learningRate})`,
+        );
+      }
+      epoch++;
+      extra.lossHistory.push(loss);
+      const seconds = (performance.now() - e0) / 1000;
+      await cb.onEpoch?.({
+        epoch,
+        epochs: cfg.epochs,
+        loss,
+        learningRate: learningRateAt(cfg, epoch * stepsPerEpoch - 1, totalSteps, warmupSteps),
+        triplesPerSecond: n / seconds,
+        seconds,
+        step: epoch * stepsPerEpoch,
+      });
+      if (validating && validSubset && (epoch % cfg.evalEvery === 0 || epoch === cfg.epochs)) {
+        const v0 = performance.now();
+        const counts = await rankWithExecutor(exec, validSubset, evalIndex, cfg.distance);
+        const metrics = summarize(counts, true, (performance.now() - v0) / 1000);
+        const mrr = metrics.realistic.both.mrr;
+        const isBest = extra.bestMrr === null || mrr > extra.bestMrr;
+        if (isBest) {
+          extra.bestMrr = mrr;
+          extra.bestEpoch = epoch;
+          extra.badEvals = 0;
+          best = { entity: tables.entity.slice(), relation: tables.relation.slice() };
+        } else {
+          extra.badEvals++;
+          if (cfg.patience > 0 && extra.badEvals >= cfg.patience) extra.stoppedEarly = true;
+        }
+        extra.validation.push({ epoch, mrr, hits10: metrics.realistic.both.hits10 });
+        await cb.onValidation?.({
+          epoch,
+          metrics,
+          mrr,
+          best: isBest,
+          bestEpoch: extra.bestEpoch,
+          bestMrr: extra.bestMrr ?? mrr,
+        });
+      }
+      const finalEpoch = epoch === cfg.epochs || extra.stoppedEarly;
+      if (
+        finalEpoch ||
+        (cfg.checkpointEvery > 0 && epoch % cfg.checkpointEvery === 0) ||
+        options.signal?.aborted
+      ) {
+        await save();
+      }
+    }
+    if (options.signal?.aborted && epoch < cfg.epochs && !extra.stoppedEarly) interrupted = true;
+  } finally {
+    await exec.close();
+  }
+
+  // Return the best validated tables (PyKEEN#419: early stopping must restore the best epoch).
+  const useBest = best !== null && extra.bestEpoch !== epoch;
+  const embeddings: TransEEmbeddings = {
+    dim: cfg.dim,
+    distance: cfg.distance,
+    entities: dataset.entities,
+    relations: dataset.relations,
+    numEntities: N,
+    numRelations: R,
+    entity: useBest && best ? best.entity.slice() : tables.entity.slice(),
+    relation: useBest && best ? best.relation.slice() : tables.relation.slice(),
+  };
+  return {
+    embeddings,
+    config: cfg,
+    lossHistory: extra.lossHistory.slice(),
+    validation: extra.validation.slice(),
+    bestEpoch: useBest ? extra.bestEpoch : epoch,
+    bestMrr: extra.bestMrr,
+    epochs: epoch,
+    stoppedEarly: extra.stoppedEarly,
+    interrupted,
+    resumedFromEpoch,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+interface Restored {
+  state: TrainerState;
+  extra: Extra;
+  entity: Float32Array;
+  relation: Float32Array;
+  entityAcc: Float32Array;
+  relationAcc: Float32Array;
+  best: { entity: Float32Array; relation: Float32Array } | null;
+}
+
+async function tryRestore(
+  root: string,
+  cfg: TransEConfig,
+  fingerprint: string,
+  N: number,
+  R: number,
+): Promise<Restored | null> {
+  const dir = resolveCheckpointDir(root);
+  if (dir === null) return null;
+  const ck = await readCheckpoint(dir);
+  const saved = ck.state.config as Partial<TransEConfig> | undefined;
+  if (!saved)
+    throw new Error(`${dir}: trainer_state.pb has no config; not a kg-embedding checkpoint`);
+  for (const key of Object.keys(cfg) as (keyof TransEConfig)[]) {
+    if (RESUMABLE_CHANGES.has(key)) continue;
+    if (saved[key] !== cfg[key]) {
+      throw new Error(
+        `${dir}: cannot resume: config field '${key}' was ${JSON.stringify(saved[key])}, now ${JSON.stringify(cfg[key])}`,
+      );
+    }
+  }
+  const extra = ck.state.extra as Extra | undefined;
+  if (!extra || !Array.isArray(extra.lossHistory))
+    throw new Error(`${dir}: trainer_state.pb field 'extra' lacks lossHistory`);
+  if (
+    extra.numEntities !== N ||
+    extra.numRelations !== R ||
+    extra.trainFingerprint !== fingerprint
+  ) {
+    throw new Error(
+      `${dir}: cannot resume: checkpoint was trained on ${extra.numEntities} entities, ${extra.numRelations} relations, train ${extra.trainFingerprint}; now ${N}, ${R}, ${fingerprint}`,
+    );
+  }
+  if (!ck.state.rng.shuffle) throw new Error(`${dir}: trainer_state.pb has no 'shuffle' RNG state`);
+  const get = (
+    name: string,
+    list: RawTensor[],
+    len: number,
+    required = true,
+  ): Float32Array | null => {
+    const t = list.find((x) => x.name === name);
+    if (!t) {
+      if (required) throw new Error(`${dir}: tensor '${name}' is missing`);
+      return null;
+    }
+    if (t.dtype !== 'float32' || t.data.length !== len) {
+      throw new Error(
+        `${dir}: tensor '${name}' has ${t.data.length} ${t.dtype} values, expected ${len} float32`,
+      );
+    }
+    return t.data as Float32Array;
+  };
+  const D = cfg.dim;
+  const bestEntity = get('best/entity', ck.tensors, N * D, false);
+  const bestRelation = get('best/relation', ck.tensors, R * D, false);
+  return {
+    state: ck.state,
+    extra,
+    entity: get('entity', ck.tensors, N * D) as Float32Array,
+    relation: get('relation', ck.tensors, R * D) as Float32Array,
+    entityAcc: get('entity_acc', ck.state.optimizerSlots, N) as Float32Array,
+    relationAcc: get('relation_acc', ck.state.optimizerSlots, R) as Float32Array,
+    best: bestEntity && bestRelation ? { entity: bestEntity, relation: bestRelation } : null,
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * The set of known triples, for filtered evaluation and for negatives that skip known positives.
+ *
+ * Two CSR layouts: by head (each head's segment holds sorted keys r * N + t) and by tail (keys
+ * r * N + h). A membership test is a binary search in one entity's segment; the answers of a
+ * (h, r, ?) query are one contiguous key range. Keys stay below 2^53 for any N * R < 2^53.
+ * Buffers can live in SharedArrayBuffers so workers read them without copies.
+ */
+import type { TripleSet } from './kg_data';
+
+export interface TripleIndexData {
+  numEntities: number;
+  numRelations: number;
+  /** [N + 1] segment starts into headKeys. */
+  headOffsets: Int32Array;
+  /** [M] sorted within each head segment: r * N + t. */
+  headKeys: Float64Array;
+  tailOffsets: Int32Array;
+  /** [M] sorted within each tail segment: r * N + h. */
+  tailKeys: Float64Array;
+}
+
+function alloc<T extends Int32Array | Float64Array>(
+  Ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number },
+  n: number,
+  shared: boolean,
+): T {
+  const bytes = Math.max(1, n) * Ctor.BYTES_PER_ELEMENT;
+  const buf = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+  return new Ctor(buf).subarray(0, n) as T;
+}
+
+/** Builds the index over the union of `sets` (duplicates removed). */
+export function buildTripleIndex(
+  numEntities: number,
+  numRelations: number,
+  sets: readonly TripleSet[],
+  shared = false,
+): TripleIndexData {
+  if (numEntities * numRelations >= 2 ** 53) {
+    throw new RangeError(
+      `triple index: ${numEntities} entities x ${numRelations} relations overflow 2^53`,
+    );
+  }
+  const build = (keyOf: 0 | 2, otherOf: 0 | 2) => {
+    const counts = new Int32Array(numEntities + 1);
+    for (const s of sets) for (let i = 0; i < s.count; i++) counts[s.data[3 * i + keyOf] + 1]++;
+    for (let e = 0; e < numEntities; e++) counts[e + 1] += counts[e];
+    const total = counts[numEntities];
+    const keys = new Float64Array(total);
+    const fill = counts.slice(0, numEntities);
+    for (const s of sets) {
+      const d = s.data;
+      for (let i = 0; i < s.count; i++) {
+        const e = d[3 * i + keyOf];
+        keys[fill[e]++] = d[3 * i + 1] * numEntities + d[3 * i + otherOf];
+      }
+    }
+    // Sort each segment and drop duplicates, compacting in place.
+    const offsets = alloc(Int32Array, numEntities + 1, shared);
+    let w = 0;
+    for (let e = 0; e < numEntities; e++) {
+      const seg = keys.subarray(counts[e], counts[e + 1]).sort();
+      offsets[e] = w;
+      for (let j = 0; j < seg.length; j++) {
+        if (j > 0 && seg[j] === seg[j - 1]) continue;
+        keys[w++] = seg[j];
+      }
+    }
+    offsets[numEntities] = w;
+    const out = alloc(Float64Array, w, shared);
+    out.set(keys.subarray(0, w));
+    return { offsets, keys: out };
+  };
+  const byHead = build(0, 2);
+  const byTail = build(2, 0);
+  return {
+    numEntities,
+    numRelations,
+    headOffsets: byHead.offsets,
+    headKeys: byHead.keys,
+    tailOffsets: byTail.offsets,
+    tailKeys: byTail.keys,
+  };
+}
+
+/** First index in [lo, hi) with keys[i] >= key. */
+export function lowerBound(keys: Float64Array, lo: number, hi: number, key: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Is (h, r, t) a known triple? */
+export function hasTriple(ix: TripleIndexData, h: number, r: number, t: number): boolean {
+  const key = r * ix.numEntities + t;
+  const end = ix.headOffsets[h + 1];
+  const i = lowerBound(ix.headKeys, ix.headOffsets[h], end, key);
+  return i < end && ix.headKeys[i] === key;
+}
+
+/** Known tails of (h, r, ?), ascending. */
+export function knownTails(ix: TripleIndexData, h: number, r: number): number[] {
+  return range(ix.headKeys, ix.headOffsets[h], ix.headOffsets[h + 1], r, ix.numEntities);
+}
+
+/** Known heads of (?, r, t), ascending. */
+export function knownHeads(ix: TripleIndexData, r: number, t: number): number[] {
+  return range(ix.tailKeys, ix.tailOffsets[t], ix.tailOffsets[t + 1], r, ix.numEntities);
+}
+
+function range(keys: Float64Array, lo: number, hi: number, r: number, n: number): number[] {
+  const base = r * n;
+  const out: number[] = [];
+  for (let i = lowerBound(keys, lo, hi, base); i < hi && keys[i] < base + n; i++)
+    out.push(keys[i] - base);
+  return out;
+}
+
+/**
+ * Bernoulli corruption probabilities (Wang et al. 2014): for each relation, the probability of
+ * replacing the head, tph / (tph + hpt), from the training triples.
+ */
+export function bernoulliHeadProbabilities(train: TripleSet, numRelations: number): Float64Array {
+  // Count distinct heads and tails per relation, and triples per relation.
+  const triples = new Float64Array(numRelations);
+  const heads = new Float64Array(numRelations);
+  const tails = new Float64Array(numRelations);
+  const seenHead = new Set<number>();
+  const seenTail = new Set<number>();
+  const d = train.data;
+  for (let i = 0; i < train.count; i++) {
+    const h = d[3 * i];
+    const r = d[3 * i + 1];
+    const t = d[3 * i + 2];
+    triples[r]++;
+    const hk = h * numRelations + r;
+    const tk = t * numRelations + r;
+    if (!seenHead.has(hk)) {
+      seenHead.add(hk);
+      heads[r]++;
+    }
+    if (!seenTail.has(tk)) {
+      seenTail.add(tk);
+      tails[r]++;
+    }
+  }
+  const p = new Float64Array(numRelations);
+  for (let r = 0; r < numRelations; r++) {
+    if (triples[r] === 0) {
+      p[r] = 0.5;
+      continue;
+    }
+    const tph = triples[r] / heads[r];
+    const hpt = triples[r] / tails[r];
+    p[r] = tph / (tph + hpt);
+  }
+  return p;
+}

@@ -1,0 +1,495 @@
+/**
+ * Streaming readers and writers for ARTIST's TSV files (reference §1.1):
+ *
+ * | format       | columns                                                       |
+ * |--------------|---------------------------------------------------------------|
+ * | `text-image` | `idx \t text \t imgbase64` (train / val)                      |
+ * | `text`       | `idx \t text` (test)                                          |
+ * | `knowledge`  | `idx \t text \t lex_ids \t pos_s \t pos_e \t seq_len [\t imgbase64]` |
+ * | `prediction` | `idx \t text \t gen_imgbase64` (one or more image columns)    |
+ *
+ * Lines are split on tabs exactly (no trimming) and end at `\n`, `\r\n` or `\r`. Memory is bounded
+ * by one line. A bad row raises a {@link DataFormatError} naming file, line and column, or with
+ * `onBadRow: 'skip'` is dropped and counted in `reader.summary`.
+ */
+
+import type { Rng } from '@artist-ts/runtime/rng';
+import { AtomicFileStream } from './atomic_stream';
+import {
+  ConfigError,
+  checkOnBadRow,
+  DataFormatError,
+  type OnBadRow,
+  type SkippedRow,
+} from './errors';
+import {
+  base64Problem,
+  decodeBase64,
+  decodeImage,
+  detectImageFormat,
+  type ImagePixels,
+  imageFromBase64,
+  type PreprocessConfig,
+} from './image';
+import { fileSize, readLines } from './lines';
+import { type ProgressCallback, ProgressTracker } from './progress';
+import { buildCharVocab, type CharVocabOptions, type Vocab } from './tokenizer';
+
+export type TsvFormat = 'text-image' | 'text' | 'knowledge' | 'prediction';
+export const TSV_FORMATS: readonly TsvFormat[] = ['text-image', 'text', 'knowledge', 'prediction'];
+
+export interface TextRow {
+  idx: string;
+  text: string;
+}
+export interface TextImageRow extends TextRow {
+  /** The image column as written (base64, either alphabet). */
+  imageBase64: string;
+}
+export interface KnowledgeRow extends TextRow {
+  lexIds: string[];
+  posS: number[];
+  posE: number[];
+  seqLen: number;
+  imageBase64?: string;
+}
+export interface PredictionRow extends TextRow {
+  /** Generated images (base64). EasyNLP's Python-list column (`['…', '…']`) is unpacked. */
+  images: string[];
+}
+
+export interface RowOf {
+  'text-image': TextImageRow;
+  text: TextRow;
+  knowledge: KnowledgeRow;
+  prediction: PredictionRow;
+}
+
+/** A parsed row with its 1-based line number. */
+export type Located<R> = R & { line: number };
+
+export interface TsvReadOptions {
+  /** Bad rows: throw (default) or skip and count. */
+  onBadRow?: OnBadRow;
+  /**
+   * Check image columns: 'syntax' (base64 alphabet and length; default), 'magic' (also require
+   * PNG/JPEG/WebP magic bytes), 'decode' (also decode every image fully: slow, catches truncated
+   * and corrupt files), 'none'.
+   */
+  validateImages?: ImageValidation;
+  /** Ignore empty lines (default true). */
+  skipBlankLines?: boolean;
+  onProgress?: ProgressCallback;
+  /** Longest accepted line in bytes (default 256 MiB). */
+  maxLineBytes?: number;
+}
+
+export type ImageValidation = 'none' | 'syntax' | 'magic' | 'decode';
+
+export interface TsvReadSummary {
+  rows: number;
+  blank: number;
+  skipped: number;
+  /** The first skipped rows (at most 20). */
+  skippedRows: SkippedRow[];
+  bytes: number;
+}
+
+const COLUMNS: Record<TsvFormat, string[]> = {
+  'text-image': ['idx', 'text', 'imgbase64'],
+  text: ['idx', 'text'],
+  knowledge: ['idx', 'text', 'lex_ids', 'pos_s', 'pos_e', 'seq_len', 'imgbase64'],
+  prediction: ['idx', 'text', 'gen_imgbase64'],
+};
+
+class RowError extends Error {
+  constructor(
+    readonly column: number,
+    readonly field: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+function parseInts(s: string, column: number, field: string): number[] {
+  if (s === '') return [];
+  const parts = s.split(' ');
+  const out = new Array<number>(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (!/^-?[0-9]+$/.test(p))
+      throw new RowError(column, field, `item ${i + 1} is not an integer: ${JSON.stringify(p)}`);
+    out[i] = Number(p);
+  }
+  return out;
+}
+
+function checkImage(s: string, column: number, field: string, mode: ImageValidation): void {
+  if (mode === 'none') return;
+  const problem = base64Problem(s);
+  if (problem) throw new RowError(column, field, problem);
+  if (mode !== 'syntax' && !detectImageFormat(decodeBase64(s.slice(0, 64)))) {
+    throw new RowError(column, field, 'not a PNG, JPEG or WebP image');
+  }
+}
+
+/** Parses EasyNLP's prediction column: plain base64 or a Python list repr of base64 strings. */
+export function parseGeneratedImages(cell: string): string[] {
+  const t = cell.trim();
+  if (!t.startsWith('[')) return [cell];
+  if (!t.endsWith(']')) throw new Error('unterminated Python list');
+  const inner = t.slice(1, -1).trim();
+  if (inner === '') return [];
+  return inner.split(',').map((item) => {
+    const s = item.trim();
+    const q = s[0];
+    if ((q !== "'" && q !== '"') || s[s.length - 1] !== q || s.length < 2) {
+      throw new Error(`list item is not a quoted string: ${s.slice(0, 20)}`);
+    }
+    return s.slice(1, -1);
+  });
+}
+
+function parseRow(format: TsvFormat, f: string[], images: ImageValidation): RowOf[TsvFormat] {
+  const n = f.length;
+  switch (format) {
+    case 'text':
+      if (n !== 2) throw new RowError(0, '', `expected 2 columns (idx, text), got ${n}`);
+      return { idx: f[0]!, text: f[1]! };
+    case 'text-image':
+      if (n !== 3) throw new RowError(0, '', `expected 3 columns (idx, text, imgbase64), got ${n}`);
+      checkImage(f[2]!, 3, 'imgbase64', images);
+      return { idx: f[0]!, text: f[1]!, imageBase64: f[2]! };
+    case 'prediction': {
+      if (n < 3)
+        throw new RowError(
+          0,
+          '',
+          `expected at least 3 columns (idx, text, gen_imgbase64), got ${n}`,
+        );
+      const imgs: string[] = [];
+      for (let c = 2; c < n; c++) {
+        let list: string[];
+        try {
+          list = parseGeneratedImages(f[c]!);
+        } catch (err) {
+          throw new RowError(c + 1, 'gen_imgbase64', (err as Error).message);
+        }
+        for (const s of list) checkImage(s, c + 1, 'gen_imgbase64', images);
+        imgs.push(...list);
+      }
+      return { idx: f[0]!, text: f[1]!, images: imgs };
+    }
+    case 'knowledge': {
+      if (n !== 6 && n !== 7) {
+        throw new RowError(
+          0,
+          '',
+          `expected 6 or 7 columns (idx, text, lex_ids, pos_s, pos_e, seq_len[, imgbase64]), got ${n}`,
+        );
+      }
+      const lexIds = f[2] === '' ? [] : f[2]!.split(' ');
+      const posS = parseInts(f[3]!, 4, 'pos_s');
+      const posE = parseInts(f[4]!, 5, 'pos_e');
+      if (!/^[0-9]+$/.test(f[5]!))
+        throw new RowError(6, 'seq_len', `not a non-negative integer: ${JSON.stringify(f[5])}`);
+      const seqLen = Number(f[5]);
+      const expect = seqLen + lexIds.length;
+      if (posS.length !== expect) {
+        throw new RowError(
+          4,
+          'pos_s',
+          `has ${posS.length} items, expected seq_len + len(lex_ids) = ${expect}`,
+        );
+      }
+      if (posE.length !== expect) {
+        throw new RowError(
+          5,
+          'pos_e',
+          `has ${posE.length} items, expected seq_len + len(lex_ids) = ${expect}`,
+        );
+      }
+      for (let i = 0; i < seqLen; i++) {
+        if (posS[i] !== i)
+          throw new RowError(4, 'pos_s', `item ${i + 1} should be ${i} (character position)`);
+        if (posE[i] !== i)
+          throw new RowError(5, 'pos_e', `item ${i + 1} should be ${i} (character position)`);
+      }
+      for (let k = seqLen; k < expect; k++) {
+        const s = posS[k]!;
+        const e = posE[k]!;
+        if (s < 0 || s > e || e >= seqLen) {
+          throw new RowError(
+            4,
+            'pos_s',
+            `entity ${k - seqLen + 1} span [${s}, ${e}] is outside [0, ${seqLen})`,
+          );
+        }
+      }
+      const row: KnowledgeRow = { idx: f[0]!, text: f[1]!, lexIds, posS, posE, seqLen };
+      if (n === 7) {
+        checkImage(f[6]!, 7, 'imgbase64', images);
+        row.imageBase64 = f[6]!;
+      }
+      return row;
+    }
+  }
+}
+
+/**
+ * Streaming reader: `for await (const row of new TsvReader(file, 'text-image')) …`; counts are in
+ * `reader.summary` once the loop ends.
+ */
+export class TsvReader<F extends TsvFormat> implements AsyncIterable<Located<RowOf[F]>> {
+  readonly summary: TsvReadSummary = { rows: 0, blank: 0, skipped: 0, skippedRows: [], bytes: 0 };
+  private readonly onBadRow: OnBadRow;
+  private readonly images: ImageValidation;
+
+  constructor(
+    readonly file: string,
+    readonly format: F,
+    private readonly options: TsvReadOptions = {},
+  ) {
+    if (!TSV_FORMATS.includes(format)) {
+      throw new ConfigError(
+        'format',
+        `must be one of ${TSV_FORMATS.join(', ')}, got ${JSON.stringify(format)}`,
+      );
+    }
+    this.onBadRow = checkOnBadRow(options.onBadRow);
+    this.images = options.validateImages ?? 'syntax';
+    if (!['none', 'syntax', 'magic', 'decode'].includes(this.images)) {
+      throw new ConfigError('validateImages', `must be 'none', 'syntax', 'magic' or 'decode'`);
+    }
+  }
+
+  private async decodeCheck(row: RowOf[F], line: number): Promise<DataFormatError | undefined> {
+    for (const [column, field, b64] of imageCells(row as RowOf[TsvFormat])) {
+      try {
+        await decodeImage(decodeBase64(b64));
+      } catch (e) {
+        return new DataFormatError(
+          { file: this.file, line, column, field },
+          `undecodable image: ${(e as Error).message}`,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Located<RowOf[F]>> {
+    const progress = new ProgressTracker('read', this.options.onProgress, fileSize(this.file));
+    const s = this.summary;
+    const skipBlank = this.options.skipBlankLines ?? true;
+    const lines = readLines(this.file, {
+      onInvalidUtf8: 'yield',
+      ...(this.options.maxLineBytes ? { maxLineBytes: this.options.maxLineBytes } : {}),
+    });
+    for await (const l of lines) {
+      progress.bytes = s.bytes = l.bytesRead;
+      let err: DataFormatError | undefined;
+      let row: RowOf[F] | undefined;
+      if (l.text === undefined) {
+        err = new DataFormatError({ file: this.file, line: l.line }, l.invalidUtf8!.message);
+      } else if (l.text === '' && skipBlank) {
+        s.blank++;
+        continue;
+      } else {
+        try {
+          row = parseRow(this.format, l.text.split('\t'), this.images) as RowOf[F];
+        } catch (e) {
+          if (!(e instanceof RowError)) throw e;
+          const loc = {
+            file: this.file,
+            line: l.line,
+            ...(e.column ? { column: e.column, field: e.field } : {}),
+          };
+          err = new DataFormatError(loc, e.message);
+        }
+        if (row && this.images === 'decode') err = await this.decodeCheck(row, l.line);
+      }
+      if (err) {
+        if (this.onBadRow === 'error') throw err;
+        s.skipped++;
+        progress.skipped++;
+        if (s.skippedRows.length < 20) {
+          s.skippedRows.push({
+            line: err.line,
+            reason: err.reason,
+            ...(err.column ? { column: err.column } : {}),
+            ...(err.field ? { field: err.field } : {}),
+          });
+        }
+        continue;
+      }
+      s.rows++;
+      progress.rows++;
+      progress.tick();
+      yield Object.assign(row!, { line: l.line });
+    }
+    progress.finish();
+  }
+}
+
+/** Image columns of a parsed row: [1-based column, field name, base64]. */
+function imageCells(row: RowOf[TsvFormat]): [number, string, string][] {
+  if ('images' in row) return row.images.map((b, k) => [3 + k, 'gen_imgbase64', b]);
+  if ('lexIds' in row)
+    return row.imageBase64 === undefined ? [] : [[7, 'imgbase64', row.imageBase64]];
+  if ('imageBase64' in row) return [[3, 'imgbase64', row.imageBase64]];
+  return [];
+}
+
+/**
+ * Decodes and transforms the image of a TSV row (ARTIST's `SmallestMaxSize` + crop, see
+ * `preprocessImage`); a bad image raises a {@link DataFormatError} naming the file, line and column.
+ */
+export async function decodeRowImage(
+  file: string,
+  row: Located<TextImageRow | KnowledgeRow>,
+  config: Partial<PreprocessConfig> = {},
+  rng?: Rng,
+): Promise<ImagePixels> {
+  const cell = imageCells(row)[0];
+  if (!cell) throw new DataFormatError({ file, line: row.line }, 'row has no image column');
+  try {
+    return await imageFromBase64(cell[2], config, rng);
+  } catch (err) {
+    throw new DataFormatError(
+      { file, line: row.line, column: cell[0], field: cell[1] },
+      `undecodable image: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Reads a whole TSV into memory (small files, tests). */
+export async function readTsv<F extends TsvFormat>(
+  file: string,
+  format: F,
+  options: TsvReadOptions = {},
+): Promise<{ rows: Located<RowOf[F]>[]; summary: TsvReadSummary }> {
+  const reader = new TsvReader(file, format, options);
+  const rows: Located<RowOf[F]>[] = [];
+  for await (const r of reader) rows.push(r);
+  return { rows, summary: reader.summary };
+}
+
+function checkCell(value: string, name: string): string {
+  if (/[\t\n\r]/.test(value)) {
+    throw new ConfigError(name, 'contains a tab or newline, which the TSV format cannot hold');
+  }
+  return value;
+}
+
+/** Formats one row of `format` as a TSV line (no newline). */
+export function formatRow<F extends TsvFormat>(format: F, row: RowOf[F]): string {
+  const r = row as RowOf[TsvFormat];
+  const cols = [checkCell(r.idx, 'idx'), checkCell(r.text, 'text')];
+  switch (format) {
+    case 'text':
+      break;
+    case 'text-image':
+      cols.push(checkCell((r as TextImageRow).imageBase64, 'imageBase64'));
+      break;
+    case 'prediction': {
+      const imgs = (r as PredictionRow).images;
+      if (imgs.length === 0)
+        throw new ConfigError('images', 'a prediction row needs at least one image');
+      for (const i of imgs) cols.push(checkCell(i, 'images'));
+      break;
+    }
+    case 'knowledge': {
+      const k = r as KnowledgeRow;
+      cols.push(k.lexIds.join(' '), k.posS.join(' '), k.posE.join(' '), String(k.seqLen));
+      if (k.imageBase64 !== undefined) cols.push(checkCell(k.imageBase64, 'imageBase64'));
+      break;
+    }
+  }
+  return cols.join('\t');
+}
+
+/**
+ * Streaming TSV writer, atomic: rows go to a temporary file renamed over `file` by `close()`
+ * (`abort()` discards). Prediction rows with several images get one column per image.
+ */
+export class TsvWriter<F extends TsvFormat> {
+  rows = 0;
+  private buffer = '';
+
+  private constructor(
+    readonly file: string,
+    readonly format: F,
+    private readonly out: AtomicFileStream,
+  ) {}
+
+  static async open<F extends TsvFormat>(file: string, format: F): Promise<TsvWriter<F>> {
+    if (!TSV_FORMATS.includes(format)) {
+      throw new ConfigError(
+        'format',
+        `must be one of ${TSV_FORMATS.join(', ')}, got ${JSON.stringify(format)}`,
+      );
+    }
+    return new TsvWriter(file, format, await AtomicFileStream.open(file));
+  }
+
+  async write(row: RowOf[F]): Promise<void> {
+    this.buffer += `${formatRow(this.format, row)}\n`;
+    this.rows++;
+    if (this.buffer.length >= 1 << 20) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.buffer) await this.out.write(this.buffer);
+    this.buffer = '';
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.out.close();
+  }
+
+  async abort(): Promise<void> {
+    this.buffer = '';
+    await this.out.abort();
+  }
+}
+
+/** Writes all `rows` to `file` atomically. */
+export async function writeTsv<F extends TsvFormat>(
+  file: string,
+  format: F,
+  rows: Iterable<RowOf[F]> | AsyncIterable<RowOf[F]>,
+): Promise<number> {
+  const w = await TsvWriter.open(file, format);
+  try {
+    for await (const r of rows) await w.write(r);
+    await w.close();
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+  return w.rows;
+}
+
+export { COLUMNS as TSV_COLUMNS };
+
+/**
+ * Builds a character vocabulary from the `text` column of TSV files (any format), streaming. See
+ * {@link buildCharVocab} for the layout and options.
+ */
+export async function buildCharVocabFromTsv(
+  files: readonly { file: string; format: TsvFormat }[],
+  options: CharVocabOptions & TsvReadOptions = {},
+): Promise<{ vocab: Vocab; rows: number }> {
+  const texts: string[] = [];
+  let rows = 0;
+  for (const { file, format } of files) {
+    const reader = new TsvReader(file, format, { ...options, validateImages: 'none' });
+    for await (const row of reader) {
+      texts.push(row.text);
+      rows++;
+    }
+  }
+  return { vocab: buildCharVocab(texts, options), rows };
+}

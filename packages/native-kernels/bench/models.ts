@@ -1,0 +1,312 @@
+// The two training steps of issue 3, written directly in tfjs ops so the benchmark depends on no
+// other package: a tiny GPT (4 layers, 4 heads, d=128, batch 8 x 128 tokens, vocab 3512, Adam) and a
+// tiny VQGAN-style conv autoencoder (batch 8, 32x32 RGB, 64 channels, 2 downsamplings, codebook 512x64).
+import type * as tfjs from '@tensorflow/tfjs';
+
+type Tf = typeof tfjs;
+
+export interface TrainStep {
+  /** Runs one optimiser step and returns the loss. */
+  step(): Promise<number>;
+  /** Matmul/conv FLOPs of one step (forward + backward = 3 x forward). */
+  flops: number;
+  dispose(): void;
+}
+
+/** Deterministic uniform data without touching tfjs's global RNG. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function randn(rand: () => number, n: number, std: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(rand(), 1e-12);
+    out[i] = std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+  }
+  return out;
+}
+
+export interface GptConfig {
+  layers: number;
+  heads: number;
+  dModel: number;
+  seqLen: number;
+  batch: number;
+  vocab: number;
+  lr: number;
+}
+
+export const TINY_GPT: GptConfig = {
+  layers: 4,
+  heads: 4,
+  dModel: 128,
+  seqLen: 128,
+  batch: 8,
+  vocab: 3512,
+  lr: 1e-3,
+};
+
+export function gptFlops(c: GptConfig): number {
+  const bt = c.batch * c.seqLen;
+  const d = c.dModel;
+  const perLayer =
+    2 * bt * d * 3 * d +
+    2 * 2 * c.batch * c.seqLen * c.seqLen * d +
+    2 * bt * d * d +
+    2 * 2 * bt * d * 4 * d;
+  return 3 * (c.layers * perLayer + 2 * bt * d * c.vocab);
+}
+
+export function makeGpt(tf: Tf, c: GptConfig = TINY_GPT): TrainStep {
+  const rand = lcg(1234);
+  const { dModel: d, heads: h, seqLen: t, batch: b, vocab: v } = c;
+  const hd = d / h;
+  const vars: tfjs.Variable[] = [];
+  const param = (shape: number[], std: number, name: string) => {
+    const n = shape.reduce((x, y) => x * y, 1);
+    const p = tf.tidy(() =>
+      tf.variable(tf.tensor(randn(rand, n, std), shape), true, `gpt/${name}`),
+    );
+    vars.push(p);
+    return p;
+  };
+  const ones = (shape: number[], name: string) => {
+    const p = tf.tidy(() => tf.variable(tf.ones(shape), true, `gpt/${name}`));
+    vars.push(p);
+    return p;
+  };
+  const zeros = (shape: number[], name: string) => {
+    const p = tf.tidy(() => tf.variable(tf.zeros(shape), true, `gpt/${name}`));
+    vars.push(p);
+    return p;
+  };
+  const wte = param([v, d], 0.02, 'wte');
+  const wpe = param([t, d], 0.02, 'wpe');
+  const blocks = Array.from({ length: c.layers }, (_, i) => ({
+    ln1g: ones([d], `h${i}/ln1/g`),
+    ln1b: zeros([d], `h${i}/ln1/b`),
+    wqkv: param([d, 3 * d], 0.02, `h${i}/attn/wqkv`),
+    bqkv: zeros([3 * d], `h${i}/attn/bqkv`),
+    wo: param([d, d], 0.02 / Math.sqrt(2 * c.layers), `h${i}/attn/wo`),
+    bo: zeros([d], `h${i}/attn/bo`),
+    ln2g: ones([d], `h${i}/ln2/g`),
+    ln2b: zeros([d], `h${i}/ln2/b`),
+    w1: param([d, 4 * d], 0.02, `h${i}/mlp/w1`),
+    b1: zeros([4 * d], `h${i}/mlp/b1`),
+    w2: param([4 * d, d], 0.02 / Math.sqrt(2 * c.layers), `h${i}/mlp/w2`),
+    b2: zeros([d], `h${i}/mlp/b2`),
+  }));
+  const lnfg = ones([d], 'lnf/g');
+  const lnfb = zeros([d], 'lnf/b');
+  const head = param([d, v], 0.02, 'lm_head');
+  const tokens = Int32Array.from({ length: b * (t + 1) }, () => Math.floor(rand() * v));
+  const inputIdx = new Int32Array(b * t);
+  const targetIdx = new Int32Array(b * t);
+  for (let i = 0; i < b; i++) {
+    inputIdx.set(tokens.subarray(i * (t + 1), i * (t + 1) + t), i * t);
+    targetIdx.set(tokens.subarray(i * (t + 1) + 1, (i + 1) * (t + 1)), i * t);
+  }
+  const x = tf.tensor2d(inputIdx, [b, t], 'int32');
+  const y = tf.tensor1d(targetIdx, 'int32');
+  // [t, t]: 0 on and below the diagonal, -1e9 above
+  const mask = tf.tidy(() =>
+    tf.linalg
+      .bandPart(tf.ones([t, t]), -1, 0)
+      .sub(1)
+      .mul(1e9),
+  );
+  const opt = tf.train.adam(c.lr);
+
+  const layerNorm = (z: tfjs.Tensor, g: tfjs.Tensor, bb: tfjs.Tensor) => {
+    const { mean, variance } = tf.moments(z, -1, true);
+    return z
+      .sub(mean)
+      .mul(tf.rsqrt(variance.add(1e-5)))
+      .mul(g)
+      .add(bb);
+  };
+  const gelu = (z: tfjs.Tensor) => {
+    const inner = z.add(z.mul(z).mul(z).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+    return z.mul(0.5).mul(tf.tanh(inner).add(1));
+  };
+  const loss = () => {
+    let hdn = tf.gather(wte, x).add(wpe); // [b, t, d]
+    for (const blk of blocks) {
+      const a = layerNorm(hdn, blk.ln1g, blk.ln1b).reshape([b * t, d]);
+      const qkv = a.matMul(blk.wqkv).add(blk.bqkv); // [b*t, 3d]
+      const [q, k, vv] = tf
+        .split(qkv, 3, 1)
+        .map((m) => m.reshape([b, t, h, hd]).transpose([0, 2, 1, 3]));
+      const att = tf.softmax(
+        tf
+          .matMul(q!, k!, false, true)
+          .mul(1 / Math.sqrt(hd))
+          .add(mask),
+      ); // [b, h, t, t]
+      const o = tf
+        .matMul(att, vv!)
+        .transpose([0, 2, 1, 3])
+        .reshape([b * t, d]);
+      hdn = hdn.add(o.matMul(blk.wo).add(blk.bo).reshape([b, t, d]));
+      const m = layerNorm(hdn, blk.ln2g, blk.ln2b).reshape([b * t, d]);
+      hdn = hdn.add(
+        gelu(m.matMul(blk.w1).add(blk.b1)).matMul(blk.w2).add(blk.b2).reshape([b, t, d]),
+      );
+    }
+    const logits = layerNorm(hdn, lnfg, lnfb)
+      .reshape([b * t, d])
+      .matMul(head); // [b*t, v]
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(y, v), logits) as tfjs.Scalar;
+  };
+  return {
+    flops: gptFlops(c),
+    async step() {
+      const cost = opt.minimize(loss, true, vars) as tfjs.Scalar;
+      const value = (await cost.data())[0]!;
+      cost.dispose();
+      return value;
+    },
+    dispose() {
+      tf.dispose([...vars, x, y, mask]);
+      opt.dispose();
+    },
+  };
+}
+
+export interface AutoencoderConfig {
+  batch: number;
+  size: number;
+  channels: number;
+  codebook: number;
+  lr: number;
+}
+
+export const TINY_AUTOENCODER: AutoencoderConfig = {
+  batch: 8,
+  size: 32,
+  channels: 64,
+  codebook: 512,
+  lr: 1e-3,
+};
+
+export function autoencoderFlops(c: AutoencoderConfig): number {
+  const { batch: b, size: s, channels: ch } = c;
+  const conv = (hw: number, k: number, ci: number, co: number) => 2 * b * hw * hw * k * k * ci * co;
+  const fwd =
+    conv(s, 3, 3, ch) +
+    conv(s / 2, 4, ch, ch) +
+    conv(s / 4, 4, ch, ch) +
+    conv(s / 4, 1, ch, ch) +
+    2 * 2 * b * (s / 4) ** 2 * c.codebook * ch +
+    conv(s / 4, 3, ch, ch) +
+    conv(s / 2, 3, ch, ch) +
+    conv(s, 3, ch, ch) +
+    conv(s, 3, ch, 3);
+  return 3 * fwd;
+}
+
+export function makeAutoencoder(tf: Tf, c: AutoencoderConfig = TINY_AUTOENCODER): TrainStep {
+  const rand = lcg(99);
+  const { batch: b, size: s, channels: ch } = c;
+  const vars: tfjs.Variable[] = [];
+  const conv = (k: number, ci: number, co: number, name: string) => {
+    const init = randn(rand, k * k * ci * co, Math.sqrt(2 / (k * k * ci)));
+    const w = tf.tidy(() => tf.variable(tf.tensor(init, [k, k, ci, co]), true, `${name}/w`));
+    const bias = tf.tidy(() => tf.variable(tf.zeros([co]), true, `${name}/b`));
+    vars.push(w, bias);
+    return { w, bias };
+  };
+  const e1 = conv(3, 3, ch, 'enc1');
+  const e2 = conv(4, ch, ch, 'enc2');
+  const e3 = conv(4, ch, ch, 'enc3');
+  const e4 = conv(1, ch, ch, 'enc4');
+  const d1 = conv(3, ch, ch, 'dec1');
+  const d2 = conv(3, ch, ch, 'dec2');
+  const d3 = conv(3, ch, ch, 'dec3');
+  const d4 = conv(3, ch, 3, 'dec4');
+  const cbInit = Float32Array.from(
+    { length: c.codebook * ch },
+    () => (rand() * 2 - 1) / c.codebook,
+  );
+  const codebook = tf.tidy(() =>
+    tf.variable(tf.tensor(cbInit, [c.codebook, ch]), true, 'vq/codebook'),
+  );
+  vars.push(codebook);
+  const images = tf.tensor4d(
+    Float32Array.from({ length: b * s * s * 3 }, () => rand() * 2 - 1),
+    [b, s, s, 3],
+  );
+  const opt = tf.train.adam(c.lr);
+  type GradFn = Parameters<Tf['customGrad']>[0];
+  const stopGradient = tf.customGrad(((z: tfjs.Tensor) => ({
+    value: z.clone(),
+    gradFunc: (dy: tfjs.Tensor) => tf.zerosLike(dy),
+  })) as GradFn);
+  // straight-through: value zq, gradient to z
+  const straightThrough = tf.customGrad(((_z: tfjs.Tensor, zq: tfjs.Tensor) => ({
+    value: zq.clone(),
+    gradFunc: (dy: tfjs.Tensor) => [dy, tf.zerosLike(dy)],
+  })) as GradFn);
+  const apply = (
+    x: tfjs.Tensor4D,
+    p: { w: tfjs.Variable; bias: tfjs.Variable },
+    stride: number,
+    relu: boolean,
+  ) => {
+    const yv = tf.conv2d(x, p.w as tfjs.Tensor4D, stride, 'same').add(p.bias) as tfjs.Tensor4D;
+    return relu ? tf.relu(yv) : yv;
+  };
+  const loss = () => {
+    let z = apply(images, e1, 1, true);
+    z = apply(z, e2, 2, true);
+    z = apply(z, e3, 2, true);
+    z = apply(z, e4, 1, false); // [b, s/4, s/4, ch]
+    const flat = z.reshape([-1, ch]); // [n, ch]
+    const dist = flat
+      .square()
+      .sum(1, true)
+      .sub(flat.matMul(codebook, false, true).mul(2))
+      .add(codebook.square().sum(1)); // [n, K]
+    const idx = dist.argMin(1);
+    const zq = tf.oneHot(idx, c.codebook).matMul(codebook); // [n, ch]; gather's index gradient is int32
+    const codebookLoss = zq
+      .sub(stopGradient(flat) as tfjs.Tensor)
+      .square()
+      .mean();
+    const commitLoss = flat
+      .sub(stopGradient(zq) as tfjs.Tensor)
+      .square()
+      .mean();
+    let hdn = (straightThrough(flat, zq) as tfjs.Tensor).reshape(z.shape) as tfjs.Tensor4D;
+    hdn = apply(hdn, d1, 1, true);
+    hdn = tf.image.resizeNearestNeighbor(hdn, [s / 2, s / 2]);
+    hdn = apply(hdn, d2, 1, true);
+    hdn = tf.image.resizeNearestNeighbor(hdn, [s, s]);
+    hdn = apply(hdn, d3, 1, true);
+    const rec = apply(hdn, d4, 1, false);
+    return rec
+      .sub(images)
+      .square()
+      .mean()
+      .add(codebookLoss)
+      .add(commitLoss.mul(0.25)) as tfjs.Scalar;
+  };
+  return {
+    flops: autoencoderFlops(c),
+    async step() {
+      const cost = opt.minimize(loss, true, vars) as tfjs.Scalar;
+      const value = (await cost.data())[0]!;
+      cost.dispose();
+      return value;
+    },
+    dispose() {
+      tf.dispose([...vars, images]);
+      opt.dispose();
+    },
+  };
+}

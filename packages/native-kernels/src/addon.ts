@@ -1,0 +1,165 @@
+// Loading of the optional native addon (build/Release/artist_native.node) and BLAS thread control.
+// Nothing here runs at import time: the addon is loaded on the first call that needs it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** BLAS identification reported by the addon. */
+export interface BlasInfo {
+  /** 'openblas' (Linux) or 'accelerate' (macOS). */
+  vendor: string;
+  /** Build string of the library, e.g. 'OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen MAX_THREADS=64'. */
+  config: string;
+  /** Kernel family chosen at run time, e.g. 'Zen' or 'SkylakeX'. */
+  corename: string;
+  /** Threads the BLAS uses now (0 when the library does not expose it). */
+  threads: number;
+}
+
+/** The functions the compiled addon exports (see src/native/artist_native.cc). */
+export interface NativeAddon {
+  blasInfo(): BlasInfo;
+  setThreads(n: number): number;
+  /** C[i] = alpha op(A[i]) op(B[i]) + beta C[i], row-major; offsets in elements or null for i*stride. */
+  sgemmBatched(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    offA: Int32Array | null,
+    offB: Int32Array | null,
+    strideA: number,
+    strideB: number,
+    alpha?: number,
+    beta?: number,
+  ): void;
+  /** y = f(x) element-wise; op 0 exp, 1 tanh, 2 sigmoid, 3 log. */
+  unary(op: number, x: Float32Array, y: Float32Array): void;
+  /** y = a (op) b with broadcasting; dims = [out shape, a strides, b strides] (rank <= 6 each). */
+  binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array, dims: Int32Array): void;
+  /** y = transpose(x); dims = [out shape, x stride of each out dim] (rank <= 6). */
+  transpose(x: Float32Array, y: Float32Array, dims: Int32Array): void;
+  /** y[a, b] = scale * sum_r x[a, r, b] for x viewed as [A, R, B]. */
+  reduceSum(x: Float32Array, y: Float32Array, A: number, R: number, B: number, scale: number): void;
+  /** params: Int32Array [n, h, w, ci, fh, fw, co, oh, ow, sh, sw, padTop, padLeft, dh, dw]. */
+  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
+  conv2dBackpropInput(
+    dy: Float32Array,
+    filter: Float32Array,
+    dx: Float32Array,
+    params: Int32Array,
+  ): void;
+  conv2dBackpropFilter(
+    x: Float32Array,
+    dy: Float32Array,
+    dw: Float32Array,
+    params: Int32Array,
+  ): void;
+}
+
+/** Whether the addon can be used, and why not when it cannot. */
+export interface NativeAvailability {
+  ok: boolean;
+  reason: string;
+  /** Absolute path of the .node file that was (or would have been) loaded. */
+  path: string;
+}
+
+/** Env var that turns the addon off without rebuilding ('1' or 'true'). */
+export const DISABLE_NATIVE_ENV = 'ARTIST_DISABLE_NATIVE';
+/** Env var with the default BLAS thread count used by `installKernels`. */
+export const BLAS_THREADS_ENV = 'ARTIST_BLAS_THREADS';
+
+const PACKAGE_ROOT = path.resolve(__dirname, '..');
+const ADDON_PATH = path.join(PACKAGE_ROOT, 'build', 'Release', 'artist_native.node');
+const STATUS_PATH = path.join(PACKAGE_ROOT, 'build', 'native_status.json');
+
+let cached: { addon: NativeAddon | null; reason: string } | undefined;
+
+/** True when `ARTIST_DISABLE_NATIVE` asks for the JS kernels only. */
+export function nativeDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = (env[DISABLE_NATIVE_ENV] ?? '').trim().toLowerCase();
+  return v === '1' || v === 'true' || v === 'yes';
+}
+
+function buildNote(): string {
+  try {
+    const status = JSON.parse(fs.readFileSync(STATUS_PATH, 'utf8')) as {
+      ok?: boolean;
+      reason?: string;
+    };
+    if (status.ok === false && status.reason) return `install-time build: ${status.reason}`;
+  } catch {
+    // no note: the install script did not run (e.g. --ignore-scripts)
+  }
+  return 'run `pnpm --filter @artist-ts/native-kernels build:native` (needs libopenblas-dev)';
+}
+
+function load(): { addon: NativeAddon | null; reason: string } {
+  if (cached) return cached;
+  if (!fs.existsSync(ADDON_PATH)) {
+    cached = { addon: null, reason: `addon not built (${buildNote()})` };
+    return cached;
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const addon = require(ADDON_PATH) as NativeAddon;
+    if (
+      typeof addon.sgemmBatched !== 'function' ||
+      typeof addon.conv2d !== 'function' ||
+      typeof addon.binary !== 'function' ||
+      typeof addon.reduceSum !== 'function' ||
+      typeof addon.transpose !== 'function'
+    ) {
+      cached = {
+        addon: null,
+        reason: `addon at ${ADDON_PATH} lacks the expected functions (rebuild it)`,
+      };
+    } else {
+      cached = { addon, reason: 'ok' };
+    }
+  } catch (err) {
+    cached = { addon: null, reason: `addon failed to load: ${(err as Error).message}` };
+  }
+  return cached;
+}
+
+/**
+ * Whether the native addon is usable in this process. `ARTIST_DISABLE_NATIVE=1` makes it report
+ * `ok: false` without loading the library.
+ */
+export function nativeAvailable(): NativeAvailability {
+  if (nativeDisabledByEnv()) {
+    return { ok: false, reason: `disabled by ${DISABLE_NATIVE_ENV}=1`, path: ADDON_PATH };
+  }
+  const { addon, reason } = load();
+  return { ok: addon !== null, reason, path: ADDON_PATH };
+}
+
+/** The loaded addon, or null when it is unavailable or disabled. */
+export function getNativeAddon(): NativeAddon | null {
+  if (nativeDisabledByEnv()) return null;
+  return load().addon;
+}
+
+/** BLAS identification, or null without the addon. */
+export function blasInfo(): BlasInfo | null {
+  const addon = getNativeAddon();
+  return addon ? addon.blasInfo() : null;
+}
+
+/**
+ * Sets the BLAS thread count (OpenBLAS; Accelerate manages its own pool) and returns the count in
+ * effect, or null without the addon. Throws a RangeError for a count outside [1, 1024].
+ */
+export function setBlasThreads(n: number): number | null {
+  if (!Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new RangeError(`setBlasThreads: threads must be an integer in [1, 1024], got ${n}`);
+  }
+  const addon = getNativeAddon();
+  return addon ? addon.setThreads(n) : null;
+}

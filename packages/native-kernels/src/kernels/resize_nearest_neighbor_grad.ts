@@ -1,0 +1,75 @@
+// ResizeNearestNeighborGrad as the exact adjoint of the forward kernel: every dy pixel is added to
+// the input pixel the forward pass copied it from (same alignCorners / halfPixelCenters rules).
+// Replaces the tfjs-backend-cpu 4.22 kernel, which indexes dy with the image batch offset (wrong
+// for batch > 1) and ignores halfPixelCenters; on wasm (whose kernel also ignores halfPixelCenters
+// but is otherwise right) it handles halfPixelCenters = true only.
+import type { KernelImpl } from './types';
+
+/** Source index along one axis for output index `o`, as in the forward nearest-neighbour resize. */
+function sourceIndices(
+  inSize: number,
+  outSize: number,
+  alignCorners: boolean,
+  halfPixelCenters: boolean,
+): Int32Array {
+  const effIn = alignCorners && outSize > 1 ? inSize - 1 : inSize;
+  const effOut = alignCorners && outSize > 1 ? outSize - 1 : outSize;
+  const ratio = effIn / effOut;
+  const idx = new Int32Array(outSize);
+  for (let o = 0; o < outSize; o++) {
+    const frac = halfPixelCenters ? ratio * (o + 0.5) : ratio * o;
+    let s = Math.min(inSize - 1, alignCorners ? Math.round(frac) : Math.floor(frac));
+    if (halfPixelCenters) s = Math.max(0, s);
+    idx[o] = s;
+  }
+  return idx;
+}
+
+export function resizeNearestNeighborGradJs(
+  imagesShape: number[],
+  dyShape: number[],
+  dy: Float32Array,
+  dx: Float32Array,
+  alignCorners: boolean,
+  halfPixelCenters: boolean,
+): void {
+  const [batch, xh, xw, depth] = imagesShape as [number, number, number, number];
+  const [, yh, yw] = dyShape as [number, number, number, number];
+  const rows = sourceIndices(xh, yh, alignCorners, halfPixelCenters);
+  const cols = sourceIndices(xw, yw, alignCorners, halfPixelCenters);
+  dx.fill(0);
+  for (let b = 0; b < batch; b++) {
+    for (let r = 0; r < yh; r++) {
+      const dxRow = (b * xh + rows[r]) * xw;
+      const dyRow = (b * yh + r) * yw;
+      for (let c = 0; c < yw; c++) {
+        const d0 = (dxRow + cols[c]) * depth;
+        const s0 = (dyRow + c) * depth;
+        for (let d = 0; d < depth; d++) dx[d0 + d] += dy[s0 + d];
+      }
+    }
+  }
+}
+
+export const resizeNearestNeighborGradKernel: KernelImpl = {
+  kernelName: 'ResizeNearestNeighborGrad',
+  kind: 'js',
+  run({ inputs, attrs, host }) {
+    const { images, dy } = inputs;
+    if (host.name === 'wasm' && !attrs.halfPixelCenters) return null; // the wasm kernel is right
+    if (!images || !dy || dy.dtype !== 'float32') return null;
+    if (images.shape.length !== 4 || dy.shape.length !== 4) return null;
+    if (images.shape[0] !== dy.shape[0] || images.shape[3] !== dy.shape[3]) return null;
+    const out = host.alloc(images.shape, 'float32');
+    const dyv = host.view(dy) as Float32Array;
+    resizeNearestNeighborGradJs(
+      images.shape,
+      dy.shape,
+      dyv,
+      host.view(out) as Float32Array,
+      Boolean(attrs.alignCorners),
+      Boolean(attrs.halfPixelCenters),
+    );
+    return out;
+  },
+};

@@ -1,0 +1,400 @@
+// N-API surface of the addon. Each entry validates its arguments (typed-array kinds and that
+// every read and write stays inside the arrays it was given) before calling into kernels.h, so a
+// wrong shape from JS raises a TypeError/RangeError instead of touching memory it does not own.
+#include <node_api.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+namespace {
+
+struct F32 {
+  float* data = nullptr;
+  int64_t length = 0;
+};
+
+bool fail(napi_env env, const std::string& msg, bool range = false) {
+  if (range) {
+    napi_throw_range_error(env, "ERR_ARTIST_NATIVE_RANGE", msg.c_str());
+  } else {
+    napi_throw_type_error(env, "ERR_ARTIST_NATIVE_ARG", msg.c_str());
+  }
+  return false;
+}
+
+bool get_f32(napi_env env, napi_value v, const char* name, F32* out) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) {
+    return fail(env, std::string(name) + " must be a Float32Array");
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_float32_array) {
+    return fail(env, std::string(name) + " must be a Float32Array");
+  }
+  out->data = static_cast<float*>(data);
+  out->length = static_cast<int64_t>(length);
+  return true;
+}
+
+bool get_i32_array(napi_env env, napi_value v, const char* name, const int32_t** data,
+                   int64_t* length) {
+  napi_valuetype vt;
+  napi_typeof(env, v, &vt);
+  if (vt == napi_null || vt == napi_undefined) {
+    *data = nullptr;
+    *length = 0;
+    return true;
+  }
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void* ptr = nullptr;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, &len, &ptr, nullptr, nullptr) != napi_ok ||
+      type != napi_int32_array) {
+    return fail(env, std::string(name) + " must be an Int32Array or null");
+  }
+  *data = static_cast<const int32_t*>(ptr);
+  *length = static_cast<int64_t>(len);
+  return true;
+}
+
+bool get_i64(napi_env env, napi_value v, const char* name, int64_t* out) {
+  double d = 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != static_cast<double>(int64_t(d))) {
+    return fail(env, std::string(name) + " must be an integer");
+  }
+  *out = static_cast<int64_t>(d);
+  if (*out < 0) return fail(env, std::string(name) + " must be >= 0", true);
+  return true;
+}
+
+bool get_bool(napi_env env, napi_value v, bool* out) {
+  return napi_get_value_bool(env, v, out) == napi_ok;
+}
+
+napi_value make_int(napi_env env, int64_t v) {
+  napi_value r;
+  napi_create_double(env, static_cast<double>(v), &r);
+  return r;
+}
+
+napi_value make_str(napi_env env, const char* s) {
+  napi_value r;
+  napi_create_string_utf8(env, s ? s : "", NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+template <size_t N>
+bool get_args(napi_env env, napi_callback_info info, napi_value (&argv)[N], size_t min_args) {
+  size_t argc = N;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < min_args) {
+    return fail(env, "expected " + std::to_string(min_args) + " arguments, got " +
+                         std::to_string(argc));
+  }
+  for (size_t i = argc; i < N; i++) napi_get_undefined(env, &argv[i]);
+  return true;
+}
+
+// blasInfo() -> { vendor, config, corename, threads }
+napi_value BlasInfo(napi_env env, napi_callback_info) {
+  napi_value obj;
+  napi_create_object(env, &obj);
+  napi_set_named_property(env, obj, "vendor", make_str(env, artist::blas_vendor()));
+  napi_set_named_property(env, obj, "config", make_str(env, artist::blas_config()));
+  napi_set_named_property(env, obj, "corename", make_str(env, artist::blas_corename()));
+  napi_set_named_property(env, obj, "threads", make_int(env, artist::blas_get_threads()));
+  return obj;
+}
+
+// setThreads(n) -> threads now in effect (0 when the BLAS does not expose it)
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, argv, 1)) return nullptr;
+  int64_t n = 0;
+  if (!get_i64(env, argv[0], "threads", &n)) return nullptr;
+  if (n < 1 || n > 1024) {
+    fail(env, "threads must be in [1, 1024]", true);
+    return nullptr;
+  }
+  return make_int(env, artist::blas_set_threads(static_cast<int>(n)));
+}
+
+// sgemmBatched(A, B, C, batch, M, N, K, transA, transB, offA|null, offB|null, strideA, strideB,
+//              alpha = 1, beta = 0)
+napi_value SgemmBatched(napi_env env, napi_callback_info info) {
+  napi_value argv[15];
+  if (!get_args(env, info, argv, 13)) return nullptr;
+  F32 A, B, C;
+  if (!get_f32(env, argv[0], "A", &A) || !get_f32(env, argv[1], "B", &B) ||
+      !get_f32(env, argv[2], "C", &C)) {
+    return nullptr;
+  }
+  int64_t batch, M, N, K, strideA, strideB;
+  bool tA = false, tB = false;
+  if (!get_i64(env, argv[3], "batch", &batch) || !get_i64(env, argv[4], "M", &M) ||
+      !get_i64(env, argv[5], "N", &N) || !get_i64(env, argv[6], "K", &K) ||
+      !get_bool(env, argv[7], &tA) || !get_bool(env, argv[8], &tB) ||
+      !get_i64(env, argv[11], "strideA", &strideA) ||
+      !get_i64(env, argv[12], "strideB", &strideB)) {
+    return nullptr;
+  }
+  const int32_t* offA32 = nullptr;
+  const int32_t* offB32 = nullptr;
+  int64_t nOffA = 0, nOffB = 0;
+  if (!get_i32_array(env, argv[9], "offA", &offA32, &nOffA) ||
+      !get_i32_array(env, argv[10], "offB", &offB32, &nOffB)) {
+    return nullptr;
+  }
+  double alpha = 1, beta = 0;
+  napi_valuetype vt;
+  napi_typeof(env, argv[13], &vt);
+  if (vt == napi_number) napi_get_value_double(env, argv[13], &alpha);
+  napi_typeof(env, argv[14], &vt);
+  if (vt == napi_number) napi_get_value_double(env, argv[14], &beta);
+  if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) {
+    fail(env, "matrix dimensions must fit in int32", true);
+    return nullptr;
+  }
+  if ((offA32 && nOffA < batch) || (offB32 && nOffB < batch)) {
+    fail(env, "offset arrays must have batch entries", true);
+    return nullptr;
+  }
+  if (C.length < batch * M * N) {
+    fail(env, "C is shorter than batch * M * N", true);
+    return nullptr;
+  }
+  std::vector<int64_t> offA, offB;
+  if (batch > 0) {
+    offA.resize(static_cast<size_t>(batch));
+    offB.resize(static_cast<size_t>(batch));
+    for (int64_t i = 0; i < batch; i++) {
+      offA[i] = offA32 ? offA32[i] : i * strideA;
+      offB[i] = offB32 ? offB32[i] : i * strideB;
+      if (offA[i] < 0 || offA[i] + M * K > A.length || offB[i] < 0 || offB[i] + K * N > B.length) {
+        fail(env, "batch " + std::to_string(i) + " reads past the end of A or B", true);
+        return nullptr;
+      }
+    }
+  }
+  artist::sgemm_batched(A.data, B.data, C.data, batch, M, N, K, tA, tB, offA.data(), offB.data(),
+                        0, 0, static_cast<float>(alpha), static_cast<float>(beta));
+  return nullptr;
+}
+
+bool get_conv_params(napi_env env, napi_value v, artist::ConvParams* p) {
+  const int32_t* d = nullptr;
+  int64_t n = 0;
+  if (!get_i32_array(env, v, "params", &d, &n)) return false;
+  if (d == nullptr || n != 15) {
+    return fail(env, "params must be an Int32Array [n,h,w,ci,fh,fw,co,oh,ow,sh,sw,pt,pl,dh,dw]");
+  }
+  *p = {d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14]};
+  for (int i = 0; i < 15; i++) {
+    if (d[i] < 0) return fail(env, "params[" + std::to_string(i) + "] is negative", true);
+  }
+  if (p->sh < 1 || p->sw < 1 || p->dh < 1 || p->dw < 1) {
+    return fail(env, "strides and dilations must be >= 1", true);
+  }
+  // every output position must read inside the padded input, as computeConv2DInfo guarantees
+  if (p->oh > 0 && p->ow > 0 &&
+      ((p->oh - 1) * p->sh - p->pt > p->h + p->fh * p->dh ||
+       (p->ow - 1) * p->sw - p->pl > p->w + p->fw * p->dw)) {
+    return fail(env, "output size is inconsistent with input, strides and padding", true);
+  }
+  return true;
+}
+
+enum class ConvKind { kForward, kBackpropInput, kBackpropFilter };
+
+template <ConvKind kind>
+napi_value Conv(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, argv, 4)) return nullptr;
+  artist::ConvParams p;
+  if (!get_conv_params(env, argv[3], &p)) return nullptr;
+  const int64_t xs = p.n * p.h * p.w * p.ci, fs = p.fh * p.fw * p.ci * p.co,
+                ys = p.n * p.oh * p.ow * p.co;
+  F32 a, b, out;
+  if (!get_f32(env, argv[0], "arg0", &a) || !get_f32(env, argv[1], "arg1", &b) ||
+      !get_f32(env, argv[2], "out", &out)) {
+    return nullptr;
+  }
+  int64_t need_a, need_b, need_out;
+  if (kind == ConvKind::kForward) {
+    need_a = xs, need_b = fs, need_out = ys;
+  } else if (kind == ConvKind::kBackpropInput) {
+    need_a = ys, need_b = fs, need_out = xs;
+  } else {
+    need_a = xs, need_b = ys, need_out = fs;
+  }
+  if (a.length < need_a || b.length < need_b || out.length < need_out) {
+    fail(env, "a conv buffer is shorter than its shape requires", true);
+    return nullptr;
+  }
+  if (kind == ConvKind::kForward) artist::conv2d_forward(p, a.data, b.data, out.data);
+  if (kind == ConvKind::kBackpropInput) artist::conv2d_backprop_input(p, a.data, b.data, out.data);
+  if (kind == ConvKind::kBackpropFilter) {
+    artist::conv2d_backprop_filter(p, a.data, b.data, out.data);
+  }
+  return nullptr;
+}
+
+// unary(op, x, y): op 0 exp, 1 tanh, 2 sigmoid, 3 log; y may alias x
+napi_value Unary(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, argv, 3)) return nullptr;
+  int64_t op = 0;
+  F32 x, y;
+  if (!get_i64(env, argv[0], "op", &op) || !get_f32(env, argv[1], "x", &x) ||
+      !get_f32(env, argv[2], "y", &y)) {
+    return nullptr;
+  }
+  if (op > 3) {
+    fail(env, "unknown unary op " + std::to_string(op), true);
+    return nullptr;
+  }
+  if (y.length < x.length) {
+    fail(env, "y is shorter than x", true);
+    return nullptr;
+  }
+  artist::unary_f32(static_cast<artist::UnaryOp>(op), x.data, y.data, x.length);
+  return nullptr;
+}
+
+// binary(op, a, b, y, shape: Int32Array [rank * 3] = out dims, a strides, b strides)
+napi_value Binary(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, argv, 5)) return nullptr;
+  int64_t op = 0;
+  F32 a, b, y;
+  const int32_t* dims = nullptr;
+  int64_t ndims = 0;
+  if (!get_i64(env, argv[0], "op", &op) || !get_f32(env, argv[1], "a", &a) ||
+      !get_f32(env, argv[2], "b", &b) || !get_f32(env, argv[3], "y", &y) ||
+      !get_i32_array(env, argv[4], "shape", &dims, &ndims)) {
+    return nullptr;
+  }
+  if (op > 4) {
+    fail(env, "unknown binary op " + std::to_string(op), true);
+    return nullptr;
+  }
+  if (dims == nullptr || ndims % 3 != 0 || ndims == 0 || ndims / 3 > artist::kMaxBinaryRank) {
+    fail(env, "shape must be an Int32Array of 3 * rank entries, rank in [1, 6]", true);
+    return nullptr;
+  }
+  artist::BinaryShape s;
+  s.rank = static_cast<int>(ndims / 3);
+  int64_t size = 1, last_a = 0, last_b = 0;
+  for (int d = 0; d < s.rank; d++) {
+    s.shape[d] = dims[d];
+    s.stride_a[d] = dims[s.rank + d];
+    s.stride_b[d] = dims[2 * s.rank + d];
+    if (s.shape[d] < 0 || s.stride_a[d] < 0 || s.stride_b[d] < 0) {
+      fail(env, "negative shape or stride", true);
+      return nullptr;
+    }
+    size *= s.shape[d];
+    last_a += (s.shape[d] - 1) * s.stride_a[d];
+    last_b += (s.shape[d] - 1) * s.stride_b[d];
+  }
+  if (size == 0) return nullptr;
+  if (y.length < size || last_a >= a.length || last_b >= b.length) {
+    fail(env, "a binary-op buffer is shorter than its shape and strides require", true);
+    return nullptr;
+  }
+  artist::binary_f32(static_cast<artist::BinaryOp>(op), s, a.data, b.data, y.data);
+  return nullptr;
+}
+
+// reduceSum(x, y, A, R, B, scale): y[a, b] = scale * sum_r x[a, r, b]
+napi_value ReduceSum(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, argv, 6)) return nullptr;
+  F32 x, y;
+  int64_t A, R, B;
+  double scale = 1;
+  if (!get_f32(env, argv[0], "x", &x) || !get_f32(env, argv[1], "y", &y) ||
+      !get_i64(env, argv[2], "A", &A) || !get_i64(env, argv[3], "R", &R) ||
+      !get_i64(env, argv[4], "B", &B)) {
+    return nullptr;
+  }
+  if (napi_get_value_double(env, argv[5], &scale) != napi_ok) {
+    fail(env, "scale must be a number");
+    return nullptr;
+  }
+  if (x.length < A * R * B || y.length < A * B) {
+    fail(env, "reduceSum buffers are shorter than A * R * B / A * B", true);
+    return nullptr;
+  }
+  artist::reduce_sum_f32(x.data, y.data, A, R, B, static_cast<float>(scale));
+  return nullptr;
+}
+
+// transpose(x, y, dims: Int32Array [rank * 2] = out shape, x strides per out dim)
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, argv, 3)) return nullptr;
+  F32 x, y;
+  const int32_t* dims = nullptr;
+  int64_t ndims = 0;
+  if (!get_f32(env, argv[0], "x", &x) || !get_f32(env, argv[1], "y", &y) ||
+      !get_i32_array(env, argv[2], "dims", &dims, &ndims)) {
+    return nullptr;
+  }
+  if (dims == nullptr || ndims % 2 != 0 || ndims == 0 || ndims / 2 > artist::kMaxBinaryRank) {
+    fail(env, "dims must be an Int32Array of 2 * rank entries, rank in [1, 6]", true);
+    return nullptr;
+  }
+  const int rank = static_cast<int>(ndims / 2);
+  int64_t shape[artist::kMaxBinaryRank], strides[artist::kMaxBinaryRank];
+  int64_t size = 1, last = 0;
+  for (int d = 0; d < rank; d++) {
+    shape[d] = dims[d];
+    strides[d] = dims[rank + d];
+    if (shape[d] < 0 || strides[d] < 0) {
+      fail(env, "negative shape or stride", true);
+      return nullptr;
+    }
+    size *= shape[d];
+    last += (shape[d] - 1) * strides[d];
+  }
+  if (size == 0) return nullptr;
+  if (y.length < size || last >= x.length) {
+    fail(env, "transpose buffers are shorter than the shape and strides require", true);
+    return nullptr;
+  }
+  artist::transpose_f32(x.data, y.data, rank, shape, strides);
+  return nullptr;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"blasInfo", nullptr, BlasInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgemmBatched", nullptr, SgemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2d", nullptr, Conv<ConvKind::kForward>, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"conv2dBackpropInput", nullptr, Conv<ConvKind::kBackpropInput>, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"conv2dBackpropFilter", nullptr, Conv<ConvKind::kBackpropFilter>, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

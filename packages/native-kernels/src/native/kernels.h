@@ -1,0 +1,54 @@
+// Native CPU kernels for @artist-ts/native-kernels: BLAS-backed GEMM and NHWC convolutions.
+// Every function works on caller-owned float32 memory (the wasm heap or a cpu-backend array) and
+// never allocates the output. Shapes were validated by the N-API layer (artist_native.cc).
+#pragma once
+
+#include <cstdint>
+
+namespace artist {
+
+// Thread control and identification of the linked BLAS.
+int blas_set_threads(int n);   // returns the thread count now in effect
+int blas_get_threads();
+const char* blas_vendor();     // "openblas" | "accelerate"
+const char* blas_config();     // build string reported by the library ("" when unknown)
+const char* blas_corename();   // kernel family chosen at run time ("" when unknown)
+
+// C[i] = alpha * op(A[i]) . op(B[i]) + beta * C[i] for i in [0, batch), row-major.
+// A[i] starts at A + offA[i] (or A + i * strideA when offA is null); same for B; C[i] = C + i*M*N.
+// op(A[i]) is M x K, op(B[i]) is K x N.
+void sgemm_batched(const float* A, const float* B, float* C, int64_t batch, int64_t M, int64_t N,
+                   int64_t K, bool transA, bool transB, const int64_t* offA, const int64_t* offB,
+                   int64_t strideA, int64_t strideB, float alpha, float beta);
+
+// NHWC input [n, h, w, ci], HWIO filter [fh, fw, ci, co], NHWC output [n, oh, ow, co].
+struct ConvParams {
+  int64_t n, h, w, ci, fh, fw, co, oh, ow, sh, sw, pt, pl, dh, dw;
+};
+
+void conv2d_forward(const ConvParams& p, const float* x, const float* filter, float* y);
+void conv2d_backprop_input(const ConvParams& p, const float* dy, const float* filter, float* dx);
+void conv2d_backprop_filter(const ConvParams& p, const float* x, const float* dy, float* dfilter);
+
+enum class UnaryOp : int { kExp = 0, kTanh = 1, kSigmoid = 2, kLog = 3 };
+void unary_f32(UnaryOp op, const float* x, float* y, int64_t n);
+
+// Output shape and element strides of a and b (0 along broadcast dims), dims already coalesced.
+constexpr int kMaxBinaryRank = 6;
+struct BinaryShape {
+  int rank;
+  int64_t shape[kMaxBinaryRank];
+  int64_t stride_a[kMaxBinaryRank];
+  int64_t stride_b[kMaxBinaryRank];
+};
+enum class BinaryOp : int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kSquaredDifference = 4 };
+void binary_f32(BinaryOp op, const BinaryShape& s, const float* a, const float* b, float* y);
+
+// y = transpose(x): y has shape out_shape; in_strides[d] is the x stride of output dim d.
+void transpose_f32(const float* x, float* y, int rank, const int64_t* out_shape,
+                   const int64_t* in_strides);
+
+// y[a, b] = scale * sum_r x[a, r, b] for x viewed as [A, R, B].
+void reduce_sum_f32(const float* x, float* y, int64_t A, int64_t R, int64_t B, float scale);
+
+}  // namespace artist

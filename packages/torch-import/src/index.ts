@@ -1,0 +1,43 @@
+/**
+ * @artist-ts/torch-import: run released PyTorch checkpoints (taming VQGAN, EasyNLP ARTIST,
+ * pytorch-fid Inception) with artist-ts, without Python. The reader alone (no tfjs, no target
+ * packages) is `@artist-ts/torch-import/reader`.
+ */
+
+export { GPT_SHAPE_FREE_DEFAULTS, GPT_TORCH_PREFIX, gptPlan, inferGptConfig } from './convert/gpt';
+export { INCEPTION_IGNORE, type InceptionConvSpec, inceptionPlan } from './convert/inception';
+export {
+  applyLayout,
+  type LayoutTransform,
+  oihwToHwio,
+  transformedShape,
+  transpose2d,
+} from './convert/layout';
+export {
+  type ApplyOptions,
+  applyPlan,
+  ConversionError,
+  type ConversionReport,
+  checkPlan,
+  type IgnoreRule,
+  type MappingRow,
+} from './convert/plan';
+export {
+  inferVqganConfig,
+  VQGAN_SHAPE_FREE_DEFAULTS,
+  vqganIgnore,
+  vqganPlan,
+} from './convert/vqgan';
+export {
+  ARTIST_VQGAN_PREFIX,
+  DEFAULT_ALLOWED_GLOBALS,
+  IMPORT_KINDS,
+  type ImportedModel,
+  type ImportKind,
+  type ImportOptions,
+  type ImportProgress,
+  type ImportReport,
+  importCheckpoint,
+  validateImportOptions,
+} from './import';
+export * from './reader';

@@ -1,0 +1,117 @@
+/**
+ * taming-transformers building blocks (taming/modules/diffusionmodules/model.py) on NHWC tensors:
+ * ResnetBlock, AttnBlock, Downsample, Upsample. Each has a `make*` that creates its parameters
+ * under taming's key names and a forward function.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { conv1x1, conv2d } from './conv';
+import { groupNorm, swish } from './group_norm';
+import type { ConvParams, NormParams, ParamStore } from './params';
+
+export interface NormSpec {
+  groups: number;
+  eps: number;
+}
+
+export interface ResBlockParams {
+  norm1: NormParams;
+  conv1: ConvParams;
+  norm2: NormParams;
+  conv2: ConvParams;
+  /** 1x1 conv on the skip path when in != out. */
+  ninShortcut: ConvParams | null;
+}
+
+export function makeResBlock(
+  store: ParamStore,
+  name: string,
+  cin: number,
+  cout: number,
+): ResBlockParams {
+  return {
+    norm1: store.norm(`${name}.norm1`, cin),
+    conv1: store.conv(`${name}.conv1`, 3, cin, cout),
+    norm2: store.norm(`${name}.norm2`, cout),
+    conv2: store.conv(`${name}.conv2`, 3, cout, cout),
+    ninShortcut: cin !== cout ? store.conv(`${name}.nin_shortcut`, 1, cin, cout) : null,
+  };
+}
+
+const PAD1 = [1, 1, 1, 1] as const;
+
+/** GN -> swish -> conv3x3 -> GN -> swish -> conv3x3, plus the (1x1) skip. Dropout is 0 in taming. */
+export function resBlock(p: ResBlockParams, x: tf.Tensor4D, n: NormSpec): tf.Tensor4D {
+  return tf.tidy(() => {
+    let h = swish(groupNorm(x, p.norm1.weight, p.norm1.bias, n.groups, n.eps)); // [b, h, w, cin]
+    h = conv2d(h, p.conv1.weight, p.conv1.bias, 1, PAD1); // [b, h, w, cout]
+    h = swish(groupNorm(h, p.norm2.weight, p.norm2.bias, n.groups, n.eps));
+    h = conv2d(h, p.conv2.weight, p.conv2.bias, 1, PAD1); // [b, h, w, cout]
+    const skip = p.ninShortcut ? conv1x1(x, p.ninShortcut.weight, p.ninShortcut.bias) : x;
+    return tf.add(skip, h);
+  });
+}
+
+export interface AttnParams {
+  norm: NormParams;
+  q: ConvParams;
+  k: ConvParams;
+  v: ConvParams;
+  projOut: ConvParams;
+}
+
+export function makeAttn(store: ParamStore, name: string, c: number): AttnParams {
+  return {
+    norm: store.norm(`${name}.norm`, c),
+    q: store.conv(`${name}.q`, 1, c, c),
+    k: store.conv(`${name}.k`, 1, c, c),
+    v: store.conv(`${name}.v`, 1, c, c),
+    projOut: store.conv(`${name}.proj_out`, 1, c, c),
+  };
+}
+
+/** Single-head self-attention over the h*w positions (row-major, as PyTorch), scale c^-1/2. */
+export function attnBlock(p: AttnParams, x: tf.Tensor4D, n: NormSpec): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w, c] = x.shape;
+    const hn = groupNorm(x, p.norm.weight, p.norm.bias, n.groups, n.eps);
+    const q = tf.reshape(conv1x1(hn, p.q.weight, p.q.bias), [b, h * w, c]); // [b, hw, c]
+    const k = tf.reshape(conv1x1(hn, p.k.weight, p.k.bias), [b, h * w, c]); // [b, hw, c]
+    const v = tf.reshape(conv1x1(hn, p.v.weight, p.v.bias), [b, h * w, c]); // [b, hw, c]
+    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(c)); // [b, hw(q), hw(k)]
+    const attn = tf.softmax(scores, -1); // softmax over keys
+    const out = tf.reshape(tf.matMul(attn, v), [b, h, w, c]) as tf.Tensor4D; // [b, h, w, c]
+    return tf.add(x, conv1x1(out, p.projOut.weight, p.projOut.bias));
+  });
+}
+
+export function makeDownsample(store: ParamStore, name: string, c: number): ConvParams {
+  return store.conv(`${name}.conv`, 3, c, c);
+}
+
+/** taming Downsample(with_conv): zero-pad right and bottom by 1, then a valid 3x3 stride-2 conv. */
+export function downsample(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
+  return conv2d(x, p.weight, p.bias, 2, [0, 1, 0, 1]);
+}
+
+export function makeUpsample(store: ParamStore, name: string, c: number): ConvParams {
+  return store.conv(`${name}.conv`, 3, c, c);
+}
+
+/**
+ * Nearest-neighbour x2 by duplication. NOT `tf.image.resizeNearestNeighbor`: its cpu gradient
+ * (`ResizeNearestNeighborGrad`) is wrong for batch > 1 in tfjs 4.22.0 (it indexes `dy` with the
+ * image batch offset). Duplicating with concat + reshape gives the same values, and concat's
+ * gradient (slices) is exact on every backend.
+ */
+export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w, c] = x.shape;
+    const wide = tf.reshape(tf.concat([x, x], 3), [b, h, 2 * w, c]); // [b, h, 2w, c]: each column twice
+    return tf.reshape(tf.concat([wide, wide], 2), [b, 2 * h, 2 * w, c]); // [b, 2h, 2w, c]: each row twice
+  });
+}
+
+/** taming Upsample(with_conv): nearest x2 then conv3x3 (pad 1). */
+export function upsample(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => conv2d(upsampleNearest2x(x), p.weight, p.bias, 1, PAD1));
+}

@@ -1,0 +1,89 @@
+/**
+ * @artist-ts/vqgan: ARTIST's image tokenizer (taming-transformers VQGAN) on TensorFlow.js.
+ */
+export {
+  type AttnParams,
+  attnBlock,
+  downsample,
+  type NormSpec,
+  type ResBlockParams,
+  resBlock,
+  upsample,
+  upsampleNearest2x,
+} from './blocks';
+export {
+  type CodebookStats,
+  codebookStats,
+  countCodes,
+  type KMeansOptions,
+  kmeans,
+  LatentReservoir,
+  restartDeadCodes,
+} from './codebook';
+export {
+  codeGridShape,
+  DEFAULT_VQGAN_CONFIG,
+  downsamplingFactor,
+  PRESETS,
+  type VqganConfig,
+  type VqganPresetName,
+  validateVqganConfig,
+} from './config';
+export {
+  type ConvGradMode,
+  conv1x1,
+  conv2d,
+  convFilterGrad,
+  getConvGradMode,
+  type Pad4,
+  setConvGradMode,
+} from './conv';
+export { type ImageDataset, InMemoryImageDataset } from './dataset';
+export {
+  DEFAULT_DISCRIMINATOR_CONFIG,
+  type DiscriminatorConfig,
+  hingeDLoss,
+  NLayerDiscriminator,
+  validateDiscriminatorConfig,
+} from './discriminator';
+export { groupNorm, swish } from './group_norm';
+export { type ImageBatch, type ImageInput, psnr, toModelInput, toUint8Pixels } from './images';
+export { LPIPS_VGG_SLICES, Lpips, lpipsWeightSpecs, type PerceptualLoss } from './lpips';
+export { ParamStore } from './params';
+export {
+  codeDistances,
+  nearestCodes,
+  type QuantizeOutput,
+  quantize,
+  stopGradient,
+  straightThrough,
+} from './quantizer';
+export { generateShapeImages, syntheticShapesDataset } from './synthetic';
+export {
+  ARTIST_VQGAN_PREFIX,
+  expectedTamingKeyCount,
+  fromTamingLayout,
+  TAMING_KEY_PATTERNS,
+  type TamingKeyPattern,
+  type TamingKeyRow,
+  type TamingTransform,
+  tamingKeyRow,
+} from './taming_keys';
+export {
+  DEFAULT_VQGAN_TRAIN_CONFIG,
+  type EpochStats,
+  type StepMetrics,
+  type TrainerOptions,
+  type TrainOptions,
+  type VqganTrainConfig,
+  VqganTrainer,
+  validateVqganTrainConfig,
+} from './trainer';
+export {
+  isAuxWeight,
+  type TrainForwardOutput,
+  VQGAN_MODEL_TYPE,
+  Vqgan,
+  type VqganCreateOptions,
+  WeightMismatchError,
+} from './vqgan';

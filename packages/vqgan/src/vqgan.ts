@@ -1,0 +1,357 @@
+/**
+ * The VQGAN image tokenizer: images <-> code grids. taming-transformers' VQModel (encoder,
+ * quant_conv, VectorQuantizer2, post_quant_conv, decoder) with taming's parameter names.
+ */
+import fs from 'node:fs';
+import { readCheckpoint, writeCheckpoint } from '@artist-ts/runtime/checkpoint-files';
+import { Rng } from '@artist-ts/runtime/rng';
+import type { RawTensor, TrainerState } from '@artist-ts/runtime/trainer-state';
+import * as tf from '@tensorflow/tfjs';
+import type { NormSpec } from './blocks';
+import {
+  codeGridShape,
+  downsamplingFactor,
+  type VqganConfig,
+  type VqganPresetName,
+  validateVqganConfig,
+} from './config';
+import { conv1x1 } from './conv';
+import { type ImageInput, toModelInput } from './images';
+import {
+  type DecoderParams,
+  decoderHead,
+  decoderTrunk,
+  type EncoderParams,
+  encoderForward,
+  makeDecoder,
+  makeEncoder,
+} from './networks';
+import { type ConvParams, ParamStore } from './params';
+import { nearestCodes, type QuantizeOutput, quantize } from './quantizer';
+
+export const VQGAN_MODEL_TYPE = 'artist-ts/vqgan';
+
+export interface VqganCreateOptions {
+  /** Seed or label of the initialisation stream (default 'vqgan-init'). */
+  seed?: number | string;
+  /** 'random' (PyTorch default init, as taming) or 'zeros' (fast; for loading weights). */
+  init?: 'random' | 'zeros';
+}
+
+/** Missing, unexpected and mis-shaped weight names when loading. */
+export class WeightMismatchError extends Error {
+  constructor(
+    readonly source: string,
+    readonly missing: string[],
+    readonly unexpected: string[],
+    readonly misShaped: string[],
+  ) {
+    const parts: string[] = [];
+    const list = (a: string[]) =>
+      a.slice(0, 10).join(', ') + (a.length > 10 ? `, ... (${a.length})` : '');
+    if (missing.length) parts.push(`missing: ${list(missing)}`);
+    if (unexpected.length) parts.push(`unexpected: ${list(unexpected)}`);
+    if (misShaped.length) parts.push(`wrong shape: ${list(misShaped)}`);
+    super(`${source}: weights do not match the model (${parts.join('; ')})`);
+    this.name = 'WeightMismatchError';
+  }
+}
+
+export type TrainForwardOutput = {
+  /** Reconstruction [b, H, W, 3], float in about [-1, 1]. */
+  xrec: tf.Tensor4D;
+  /** Decoder activation fed to conv_out [b, H, W, ch]: for the adaptive GAN weight. */
+  h: tf.Tensor4D;
+  /** Encoder output after quant_conv [b, h, w, d]. */
+  ze: tf.Tensor4D;
+  q: QuantizeOutput;
+};
+
+/**
+ * Names of checkpoint tensors that are not the autoencoder's: taming keeps the loss module
+ * (discriminator, LPIPS) under `loss.`; the trainer keeps its statistics under `trainer.`.
+ */
+export function isAuxWeight(name: string): boolean {
+  return name.startsWith('loss.') || name.startsWith('trainer.');
+}
+
+export class Vqgan {
+  readonly config: VqganConfig;
+  readonly store: ParamStore;
+  readonly encoder: EncoderParams;
+  readonly decoder: DecoderParams;
+  readonly quantConv: ConvParams;
+  readonly postQuantConv: ConvParams;
+  readonly codebook: tf.Variable<tf.Rank.R2>; // [nEmbed, embedDim]
+  private disposed = false;
+
+  private constructor(config: VqganConfig, options: VqganCreateOptions) {
+    this.config = config;
+    const rng = new Rng(options.seed ?? 'vqgan-init');
+    this.store = new ParamStore('vqgan', rng, true, options.init === 'zeros');
+    const store = this.store;
+    this.encoder = makeEncoder(store, config);
+    this.quantConv = store.conv('quant_conv', 1, config.zChannels, config.embedDim);
+    // taming: embedding.weight.data.uniform_(-1/n_e, 1/n_e)
+    this.codebook = store.uniform<tf.Rank.R2>(
+      'quantize.embedding.weight',
+      [config.nEmbed, config.embedDim],
+      1 / config.nEmbed,
+    );
+    this.postQuantConv = store.conv('post_quant_conv', 1, config.embedDim, config.zChannels);
+    this.decoder = makeDecoder(store, config);
+  }
+
+  /** A new model with freshly initialised weights (accepts a preset name or a partial config). */
+  static create(
+    config: Partial<VqganConfig> | VqganPresetName = 'nano',
+    options: VqganCreateOptions = {},
+  ): Vqgan {
+    return new Vqgan(validateVqganConfig(config), options);
+  }
+
+  get norm(): NormSpec {
+    return { groups: this.config.numGroups, eps: this.config.normEps };
+  }
+
+  /** Code grid [h, w] for a full-resolution image. */
+  get codeShape(): [number, number] {
+    return codeGridShape(this.config);
+  }
+
+  parameterCount(): number {
+    return this.store.parameterCount();
+  }
+
+  /** Our weight name -> variable (taming key names; see taming_keys.ts). */
+  weights(): Record<string, tf.Variable> {
+    return Object.fromEntries(this.store.entries());
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return this.store.trainableVariables();
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error('Vqgan: used after dispose()');
+  }
+
+  private input(images: ImageInput): tf.Tensor4D {
+    const x = toModelInput(images, this.config.inChannels);
+    const f = downsamplingFactor(this.config);
+    if (x.shape[1] % f !== 0 || x.shape[2] % f !== 0) {
+      const shape = x.shape;
+      x.dispose();
+      throw new Error(`images: height and width must be multiples of ${f}, got shape [${shape}]`);
+    }
+    return x;
+  }
+
+  /** Encoder + quant_conv: continuous latents [b, h, w, embedDim] from [-1, 1] images. */
+  encodeLatents(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() =>
+      conv1x1(
+        encoderForward(this.encoder, x, this.norm),
+        this.quantConv.weight,
+        this.quantConv.bias,
+      ),
+    );
+  }
+
+  /** Latents [b, h, w, d] -> nearest codes [b, h, w] int32. */
+  latentsToCodes(ze: tf.Tensor4D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [b, h, w, d] = ze.shape;
+      return tf.reshape(nearestCodes(tf.reshape(ze, [b * h * w, d]), this.codebook), [
+        b,
+        h,
+        w,
+      ]) as tf.Tensor3D;
+    });
+  }
+
+  /** Images (uint8 [0, 255] or float [-1, 1], NHWC) -> codes [b, h, w] int32, row-major grid. */
+  encode(images: ImageInput): tf.Tensor3D {
+    this.checkAlive();
+    const x = this.input(images);
+    try {
+      return tf.tidy(() => this.latentsToCodes(this.encodeLatents(x)));
+    } finally {
+      x.dispose();
+    }
+  }
+
+  /** Codebook vectors for codes [b, h, w] -> [b, h, w, embedDim]. */
+  codesToLatents(codes: tf.Tensor3D | tf.Tensor2D): tf.Tensor4D {
+    return tf.tidy(() => {
+      let c: tf.Tensor = codes;
+      if (c.rank === 2) {
+        // [b, h*w] flat codes (ARTIST's sequence layout) -> square grid
+        const [b, n] = c.shape;
+        const s = Math.round(Math.sqrt(n));
+        if (s * s !== n) throw new Error(`codes: a flat [b, n] batch needs square n, got ${n}`);
+        c = tf.reshape(c, [b, s, s]);
+      }
+      if (c.dtype !== 'int32') throw new Error(`codes: dtype must be int32, got ${c.dtype}`);
+      const [b, h, w] = c.shape as [number, number, number];
+      const flat = tf.reshape(c, [b * h * w]);
+      const min = tf.min(flat).dataSync()[0];
+      const max = tf.max(flat).dataSync()[0];
+      if (min < 0 || max >= this.config.nEmbed) {
+        throw new Error(
+          `codes: values must be in [0, ${this.config.nEmbed}), got [${min}, ${max}]`,
+        );
+      }
+      return tf.reshape(tf.gather(this.codebook, flat), [
+        b,
+        h,
+        w,
+        this.config.embedDim,
+      ]) as tf.Tensor4D;
+    });
+  }
+
+  /** post_quant_conv + decoder: quantized latents -> images in about [-1, 1]. */
+  decodeLatents(zq: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const z = conv1x1(zq, this.postQuantConv.weight, this.postQuantConv.bias);
+      return decoderHead(this.decoder, decoderTrunk(this.decoder, z, this.norm));
+    });
+  }
+
+  /** Codes [b, h, w] (or flat [b, h*w]) int32 -> float images [b, H, W, 3] in about [-1, 1] (not clipped). */
+  decode(codes: tf.Tensor3D | tf.Tensor2D): tf.Tensor4D {
+    this.checkAlive();
+    return tf.tidy(() => this.decodeLatents(this.codesToLatents(codes)));
+  }
+
+  /** encode + decode. */
+  reconstruct(images: ImageInput): tf.Tensor4D {
+    this.checkAlive();
+    const x = this.input(images);
+    try {
+      return tf.tidy(() =>
+        this.decodeLatents(this.codesToLatents(this.latentsToCodes(this.encodeLatents(x)))),
+      );
+    } finally {
+      x.dispose();
+    }
+  }
+
+  /** The differentiable training forward (straight-through quantization). */
+  trainForward(x: tf.Tensor4D): TrainForwardOutput {
+    this.checkAlive();
+    return tf.tidy(() => {
+      const ze = this.encodeLatents(x); // [b, h, w, d]
+      const q = quantize(ze, this.codebook, this.config.beta, this.config.legacyBeta);
+      const z = conv1x1(q.zq, this.postQuantConv.weight, this.postQuantConv.bias);
+      const h = decoderTrunk(this.decoder, z, this.norm); // [b, H, W, ch]
+      const xrec = decoderHead(this.decoder, h); // [b, H, W, 3]
+      return { xrec, h, ze, q };
+    });
+  }
+
+  /** Plain-memory copies of every weight (our names). */
+  rawWeights(): RawTensor[] {
+    return this.store.entries().map(([name, v]) => ({
+      name,
+      shape: [...v.shape],
+      dtype: 'float32' as const,
+      data: Float32Array.from(v.dataSync() as Float32Array),
+    }));
+  }
+
+  /**
+   * Assigns weights by name. `loss.*` and `trainer.*` names are ignored. Throws
+   * WeightMismatchError listing missing, unexpected and mis-shaped names unless `strict` is false
+   * (then only present, well-shaped weights are assigned).
+   */
+  assignWeights(tensors: RawTensor[], options: { source?: string; strict?: boolean } = {}): void {
+    this.checkAlive();
+    const source = options.source ?? 'weights';
+    const byName = new Map<string, RawTensor>();
+    for (const t of tensors) if (!isAuxWeight(t.name)) byName.set(t.name, t);
+    const missing: string[] = [];
+    const misShaped: string[] = [];
+    for (const [name, v] of this.store.entries()) {
+      const t = byName.get(name);
+      if (!t) missing.push(name);
+      else if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
+        misShaped.push(`${name} [${t.shape}] vs [${v.shape}]`);
+      }
+    }
+    const unexpected = [...byName.keys()].filter((n) => !this.store.has(n));
+    if ((options.strict ?? true) && (missing.length || unexpected.length || misShaped.length)) {
+      throw new WeightMismatchError(source, missing, unexpected, misShaped);
+    }
+    for (const [name, v] of this.store.entries()) {
+      const t = byName.get(name);
+      if (!t || t.shape.some((d, i) => d !== v.shape[i])) continue;
+      if (t.dtype !== 'float32')
+        throw new Error(`${source}: weight '${name}' must be float32, got ${t.dtype}`);
+      tf.tidy(() => v.assign(tf.tensor(t.data as Float32Array, v.shape, 'float32')));
+    }
+  }
+
+  /** Metadata stored in model.json. */
+  metadata(): Record<string, unknown> {
+    return { modelType: VQGAN_MODEL_TYPE, config: this.config };
+  }
+
+  /**
+   * Writes a checkpoint under `root` (`root/step-NNNNNNNNN/{model.json, weights.bin, trainer_state.pb}`,
+   * atomically, and moves `root/latest`). Returns the folder written.
+   */
+  async save(
+    root: string,
+    options: {
+      state?: TrainerState;
+      extraTensors?: RawTensor[];
+      keepLast?: number;
+      name?: string;
+    } = {},
+  ): Promise<string> {
+    this.checkAlive();
+    return writeCheckpoint(
+      root,
+      {
+        tensors: [...this.rawWeights(), ...(options.extraTensors ?? [])],
+        state: options.state,
+        metadata: this.metadata(),
+      },
+      { keepLast: options.keepLast, name: options.name },
+    );
+  }
+
+  /** Loads a model saved by `save` (a checkpoint folder, or a root whose `latest` is followed). */
+  static async load(pathOrRoot: string): Promise<Vqgan> {
+    if (!fs.existsSync(pathOrRoot)) throw new Error(`Vqgan.load: '${pathOrRoot}' does not exist`);
+    const ckpt = await readCheckpoint(pathOrRoot);
+    const meta = ckpt.metadata;
+    if (meta.modelType !== VQGAN_MODEL_TYPE) {
+      throw new Error(
+        `${ckpt.dir}/model.json: userDefinedMetadata.modelType is '${String(meta.modelType)}', expected '${VQGAN_MODEL_TYPE}'`,
+      );
+    }
+    let config: VqganConfig;
+    try {
+      config = validateVqganConfig(meta.config as Partial<VqganConfig>);
+    } catch (e) {
+      throw new Error(`${ckpt.dir}/model.json: userDefinedMetadata.${(e as Error).message}`);
+    }
+    const model = new Vqgan(config, { init: 'zeros' });
+    try {
+      model.assignWeights(ckpt.tensors, { source: `${ckpt.dir}/weights.bin` });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.store.dispose();
+    this.disposed = true;
+  }
+}

@@ -1,0 +1,106 @@
+import { initRuntime } from '@artist-ts/runtime';
+import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
+import * as tf from '@tensorflow/tfjs';
+import { codeGridShape, PRESETS, validateVqganConfig } from '../src/config';
+import { expectedTamingKeyCount } from '../src/taming_keys';
+import { Vqgan } from '../src/vqgan';
+import { MICRO } from './helpers';
+
+beforeAll(async () => {
+  await initRuntime({ backend: 'cpu' });
+});
+
+// Independent counts (python, mirroring taming's constructors; see test/reference/count_params.py).
+const EXPECTED_PARAMS: Record<string, number> = {
+  nano: 780595,
+  small: 12185859,
+  'artist-base': 76073859,
+};
+
+describe('Vqgan shapes', () => {
+  test('nano: 32x32 images <-> 8x8 codes', () => {
+    const model = Vqgan.create('nano', { seed: 1 });
+    const c = model.config;
+    expect(model.parameterCount()).toBe(EXPECTED_PARAMS.nano);
+    expect(model.store.names().length).toBe(expectedTamingKeyCount(c));
+    expect(codeGridShape(c)).toEqual([8, 8]);
+    const images = {
+      data: new Uint8Array(32 * 32 * 3).fill(128),
+      shape: [1, 32, 32, 3] as [number, number, number, number],
+    };
+    const codes = model.encode(images);
+    expect(codes.shape).toEqual([1, 8, 8]);
+    expect(codes.dtype).toBe('int32');
+    const rec = model.decode(codes);
+    expect(rec.shape).toEqual([1, 32, 32, 3]);
+    // flat [b, h*w] codes (ARTIST's sequence layout) decode the same
+    const flat = tf.reshape(codes, [1, 64]) as tf.Tensor2D;
+    const rec2 = model.decode(flat);
+    expect(Array.from(rec2.dataSync())).toEqual(Array.from(rec.dataSync()));
+    tf.dispose([codes, rec, flat, rec2]);
+    model.dispose();
+  });
+
+  test('small: 64x64 -> 8x8 codes (f=8); fully convolutional, checked on 16x16 -> 2x2', () => {
+    const model = Vqgan.create('small', { init: 'zeros' });
+    const c = model.config;
+    expect(model.parameterCount()).toBe(EXPECTED_PARAMS.small);
+    expect(model.store.names().length).toBe(expectedTamingKeyCount(c));
+    expect(codeGridShape(c)).toEqual([8, 8]);
+    const x = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
+    const codes = model.encode(x);
+    expect(codes.shape).toEqual([1, 2, 2]);
+    const rec = model.decode(codes);
+    expect(rec.shape).toEqual([1, 16, 16, 3]);
+    const bad = tf.zeros([1, 12, 12, 3]) as tf.Tensor4D;
+    expect(() => model.encode(bad)).toThrow(/multiples of 8/);
+    tf.dispose([x, codes, rec, bad]);
+    model.dispose();
+  });
+
+  test('artist-base is taming ImageNet f16/16384: 76,073,859 parameters, 343 keys', () => {
+    const model = Vqgan.create('artist-base', { init: 'zeros' });
+    expect(model.parameterCount()).toBe(EXPECTED_PARAMS['artist-base']);
+    expect(model.store.names().length).toBe(343);
+    expect(model.codeShape).toEqual([16, 16]);
+    const w = model.weights();
+    expect(w['encoder.conv_in.weight'].shape).toEqual([3, 3, 3, 128]);
+    expect(w['encoder.down.4.attn.1.q.weight'].shape).toEqual([1, 1, 512, 512]);
+    expect(w['encoder.down.2.block.0.nin_shortcut.weight'].shape).toEqual([1, 1, 128, 256]);
+    expect(w['encoder.conv_out.weight'].shape).toEqual([3, 3, 512, 256]);
+    expect(w['quantize.embedding.weight'].shape).toEqual([16384, 256]);
+    expect(w['decoder.conv_in.weight'].shape).toEqual([3, 3, 256, 512]);
+    expect(w['decoder.up.4.attn.2.proj_out.weight'].shape).toEqual([1, 1, 512, 512]);
+    expect(w['decoder.up.3.block.0.nin_shortcut.weight'].shape).toEqual([1, 1, 512, 256]);
+    expect(w['decoder.up.1.upsample.conv.weight'].shape).toEqual([3, 3, 128, 128]);
+    expect(w['decoder.up.2.upsample.conv.weight'].shape).toEqual([3, 3, 256, 256]);
+    expect(w['decoder.conv_out.weight'].shape).toEqual([3, 3, 128, 3]);
+    expect('decoder.up.0.upsample.conv.weight' in w).toBe(false);
+    expect('encoder.down.4.downsample.conv.weight' in w).toBe(false);
+    model.dispose();
+  });
+
+  test('micro forward does not leak', async () => {
+    const model = Vqgan.create(MICRO, { seed: 2 });
+    const x = tf.randomUniform([2, 8, 8, 3], -1, 1) as tf.Tensor4D;
+    await expectNoLeakedTensors(() => {
+      const codes = model.encode(x);
+      const rec = model.decode(codes);
+      const r2 = model.reconstruct(x);
+      tf.dispose([codes, rec, r2]);
+    }, 'encode/decode');
+    x.dispose();
+    model.dispose();
+  });
+});
+
+describe('config validation', () => {
+  test('names the bad field', () => {
+    expect(() => validateVqganConfig({ ch: 0 })).toThrow(/'ch'/);
+    expect(() => validateVqganConfig({ numGroups: 5, ch: 8, chMult: [1] })).toThrow(/'numGroups'/);
+    expect(() => validateVqganConfig({ resolution: 30 })).toThrow(/'resolution'/);
+    expect(() => validateVqganConfig('huge' as 'nano')).toThrow(/unknown preset 'huge'.*nano/);
+    expect(() => validateVqganConfig({ chMul: [1] } as never)).toThrow(/unknown field 'chMul'/);
+    expect(validateVqganConfig('nano')).toEqual(PRESETS.nano);
+  });
+});

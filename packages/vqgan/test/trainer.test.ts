@@ -1,0 +1,218 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initRuntime } from '@artist-ts/runtime';
+import { Rng } from '@artist-ts/runtime/rng';
+import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
+import * as tf from '@tensorflow/tfjs';
+import { codebookStats, kmeans } from '../src/codebook';
+import { InMemoryImageDataset } from '../src/dataset';
+import { toModelInput } from '../src/images';
+import { generateShapeImages } from '../src/synthetic';
+import { type StepMetrics, type VqganTrainConfig, VqganTrainer } from '../src/trainer';
+import { Vqgan, WeightMismatchError } from '../src/vqgan';
+import { MICRO } from './helpers';
+
+let tmp: string;
+beforeAll(async () => {
+  await initRuntime({ backend: 'cpu' });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vqgan-test-'));
+});
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const data = () => new InMemoryImageDataset(generateShapeImages(6, 8, 'test-shapes'), 8, 8, 3);
+const BASE: Partial<VqganTrainConfig> = {
+  batchSize: 2,
+  learningRate: 3e-3,
+  restartEvery: 0,
+  seed: 't',
+};
+
+describe('VqganTrainer', () => {
+  test('reconstruction loss decreases on a tiny set', () => {
+    const model = Vqgan.create(MICRO, { seed: 3 });
+    const two = new InMemoryImageDataset(generateShapeImages(2, 8, 'test-shapes'), 8, 8, 3);
+    const trainer = new VqganTrainer(model, two, { ...BASE, learningRate: 5e-3 });
+    const nll: number[] = [];
+    for (let i = 0; i < 8; i++) nll.push(trainer.trainStep().metrics.nll);
+    expect((nll[6] + nll[7]) / 2).toBeLessThan(0.8 * nll[0]);
+    trainer.dispose();
+    model.dispose();
+  });
+
+  test("taming's adaptive GAN weight equals ||grad nll|| / (||grad g|| + 1e-4) at conv_out", () => {
+    const model = Vqgan.create(MICRO, { seed: 4 });
+    const ds = data();
+    const trainer = new VqganTrainer(model, ds, {
+      ...BASE,
+      disc: true,
+      discStart: 0,
+      discWeight: 0.8,
+      discriminator: { nLayers: 1, ndf: 8, inChannels: 3 },
+    });
+    const x = toModelInput(ds.batch(trainer.peekBatchIndices()), 3);
+    const w = model.decoder.convOut.weight;
+    const disc = trainer.discriminator;
+    if (!disc) throw new Error('no discriminator');
+    const gN = tf.variableGrads(() => {
+      const d = tf.sub(x, model.trainForward(x).xrec);
+      return tf.add(tf.mean(tf.abs(d)), tf.mean(tf.square(d))) as tf.Scalar;
+    }, [w]);
+    const gG = tf.variableGrads(
+      () => tf.neg(tf.mean(disc.forward(model.trainForward(x).xrec))) as tf.Scalar,
+      [w],
+    );
+    const nN = tf.norm(gN.grads[w.name]).dataSync()[0];
+    const nG = tf.norm(gG.grads[w.name]).dataSync()[0];
+    const expected = Math.min(Math.max(nN / (nG + 1e-4), 0), 1e4) * 0.8;
+    tf.dispose([gN.value, gG.value, x, ...Object.values(gN.grads), ...Object.values(gG.grads)]);
+    const m = trainer.trainStep().metrics;
+    expect(m.discWeight).not.toBeNull();
+    expect(m.discWeight as number).toBeCloseTo(expected, 4);
+    expect(m.dLoss).not.toBeNull();
+    trainer.dispose();
+    model.dispose();
+  });
+
+  test('resume is exact (disc warm-up, restarts, k-means, epoch boundary)', async () => {
+    const cfg: Partial<VqganTrainConfig> = {
+      ...BASE,
+      disc: true,
+      discStart: 1,
+      discriminator: { nLayers: 1, ndf: 8, inChannels: 3 },
+      restartEvery: 2,
+      kmeansInit: true,
+      kmeansBatches: 2,
+      kmeansIterations: 3,
+    };
+    const strip = (m: StepMetrics) => ({ ...m });
+    const a = Vqgan.create(MICRO, { seed: 5 });
+    const ta = new VqganTrainer(a, data(), cfg);
+    const straight: StepMetrics[] = [];
+    for (let i = 0; i < 4; i++) straight.push(strip(ta.trainStep().metrics));
+
+    const b = Vqgan.create(MICRO, { seed: 5 });
+    const tb = new VqganTrainer(b, data(), cfg);
+    const resumed: StepMetrics[] = [];
+    for (let i = 0; i < 2; i++) resumed.push(strip(tb.trainStep().metrics));
+    const dir = path.join(tmp, 'resume');
+    await tb.save(dir);
+    tb.dispose();
+    b.dispose();
+    const tc = await VqganTrainer.resume(dir, data());
+    expect(tc.step).toBe(2);
+    for (let i = 0; i < 2; i++) resumed.push(strip(tc.trainStep().metrics));
+    expect(resumed).toEqual(straight);
+    // discStart 1: no GAN term at step 0, adaptive weight and discriminator loss afterwards
+    expect(straight[0].gLoss).toBeNull();
+    expect(straight[0].dLoss).toBeNull();
+    expect(straight[1].gLoss).not.toBeNull();
+    expect(straight[1].discWeight).toBeGreaterThan(0);
+    expect(straight[1].restarted).toBeGreaterThanOrEqual(0);
+    expect(straight[2].epoch).toBe(0);
+    expect(straight[3].epoch).toBe(1);
+    const wa = a.rawWeights();
+    const wc = tc.model.rawWeights();
+    wa.forEach((t, i) => {
+      expect(Array.from(wc[i].data)).toEqual(Array.from(t.data));
+    });
+    ta.dispose();
+    a.dispose();
+    tc.dispose();
+    tc.model.dispose();
+  });
+
+  test('dead-code restart raises usage on a collapsed codebook', () => {
+    const model = Vqgan.create(MICRO, { seed: 6 });
+    const ds = data();
+    const all = toModelInput(ds.batch([0, 1, 2, 3, 4, 5]), 3);
+    const usage = () => {
+      const codes = model.encode(all);
+      const counts = new Float64Array(16);
+      for (const c of codes.dataSync()) counts[c] += 1;
+      codes.dispose();
+      return codebookStats(counts).usedCodes;
+    };
+    tf.tidy(() => model.codebook.assign(tf.zeros([16, 8])));
+    expect(usage()).toBe(1);
+    const trainer = new VqganTrainer(model, ds, { ...BASE, learningRate: 0, restartEvery: 1 });
+    const m = trainer.trainStep().metrics;
+    expect(m.batchCodes).toBe(1);
+    expect(m.restarted).toBe(15);
+    expect(usage()).toBeGreaterThanOrEqual(6);
+    all.dispose();
+    trainer.dispose();
+    model.dispose();
+  });
+
+  test('a training step leaks no tensors', async () => {
+    const model = Vqgan.create(MICRO, { seed: 7 });
+    const trainer = new VqganTrainer(model, data(), {
+      ...BASE,
+      disc: true,
+      discStart: 0,
+      restartEvery: 1,
+      discriminator: { nLayers: 1, ndf: 8, inChannels: 3 },
+    });
+    await expectNoLeakedTensors(() => {
+      trainer.trainStep();
+    }, 'trainStep');
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
+describe('Vqgan save/load', () => {
+  test('round trip gives identical codes and images', async () => {
+    const model = Vqgan.create(MICRO, { seed: 8 });
+    const x = toModelInput(data().batch([0, 1]), 3);
+    const dir = path.join(tmp, 'model');
+    const written = await model.save(dir);
+    expect(fs.existsSync(path.join(written, 'model.json'))).toBe(true);
+    const loaded = await Vqgan.load(dir);
+    expect(loaded.config).toEqual(model.config);
+    const c1 = model.encode(x);
+    const c2 = loaded.encode(x);
+    expect(Array.from(c2.dataSync())).toEqual(Array.from(c1.dataSync()));
+    const r1 = model.decode(c1);
+    const r2 = loaded.decode(c2);
+    expectArraysClose(r2, r1, { atol: 0, rtol: 0 });
+    tf.dispose([x, c1, c2, r1, r2]);
+    loaded.dispose();
+    model.dispose();
+  });
+
+  test('mismatched weights are named', () => {
+    const model = Vqgan.create(MICRO, { seed: 9 });
+    const raw = model.rawWeights().filter((t) => t.name !== 'decoder.conv_out.bias');
+    raw.push({ name: 'decoder.extra', shape: [1], dtype: 'float32', data: new Float32Array(1) });
+    expect(() => model.assignWeights(raw, { source: 'x.bin' })).toThrow(WeightMismatchError);
+    expect(() => model.assignWeights(raw, { source: 'x.bin' })).toThrow(
+      /missing: decoder.conv_out.bias.*unexpected: decoder.extra/,
+    );
+    model.dispose();
+  });
+});
+
+describe('kmeans', () => {
+  test('recovers well separated clusters', () => {
+    const rng = new Rng(1);
+    const centers = [
+      [5, 5],
+      [-5, 5],
+      [5, -5],
+      [-5, -5],
+    ];
+    const pts = new Float32Array(200 * 2);
+    for (let i = 0; i < 200; i++) {
+      const c = centers[i % 4];
+      pts[2 * i] = c[0] + 0.3 * rng.normal();
+      pts[2 * i + 1] = c[1] + 0.3 * rng.normal();
+    }
+    const cent = kmeans(pts, 2, 4, new Rng(2), { iterations: 10 });
+    const found = [0, 1, 2, 3].map((k) => [Math.round(cent[2 * k]), Math.round(cent[2 * k + 1])]);
+    expect(found.sort()).toEqual(centers.map((c) => [...c]).sort());
+  });
+});
