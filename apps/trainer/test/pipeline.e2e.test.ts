@@ -126,7 +126,12 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
     }
     const ctl = new AbortController();
     const stopped = recorder({ stage: 'gpt', at: 3, ctl });
-    const err = await runPipeline(config, { progress: stopped.view, runtime, signal: ctl.signal, argv: [] }).then(
+    const err = await runPipeline(config, {
+      progress: stopped.view,
+      runtime,
+      signal: ctl.signal,
+      argv: [],
+    }).then(
       () => null,
       (e: unknown) => e,
     );

@@ -67,7 +67,9 @@ export async function gptModelConfig(
   entityDim: number,
 ): Promise<GptConfig> {
   const vocab = Vocab.fromFile(run.path('lattice', 'vocab.txt'));
-  const index = JSON.parse(fs.readFileSync(run.path('encode', 'codes', 'train', 'index.json'), 'utf8')) as {
+  const index = JSON.parse(
+    fs.readFileSync(run.path('encode', 'codes', 'train', 'index.json'), 'utf8'),
+  ) as {
     meta: { grid: [number, number]; codebookSize: number };
   };
   return validateGptConfig({
