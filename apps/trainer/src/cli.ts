@@ -236,6 +236,15 @@ export function buildProgram(): Command {
         .makeOptionMandatory(),
     )
     .requiredOption('--out <dir>', 'checkpoint folder to write')
+    .option(
+      '--vqgan-config <json>',
+      'VQGAN fields the weights cannot tell, e.g. \'{"numGroups":32,"resolution":256}\'',
+    )
+    .option(
+      '--gpt-config <json>',
+      'GPT fields the weights cannot tell, e.g. \'{"nHead":12,"textLen":32}\'',
+    )
+    .option('--allow-unused', 'list source keys with no destination instead of failing')
     .action((o) => importCommand(o));
 
   return program;

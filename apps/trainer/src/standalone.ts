@@ -168,12 +168,39 @@ export async function fidCommand(o: {
   }
 }
 
+function jsonOption(value: string | undefined, flag: string): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const v = JSON.parse(value) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(flag, `must be a JSON object (${(err as Error).message})`);
+  }
+}
+
 export async function importCommand(o: {
   from: string;
   kind: 'artist' | 'vqgan' | 'inception';
   out: string;
+  vqganConfig?: string;
+  gptConfig?: string;
+  allowUnused?: boolean;
 }): Promise<void> {
-  const r = await importCheckpoint({ from: o.from, kind: o.kind, out: o.out });
-  for (const m of r.models) out(JSON.stringify(m));
+  const r = await importCheckpoint({
+    from: o.from,
+    kind: o.kind,
+    out: o.out,
+    vqgan: jsonOption(o.vqganConfig, '--vqgan-config'),
+    gpt: jsonOption(o.gptConfig, '--gpt-config'),
+    allowUnused: o.allowUnused ?? false,
+  });
+  for (const m of r.models) {
+    const c = m.conversion;
+    out(
+      `${m.model}: ${c.tensors} tensors, ${c.parameters} parameters (${c.ignored.length} source keys ignored, ${c.unused.length} unused) -> ${m.dir}`,
+    );
+  }
   out(`report: ${r.reportPath}`);
 }
