@@ -99,6 +99,15 @@ export function svgLinePlot(
       .map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`)
       .join(' ');
     parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${pts}"/>`);
+    // Sparse series (a short run, or a metric logged once) would be invisible as a bare line.
+    if (s.points.length <= 40) {
+      for (const p of s.points) {
+        if (!Number.isFinite(ty(p[1]))) continue;
+        parts.push(
+          `<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="2.5" fill="${color}"/>`,
+        );
+      }
+    }
     parts.push(
       `<text x="${W - m.r - 4}" y="${m.t + 12 + 12 * i}" text-anchor="end" font-size="10" fill="${color}">${escapeHtml(s.name)}</text>`,
     );

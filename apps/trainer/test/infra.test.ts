@@ -194,6 +194,10 @@ describe('report html', () => {
       { title: 'GPT loss', xLabel: 'step' },
     );
     expect(svg.match(/<polyline/g)?.length).toBe(2);
+    expect(svg.match(/<circle/g)?.length).toBe(5); // markers on sparse series
+    expect(svgLinePlot([{ name: 'once', points: [[10, 2]] }], { title: 'one point' })).toContain(
+      '<circle',
+    );
     expect(svg).toContain('train &#60;loss&#62;');
     expect(svgLinePlot([], { title: 'x' })).toBe('');
     const page = htmlPage('run demo', [
