@@ -53,30 +53,6 @@ export async function pngOf(pixels: Uint8Array, i: number, size: number): Promis
   });
 }
 
-/** A grid of NHWC uint8 images (`cols` per row, 2 px white gutters) as one image. */
-export function gridPixels(
-  pixels: Uint8Array,
-  count: number,
-  size: number,
-  cols: number,
-): { data: Uint8Array; width: number; height: number } {
-  const rows = Math.ceil(count / cols);
-  const gap = 2;
-  const width = cols * size + (cols + 1) * gap;
-  const height = rows * size + (rows + 1) * gap;
-  const out = new Uint8Array(width * height * 3).fill(255);
-  for (let k = 0; k < count; k++) {
-    const r = Math.floor(k / cols);
-    const c = k % cols;
-    for (let y = 0; y < size; y++) {
-      const src = (k * size * size + y * size) * 3;
-      const dst = ((gap + r * (size + gap) + y) * width + gap + c * (size + gap)) * 3;
-      out.set(pixels.subarray(src, src + size * 3), dst);
-    }
-  }
-  return { data: out, width, height };
-}
-
 /** PSNR in dB between two uint8 image arrays of the same length (peak 255). */
 export function psnrUint8(a: Uint8Array, b: Uint8Array): number {
   if (a.length !== b.length) throw new Error(`psnr: sizes differ (${a.length} vs ${b.length})`);

@@ -27,6 +27,10 @@ if (!upToDate || process.argv.includes('--force')) {
       'commonjs',
       '--force-number',
       '--no-beautify',
+      // Our own root: protobufjs's default root is shared by every static module in a process,
+      // and the runtime's `artist` namespace lives beside ours.
+      '--root',
+      'artist_ts_lattice_data',
       '-o',
       js,
       proto,

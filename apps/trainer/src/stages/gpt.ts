@@ -5,12 +5,11 @@
 import fs from 'node:fs';
 import {
   type EntityTable,
+  evaluateLoss,
   type GptConfig,
   type GptExample,
   GptTrainer,
   KnowlGpt,
-  knowledgeTensors,
-  makeTrainBatch,
   saveGpt,
   validateGptConfig,
 } from '@artist-ts/gpt-knowl';
@@ -82,30 +81,6 @@ export async function gptModelConfig(
   });
 }
 
-/** Mean image-code cross-entropy over examples (no gradient). */
-export async function meanLoss(
-  model: KnowlGpt,
-  examples: GptExample[],
-  table: EntityTable,
-  batchSize: number,
-): Promise<number> {
-  let sum = 0;
-  const c = model.config;
-  for (let i = 0; i < examples.length; i += batchSize) {
-    const part = examples.slice(i, i + batchSize);
-    const b = makeTrainBatch(c, part, table);
-    const loss = tf.tidy(() => {
-      const tokens = tf.tensor2d(b.tokens, [b.batch, c.textLen + c.imageLen - 1], 'int32');
-      const targets = tf.tensor2d(b.targets, [b.batch, c.imageLen], 'int32');
-      const knowledge = b.knowledge ? knowledgeTensors(b.knowledge, c) : null;
-      return model.loss(tokens, targets, { knowledge: knowledge ?? undefined });
-    });
-    sum += (await loss.data())[0] * part.length;
-    loss.dispose();
-  }
-  return examples.length > 0 ? sum / examples.length : Number.NaN;
-}
-
 export const gptStage: Stage<TrainerConfig> = {
   name: 'gpt',
   after: ['encode', 'kg'],
@@ -148,7 +123,13 @@ export const gptStage: Stage<TrainerConfig> = {
       ctx.progress.end();
       if (ctx.signal.aborted) return {};
       const val = await readExamples(ctx.run, 'val');
-      const valLoss = await meanLoss(model, val.examples, table, cfg.train.batchSize);
+      const valLoss =
+        val.examples.length > 0
+          ? await evaluateLoss(model, val.examples, {
+              batchSize: cfg.train.batchSize,
+              entityTable: table,
+            })
+          : Number.NaN;
       ctx.metrics([{ stage: 'gpt', name: 'val_loss', step: trainer.step, value: valLoss }]);
       const out = ctx.run.path('gpt', 'checkpoint');
       fs.rmSync(out, { recursive: true, force: true });
