@@ -1,5 +1,6 @@
 import { initRuntime } from '@artist-ts/runtime';
 import { Rng } from '@artist-ts/runtime/rng';
+import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import type { RawTensor } from '@artist-ts/runtime/trainer-state';
 import * as tf from '@tensorflow/tfjs';
 import { conv2d } from '../src/conv';
@@ -37,7 +38,7 @@ function randomLpipsWeights(): RawTensor[] {
 }
 
 describe('LPIPS', () => {
-  test('is zero for identical images, positive otherwise, and differentiable', () => {
+  test('is zero for identical images, positive otherwise, and differentiable', async () => {
     const lp = new Lpips(randomLpipsWeights());
     const x = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
     const y = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
@@ -46,12 +47,15 @@ describe('LPIPS', () => {
     expect(Array.from(same.dataSync()).every((v) => Math.abs(v) < 1e-6)).toBe(true);
     expect(Array.from(diff.dataSync()).every((v) => v > 0)).toBe(true);
     const g = tf.grad((t: tf.Tensor) => lp.loss(x, t as tf.Tensor4D))(y);
-    expect(tf.norm(g).dataSync()[0]).toBeGreaterThan(0);
+    const gNorm = tf.norm(g);
+    expect(gNorm.dataSync()[0]).toBeGreaterThan(0);
+    gNorm.dispose();
+    await expectNoLeakedTensors(() => lp.loss(x, y), 'LPIPS loss');
     tf.dispose([x, y, same, diff, g]);
     lp.dispose();
   });
 
-  test('plugs into the trainer as the perceptual hook', () => {
+  test('plugs into the trainer as the perceptual hook', async () => {
     const lp = new Lpips(randomLpipsWeights());
     const model = Vqgan.create(MICRO, { seed: 11 });
     const ds = new InMemoryImageDataset(generateShapeImages(2, 16, 'lpips'), 16, 16, 3);
@@ -65,6 +69,9 @@ describe('LPIPS', () => {
     expect(m.perceptual).not.toBeNull();
     expect(m.perceptual as number).toBeGreaterThan(0);
     expect(m.nll).toBeCloseTo(m.l1 + m.l2 + (m.perceptual as number), 5);
+    await expectNoLeakedTensors(() => {
+      trainer.trainStep();
+    }, 'trainStep with LPIPS');
     trainer.dispose();
     model.dispose();
     lp.dispose();
