@@ -3,6 +3,7 @@
  * stopped in the middle of the gpt stage and started again, which must end exactly where an
  * uninterrupted run ends.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,11 +45,66 @@ const MICRO = {
   },
 };
 
-function microConfig(runsDir: string, name: string): TrainerConfig {
+function microJson(runsDir: string, name: string, gpt = MICRO.gpt) {
+  return { ...MICRO, gpt, name, runsDir };
+}
+
+function microConfig(runsDir: string, name: string, gpt = MICRO.gpt): TrainerConfig {
   return resolveConfig({
     preset: 'demo',
-    file: { path: 'micro.json', json: { ...MICRO, name, runsDir } },
+    file: { path: 'micro.json', json: microJson(runsDir, name, gpt) },
   });
+}
+
+/** The stages before gpt are deterministic and tested by the first case: copy them from `full`. */
+async function copyStagesBeforeGpt(runsDir: string, to: string): Promise<void> {
+  for (const s of ['data', 'kg', 'lattice', 'vqgan', 'encode']) {
+    await fs.promises.cp(path.join(runsDir, 'full', s), path.join(runsDir, to, s), {
+      recursive: true,
+    });
+  }
+}
+
+function latestWeights(runDir: string): Buffer {
+  const root = path.join(runDir, 'gpt', 'checkpoint');
+  const latest = fs.readFileSync(path.join(root, 'latest'), 'utf8').trim();
+  return fs.readFileSync(path.join(root, latest, 'weights.bin'));
+}
+
+/** `artist-train run --config <file>` in a child process, from the TypeScript sources. */
+function spawnCli(configFile: string): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      '-r',
+      require.resolve('ts-node/register/transpile-only'),
+      path.join(__dirname, '..', 'src', 'cli.ts'),
+      'run',
+      '--config',
+      configFile,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TS_NODE_PROJECT: '' } },
+  );
+}
+
+interface Exit {
+  code: number | null;
+  signal: string | null;
+  /** stdout and stderr, interleaved as they came. */
+  output: string;
+}
+
+/** Resolves when the child exits, with everything it printed. */
+function exitOf(child: ChildProcess): Promise<Exit> {
+  let output = '';
+  const take = (d: Buffer) => {
+    output += String(d);
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  return new Promise((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, output })),
+  );
 }
 
 /** A progress view that records lines, and aborts when a stage reaches a given step. */
@@ -118,12 +174,7 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
   it('stopped mid-gpt and run again, ends with the same model and samples as an uninterrupted run', async () => {
     const full = microConfig(runsDir, 'full');
     const config = microConfig(runsDir, 'resumed');
-    // The stages before gpt are deterministic and already tested above: reuse them.
-    for (const s of ['data', 'kg', 'lattice', 'vqgan', 'encode']) {
-      await fs.promises.cp(path.join(runsDir, 'full', s), path.join(runsDir, 'resumed', s), {
-        recursive: true,
-      });
-    }
+    await copyStagesBeforeGpt(runsDir, 'resumed');
     const ctl = new AbortController();
     const stopped = recorder({ stage: 'gpt', at: 3, ctl });
     const err = await runPipeline(config, {
@@ -149,25 +200,53 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
     const a = fs.readFileSync(path.join(runsDir, 'full', 'eval', 'predictions.tsv'), 'utf8');
     const b = fs.readFileSync(path.join(resumedDir, 'eval', 'predictions.tsv'), 'utf8');
     expect(b).toBe(a);
-    const wa = fs.readFileSync(
-      path.join(
-        runsDir,
-        'full',
-        'gpt',
-        'checkpoint',
-        fs.readFileSync(path.join(runsDir, 'full', 'gpt', 'checkpoint', 'latest'), 'utf8').trim(),
-        'weights.bin',
-      ),
-    );
-    const wb = fs.readFileSync(
-      path.join(
-        resumedDir,
-        'gpt',
-        'checkpoint',
-        fs.readFileSync(path.join(resumedDir, 'gpt', 'checkpoint', 'latest'), 'utf8').trim(),
-        'weights.bin',
-      ),
-    );
-    expect(Buffer.compare(wa, wb)).toBe(0);
+    expect(
+      Buffer.compare(latestWeights(path.join(runsDir, 'full')), latestWeights(resumedDir)),
+    ).toBe(0);
+  });
+
+  it('killed with SIGKILL mid-gpt, the same command run again ends as an uninterrupted run', async () => {
+    // Longer gpt so that the kill lands after a checkpoint and well before the end.
+    const gpt = { ...MICRO.gpt, train: { ...MICRO.gpt.train, totalSteps: 40 }, checkpointEvery: 3 };
+    await copyStagesBeforeGpt(runsDir, 'killed');
+    await copyStagesBeforeGpt(runsDir, 'straight');
+    const killedDir = path.join(runsDir, 'killed');
+    const configFile = path.join(runsDir, 'killed.json');
+    fs.writeFileSync(configFile, JSON.stringify(microJson(runsDir, 'killed', gpt)));
+
+    const child = spawnCli(configFile);
+    const exited = exitOf(child);
+    let alive = true;
+    void exited.then(() => {
+      alive = false;
+    });
+    // Kill at the first sight of a second checkpoint: possibly in the middle of writing a third.
+    const checkpoints = path.join(killedDir, 'gpt', 'checkpoints');
+    while (alive && !(fs.existsSync(checkpoints) && fs.readdirSync(checkpoints).length >= 2)) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGKILL');
+    const killed = await exited;
+    expect({ signal: killed.signal, output: killed.output }).toEqual({
+      signal: 'SIGKILL',
+      output: killed.output,
+    });
+    expect(fs.existsSync(path.join(killedDir, 'gpt', 'DONE.json'))).toBe(false);
+
+    const again = await exitOf(spawnCli(configFile));
+    expect({ code: again.code, output: again.output }).toEqual({ code: 0, output: again.output });
+    expect(again.output).toMatch(/gpt: resuming at step [1-9]/);
+
+    const r = await runPipeline(microConfig(runsDir, 'straight', gpt), {
+      progress: recorder().view,
+      runtime,
+      argv: [],
+    });
+    const killedGpt = JSON.parse(fs.readFileSync(path.join(killedDir, 'gpt', 'DONE.json'), 'utf8'));
+    expect(killedGpt.summary.valLoss).toBe(r.markers.gpt.summary.valLoss);
+    expect(Buffer.compare(latestWeights(killedDir), latestWeights(r.run.root))).toBe(0);
+    const a = fs.readFileSync(path.join(r.run.root, 'eval', 'predictions.tsv'), 'utf8');
+    const b = fs.readFileSync(path.join(killedDir, 'eval', 'predictions.tsv'), 'utf8');
+    expect(b).toBe(a);
   });
 });

@@ -94,7 +94,11 @@ export const gptStage: Stage<TrainerConfig> = {
     const trainer = new GptTrainer(model, cfg.train, { entityTable: table });
     const ckptRoot = ctx.run.path('gpt', 'checkpoints');
     try {
-      if (resolveCheckpointDir(ckptRoot)) await trainer.restore(ckptRoot);
+      const resumeDir = resolveCheckpointDir(ckptRoot);
+      if (resumeDir) {
+        await trainer.restore(ckptRoot);
+        ctx.progress.log(`gpt: resuming at step ${trainer.step} from ${resumeDir}`);
+      }
       const watch = new TensorWatch(5);
       ctx.progress.begin('gpt', trainer.config.totalSteps, 'steps');
       await trainer.fit(examples, {

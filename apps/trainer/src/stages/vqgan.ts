@@ -21,13 +21,15 @@ export const vqganStage: Stage<TrainerConfig> = {
     const train = await readSplitImages(ctx.run.path('data', 'train.tsv'), size);
     const dataset = new InMemoryImageDataset(train.pixels, size, size, 3);
     const ckptRoot = ctx.run.path('vqgan', 'checkpoints');
-    const trainer = resolveCheckpointDir(ckptRoot)
+    const resumeDir = resolveCheckpointDir(ckptRoot);
+    const trainer = resumeDir
       ? await VqganTrainer.resume(ckptRoot, dataset, { config: cfg.train })
       : new VqganTrainer(
           Vqgan.create(cfg.model, { seed: `vqgan-init/${ctx.config.seed}` }),
           dataset,
           cfg.train,
         );
+    if (resumeDir) ctx.progress.log(`vqgan: resuming at step ${trainer.step} from ${resumeDir}`);
     const watch = new TensorWatch(5);
     let lastEpoch: Record<string, number> = {};
     try {
