@@ -12,7 +12,6 @@
  *   artist-train report --name demo
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { Command, Option } from 'commander';
 import { runAblation, runFolderOf, runPipeline, STAGE_NAMES } from './app';
 import { resolveConfig, TRAINER_PRESETS, type TrainerConfig } from './config';
@@ -111,8 +110,6 @@ async function runCommand(opts: RunOpts, only?: string[]): Promise<void> {
     argv: process.argv.slice(2),
   });
   process.stdout.write(`run folder: ${run.root}\n`);
-  const report = path.join(run.root, 'report.html');
-  if (fs.existsSync(report)) process.stdout.write(`report: ${report}\n`);
 }
 
 export function buildProgram(): Command {

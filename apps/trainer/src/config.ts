@@ -98,6 +98,8 @@ export interface TrainerConfig {
     extractor: string;
     /** Reconstructions shown in the report and scored as the VQGAN upper bound. */
     reconstructions: number;
+    /** Real test images in the FID/KID reference statistics, the first ones in file order (null: all). */
+    realImages: number | null;
   };
 }
 
@@ -133,6 +135,7 @@ function base(seed: number): TrainerConfig {
       maxCaptions: 64,
       extractor: 'nsfwjs-inception',
       reconstructions: 64,
+      realImages: 256,
     },
   };
 }
@@ -150,6 +153,7 @@ export const TRAINER_PRESETS: Record<string, () => TrainerConfig> = {
     c.gpt.model = gptModelSection('artist-base');
     c.gpt.train = { ...c.gpt.train, totalSteps: 100000, batchSize: 16 };
     c.eval.maxCaptions = 1000;
+    c.eval.realImages = null;
     return c;
   },
 };
@@ -191,6 +195,15 @@ export function validateSections(c: TrainerConfig): void {
     throw new ConfigError(
       'vqgan.model.resolution',
       `must equal data.size (${c.data.size}), got ${c.vqgan.model.resolution}`,
+    );
+  }
+  if (
+    c.eval.realImages !== null &&
+    !(Number.isInteger(c.eval.realImages) && c.eval.realImages >= 2)
+  ) {
+    throw new ConfigError(
+      'eval.realImages',
+      `must be null (all) or an integer >= 2, got ${c.eval.realImages}`,
     );
   }
   if (!['nsfwjs-inception', 'none'].includes(c.eval.extractor)) {

@@ -27,6 +27,10 @@ describe('trainer config', () => {
     expect(() => resolveConfig({ overrides: ['data.size=64'] })).toThrow(
       "config field 'vqgan.model.resolution': must equal data.size (64)",
     );
+    expect(() => resolveConfig({ overrides: ['eval.realImages=1'] })).toThrow(
+      "config field 'eval.realImages': must be null (all) or an integer >= 2, got 1",
+    );
+    expect(resolveConfig({ overrides: ['eval.realImages=null'] }).eval.realImages).toBeNull();
     expect(() => resolveConfig({ preset: 'huge' })).toThrow(
       "config field 'preset': unknown preset 'huge'",
     );

@@ -187,6 +187,11 @@ export interface EvaluateOptions {
   fid?: Partial<FrechetConfig>;
   /** KID settings, or false to skip KID (needs features on both sides). */
   kid?: Partial<KidConfig> | false;
+  /**
+   * Called after each batch with the side being extracted and the images done on that side
+   * (real first, then fake; a side given as statistics or served from the cache is not reported).
+   */
+  onProgress?: (side: 'real' | 'fake', done: number) => void;
 }
 
 export interface EvaluateResult {
@@ -206,21 +211,37 @@ function isStats(x: ImageSource | FeatureStats): x is FeatureStats {
 /** FID (and KID unless disabled) between a real and a generated image set, one call. */
 export async function evaluateImages(options: EvaluateOptions): Promise<EvaluateResult> {
   const wantKid = options.kid !== false;
-  const extract = { ...options.extract, keepFeatures: wantKid };
+  const extractFor = (side: 'real' | 'fake'): Partial<ExtractConfig> => {
+    const c: Partial<ExtractConfig> = { ...options.extract, keepFeatures: wantKid };
+    const inner = options.extract?.onProgress;
+    const outer = options.onProgress;
+    if (outer) {
+      c.onProgress = (done) => {
+        inner?.(done);
+        outer(side, done);
+      };
+    }
+    return c;
+  };
   let real: ExtractResult;
   let realCache: CacheStatus | null = null;
   if (isStats(options.real)) {
     real = { stats: options.real };
   } else if (options.realCachePath) {
-    const r = await cachedStats(options.realCachePath, options.extractor, options.real, extract);
+    const r = await cachedStats(
+      options.realCachePath,
+      options.extractor,
+      options.real,
+      extractFor('real'),
+    );
     realCache = r.cache;
     real = r;
   } else {
-    real = await extractStats(options.extractor, options.real, extract);
+    real = await extractStats(options.extractor, options.real, extractFor('real'));
   }
   const fake: ExtractResult = isStats(options.fake)
     ? { stats: options.fake }
-    : await extractStats(options.extractor, options.fake, extract);
+    : await extractStats(options.extractor, options.fake, extractFor('fake'));
   const f = fid(real.stats, fake.stats, options.fid ?? {});
   let k: KidResult | null = null;
   if (wantKid && real.features && fake.features) {

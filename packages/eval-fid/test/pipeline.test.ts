@@ -118,13 +118,16 @@ test('cached real statistics: miss, hit, stale when the folder changes', async (
 test('evaluateImages: FID and KID with fingerprints', async () => {
   const fake = new Uint8Array(N * H * H * 3);
   for (let i = 0; i < fake.length; i++) fake[i] = (i * 2654435761) >>> 24; // hash noise
+  const seen: string[] = [];
   const r = await evaluateImages({
     extractor: ex,
     real: { kind: 'folder', path: join(dir, 'real') },
     fake: { kind: 'array', data: fake, count: N, height: H, width: H },
-    extract: { batchSize: 8 },
+    extract: { batchSize: 4 },
     kid: { subsets: 3, subsetSize: 4 },
+    onProgress: (side, done) => seen.push(`${side}:${done}`),
   });
+  expect(seen).toEqual(['real:4', 'real:6', 'fake:4', 'fake:6']);
   expect(r.fid.fid).toBeGreaterThan(0);
   expect(r.fid.singular).toBe(true); // 6 samples in 2048 dimensions
   expect(r.kid).not.toBeNull();

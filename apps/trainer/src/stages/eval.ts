@@ -118,22 +118,29 @@ export const evalStage: Stage<TrainerConfig> = {
         tokensPerSecond: sampled.tokensPerSecond,
         fusion: gpt.config.fusion,
       };
-      if (cfg.extractor !== 'none' && n * k >= 2 && real.count >= 2) {
+      const nReal = Math.min(cfg.realImages ?? real.count, real.count);
+      if (cfg.extractor !== 'none' && n * k >= 2 && nReal >= 2) {
         extractor = await loadNsfwjsInceptionV3();
         const realSource = {
           kind: 'array' as const,
-          data: real.pixels,
-          count: real.count,
+          data: real.pixels.subarray(0, nReal * per),
+          count: nReal,
           height: size,
           width: size,
         };
-        ctx.progress.log('[eval] FID/KID of generated images against the real test images');
+        ctx.progress.log(
+          `[eval] FID/KID: ${n * k} generated and ${nRec} reconstructed images against ${nReal} real test images`,
+        );
+        // One bar over the three extractions: real (unless cached), generated, reconstructions.
+        const nUp = nRec >= 2 ? nRec : 0;
+        ctx.progress.begin('eval:fid', nReal + n * k + nUp, 'images');
         const gen = await evaluateImages({
           extractor,
           real: realSource,
           fake: { kind: 'array', data: generated, count: n * k, height: size, width: size },
           realCachePath: path.join(dir, 'real_stats.npz'),
           extract: { signal: ctx.signal },
+          onProgress: (side, done) => ctx.progress.update(side === 'real' ? done : nReal + done),
         });
         summary.fid = gen.fid.fid;
         summary.kid = gen.kid?.kid ?? null;
@@ -144,10 +151,14 @@ export const evalStage: Stage<TrainerConfig> = {
             real: gen.real,
             fake: { kind: 'array', data: rec, count: nRec, height: size, width: size },
             kid: false,
+            extract: { signal: ctx.signal },
+            onProgress: (_side, done) => ctx.progress.update(nReal + n * k + done),
           });
           summary.reconstructionFid = up.fid.fid;
           summary.reconstructionSummary = up.summary;
         }
+        ctx.progress.end();
+        summary.realImages = nReal;
       }
       const dataset = ctx.run.readMarker('data')?.summary.dataset;
       if (dataset === 'kg-shapes-zh') {
