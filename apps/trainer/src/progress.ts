@@ -167,3 +167,28 @@ export class TensorWatch {
     return growing ? `tensor count grows every step: ${last.join(' -> ')} (a leak)` : null;
   }
 }
+
+/**
+ * The per-step bookkeeping of a training stage: fails on a growing tensor count, records
+ * `metrics` every `every` steps, and updates the progress view with `shown` plus the tensor count.
+ */
+export function trainingStepReporter(
+  ctx: {
+    progress: ProgressView;
+    metrics(records: { stage: string; name: string; step: number; value: number }[]): void;
+  },
+  stage: string,
+  numTensors: () => number,
+  every = 10,
+): (step: number, metrics: Record<string, number>, shown: ProgressFields) => void {
+  const watch = new TensorWatch(5);
+  return (step, metrics, shown) => {
+    const tensors = numTensors();
+    const leak = watch.sample(tensors);
+    if (leak) throw new Error(`${stage}: ${leak}`);
+    if (step % every === 0) {
+      ctx.metrics(Object.entries(metrics).map(([name, value]) => ({ stage, name, step, value })));
+    }
+    ctx.progress.update(step, { ...shown, tensors });
+  };
+}

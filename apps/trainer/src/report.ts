@@ -61,12 +61,7 @@ export async function writeReport(
       ['stage', 'status', 'seconds', 'finished'],
       stages.map((s, i) => {
         const m = markers[i];
-        return [
-          s,
-          m ? 'done' : 'not run',
-          m ? Number(m.seconds.toFixed(1)) : '',
-          m ? m.finishedAt : '',
-        ];
+        return [s, m ? 'done' : 'not run', m ? m.seconds.toFixed(1) : '', m ? m.finishedAt : ''];
       }),
     ),
   });
@@ -123,15 +118,26 @@ export async function writeReport(
   ]);
   if (vq) {
     vqHtml += htmlTable(
-      ['steps', 'parameters', 'val PSNR (dB)', 'codebook usage', 'perplexity', 'codebook size'],
+      [
+        'steps',
+        'parameters',
+        'val PSNR (dB)',
+        'codebook size',
+        'usage (last epoch)',
+        'perplexity (last epoch)',
+        'usage (val images)',
+        'perplexity (val images)',
+      ],
       [
         [
           vq.summary.steps as number,
           vq.summary.parameters as number,
           (vq.summary.valPsnr as number) ?? '',
-          (vq.summary.usage as number) ?? '',
-          (vq.summary.perplexity as number) ?? '',
           vq.summary.codebookSize as number,
+          (vq.summary.usage as number) ?? 'no full epoch',
+          (vq.summary.perplexity as number) ?? '',
+          (vq.summary.valUsage as number) ?? '',
+          (vq.summary.valPerplexity as number) ?? '',
         ],
       ],
     );

@@ -170,7 +170,8 @@ table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px soli
 th{background:#f4f4f4}.plots{display:flex;flex-wrap:wrap;gap:12px}
 .grid .row{display:flex;align-items:flex-start;gap:6px;margin:6px 0}.rowlabel{width:140px;font-size:13px;padding-top:8px}
 figure{margin:0;text-align:center;font-size:11px;width:100px}img{image-rendering:pixelated;border:1px solid #ddd;background:#fff}
-code{background:#f4f4f4;padding:1px 4px}.note{color:#555;font-size:13px}`;
+code{background:#f4f4f4;padding:1px 4px}.note{color:#555;font-size:13px}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px}`;
   return `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${css}</style></head>
 <body><h1>${escapeHtml(title)}</h1>

@@ -19,7 +19,7 @@ import { resolveCheckpointDir } from '@artist-ts/runtime/checkpoint-files';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
-import { TensorWatch } from '../progress';
+import { trainingStepReporter } from '../progress';
 import type { RunFolder } from '../run_folder';
 
 /** The split's examples from `<run>/codes/<split>/` as GPT examples. */
@@ -99,30 +99,19 @@ export const gptStage: Stage<TrainerConfig> = {
         await trainer.restore(ckptRoot);
         ctx.progress.log(`gpt: resuming at step ${trainer.step} from ${resumeDir}`);
       }
-      const watch = new TensorWatch(5);
+      const report = trainingStepReporter(ctx, 'gpt', () => tf.memory().numTensors);
       ctx.progress.begin('gpt', trainer.config.totalSteps, 'steps');
       await trainer.fit(examples, {
         checkpointRoot: ckptRoot,
         checkpointEvery: cfg.checkpointEvery,
         keepLast: 2,
         signal: ctx.signal,
-        onStep: (m) => {
-          const tensors = tf.memory().numTensors;
-          const leak = watch.sample(tensors);
-          if (leak) throw new Error(`gpt: ${leak}`);
-          if (m.step % 10 === 0) {
-            ctx.metrics([
-              { stage: 'gpt', name: 'loss', step: m.step, value: m.loss },
-              { stage: 'gpt', name: 'lr', step: m.step, value: m.learningRate },
-            ]);
-          }
-          ctx.progress.update(m.step, {
-            loss: m.loss,
-            lr: m.learningRate,
-            'grad norm': m.gradNorm,
-            tensors,
-          });
-        },
+        onStep: (m) =>
+          report(
+            m.step,
+            { loss: m.loss, lr: m.learningRate },
+            { loss: m.loss, lr: m.learningRate, 'grad norm': m.gradNorm },
+          ),
       });
       ctx.progress.end();
       if (ctx.signal.aborted) return {};

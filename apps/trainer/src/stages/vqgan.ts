@@ -4,11 +4,17 @@
  */
 import fs from 'node:fs';
 import { resolveCheckpointDir } from '@artist-ts/runtime/checkpoint-files';
-import { InMemoryImageDataset, toUint8Pixels, Vqgan, VqganTrainer } from '@artist-ts/vqgan';
+import {
+  codebookStats,
+  InMemoryImageDataset,
+  toUint8Pixels,
+  Vqgan,
+  VqganTrainer,
+} from '@artist-ts/vqgan';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
-import { TensorWatch } from '../progress';
+import { trainingStepReporter } from '../progress';
 import { psnrUint8, readSplitImages } from '../split_images';
 
 export const vqganStage: Stage<TrainerConfig> = {
@@ -30,7 +36,7 @@ export const vqganStage: Stage<TrainerConfig> = {
           cfg.train,
         );
     if (resumeDir) ctx.progress.log(`vqgan: resuming at step ${trainer.step} from ${resumeDir}`);
-    const watch = new TensorWatch(5);
+    const report = trainingStepReporter(ctx, 'vqgan', () => tf.memory().numTensors);
     let lastEpoch: Record<string, number> = {};
     try {
       ctx.progress.begin('vqgan', cfg.steps, 'steps');
@@ -40,19 +46,12 @@ export const vqganStage: Stage<TrainerConfig> = {
         checkpointEvery: cfg.checkpointEvery,
         keepLast: 2,
         signal: ctx.signal,
-        onStep: (m) => {
-          const tensors = tf.memory().numTensors;
-          const leak = watch.sample(tensors);
-          if (leak) throw new Error(`vqgan: ${leak}`);
-          if (m.step % 10 === 0) {
-            ctx.metrics([
-              { stage: 'vqgan', name: 'loss', step: m.step, value: m.loss },
-              { stage: 'vqgan', name: 'l1', step: m.step, value: m.l1 },
-              { stage: 'vqgan', name: 'q_loss', step: m.step, value: m.qLoss },
-            ]);
-          }
-          ctx.progress.update(m.step, { loss: m.loss, l1: m.l1, codes: m.batchCodes, tensors });
-        },
+        onStep: (m) =>
+          report(
+            m.step,
+            { loss: m.loss, l1: m.l1, q_loss: m.qLoss },
+            { loss: m.loss, l1: m.l1, codes: m.batchCodes },
+          ),
         onEpoch: (s) => {
           lastEpoch = { usage: s.usage, perplexity: s.perplexity, epoch: s.epoch };
           ctx.metrics([
@@ -66,6 +65,8 @@ export const vqganStage: Stage<TrainerConfig> = {
       // Validation PSNR of reconstructions.
       const val = await readSplitImages(ctx.run.path('data', 'val.tsv'), size, 256);
       let psnrSum = 0;
+      // Codebook health on held-out images (the per-epoch numbers need a whole epoch of training).
+      const valCounts = new Float64Array(trainer.model.config.nEmbed);
       const bs = 32;
       for (let i = 0; i < val.count; i += bs) {
         const n = Math.min(bs, val.count - i);
@@ -74,11 +75,14 @@ export const vqganStage: Stage<TrainerConfig> = {
           data: val.pixels.subarray(i * per, (i + n) * per),
           shape: [n, size, size, 3] as [number, number, number, number],
         };
-        const rec = trainer.model.reconstruct(batch);
+        const codes = trainer.model.encode(batch); // [n, h, w]
+        const rec = trainer.model.decode(codes); // [n, size, size, 3]
+        for (const c of codes.dataSync()) valCounts[c] += 1;
         const recPixels = toUint8Pixels(rec);
-        rec.dispose();
+        tf.dispose([codes, rec]);
         psnrSum += psnrUint8(batch.data, recPixels) * n;
       }
+      const valCodes = codebookStats(valCounts);
       const out = ctx.run.path('vqgan', 'checkpoint');
       fs.rmSync(out, { recursive: true, force: true });
       await trainer.model.save(out, { keepLast: 1 });
@@ -87,6 +91,8 @@ export const vqganStage: Stage<TrainerConfig> = {
         images: train.count,
         parameters: trainer.model.parameterCount(),
         valPsnr: val.count > 0 ? psnrSum / val.count : null,
+        valUsage: val.count > 0 ? valCodes.usage : null,
+        valPerplexity: val.count > 0 ? valCodes.perplexity : null,
         ...lastEpoch,
         codebookSize: trainer.model.config.nEmbed,
       };
