@@ -2,21 +2,26 @@
  * kg-embedding benchmark. Data: OpenKE folders FB15K237 / WN18RR under `--data DIR`, else
  * $ARTIST_KG_DATA, else ../shared/data/kg next to the repository.
  *
- *   pnpm bench                         speed: pos/s at dim 100 with 1 and 2 workers; eval time at dim 200
+ *   pnpm bench                         speed: pos/s at dim 100 (1 and 2 workers, js and simd
+ *                                      kernels, filtered negatives on and off); eval time at dim 200
+ *   pnpm bench -- --only throughput    (or --only eval) one half of the speed part
+ *   pnpm bench -- --eval-tables DIR    evaluate trained dim-200 tables (an embeddings folder)
  *   pnpm bench -- --quality            + quality: preset fb15k237-best within --minutes (30), test metrics
  *   pnpm bench -- --quality --dataset WN18RR --preset wn18rr-best --minutes 30
  *   pnpm bench -- --only quality       skip the speed part
  *
- * Ratios are against the 1-worker run of the same invocation. Prints one JSON line per result.
+ * Ratios are against the first kernel (js) of the same invocation. Prints one JSON line per
+ * result, each with the 1-minute load average (the machine may be shared).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { presetConfig, type TransEConfig } from '../src/config';
 import { evaluateLinkPrediction } from '../src/evaluate';
-import { writeEmbeddings } from '../src/export';
-import { readOpenKEFolder } from '../src/kg_data';
-import { trainTransE } from '../src/trainer';
+import { readVectorFile, writeEmbeddings } from '../src/export';
+import type { RankKernel } from '../src/kernel';
+import { type KgDataset, readOpenKEFolder } from '../src/kg_data';
+import { type TrainKernel, trainTransE } from '../src/trainer';
 
 function arg(name: string, fallback?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,112 +39,198 @@ const dataset = arg('dataset', 'FB15K237') as string;
 const only = arg('only');
 const log = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 
-async function speed(): Promise<void> {
-  const ds = await readOpenKEFolder(path.join(dataRoot, dataset));
-  const epochs = Number(arg('speed-epochs', '3'));
-  // Fast-TransE-like setting: dim 100, L1, margin loss, one negative, SGD, Bernoulli, max-norm.
-  const cfg: Partial<TransEConfig> = {
-    dim: 100,
-    distance: 'L1',
-    loss: 'margin',
-    margin: 5,
-    negatives: 1,
-    optimizer: 'sgd',
-    learningRate: 0.01,
-    corruption: 'bernoulli',
-    filterNegatives: false,
-    renorm: 'max',
-    epochs: epochs + 1,
-    batchSize: 4096,
-    checkpointEvery: 0,
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const load1 = () => Number(os.loadavg()[0].toFixed(2));
+
+/**
+ * Training throughput of the classic TransE step as Fast-TransE runs it: dim 100, L1, margin
+ * loss, ONE negative per positive, plain SGD, Bernoulli corruption, max-norm entity
+ * renormalisation; with and without filtered negatives (Fast-TransE filters). Each kernel
+ * ('js': float64 JavaScript, 'simd': WebAssembly f32x4) runs with 1 and 2 workers in the same
+ * invocation; the median over epochs after the first (JIT warm-up) is reported, with the
+ * positives per CPU-second of the whole process next to it.
+ */
+async function throughput(ds: KgDataset): Promise<void> {
+  const epochs = Number(arg('speed-epochs', '4'));
+  const kernels = (arg('kernels', 'js,simd') as string).split(',') as TrainKernel[];
+  const filters = (arg('filters', 'true,false') as string).split(',').map((v) => v === 'true');
+  const median = (a: number[]) => {
+    const b = a.slice(1).sort((x, y) => x - y);
+    return b[Math.floor((b.length - 1) / 2)];
   };
-  const rates: Record<number, number> = {};
-  const cpuSeconds = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  };
-  // Median over epochs, without the first (JIT warm-up).
-  const median = (a: number[]) => a.slice(1).sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
-  for (const workers of [1, 2]) {
-    const perEpoch: number[] = [];
-    const perCpu: number[] = [];
-    let c0 = cpuSeconds();
-    await trainTransE(
-      ds,
-      { ...cfg, workers },
-      {
+  const base: Record<string, number> = {};
+  for (const filterNegatives of filters) {
+    for (const kernel of kernels) {
+      for (const workers of [1, 2]) {
+        const cfg: Partial<TransEConfig> = {
+          dim: 100,
+          distance: 'L1',
+          loss: 'margin',
+          margin: 5,
+          negatives: 1,
+          optimizer: 'sgd',
+          learningRate: 0.01,
+          corruption: 'bernoulli',
+          filterNegatives,
+          renorm: 'max',
+          epochs: epochs + 1,
+          batchSize: 4096,
+          checkpointEvery: 0,
+          workers,
+        };
+        const wall: number[] = [];
+        const perCpu: number[] = [];
+        let c0 = cpuSeconds();
+        await trainTransE(ds, cfg, {
+          kernel,
+          callbacks: {
+            onEpoch: (r) => {
+              const c1 = cpuSeconds();
+              wall.push(r.triplesPerSecond);
+              perCpu.push(ds.train.count / (c1 - c0));
+              c0 = c1;
+            },
+          },
+        });
+        const rate = median(wall);
+        const key = `${filterNegatives}/${workers}`;
+        if (base[key] === undefined) base[key] = rate;
+        log({
+          bench: 'train-throughput',
+          config: `dim 100, L1, margin, 1 negative, SGD, bernoulli, max-norm, filterNegatives ${filterNegatives}`,
+          dataset,
+          kernel,
+          workers,
+          posPerSecond: Math.round(rate),
+          posPerCpuSecond: Math.round(median(perCpu)),
+          ratioVsFirstKernel: Number((rate / base[key]).toFixed(2)),
+          load1: load1(),
+        });
+      }
+    }
+  }
+  if (arg('recipe')) {
+    // Throughput of the quality recipe (dim 200, 32 negatives shared by 16 positives,
+    // self-adversarial log-sigmoid loss, Adagrad), both kernels, 2 workers.
+    let first = 0;
+    for (const kernel of kernels) {
+      const q = presetConfig('fb15k237-best', { epochs: 3, evalEvery: 0, checkpointEvery: 0 });
+      const wall: number[] = [];
+      const perCpu: number[] = [];
+      let c0 = cpuSeconds();
+      await trainTransE(ds, q, {
+        kernel,
         callbacks: {
           onEpoch: (r) => {
             const c1 = cpuSeconds();
-            perEpoch.push(r.triplesPerSecond);
+            wall.push(r.triplesPerSecond);
             perCpu.push(ds.train.count / (c1 - c0));
             c0 = c1;
           },
         },
-      },
-    );
-    rates[workers] = median(perEpoch);
-    log({
-      bench: 'train-throughput',
-      dataset,
-      dim: 100,
-      negatives: 1,
-      workers,
-      posPerSecond: Math.round(rates[workers]),
-      // Positives per CPU-second of the whole process: on a machine shared with other jobs this is
-      // what one busy core does; times the worker count estimates an idle machine.
-      posPerCpuSecond: Math.round(median(perCpu)),
-      ratioVs1Worker: Number((rates[workers] / rates[1]).toFixed(2)),
-    });
+      });
+      const rate = median(wall);
+      if (first === 0) first = rate;
+      log({
+        bench: 'train-throughput',
+        config:
+          'preset fb15k237-best (dim 200, L1, log-sigmoid, 32 self-adversarial negatives, Adagrad)',
+        dataset,
+        kernel,
+        workers: q.workers,
+        posPerSecond: Math.round(rate),
+        posPerCpuSecond: Math.round(median(perCpu)),
+        ratioVsFirstKernel: Number((rate / first).toFixed(2)),
+        load1: load1(),
+      });
+    }
   }
-  // Throughput of the quality recipe (dim 200, 64 negatives, adversarial).
-  const q = presetConfig('fb15k237-best', { epochs: 2, evalEvery: 0, checkpointEvery: 0 });
-  const qRates: number[] = [];
-  await trainTransE(ds, q, { callbacks: { onEpoch: (r) => void qRates.push(r.triplesPerSecond) } });
-  log({
-    bench: 'train-throughput',
-    recipe: 'fb15k237-best',
-    dataset,
-    workers: q.workers,
-    posPerSecond: Math.round(qRates[1]),
-  });
+}
 
-  // Full filtered evaluation of the test split at dim 200 (tables: a seeded uniform init).
+/**
+ * Full filtered evaluation of the test split at dim 200 (train + valid + test filtered, head and
+ * tail): the SIMD kernel on the whole split with 1 and 2 workers, and the JavaScript kernel on
+ * the first `--js-eval-triples` test triples as the baseline (per-query times compared). Tables:
+ * `--eval-tables DIR` (an embeddings folder, e.g. a trained `fb15k237-best`), else one epoch of
+ * the classic step at dim 200.
+ */
+async function evaluation(ds: KgDataset): Promise<void> {
   const dim = 200;
   const N = ds.entities.length;
   const R = ds.relations.length;
-  const init = await trainTransE(ds, {
-    dim,
-    epochs: 1,
-    workers: 2,
-    negatives: 1,
-    checkpointEvery: 0,
-  });
-  const evalSeconds: Record<number, number> = {};
-  for (const workers of (arg('eval-workers', '1,2') as string).split(',').map(Number)) {
-    const m = await evaluateLinkPrediction(
-      {
-        dim,
-        numEntities: N,
-        numRelations: R,
-        entity: init.embeddings.entity,
-        relation: init.embeddings.relation,
-      },
-      ds.test,
-      { workers, filter: [ds.train, ds.valid, ds.test] },
-    );
-    evalSeconds[workers] = m.seconds;
+  let entity: Float32Array;
+  let relation: Float32Array;
+  let distance: 'L1' | 'L2' = 'L1';
+  const tablesDir = arg('eval-tables');
+  if (tablesDir) {
+    const e = await readVectorFile(path.join(tablesDir, 'entity_vectors.bin'));
+    const r = await readVectorFile(path.join(tablesDir, 'relation_vectors.bin'));
+    if (e.header.dim !== dim || e.header.rows !== N || r.header.rows !== R) {
+      throw new Error(`${tablesDir}: tables are not ${N} x ${dim} / ${R} x ${dim}`);
+    }
+    const meta = JSON.parse(fs.readFileSync(path.join(tablesDir, 'metadata.json'), 'utf8'));
+    if (meta.distance === 'L2') distance = 'L2';
+    entity = e.data;
+    relation = r.data;
+  } else {
+    const init = await trainTransE(ds, {
+      dim,
+      epochs: 1,
+      workers: 2,
+      negatives: 1,
+      loss: 'margin',
+      optimizer: 'sgd',
+      learningRate: 0.01,
+      checkpointEvery: 0,
+    });
+    entity = init.embeddings.entity;
+    relation = init.embeddings.relation;
+  }
+  const emb = { dim, numEntities: N, numRelations: R, entity, relation };
+  const filter = [ds.train, ds.valid, ds.test];
+  const jsTriples = Math.min(ds.test.count, Number(arg('js-eval-triples', '500')));
+  const jsTest = { data: ds.test.data.subarray(0, jsTriples * 3), count: jsTriples };
+  const perQuery: Record<string, number> = {};
+  const runs: [RankKernel, number, typeof ds.test][] = [];
+  if (jsTriples > 0) runs.push(['js', 2, jsTest], ['simd', 2, jsTest]);
+  for (const w of (arg('eval-workers', '1,2') as string).split(',').map(Number))
+    runs.push(['simd', w, ds.test]);
+  for (const [kernel, workers, triples] of runs) {
+    const c0 = cpuSeconds();
+    const m = await evaluateLinkPrediction(emb, triples, { workers, filter, distance, kernel });
+    const cpu = cpuSeconds() - c0;
+    const ms = (1000 * m.seconds) / (2 * triples.count);
+    const key = `${kernel}/${triples.count}`;
+    perQuery[key] = ms;
     log({
       bench: 'filtered-eval',
       dataset,
       dim,
-      testTriples: ds.test.count,
+      kernel,
       workers,
+      testTriples: triples.count,
+      queries: 2 * triples.count,
       seconds: Number(m.seconds.toFixed(2)),
-      speedupVs1Worker: evalSeconds[1] ? Number((evalSeconds[1] / m.seconds).toFixed(2)) : null,
-      mrrAfter1Epoch: Number(m.realistic.both.mrr.toFixed(4)),
+      cpuSeconds: Number(cpu.toFixed(2)),
+      msPerQuery: Number(ms.toFixed(3)),
+      speedupVsJs:
+        kernel === 'simd' && triples === jsTest && perQuery[`js/${jsTriples}`]
+          ? Number((perQuery[`js/${jsTriples}`] / ms).toFixed(1))
+          : null,
+      mrr: Number(m.realistic.both.mrr.toFixed(4)),
+      hits10: Number(m.realistic.both.hits10.toFixed(4)),
+      load1: load1(),
     });
   }
+}
+
+async function speed(): Promise<void> {
+  const ds = await readOpenKEFolder(path.join(dataRoot, dataset));
+  if (only !== 'eval') await throughput(ds);
+  if (only !== 'throughput') await evaluation(ds);
 }
 
 async function quality(): Promise<void> {

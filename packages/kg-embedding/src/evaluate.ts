@@ -7,7 +7,7 @@
 import type { Distance } from './config';
 import { allocArray, createExecutor, type Executor } from './executor';
 import { RANK_BLOCK } from './jobs';
-import type { Tables } from './kernel';
+import type { RankKernel, Tables } from './kernel';
 import type { TripleSet } from './kg_data';
 import { buildTripleIndex, type TripleIndexData } from './triple_index';
 
@@ -114,13 +114,14 @@ export async function rankWithExecutor(
   index: TripleIndexData | null,
   distance: Distance,
   bound = true,
+  kernel: RankKernel = 'simd',
 ): Promise<RankCounts> {
   const shared = exec.workers > 0;
   const q = triples.count * 2;
   const tri = allocArray(Int32Array, triples.count * 3, shared);
   tri.set(triples.data.subarray(0, triples.count * 3));
   const out = allocArray(Int32Array, q * 2, shared);
-  await exec.setRankData({ triples: tri, index, out, bound });
+  await exec.setRankData({ triples: tri, index, out, bound, kernel });
   const counter = allocArray(Int32Array, 1, shared);
   await exec.rank({ queries: q, counter, distance });
   const better = new Int32Array(q);
@@ -138,8 +139,14 @@ export interface EvaluateOptions {
   distance?: Distance;
   /** Worker threads (0: the calling thread). Default 2. */
   workers?: number;
-  /** Skip candidates by a block-sum lower bound on their distance (exact; default true). */
+  /** JS kernel: skip candidates by a block-sum lower bound on their distance (exact; default true). */
   lowerBound?: boolean;
+  /**
+   * 'simd' (default where the engine supports WebAssembly SIMD): all candidates scored by an
+   * f32x4 kernel, 8 queries per pass over the table, float32 sums. 'js': float64 scalar loops
+   * with lower-bound pruning and early abandoning (the reference implementation).
+   */
+  kernel?: RankKernel;
 }
 
 /** Embedding tables to evaluate (e.g. from `loadEmbeddings` or a training result). */
@@ -165,6 +172,8 @@ export async function evaluateLinkPrediction(
   const distance = options.distance ?? 'L1';
   if (distance !== 'L1' && distance !== 'L2')
     throw new RangeError(`evaluate: distance must be L1 or L2; got ${distance}`);
+  if (options.kernel !== undefined && options.kernel !== 'simd' && options.kernel !== 'js')
+    throw new RangeError(`evaluate: kernel must be simd or js; got ${options.kernel}`);
   if (
     emb.entity.length !== emb.numEntities * emb.dim ||
     emb.relation.length !== emb.numRelations * emb.dim
@@ -201,6 +210,7 @@ export async function evaluateLinkPrediction(
       index,
       distance,
       options.lowerBound ?? true,
+      options.kernel ?? 'simd',
     );
     return summarize(counts, index !== null, (performance.now() - t0) / 1000);
   } finally {

@@ -119,7 +119,7 @@ class PoolExecutor implements Executor {
     }
   }
 
-  private broadcast(msg: WorkerMessage): Promise<void> {
+  private broadcast(msg: WorkerMessage | ((worker: number) => WorkerMessage)): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('kg-embedding: executor is closed'));
     return Promise.all(
@@ -127,7 +127,7 @@ class PoolExecutor implements Executor {
         (w, i) =>
           new Promise<void>((resolve, reject) => {
             this.queues[i].push({ resolve, reject });
-            w.postMessage(msg);
+            w.postMessage(typeof msg === 'function' ? msg(i) : msg);
           }),
       ),
     ).then(() => undefined);
@@ -136,7 +136,8 @@ class PoolExecutor implements Executor {
   setTables(tables: Tables, negatives: number): Promise<void> {
     for (const k of ['entity', 'relation', 'entityAcc', 'relationAcc'] as const)
       requireShared(tables[k], k);
-    return this.broadcast({ type: 'tables', tables, negatives });
+    // Worker i uses plan area i of WebAssembly tables.
+    return this.broadcast((slot) => ({ type: 'tables', tables, negatives, slot }));
   }
 
   setTrainData(data: TrainData, cfg: KernelConfig): Promise<void> {

@@ -45,7 +45,7 @@ export {
   type WriteEmbeddingsOptions,
   writeEmbeddings,
 } from './export';
-export { learningRateAt } from './kernel';
+export { learningRateAt, type RankKernel } from './kernel';
 export {
   emptyTriples,
   forEachLine,
@@ -63,11 +63,13 @@ export {
   type TripleSet,
   Vocabulary,
 } from './kg_data';
+export { simdSupported } from './simd_kernels';
 export {
   type EpochReport,
   fingerprintTriples,
   subsetTriples,
   type TrainCallbacks,
+  type TrainKernel,
   type TrainOptions,
   type TrainResult,
   type TransEEmbeddings,

@@ -16,6 +16,7 @@ import {
   trainRange,
   type Workspace,
 } from './kernel';
+import { rankTablesFit, SimdRanker, simdSupported } from './simd_kernels';
 
 export interface EpochJob {
   epoch: number;
@@ -61,11 +62,22 @@ export interface RankJob {
 }
 
 export function runRank(ws: Workspace, t: Tables, data: RankData, job: RankJob): void {
-  prepareRanking(ws, t);
+  const simd = data.kernel !== 'js' && simdSupported() && rankTablesFit(t.numEntities, t.dim);
+  if (simd) {
+    if (ws.simd === null) ws.simd = new SimdRanker();
+    ws.simd.prepare(t);
+  } else {
+    prepareRanking(ws, t);
+  }
   const blocks = Math.ceil(job.queries / RANK_BLOCK);
   for (;;) {
     const b = Atomics.add(job.counter, 0, 1);
     if (b >= blocks) return;
+    const qEnd = Math.min(job.queries, (b + 1) * RANK_BLOCK);
+    if (simd && ws.simd !== null) {
+      ws.simd.rankRange(t, data.triples, data.index, data.out, job.distance, b * RANK_BLOCK, qEnd);
+      continue;
+    }
     rankRange(
       ws,
       t,

@@ -2,10 +2,13 @@
  * The hot loops, on plain typed arrays: sparse per-triple TransE updates (training) and filtered
  * ranking of link-prediction queries (evaluation). The same functions run on the calling thread
  * (`workers: 0`) and inside worker_threads over SharedArrayBuffers (hogwild), so one worker and
- * the calling thread give bit-identical results.
+ * the calling thread give bit-identical results. Negative sampling always runs here; when the
+ * tables live in a WebAssembly memory (`Tables.wasm`) the arithmetic of a step is handed to the
+ * SIMD kernels of `simd_kernels.ts`, else the float64 JavaScript loops below do it.
  */
-import { Rng } from '@artist-ts/runtime/rng';
+import { RNG_ALGORITHM, Rng } from '@artist-ts/runtime/rng';
 import type { TransEConfig } from './config';
+import { type SimdRanker, SimdTrainer, type WasmTables } from './simd_kernels';
 import type { TripleIndexData } from './triple_index';
 
 /** The trainable tables, row-major. */
@@ -21,6 +24,12 @@ export interface Tables {
   entityAcc: Float32Array;
   /** [R] */
   relationAcc: Float32Array;
+  /**
+   * Set when the tables and accumulators are views into a WebAssembly memory: training steps
+   * then run on the f32x4 kernels of `simd_kernels.ts` (the classic one-negative step, or the
+   * general K-negative step), whenever `regularization` is 0 and the dim is a multiple of 4.
+   */
+  wasm?: WasmTables;
 }
 
 /** What one training epoch reads. */
@@ -94,9 +103,82 @@ export function stepSeed(seed: number, epoch: number, step: number): number {
 /** Coordinates per block of the evaluation lower bound. */
 export const RANK_BLOCK_DIMS = 16;
 
+/**
+ * The `Rng` stream (xoshiro128**) with its state in four number fields, for the sampling loops:
+ * `load` copies an `Rng`'s state in, `store` writes it back, and `next` / `int` give exactly the
+ * values `Rng.nextUint32` / `Rng.int` would (int without the argument check and the double
+ * modulo: floor(x / n) is exact for x < 2^32).
+ */
+export class FastRng {
+  private a = 0;
+  private b = 0;
+  private c = 0;
+  private d = 0;
+  private words: number[] = [0, 0, 0, 0];
+
+  load(rng: Rng): void {
+    const st = rng.getState();
+    this.words = st.words;
+    this.a = st.words[0] | 0;
+    this.b = st.words[1] | 0;
+    this.c = st.words[2] | 0;
+    this.d = st.words[3] | 0;
+  }
+
+  store(rng: Rng): void {
+    const w = this.words.slice();
+    w[0] = this.a >>> 0;
+    w[1] = this.b >>> 0;
+    w[2] = this.c >>> 0;
+    w[3] = this.d >>> 0;
+    rng.setState({ algorithm: RNG_ALGORITHM, words: w });
+  }
+
+  next(): number {
+    const s1 = this.b;
+    const m = Math.imul(s1, 5);
+    const result = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+    const t = s1 << 9;
+    let c = this.c ^ this.a;
+    const d = this.d ^ s1;
+    this.b = s1 ^ c;
+    this.a = this.a ^ d;
+    c ^= t;
+    this.c = c;
+    this.d = (d << 11) | (d >>> 21);
+    return result;
+  }
+
+  /**
+   * Fills `out` with the permutation `Rng.permutation(out.length)` would return (identity, then
+   * Fisher-Yates from the end), without allocating.
+   */
+  permutationInto(out: Uint32Array): void {
+    const n = out.length;
+    for (let i = 0; i < n; i++) out[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const m = i + 1;
+      const limit = 4294967296 - (4294967296 - Math.floor(4294967296 / m) * m);
+      const j = this.int(m, limit);
+      const tmp = out[i];
+      out[i] = out[j];
+      out[j] = tmp;
+    }
+  }
+
+  /** Uniform integer in [0, n); `limit` = 2^32 - (2^32 mod n). */
+  int(n: number, limit: number): number {
+    for (;;) {
+      const x = this.next();
+      if (x < limit) return x - Math.floor(x / n) * n;
+    }
+  }
+}
+
 /** Scratch memory of one thread. */
 export class Workspace {
   readonly rng = new Rng(0);
+  readonly fast = new FastRng();
   /** [(K + 1) * dim] difference vectors h + r - t of the positive and each negative. */
   readonly diff: Float64Array;
   readonly negDist: Float64Array;
@@ -114,6 +196,12 @@ export class Workspace {
   /** [N * blocks] per-entity sums over blocks of RANK_BLOCK_DIMS coordinates (evaluation lower bounds). */
   blockSums: Float64Array = new Float64Array(0);
   readonly queryBlocks: Float64Array;
+  /** WebAssembly SIMD ranking state, created on first use. */
+  simd: SimdRanker | null = null;
+  /** WebAssembly SIMD training state, created on first use. */
+  simdTrain: SimdTrainer | null = null;
+  /** This thread's plan area in `Tables.wasm` (0 on the calling thread, i for worker i). */
+  slot = 0;
 
   constructor(dim: number, negatives: number, numEntities: number) {
     this.diff = new Float64Array((negatives + 1) * dim);
@@ -236,6 +324,16 @@ function diffInto(
 
 /** Is (h, r, t) in the index? (inlined copy of triple_index.hasTriple: no cross-module call in the loop) */
 function known(ix: TripleIndexData, h: number, r: number, t: number): boolean {
+  const bloom = ix.bloom;
+  if (bloom !== undefined) {
+    // Same hash as triple_index.tripleHash; a clear bit proves the triple unknown.
+    let x =
+      Math.imul(h, 0x9e3779b1) ^ Math.imul(r + 0x7f4a7c15, 0x85ebca6b) ^ Math.imul(t, 0xc2b2ae35);
+    x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+    x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+    const bit = (x ^ (x >>> 16)) & (bloom.length * 32 - 1);
+    if ((bloom[bit >>> 5] & (1 << (bit & 31))) === 0) return false;
+  }
   const keys = ix.headKeys;
   const key = r * ix.numEntities + t;
   let lo = ix.headOffsets[h];
@@ -269,7 +367,9 @@ function trainRangeClassic(
   const E = t.entity;
   const Rt = t.relation;
   const X = ws.diff;
-  const rng = ws.rng;
+  const rng = ws.fast;
+  rng.load(ws.rng);
+  const limitN = 4294967296 - (4294967296 % N);
   const margin = cfg.margin;
   const bern = cfg.corruption === 'bernoulli';
   const ix = cfg.filterNegatives ? data.index : null;
@@ -284,11 +384,11 @@ function trainRangeClassic(
     const h = triples[idx];
     const r = triples[idx + 1];
     const tt = triples[idx + 2];
-    if (share > 1 && (p - start) % share === 0) shared[0] = rng.int(N);
-    const corruptHead = rng.nextUint32() < (bern ? data.headProb[r] : 0.5) * 4294967296;
+    if (share > 1 && (p - start) % share === 0) shared[0] = rng.int(N, limitN);
+    const corruptHead = rng.next() < (bern ? data.headProb[r] : 0.5) * 4294967296;
     let e = 0;
     for (let attempt = 0; attempt < 32; attempt++) {
-      e = attempt === 0 && share > 1 ? shared[0] : rng.int(N);
+      e = attempt === 0 && share > 1 ? shared[0] : rng.int(N, limitN);
       if (corruptHead) {
         if (e === h) continue;
         if (ix !== null && known(ix, e, r, tt)) continue;
@@ -361,6 +461,193 @@ function trainRangeClassic(
       if (e !== h && e !== tt) renormRow(E, eO, D, renorm);
     }
   }
+  rng.store(ws.rng);
+  return lossSum;
+}
+
+/**
+ * The classic step on the SIMD kernel: negatives are drawn here exactly as in
+ * `trainRangeClassic` (same RNG calls, same filter), written to the thread's plan area, and the
+ * arithmetic runs in WebAssembly (float32).
+ */
+function trainRangeClassicSimd(
+  ws: Workspace,
+  k: SimdTrainer,
+  t: Tables,
+  data: TrainData,
+  cfg: KernelConfig,
+  start: number,
+  end: number,
+  lr: number,
+): number {
+  const N = t.numEntities;
+  const rng = ws.fast;
+  rng.load(ws.rng);
+  const limitN = 4294967296 - (4294967296 % N);
+  const bern = cfg.corruption === 'bernoulli';
+  const ix = cfg.filterNegatives ? data.index : null;
+  const share = cfg.sharedNegatives;
+  const triples = data.triples;
+  const order = data.order;
+  const headProb = data.headProb;
+  const plan = k.plan;
+  let sharedEnt = 0;
+  let w = 0;
+  for (let p = start; p < end; p++) {
+    const idx = order[p] * 3;
+    const h = triples[idx];
+    const r = triples[idx + 1];
+    const tt = triples[idx + 2];
+    if (share > 1 && (p - start) % share === 0) sharedEnt = rng.int(N, limitN);
+    const corruptHead = rng.next() < (bern ? headProb[r] : 0.5) * 4294967296;
+    let e = 0;
+    for (let attempt = 0; attempt < 32; attempt++) {
+      e = attempt === 0 && share > 1 ? sharedEnt : rng.int(N, limitN);
+      if (corruptHead) {
+        if (e === h) continue;
+        if (ix !== null && known(ix, e, r, tt)) continue;
+      } else {
+        if (e === tt) continue;
+        if (ix !== null && known(ix, h, r, e)) continue;
+      }
+      break;
+    }
+    plan[w] = h;
+    plan[w + 1] = r;
+    plan[w + 2] = tt;
+    plan[w + 3] = (e << 1) | (corruptHead ? 1 : 0);
+    w += 4;
+  }
+  rng.store(ws.rng);
+  if (share > 1) ws.shared[0] = sharedEnt;
+  const renorm = cfg.renorm === 'none' ? 0 : cfg.renorm === 'max' ? 1 : 2;
+  return k.run(end - start, t.dim, lr, cfg.margin, renorm);
+}
+
+/**
+ * The general step on the SIMD kernels: negatives drawn exactly as in `trainRange` (same RNG
+ * calls), distances and gradient updates in WebAssembly (float32), the loss, the self-adversarial
+ * weights and the per-distance factors in JavaScript (float64), one forward and one backward call
+ * per positive.
+ */
+function trainRangeGeneralSimd(
+  ws: Workspace,
+  kern: SimdTrainer,
+  t: Tables,
+  data: TrainData,
+  cfg: KernelConfig,
+  start: number,
+  end: number,
+  lr: number,
+): number {
+  const D = t.dim;
+  const N = t.numEntities;
+  const K = cfg.negatives;
+  const negDist = ws.negDist;
+  const negEnt = ws.negEnt;
+  const negHead = ws.negHead;
+  const coef = ws.negCoef;
+  const rng = ws.fast;
+  rng.load(ws.rng);
+  const limitN = 4294967296 - (4294967296 % N);
+  const l1 = cfg.distance === 'L1';
+  const margin = cfg.margin;
+  const logsig = cfg.loss === 'logsigmoid';
+  const alpha = cfg.adversarialTemperature;
+  const bern = cfg.corruption === 'bernoulli';
+  const ix = cfg.filterNegatives ? data.index : null;
+  const adagrad = cfg.optimizer === 'adagrad';
+  const renorm = cfg.renorm === 'none' ? 0 : cfg.renorm === 'max' ? 1 : 2;
+  const share = cfg.sharedNegatives;
+  const shared = ws.shared;
+  const triples = data.triples;
+  const order = data.order;
+  const neg = kern.neg;
+  const dist = kern.dist;
+  const scale = kern.scale;
+  let lossSum = 0;
+  for (let p = start; p < end; p++) {
+    const idx = order[p] * 3;
+    const h = triples[idx];
+    const r = triples[idx + 1];
+    const tt = triples[idx + 2];
+    if (share > 1 && (p - start) % share === 0)
+      for (let i = 0; i < K; i++) shared[i] = rng.int(N, limitN);
+    const pHead = bern ? data.headProb[r] : 0.5;
+    const headCut = pHead * 4294967296;
+    for (let i = 0; i < K; i++) {
+      const corruptHead = rng.next() < headCut;
+      let e = 0;
+      for (let attempt = 0; attempt < 32; attempt++) {
+        e = attempt === 0 && share > 1 ? shared[i] : rng.int(N, limitN);
+        if (corruptHead) {
+          if (e === h) continue;
+          if (ix !== null && known(ix, e, r, tt)) continue;
+        } else {
+          if (e === tt) continue;
+          if (ix !== null && known(ix, h, r, e)) continue;
+        }
+        break;
+      }
+      negEnt[i] = e;
+      negHead[i] = corruptHead ? 1 : 0;
+      neg[i] = (e << 1) | (corruptHead ? 1 : 0);
+    }
+    kern.forward(h, r, tt, K, D, !l1);
+    const dp = l1 ? dist[0] : Math.sqrt(dist[0]);
+    let minNeg = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < K; i++) {
+      const dn = l1 ? dist[i + 1] : Math.sqrt(dist[i + 1]);
+      negDist[i] = dn;
+      if (dn < minNeg) minNeg = dn;
+    }
+    if (alpha > 0) {
+      let z = 0;
+      for (let i = 0; i < K; i++) {
+        const wgt = Math.exp(-alpha * (negDist[i] - minNeg));
+        coef[i] = wgt;
+        z += wgt;
+      }
+      for (let i = 0; i < K; i++) coef[i] /= z;
+    } else {
+      for (let i = 0; i < K; i++) coef[i] = 1 / K;
+    }
+    let gp = 0;
+    let loss = 0;
+    let any = false;
+    if (logsig) {
+      loss = -logSigmoid(margin - dp);
+      gp = sigmoid(dp - margin);
+      any = true;
+      for (let i = 0; i < K; i++) {
+        const wgt = coef[i];
+        loss -= wgt * logSigmoid(negDist[i] - margin);
+        coef[i] = -wgt * sigmoid(margin - negDist[i]);
+      }
+    } else {
+      for (let i = 0; i < K; i++) {
+        const wgt = coef[i];
+        const v = margin + dp - negDist[i];
+        if (v > 0) {
+          loss += wgt * v;
+          gp += wgt;
+          coef[i] = -wgt;
+          any = true;
+        } else {
+          coef[i] = 0;
+        }
+      }
+    }
+    lossSum += loss;
+    if (!any) continue;
+    scale[0] = l1 ? gp : dp > 0 ? gp / dp : 0;
+    for (let i = 0; i < K; i++) {
+      const c = coef[i];
+      scale[i + 1] = c === 0 ? 0 : l1 ? c : negDist[i] > 0 ? c / negDist[i] : 0;
+    }
+    kern.backward(h, r, tt, K, D, !l1, lr, adagrad, renorm);
+  }
+  rng.store(ws.rng);
   return lossSum;
 }
 
@@ -371,6 +658,17 @@ function renormRow(E: Float32Array, off: number, D: number, renorm: number): voi
     const inv = 1 / Math.sqrt(n2);
     for (let k = 0; k < D; k++) E[off + k] *= inv;
   }
+}
+
+/** The classic TransE step (L1, margin loss, one negative, SGD, no penalty): the fused paths. */
+export function isClassicStep(cfg: KernelConfig): boolean {
+  return (
+    cfg.negatives === 1 &&
+    cfg.loss === 'margin' &&
+    cfg.distance === 'L1' &&
+    cfg.optimizer === 'sgd' &&
+    cfg.regularization === 0
+  );
 }
 
 /**
@@ -387,15 +685,24 @@ export function trainRange(
   end: number,
   lr: number,
 ): number {
-  if (
-    cfg.negatives === 1 &&
-    cfg.loss === 'margin' &&
-    cfg.distance === 'L1' &&
-    cfg.optimizer === 'sgd' &&
-    cfg.regularization === 0
-  ) {
+  const w = t.wasm;
+  const simd =
+    w !== undefined &&
+    w.dim === t.dim &&
+    t.dim % 4 === 0 &&
+    ws.slot < w.slots &&
+    cfg.regularization === 0 &&
+    cfg.negatives <= w.negatives &&
+    end - start <= w.scratchBytes / 16;
+  if (simd && (ws.simdTrain === null || ws.simdTrain.wasm !== w))
+    ws.simdTrain = new SimdTrainer(w, ws.slot);
+  if (isClassicStep(cfg)) {
+    if (simd && ws.simdTrain !== null)
+      return trainRangeClassicSimd(ws, ws.simdTrain, t, data, cfg, start, end, lr);
     return trainRangeClassic(ws, t, data, cfg, start, end, lr);
   }
+  if (simd && ws.simdTrain !== null)
+    return trainRangeGeneralSimd(ws, ws.simdTrain, t, data, cfg, start, end, lr);
   const D = t.dim;
   const N = t.numEntities;
   const K = cfg.negatives;
@@ -410,7 +717,9 @@ export function trainRange(
   const gT = ws.gT;
   const gR = ws.gR;
   const gE = ws.gE;
-  const rng = ws.rng;
+  const rng = ws.fast;
+  rng.load(ws.rng);
+  const limitN = 4294967296 - (4294967296 % N);
   const l1 = cfg.distance === 'L1';
   const margin = cfg.margin;
   const logsig = cfg.loss === 'logsigmoid';
@@ -440,15 +749,16 @@ export function trainRange(
     // Negatives: fresh entities per positive, or one set shared by `share` consecutive positives
     // (rows stay in cache; DGL-KE's chunked sampling). A shared entity that is invalid for this
     // positive (the original entity, or a known triple) is replaced by a fresh draw.
-    if (share > 1 && (p - start) % share === 0) for (let i = 0; i < K; i++) shared[i] = rng.int(N);
+    if (share > 1 && (p - start) % share === 0)
+      for (let i = 0; i < K; i++) shared[i] = rng.int(N, limitN);
     const pHead = bern ? data.headProb[r] : 0.5;
     const headCut = pHead * 4294967296;
     let minNeg = Number.POSITIVE_INFINITY;
     for (let i = 0; i < K; i++) {
-      const corruptHead = rng.nextUint32() < headCut;
+      const corruptHead = rng.next() < headCut;
       let e = 0;
       for (let attempt = 0; attempt < 32; attempt++) {
-        e = attempt === 0 && share > 1 ? shared[i] : rng.int(N);
+        e = attempt === 0 && share > 1 ? shared[i] : rng.int(N, limitN);
         if (corruptHead) {
           if (e === h) continue;
           if (ix !== null && known(ix, e, r, tt)) continue;
@@ -580,6 +890,7 @@ export function trainRange(
     applyRow(E, t.entityAcc, tt, gT, D, lr, adagrad, reg, renorm);
     applyRow(Rt, t.relationAcc, r, gR, D, lr, adagrad, reg, 0);
   }
+  rng.store(ws.rng);
   return lossSum;
 }
 
@@ -591,9 +902,14 @@ export interface RankData {
   index: TripleIndexData | null;
   /** [2 * q * 2] output: for query j, [2j] = candidates strictly better, [2j + 1] = tied candidates. */
   out: Int32Array;
-  /** Skip candidates by the block-sum lower bound (default true; exact either way). */
+  /** Skip candidates by the block-sum lower bound (JS kernel only; default true; exact either way). */
   bound?: boolean;
+  /** 'simd': WebAssembly f32x4 (float32 sums); 'js': float64 scalar loops with lower bounds. Default 'simd' where supported. */
+  kernel?: RankKernel;
 }
+
+/** Which ranking kernel to use. */
+export type RankKernel = 'simd' | 'js';
 
 function distanceAbandon(
   E: Float32Array,

@@ -17,8 +17,15 @@ import { type TransEConfig, validateTransEConfig } from './config';
 import { checkIds, type LinkPredictionMetrics, rankWithExecutor, summarize } from './evaluate';
 import { allocArray, createExecutor, type Executor } from './executor';
 import type { EpochJob } from './jobs';
-import { type KernelConfig, learningRateAt, type Tables } from './kernel';
+import { FastRng, type KernelConfig, learningRateAt, type Tables } from './kernel';
 import type { KgDataset, TripleSet } from './kg_data';
+import {
+  allocWasmTables,
+  sharedWasmSupported,
+  simdSupported,
+  type WasmTables,
+  wasmTablesFit,
+} from './simd_kernels';
 import { bernoulliHeadProbabilities, buildTripleIndex } from './triple_index';
 
 export interface EpochReport {
@@ -59,6 +66,13 @@ export interface TrainOptions {
   callbacks?: TrainCallbacks;
   /** Stop after the current epoch (a checkpoint is written first when `checkpointDir` is set). */
   signal?: AbortSignal;
+  /**
+   * 'auto' (default): WebAssembly SIMD kernels (float32 arithmetic) wherever they apply
+   * (regularization 0, dim a multiple of 4, tables under 4 GiB), else the JavaScript kernels
+   * (float64 arithmetic, float32 storage). 'js' forces JavaScript, 'simd' requires SIMD. A resume
+   * with 'auto' continues on the kernel recorded in the checkpoint (bit-identical continuation).
+   */
+  kernel?: TrainKernel;
 }
 
 export interface TransEEmbeddings {
@@ -108,6 +122,8 @@ interface Extra {
   numEntities: number;
   numRelations: number;
   trainFingerprint: string;
+  /** Training kernel of the run ('simd' or 'js'); absent in checkpoints older than the SIMD kernels. */
+  kernel?: 'simd' | 'js';
 }
 
 /** FNV-1a over the training triples: a resume on different data is refused. */
@@ -132,10 +148,80 @@ const RESUMABLE_CHANGES = new Set<keyof TransEConfig>([
   'keepCheckpoints',
 ]);
 
-function initTables(cfg: TransEConfig, n: number, r: number, shared: boolean): Tables {
+/**
+ * Which training kernel: 'auto' runs the WebAssembly SIMD kernels wherever they can train the
+ * configuration (`simdTrainingPossible`), else the JavaScript ones.
+ */
+export type TrainKernel = 'auto' | 'simd' | 'js';
+
+/** Whether the SIMD kernels can train this configuration here (either step). */
+export function simdTrainingPossible(
+  cfg: TransEConfig,
+  numEntities: number,
+  numRelations: number,
+): boolean {
+  return (
+    cfg.regularization === 0 &&
+    cfg.dim % 4 === 0 &&
+    (cfg.workers > 0 ? sharedWasmSupported() : simdSupported()) &&
+    wasmTablesFit(
+      numEntities,
+      numRelations,
+      cfg.dim,
+      cfg.batchSize,
+      cfg.negatives,
+      Math.max(1, cfg.workers),
+    )
+  );
+}
+
+/** Whether a run with `kernel` puts its tables in a WebAssembly memory; throws for 'simd' when it cannot. */
+export function useSimdTraining(
+  cfg: TransEConfig,
+  kernel: TrainKernel,
+  numEntities: number,
+  numRelations: number,
+): boolean {
+  if (kernel === 'js') return false;
+  const ok = simdTrainingPossible(cfg, numEntities, numRelations);
+  if (kernel === 'simd' && !ok) {
+    throw new RangeError(
+      "trainTransE: kernel 'simd' needs regularization 0, dim a multiple of 4, tables under 4 GiB and WebAssembly SIMD",
+    );
+  }
+  return ok;
+}
+
+function initTables(
+  cfg: TransEConfig,
+  n: number,
+  r: number,
+  shared: boolean,
+  simd: boolean,
+): Tables {
   const dim = cfg.dim;
-  const entity = allocArray(Float32Array, n * dim, shared);
-  const relation = allocArray(Float32Array, r * dim, shared);
+  let entity: Float32Array;
+  let relation: Float32Array;
+  let entityAcc: Float32Array;
+  let relationAcc: Float32Array;
+  let wasm: WasmTables | undefined;
+  if (simd) {
+    const w = allocWasmTables(
+      n,
+      r,
+      dim,
+      cfg.batchSize,
+      cfg.negatives,
+      Math.max(1, cfg.workers),
+      shared,
+    );
+    ({ entity, relation, entityAcc, relationAcc, wasm } = w);
+  } else {
+    entity = allocArray(Float32Array, n * dim, shared);
+    relation = allocArray(Float32Array, r * dim, shared);
+    entityAcc = allocArray(Float32Array, n, shared);
+    relationAcc = allocArray(Float32Array, r, shared);
+  }
   const a = cfg.initRange > 0 ? cfg.initRange : 6 / Math.sqrt(dim);
   const rng = new Rng(cfg.seed).fork('init');
   rng.fillUniform(entity, -a, a);
@@ -151,8 +237,9 @@ function initTables(cfg: TransEConfig, n: number, r: number, shared: boolean): T
     numRelations: r,
     entity,
     relation,
-    entityAcc: allocArray(Float32Array, n, shared),
-    relationAcc: allocArray(Float32Array, r, shared),
+    entityAcc,
+    relationAcc,
+    ...(wasm ? { wasm } : {}),
   };
 }
 
@@ -236,8 +323,8 @@ export async function trainTransE(
   const warmupSteps = Math.round(cfg.warmupEpochs * stepsPerEpoch);
   const fingerprint = fingerprintTriples(dataset.train);
 
-  const tables = initTables(cfg, N, R, shared);
   const shuffle = new Rng(cfg.seed).fork('shuffle');
+  const fastShuffle = new FastRng();
   let extra: Extra = {
     lossHistory: [],
     validation: [],
@@ -252,20 +339,29 @@ export async function trainTransE(
   let best: { entity: Float32Array; relation: Float32Array } | null = null;
   let startEpoch = 0;
   let resumedFromEpoch: number | null = null;
-
-  if (options.checkpointDir && options.resume !== false) {
-    const restored = await tryRestore(options.checkpointDir, cfg, fingerprint, N, R);
-    if (restored) {
-      tables.entity.set(restored.entity);
-      tables.relation.set(restored.relation);
-      tables.entityAcc.set(restored.entityAcc);
-      tables.relationAcc.set(restored.relationAcc);
-      shuffle.setState(restored.state.rng.shuffle);
-      extra = restored.extra;
-      best = restored.best;
-      startEpoch = restored.state.epoch;
-      resumedFromEpoch = startEpoch;
-    }
+  const restored =
+    options.checkpointDir && options.resume !== false
+      ? await tryRestore(options.checkpointDir, cfg, fingerprint, N, R)
+      : null;
+  // 'auto' resumes on the kernel the checkpoint was trained with (checkpoints that do not say
+  // were written by the JavaScript kernel), so the continuation is bit-identical.
+  let kernel: TrainKernel = options.kernel ?? 'auto';
+  if (kernel === 'auto' && restored) {
+    kernel = restored.extra.kernel === 'simd' && simdTrainingPossible(cfg, N, R) ? 'simd' : 'js';
+  }
+  const simd = useSimdTraining(cfg, kernel, N, R);
+  extra.kernel = simd ? 'simd' : 'js';
+  const tables = initTables(cfg, N, R, shared, simd);
+  if (restored) {
+    tables.entity.set(restored.entity);
+    tables.relation.set(restored.relation);
+    tables.entityAcc.set(restored.entityAcc);
+    tables.relationAcc.set(restored.relationAcc);
+    shuffle.setState(restored.state.rng.shuffle);
+    extra = { ...restored.extra, kernel: extra.kernel };
+    best = restored.best;
+    startEpoch = restored.state.epoch;
+    resumedFromEpoch = startEpoch;
   }
 
   // Training data in (possibly shared) memory.
@@ -335,7 +431,9 @@ export async function trainTransE(
         break;
       }
       const e0 = performance.now();
-      order.set(shuffle.permutation(n));
+      fastShuffle.load(shuffle);
+      fastShuffle.permutationInto(order);
+      fastShuffle.store(shuffle);
       counter[0] = 0;
       stepLoss.fill(0);
       const job: EpochJob = {

@@ -18,9 +18,23 @@ export interface TripleIndexData {
   tailOffsets: Int32Array;
   /** [M] sorted within each tail segment: r * N + h. */
   tailKeys: Float64Array;
+  /**
+   * A one-hash bitmap of the triples (about 32 bits per triple): a clear bit proves a triple
+   * unknown without the binary search, which is the common case for sampled negatives.
+   */
+  bloom?: Uint32Array;
 }
 
-function alloc<T extends Int32Array | Float64Array>(
+/** The bitmap bit of (h, r, t): `bloom[bit >>> 5] & (1 << (bit & 31))`, with `mask` = bits - 1. */
+export function tripleHash(h: number, r: number, t: number, mask: number): number {
+  let x =
+    Math.imul(h, 0x9e3779b1) ^ Math.imul(r + 0x7f4a7c15, 0x85ebca6b) ^ Math.imul(t, 0xc2b2ae35);
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) & mask;
+}
+
+function alloc<T extends Int32Array | Uint32Array | Float64Array>(
   Ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number },
   n: number,
   shared: boolean,
@@ -74,6 +88,20 @@ export function buildTripleIndex(
   };
   const byHead = build(0, 2);
   const byTail = build(2, 0);
+  // Bitmap: a power of two >= 32 bits per distinct triple (at least 1024 bits).
+  const M = byHead.keys.length;
+  let bits = 1024;
+  while (bits < 32 * M && bits < 2 ** 31) bits *= 2;
+  const bloom = alloc(Uint32Array, bits / 32, shared);
+  const mask = bits - 1;
+  for (let h = 0; h < numEntities; h++) {
+    for (let i = byHead.offsets[h]; i < byHead.offsets[h + 1]; i++) {
+      const key = byHead.keys[i];
+      const r = Math.floor(key / numEntities);
+      const bit = tripleHash(h, r, key - r * numEntities, mask);
+      bloom[bit >>> 5] |= 1 << (bit & 31);
+    }
+  }
   return {
     numEntities,
     numRelations,
@@ -81,6 +109,7 @@ export function buildTripleIndex(
     headKeys: byHead.keys,
     tailOffsets: byTail.offsets,
     tailKeys: byTail.keys,
+    bloom,
   };
 }
 
@@ -96,6 +125,11 @@ export function lowerBound(keys: Float64Array, lo: number, hi: number, key: numb
 
 /** Is (h, r, t) a known triple? */
 export function hasTriple(ix: TripleIndexData, h: number, r: number, t: number): boolean {
+  const bloom = ix.bloom;
+  if (bloom !== undefined) {
+    const bit = tripleHash(h, r, t, bloom.length * 32 - 1);
+    if ((bloom[bit >>> 5] & (1 << (bit & 31))) === 0) return false;
+  }
   const key = r * ix.numEntities + t;
   const end = ix.headOffsets[h + 1];
   const i = lowerBound(ix.headKeys, ix.headOffsets[h], end, key);

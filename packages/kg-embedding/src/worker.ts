@@ -7,7 +7,7 @@ import { type EpochJob, type RankJob, runEpoch, runRank } from './jobs';
 import { type KernelConfig, type RankData, type Tables, type TrainData, Workspace } from './kernel';
 
 export type WorkerMessage =
-  | { type: 'tables'; tables: Tables; negatives: number }
+  | { type: 'tables'; tables: Tables; negatives: number; slot: number }
   | { type: 'train-data'; data: TrainData; cfg: KernelConfig }
   | { type: 'epoch'; job: EpochJob }
   | { type: 'rank-data'; data: RankData }
@@ -25,6 +25,7 @@ function handle(msg: WorkerMessage): void {
     case 'tables':
       tables = msg.tables;
       ws = new Workspace(tables.dim, msg.negatives, tables.numEntities);
+      ws.slot = msg.slot;
       return;
     case 'train-data':
       train = { data: msg.data, cfg: msg.cfg };
