@@ -4,8 +4,8 @@
  * under taming's key names and a forward function.
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv1x1, conv2d } from './conv';
-import { groupNorm, swish } from './group_norm';
+import { conv1x1, conv2d, upsampleConv2d } from './conv';
+import { groupNorm, groupNormSwish } from './group_norm';
 import type { ConvParams, NormParams, ParamStore } from './params';
 
 export interface NormSpec {
@@ -42,9 +42,9 @@ const PAD1 = [1, 1, 1, 1] as const;
 /** GN -> swish -> conv3x3 -> GN -> swish -> conv3x3, plus the (1x1) skip. Dropout is 0 in taming. */
 export function resBlock(p: ResBlockParams, x: tf.Tensor4D, n: NormSpec): tf.Tensor4D {
   return tf.tidy(() => {
-    let h = swish(groupNorm(x, p.norm1.weight, p.norm1.bias, n.groups, n.eps)); // [b, h, w, cin]
+    let h = groupNormSwish(x, p.norm1.weight, p.norm1.bias, n.groups, n.eps); // [b, h, w, cin]
     h = conv2d(h, p.conv1.weight, p.conv1.bias, 1, PAD1); // [b, h, w, cout]
-    h = swish(groupNorm(h, p.norm2.weight, p.norm2.bias, n.groups, n.eps));
+    h = groupNormSwish(h, p.norm2.weight, p.norm2.bias, n.groups, n.eps);
     h = conv2d(h, p.conv2.weight, p.conv2.bias, 1, PAD1); // [b, h, w, cout]
     const skip = p.ninShortcut ? conv1x1(x, p.ninShortcut.weight, p.ninShortcut.bias) : x;
     return tf.add(skip, h);
@@ -111,7 +111,15 @@ export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
   });
 }
 
-/** taming Upsample(with_conv): nearest x2 then conv3x3 (pad 1). */
+/**
+ * taming Upsample(with_conv): nearest x2 then conv3x3 (pad 1), computed as the equivalent
+ * stride-2 transposed conv (`upsampleConv2d`; same values, 2.25x fewer FLOPs, no upsampled copy).
+ */
 export function upsample(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
+  return upsampleConv2d(x, p.weight, p.bias);
+}
+
+/** taming Upsample(with_conv) written literally (nearest x2, then conv3x3): the reference. */
+export function upsampleReference(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => conv2d(upsampleNearest2x(x), p.weight, p.bias, 1, PAD1));
 }

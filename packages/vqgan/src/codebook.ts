@@ -4,7 +4,7 @@
  */
 import type { Rng } from '@artist-ts/runtime/rng';
 import * as tf from '@tensorflow/tfjs';
-import { nearestCodes } from './quantizer';
+import { nearestCodes, oneHotFloat } from './quantizer';
 
 export interface CodebookStats {
   /** Codes hit at least once / codebook size. */
@@ -173,7 +173,7 @@ export function kmeans(
   for (let it = 0; it < options.iterations; it++) {
     const next = tf.tidy(() => {
       const assign = nearestCodes(pts, cent); // [n]
-      const oneHot = tf.oneHot(assign, k, 1, 0, 'float32'); // [n, k]
+      const oneHot = oneHotFloat(assign, k); // [n, k]
       const sums = tf.matMul(oneHot, pts, true, false); // [k, d]
       const counts = tf.sum(oneHot, 0).reshape([k, 1]); // [k, 1]
       const mean = tf.div(sums, tf.maximum(counts, 1));

@@ -10,6 +10,7 @@ export {
   resBlock,
   upsample,
   upsampleNearest2x,
+  upsampleReference,
 } from './blocks';
 export {
   type CodebookStats,
@@ -34,9 +35,12 @@ export {
   conv1x1,
   conv2d,
   convFilterGrad,
+  foldUpsampleKernel,
   getConvGradMode,
   type Pad4,
+  resolvedConvGradMode,
   setConvGradMode,
+  upsampleConv2d,
 } from './conv';
 export { type ImageDataset, InMemoryImageDataset } from './dataset';
 export {
@@ -46,13 +50,15 @@ export {
   NLayerDiscriminator,
   validateDiscriminatorConfig,
 } from './discriminator';
-export { groupNorm, swish } from './group_norm';
+export { FlatAdam, type FlatAdamConfig } from './flat_adam';
+export { groupNorm, groupNormSwish, swish } from './group_norm';
 export { type ImageBatch, type ImageInput, psnr, toModelInput, toUint8Pixels } from './images';
 export { LPIPS_VGG_SLICES, Lpips, lpipsWeightSpecs, type PerceptualLoss } from './lpips';
 export { ParamStore } from './params';
 export {
   codeDistances,
   nearestCodes,
+  oneHotFloat,
   type QuantizeOutput,
   quantize,
   stopGradient,
@@ -75,6 +81,7 @@ export {
   type StepMetrics,
   type TrainerOptions,
   type TrainOptions,
+  VQGAN_TRAIN_PRESETS,
   type VqganTrainConfig,
   VqganTrainer,
   validateVqganTrainConfig,

@@ -23,7 +23,7 @@ import {
 } from './blocks';
 import type { VqganConfig } from './config';
 import { conv2d } from './conv';
-import { groupNorm, swish } from './group_norm';
+import { groupNormSwish } from './group_norm';
 import type { ConvParams, NormParams, ParamStore } from './params';
 
 const PAD1 = [1, 1, 1, 1] as const;
@@ -112,7 +112,7 @@ export function encoderForward(p: EncoderParams, x: tf.Tensor4D, n: NormSpec): t
       if (level.resample) h = downsample(level.resample, h); // [b, h/2, w/2, c]
     }
     h = mid(p.mid, h, n);
-    h = swish(groupNorm(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps));
+    h = groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps);
     return conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1); // [b, H/f, W/f, zChannels]
   });
 }
@@ -165,7 +165,7 @@ export function decoderTrunk(p: DecoderParams, z: tf.Tensor4D, n: NormSpec): tf.
       }
       if (level.resample) h = upsample(level.resample, h); // [b, 2h, 2w, c]
     }
-    return swish(groupNorm(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps)); // [b, H, W, ch]
+    return groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps); // [b, H, W, ch]
   });
 }
 

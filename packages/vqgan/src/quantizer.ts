@@ -35,6 +35,25 @@ export function codeDistances(flat: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tens
   });
 }
 
+/**
+ * One-hot rows as float32 `[n, k]`, built in plain memory. NOT `tf.oneHot(idx, k, 1, 0, 'float32')`:
+ * the wasm backend's OneHot kernel (tfjs 4.22.0) writes int32 bit patterns into the float32 output
+ * (1 reads as 1.4e-45), so a one-hot matmul returns ~0 there; and a cast of an int32/bool one-hot
+ * keeps an integer store on the cpu backend, which native kernel overrides reject.
+ */
+export function oneHotFloat(indices: tf.Tensor1D, k: number): tf.Tensor2D {
+  const idx = indices.dataSync();
+  const n = idx.length;
+  const data = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const c = idx[i];
+    if (!(c >= 0 && c < k))
+      throw new Error(`oneHotFloat: index ${c} at row ${i} is outside [0, ${k})`);
+    data[i * k + c] = 1;
+  }
+  return tf.tensor2d(data, [n, k], 'float32'); // [n, k]
+}
+
 /** Nearest code index per row (ties go to the lowest index, as torch.argmin). */
 export function nearestCodes(flat: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => tf.argMin(codeDistances(flat, codebook), 1) as tf.Tensor1D); // [n] int32
@@ -68,7 +87,7 @@ export function quantize(
   return tf.tidy(() => {
     const flat = tf.reshape(z, [b * h * w, d]); // [n, d]
     const idx = nearestCodes(stopGradient(flat) as tf.Tensor2D, codebook); // [n]
-    const oneHot = tf.oneHot(idx, k, 1, 0, 'float32'); // [n, k]
+    const oneHot = oneHotFloat(idx, k); // [n, k]
     const zqFlat = tf.matMul(oneHot, codebook); // [n, d]
     const zq = tf.reshape(zqFlat, [b, h, w, d]); // [b, h, w, d]
     const commit = tf.mean(tf.square(tf.sub(stopGradient(zq), z))) as tf.Scalar; // moves the encoder

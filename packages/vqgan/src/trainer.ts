@@ -22,7 +22,6 @@
  * and the latent reservoir are all in the checkpoint.
  */
 import fs from 'node:fs';
-import { AdamW } from '@artist-ts/runtime';
 import { readCheckpoint } from '@artist-ts/runtime/checkpoint-files';
 import { Rng } from '@artist-ts/runtime/rng';
 import type { RawTensor, TrainerState } from '@artist-ts/runtime/trainer-state';
@@ -43,6 +42,7 @@ import {
   NLayerDiscriminator,
   validateDiscriminatorConfig,
 } from './discriminator';
+import { FlatAdam } from './flat_adam';
 import { toModelInput } from './images';
 import type { PerceptualLoss } from './lpips';
 import { Vqgan } from './vqgan';
@@ -85,6 +85,14 @@ export interface VqganTrainConfig {
   kmeansIterations: number;
   /** Seed of the run's RNG streams (data order, restarts, k-means). */
   seed: number | string;
+  /**
+   * Cosine learning-rate decay over this many steps, from the learning rates down to
+   * `minLrRatio` times them, then constant (0: constant learning rates, as taming). Applies to
+   * both optimizers; a function of the step, so resume stays exact.
+   */
+  lrDecaySteps: number;
+  /** Final fraction of the learning rates under `lrDecaySteps`. */
+  minLrRatio: number;
 }
 
 export const DEFAULT_VQGAN_TRAIN_CONFIG: VqganTrainConfig = {
@@ -111,6 +119,29 @@ export const DEFAULT_VQGAN_TRAIN_CONFIG: VqganTrainConfig = {
   kmeansBatches: 8,
   kmeansIterations: 10,
   seed: 'vqgan-train',
+  lrDecaySteps: 0,
+  minLrRatio: 0.1,
+};
+
+/**
+ * Named training recipes. `taming`: taming-transformers' optimizer settings (the defaults; for
+ * fine-tuning released weights and GAN training). `fast`: small models from scratch on a CPU
+ * without the GAN (the demo recipe): a higher learning rate with Adam's usual betas (0.9, 0.99;
+ * taming's 0.5/0.9 suits the adversarial phase, and learns the reconstruction more slowly),
+ * k-means initialisation from 16 batches and dead-code restart every 8 steps. On emoji-zh 32x32
+ * with `nano` it gives usage 100 % and perplexity above 0.8 x 512 from the first epoch.
+ */
+export const VQGAN_TRAIN_PRESETS: Record<'taming' | 'fast', VqganTrainConfig> = {
+  taming: DEFAULT_VQGAN_TRAIN_CONFIG,
+  fast: {
+    ...DEFAULT_VQGAN_TRAIN_CONFIG,
+    learningRate: 2e-3,
+    beta1: 0.9,
+    beta2: 0.99,
+    kmeansInit: true,
+    kmeansBatches: 16,
+    restartEvery: 8,
+  },
 };
 
 export function validateVqganTrainConfig(config: Partial<VqganTrainConfig> = {}): VqganTrainConfig {
@@ -140,7 +171,7 @@ export function validateVqganTrainConfig(config: Partial<VqganTrainConfig> = {})
     if (!Number.isInteger(c[k]) || c[k] < 1)
       throw new Error(`vqgan train config: '${k}' must be a positive integer, got ${String(c[k])}`);
   }
-  const nonNegInt = ['discStart', 'restartEvery'] as const;
+  const nonNegInt = ['discStart', 'restartEvery', 'lrDecaySteps'] as const;
   for (const k of nonNegInt) {
     if (!Number.isInteger(c[k]) || c[k] < 0)
       throw new Error(`vqgan train config: '${k}' must be an integer >= 0, got ${String(c[k])}`);
@@ -162,6 +193,11 @@ export function validateVqganTrainConfig(config: Partial<VqganTrainConfig> = {})
         `vqgan train config: '${k}' must be a finite number >= 0, got ${String(c[k])}`,
       );
     }
+  }
+  if (!(typeof c.minLrRatio === 'number' && c.minLrRatio >= 0 && c.minLrRatio <= 1)) {
+    throw new Error(
+      `vqgan train config: 'minLrRatio' must be in [0, 1], got ${String(c.minLrRatio)}`,
+    );
   }
   for (const k of ['beta1', 'beta2'] as const) {
     if (!(c[k] >= 0 && c[k] < 1))
@@ -200,6 +236,8 @@ export interface StepMetrics {
   dLoss: number | null;
   logitsReal: number | null;
   logitsFake: number | null;
+  /** Generator learning rate used by this step (after any decay). */
+  learningRate: number;
   /** Distinct codes in this batch. */
   batchCodes: number;
   /** Codes restarted after this step. */
@@ -247,8 +285,8 @@ export class VqganTrainer {
   readonly discriminator: NLayerDiscriminator | null;
   readonly dataset: ImageDataset;
   private readonly perceptual: PerceptualLoss | null;
-  private readonly genOpt: AdamW;
-  private readonly discOpt: AdamW | null;
+  private readonly genOpt: FlatAdam;
+  private readonly discOpt: FlatAdam | null;
   private readonly genVars: Record<string, tf.Variable>;
   private readonly discVars: Record<string, tf.Variable>;
   private readonly engineToName = new Map<string, string>();
@@ -299,13 +337,12 @@ export class VqganTrainer {
       this.engineToName.set(v.name, name);
     }
     const { beta1, beta2 } = this.config;
-    this.genOpt = new AdamW({
-      learningRate: this.config.learningRate,
-      beta1,
-      beta2,
-      epsilon: 1e-8,
-      weightDecay: 0,
-    });
+    const shapes = (vars: Record<string, tf.Variable>) =>
+      Object.entries(vars).map(([n, v]): [string, number[]] => [n, v.shape]);
+    this.genOpt = new FlatAdam(
+      { learningRate: this.config.learningRate, beta1, beta2, epsilon: 1e-8 },
+      shapes(this.genVars),
+    );
     this.discVars = {};
     if (this.config.disc) {
       this.discriminator = new NLayerDiscriminator(
@@ -317,13 +354,10 @@ export class VqganTrainer {
         this.discVars[name] = v;
         this.engineToName.set(v.name, name);
       }
-      this.discOpt = new AdamW({
-        learningRate: this.config.discLearningRate,
-        beta1,
-        beta2,
-        epsilon: 1e-8,
-        weightDecay: 0,
-      });
+      this.discOpt = new FlatAdam(
+        { learningRate: this.config.discLearningRate, beta1, beta2, epsilon: 1e-8 },
+        shapes(this.discVars),
+      );
     } else {
       this.discriminator = null;
       this.discOpt = null;
@@ -495,6 +529,8 @@ export class VqganTrainer {
 
     const { value, grads } = tf.variableGrads(genLoss, Object.values(this.genVars));
     value.dispose();
+    const lrScale = this.lrScale();
+    this.genOpt.learningRate = cfg.learningRate * lrScale;
     this.genOpt.applyGradients(this.genVars, this.gradsByName(grads));
     tf.dispose(grads);
     if (!kept) throw new Error('VqganTrainer: generator step produced no outputs');
@@ -521,6 +557,7 @@ export class VqganTrainer {
       const r = tf.variableGrads(dl, Object.values(this.discVars));
       dLoss = r.value.dataSync()[0];
       r.value.dispose();
+      this.discOpt.learningRate = cfg.discLearningRate * lrScale;
       this.discOpt.applyGradients(this.discVars, this.gradsByName(r.grads));
       tf.dispose(r.grads);
       const lv = (logits as unknown as tf.Tensor).dataSync();
@@ -560,6 +597,7 @@ export class VqganTrainer {
       dLoss,
       logitsReal,
       logitsFake,
+      learningRate: cfg.learningRate * lrScale,
       batchCodes,
       restarted,
     };
@@ -571,6 +609,14 @@ export class VqganTrainer {
       this.epochCounts.fill(0);
     }
     return { metrics, epochEnd };
+  }
+
+  /** Learning-rate multiplier of the next step (cosine decay to `minLrRatio`; 1 when off). */
+  lrScale(): number {
+    const { lrDecaySteps, minLrRatio } = this.config;
+    if (lrDecaySteps === 0) return 1;
+    const t = Math.min(this.step, lrDecaySteps) / lrDecaySteps;
+    return minLrRatio + (1 - minLrRatio) * 0.5 * (1 + Math.cos(Math.PI * t));
   }
 
   /** Restarts codes hit fewer than `restartThreshold` times since the last check. Returns how many. */
@@ -618,7 +664,7 @@ export class VqganTrainer {
     return { steps: this.step - start, lastMetrics: last };
   }
 
-  private optimizerRaw(prefix: string, opt: AdamW): RawTensor[] {
+  private optimizerRaw(prefix: string, opt: FlatAdam): RawTensor[] {
     return opt.getWeights().map(({ name, tensor }) => {
       const raw: RawTensor = {
         name: `${prefix}/${name}`,

@@ -16,7 +16,7 @@ import {
   validateVqganConfig,
 } from './config';
 import { conv1x1 } from './conv';
-import { type ImageInput, toModelInput } from './images';
+import { type ImageInput, toModelInput, toUint8Pixels } from './images';
 import {
   type DecoderParams,
   decoderHead,
@@ -223,6 +223,64 @@ export class Vqgan {
   decode(codes: tf.Tensor3D | tf.Tensor2D): tf.Tensor4D {
     this.checkAlive();
     return tf.tidy(() => this.decodeLatents(this.codesToLatents(codes)));
+  }
+
+  /**
+   * Decodes code grids to uint8 RGB pixels, NHWC, `clip(round((x + 1) * 127.5))` as EasyNLP
+   * post-processes. `codes` is one Int32Array per image (each `h * w` codes, row-major: ARTIST's
+   * flat `w * row + col` order), or one Int32Array holding `n * h * w` codes back to back.
+   * Runs in batches of `batchSize` images (default 16), yielding to the event loop between them,
+   * and returns `n * H * W * 3` bytes. Leaves no tensors behind.
+   */
+  async decodeToPixels(
+    codes: Int32Array[] | Int32Array,
+    options: { batchSize?: number } = {},
+  ): Promise<Uint8Array> {
+    this.checkAlive();
+    const batchSize = options.batchSize ?? 16;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new Error(`decodeToPixels: 'batchSize' must be a positive integer, got ${batchSize}`);
+    }
+    const [gh, gw] = this.codeShape;
+    const per = gh * gw;
+    let flat: Int32Array;
+    if (codes instanceof Int32Array) {
+      if (codes.length % per !== 0) {
+        throw new Error(
+          `decodeToPixels: codes has ${codes.length} values, not a multiple of ${per} (${gh}x${gw} per image)`,
+        );
+      }
+      flat = codes;
+    } else if (Array.isArray(codes)) {
+      flat = new Int32Array(codes.length * per);
+      codes.forEach((c, i) => {
+        if (!(c instanceof Int32Array) || c.length !== per) {
+          throw new Error(
+            `decodeToPixels: codes[${i}] must be an Int32Array of ${per} codes (${gh}x${gw}), got ${c instanceof Int32Array ? `${c.length} values` : typeof c}`,
+          );
+        }
+        flat.set(c, i * per);
+      });
+    } else {
+      throw new Error('decodeToPixels: codes must be an Int32Array or an array of Int32Array');
+    }
+    const n = flat.length / per;
+    const size = this.config.resolution;
+    const perImage = size * size * this.config.outChannels;
+    const out = new Uint8Array(n * perImage);
+    for (let i = 0; i < n; i += batchSize) {
+      const m = Math.min(batchSize, n - i);
+      const codesT = tf.tensor3d(flat.subarray(i * per, (i + m) * per), [m, gh, gw], 'int32');
+      try {
+        const images = this.decode(codesT); // [m, H, W, 3] in about [-1, 1]
+        out.set(toUint8Pixels(images), i * perImage);
+        images.dispose();
+      } finally {
+        codesT.dispose();
+      }
+      if (i + m < n) await new Promise((r) => setImmediate(r));
+    }
+    return out;
   }
 
   /** encode + decode. */

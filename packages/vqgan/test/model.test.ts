@@ -2,6 +2,7 @@ import { initRuntime } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { codeGridShape, PRESETS, validateVqganConfig } from '../src/config';
+import { toUint8Pixels } from '../src/images';
 import { expectedTamingKeyCount } from '../src/taming_keys';
 import { Vqgan } from '../src/vqgan';
 import { MICRO } from './helpers';
@@ -10,9 +11,9 @@ beforeAll(async () => {
   await initRuntime({ backend: 'cpu' });
 });
 
-// Independent counts (python, mirroring taming's constructors; see test/reference/count_params.py).
+// Independent counts: python3 test/reference/count_params.py (mirrors taming's constructors).
 const EXPECTED_PARAMS: Record<string, number> = {
-  nano: 780595,
+  nano: 275731,
   small: 12185859,
   'artist-base': 76073859,
 };
@@ -90,6 +91,41 @@ describe('Vqgan shapes', () => {
       tf.dispose([codes, rec, r2]);
     }, 'encode/decode');
     x.dispose();
+    model.dispose();
+  });
+});
+
+describe('decodeToPixels', () => {
+  test('equals toUint8Pixels(decode) for per-image and flat codes, in any batch size', async () => {
+    const model = Vqgan.create(MICRO, { seed: 3 });
+    const [gh, gw] = model.codeShape; // 4x4 codes, 8x8 images
+    const rng = (i: number) => (i * 7 + 3) % 16;
+    const perImage = Array.from({ length: 5 }, (_, k) =>
+      Int32Array.from({ length: gh * gw }, (_, i) => rng(i + 11 * k)),
+    );
+    const flat = new Int32Array(5 * gh * gw);
+    for (const [k, c] of perImage.entries()) flat.set(c, k * gh * gw);
+    const codesT = tf.tensor3d(flat, [5, gh, gw], 'int32');
+    const images = model.decode(codesT);
+    const expected = toUint8Pixels(images);
+    tf.dispose([codesT, images]);
+    expect(expected.length).toBe(5 * 8 * 8 * 3);
+    const a = await model.decodeToPixels(perImage, { batchSize: 2 });
+    const b = await model.decodeToPixels(flat);
+    expect(a).toBeInstanceOf(Uint8Array);
+    expect(Array.from(a)).toEqual(Array.from(expected));
+    expect(Array.from(b)).toEqual(Array.from(expected));
+    await expectNoLeakedTensors(async () => {
+      await model.decodeToPixels(perImage, { batchSize: 3 });
+    }, 'decodeToPixels');
+    await expect(model.decodeToPixels(new Int32Array(17))).rejects.toThrow(/multiple of 16/);
+    await expect(model.decodeToPixels([perImage[0], new Int32Array(3)])).rejects.toThrow(
+      /codes\[1\] must be an Int32Array of 16 codes/,
+    );
+    await expect(model.decodeToPixels([Int32Array.from({ length: 16 }, () => 16)])).rejects.toThrow(
+      /values must be in \[0, 16\)/,
+    );
+    await expect(model.decodeToPixels(flat, { batchSize: 0 })).rejects.toThrow(/'batchSize'/);
     model.dispose();
   });
 });

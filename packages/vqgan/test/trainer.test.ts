@@ -86,6 +86,7 @@ describe('VqganTrainer', () => {
       kmeansInit: true,
       kmeansBatches: 2,
       kmeansIterations: 3,
+      lrDecaySteps: 3,
     };
     const strip = (m: StepMetrics) => ({ ...m });
     const a = Vqgan.create(MICRO, { seed: 5 });
@@ -122,6 +123,25 @@ describe('VqganTrainer', () => {
     a.dispose();
     tc.dispose();
     tc.model.dispose();
+  });
+
+  test('cosine learning-rate decay to minLrRatio over lrDecaySteps, then constant', () => {
+    const model = Vqgan.create(MICRO, { seed: 10 });
+    const trainer = new VqganTrainer(model, data(), {
+      ...BASE,
+      learningRate: 1e-3,
+      lrDecaySteps: 2,
+      minLrRatio: 0.1,
+    });
+    const lrs = [0, 1, 2, 3].map(() => trainer.trainStep().metrics.learningRate);
+    // steps 0..3: scale 1, 0.1 + 0.9 * (1 + cos(pi/2)) / 2 = 0.55, then 0.1
+    expect(lrs[0]).toBeCloseTo(1e-3, 12);
+    expect(lrs[1]).toBeCloseTo(0.55e-3, 12);
+    expect(lrs[2]).toBeCloseTo(1e-4, 12);
+    expect(lrs[3]).toBeCloseTo(1e-4, 12);
+    expect(() => new VqganTrainer(model, data(), { minLrRatio: 2 })).toThrow(/'minLrRatio'/);
+    trainer.dispose();
+    model.dispose();
   });
 
   test('dead-code restart raises usage on a collapsed codebook', () => {
