@@ -20,8 +20,7 @@ import {
   loadEntityLexicon,
   Vocab,
 } from '@artist-ts/lattice-data';
-import { toUint8Pixels, Vqgan } from '@artist-ts/vqgan';
-import * as tf from '@tensorflow/tfjs';
+import { Vqgan } from '@artist-ts/vqgan';
 
 /** Where a generator's pieces live. A run folder fills all of them. */
 export interface GeneratorPaths {
@@ -154,26 +153,14 @@ export class Generator {
         },
       },
     );
-    const [gh, gw] = this.vqgan.codeShape;
     const size = this.imageSize;
-    const out: GeneratedImage[] = [];
-    for (let i = 0; i < result.codes.length; i += 16) {
-      const part = result.codes.slice(i, i + 16);
-      const flat = new Int32Array(part.length * gh * gw);
-      for (const [k, c] of part.entries()) flat.set(c, k * gh * gw);
-      const codesT = tf.tensor3d(flat, [part.length, gh, gw], 'int32');
-      const images = this.vqgan.decode(codesT); // [n, size, size, 3] in [-1, 1]
-      const pixels = toUint8Pixels(images);
-      tf.dispose([codesT, images]);
-      for (let k = 0; k < part.length; k++) {
-        out.push({
-          textIndex: result.textIndex[i + k],
-          sample: result.sampleIndex[i + k],
-          pixels: pixels.slice(k * size * size * 3, (k + 1) * size * size * 3),
-        });
-      }
-    }
-    return out;
+    const per = size * size * 3;
+    const pixels = await this.vqgan.decodeToPixels(result.codes, { batchSize: 16 });
+    return result.codes.map((_, i) => ({
+      textIndex: result.textIndex[i],
+      sample: result.sampleIndex[i],
+      pixels: pixels.slice(i * per, (i + 1) * per),
+    }));
   }
 
   dispose(): void {

@@ -11,32 +11,10 @@ import { loadGpt, sampleCodes } from '@artist-ts/gpt-knowl';
 import { encodeBase64, TsvWriter } from '@artist-ts/lattice-data';
 import { atomicWriteFile } from '@artist-ts/runtime/files';
 import { toUint8Pixels, Vqgan } from '@artist-ts/vqgan';
-import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
 import { type Stage, throwIfAborted } from '../pipeline';
 import { pngOf, readSplitImages } from '../split_images';
 import { readEntityTable, readExamples } from './gpt';
-
-/** Decodes code arrays to uint8 NHWC images in batches. */
-export async function decodeCodes(
-  vqgan: Vqgan,
-  codes: Int32Array[],
-  batchSize = 16,
-): Promise<Uint8Array> {
-  const [gh, gw] = vqgan.codeShape;
-  const size = vqgan.config.resolution;
-  const out = new Uint8Array(codes.length * size * size * 3);
-  for (let i = 0; i < codes.length; i += batchSize) {
-    const part = codes.slice(i, i + batchSize);
-    const flat = new Int32Array(part.length * gh * gw);
-    for (const [k, c] of part.entries()) flat.set(c, k * gh * gw);
-    const codesT = tf.tensor3d(flat, [part.length, gh, gw], 'int32');
-    const images = vqgan.decode(codesT); // [n, size, size, 3] in [-1, 1]
-    out.set(toUint8Pixels(images), i * size * size * 3);
-    tf.dispose([codesT, images]);
-  }
-  return out;
-}
 
 export const evalStage: Stage<TrainerConfig> = {
   name: 'eval',
@@ -75,7 +53,7 @@ export const evalStage: Stage<TrainerConfig> = {
       );
       ctx.progress.end(`${sampled.tokensPerSecond.toFixed(1)} tokens/s`);
       throwIfAborted(ctx.signal, 'eval');
-      const generated = await decodeCodes(vqgan, sampled.codes);
+      const generated = await vqgan.decodeToPixels(sampled.codes, { batchSize: 16 });
       const samplesDir = path.join(dir, 'samples');
       fs.mkdirSync(samplesDir, { recursive: true });
       const pred = await TsvWriter.open(path.join(dir, 'predictions.tsv'), 'prediction');
