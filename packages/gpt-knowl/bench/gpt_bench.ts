@@ -72,6 +72,19 @@ async function benchSampling(tokens: number, skipUncached8: boolean) {
     { texts: texts.slice(0, 1), lattices: lattices.slice(0, 1), entityTable: table },
     { seed: 0 },
   );
+  // kernels launched per decoded token (batch 1): two short runs, the difference per token
+  const kernelsFor = async (len: number) => {
+    const m = new KnowlGpt({ preset: 'small', imageLen: len }, { seed: 1 });
+    const req = { texts: texts.slice(0, 1), lattices: lattices.slice(0, 1), entityTable: table };
+    await sampleCodes(m, req, { seed: 0 });
+    const info = await tf.profile(async () => {
+      await sampleCodes(m, req, { seed: 0 });
+    });
+    m.dispose();
+    return info.kernels.length;
+  };
+  const perToken = ((await kernelsFor(9)) - (await kernelsFor(5))) / 4;
+  console.log(`sampling: ${perToken} kernels per decoded token (batch 1, 4 layers)`);
   for (const batch of [1, 8]) {
     for (const useCache of [true, false]) {
       if (!useCache && batch === 8 && skipUncached8) continue;
@@ -131,6 +144,19 @@ async function benchTraining(steps: number, fusion: 'none' | 'lattice') {
   const times: number[] = [];
   const cpuTimes: number[] = [];
   const losses: number[] = [];
+  // kernels of one step (forward, backward, clipping, AdamW), counted on a throw-away trainer
+  {
+    const probe = new KnowlGpt({ preset: 'tiny', fusion }, { seed: 2 });
+    const t = new GptTrainer(probe, { batchSize: 8 }, { entityTable: table });
+    const b = t.nextBatch(data);
+    await t.trainStep(b);
+    const info = await tf.profile(async () => {
+      await t.trainStep(b);
+    });
+    console.log(`training tiny (fusion ${fusion}): ${info.kernels.length} kernels per step`);
+    t.dispose();
+    probe.dispose();
+  }
   for (let i = 0; i < steps + 1; i++) {
     const batch = trainer.nextBatch(data);
     const cpu0 = cpuSeconds();

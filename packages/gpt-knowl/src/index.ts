@@ -50,6 +50,7 @@ export {
 } from './model';
 export {
   DEFAULT_SAMPLE_CONFIG,
+  kthLargest,
   type SampleConfig,
   type SampleOptions,
   type SampleProgress,

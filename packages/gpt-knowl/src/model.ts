@@ -32,18 +32,27 @@ export interface LayerCache {
 
 /**
  * Inference weights: q/k/v packed into one matmul per block, the attention scale folded into q,
- * and each LayerNorm's gain and bias folded into the linear layer that follows it (ln1 -> qkv,
- * ln2 -> mlp.0, ln_f -> head). Same function, fewer ops per token. Owned by the caller
- * (`disposePacked`).
+ * each LayerNorm's gain and bias folded into the linear layer that follows it (ln1 -> qkv,
+ * ln2 -> mlp.0, ln_f -> head), GELU's two 1/sqrt(2) factors folded into mlp.0 and mlp.2, and
+ * every matrix stored 3-D ([1, in, out]) so each linear layer is one kernel launch without
+ * reshapes. Same function, fewer ops per token. Owned by the caller (`disposePacked`).
  */
 export interface PackedWeights {
-  qkvWeight: tf.Tensor2D[]; // [d, 3d] per block
+  qkvWeight: tf.Tensor3D[]; // [1, d, 3d] per block
   qkvBias: tf.Tensor1D[]; // [3d] per block
-  mlpWeight: tf.Tensor2D[]; // [d, 4d] per block
+  projWeight: tf.Tensor3D[]; // [1, d, d] per block
+  mlpWeight: tf.Tensor3D[]; // [1, d, 4d] per block
   mlpBias: tf.Tensor1D[]; // [4d] per block
-  mlpOutWeight: tf.Tensor2D[]; // [4d, d] per block
-  headWeight: tf.Tensor2D; // [d, v]
+  mlpOutWeight: tf.Tensor3D[]; // [1, 4d, d] per block
+  headWeight: tf.Tensor3D; // [1, d, v]
   headBias: tf.Tensor1D; // [v]
+  /**
+   * Host copies of the image-code rows of `tok_emb` [v, d] and of `pos_emb` [positions, d]: a
+   * decoding step builds its input rows on the CPU (`embedCodes`) and uploads them once, instead
+   * of uploading ids and running gather, slice and add kernels per token.
+   */
+  codeEmbeddings: Float32Array;
+  positionEmbeddings: Float32Array;
 }
 
 export interface ForwardOptions {
@@ -77,9 +86,44 @@ function prod(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** LayerNorm over the last axis (biased variance, as PyTorch). */
+/**
+ * LayerNorm over the last axis (biased variance, as PyTorch), with a hand-written gradient:
+ * dx = rstd (g dy - mean(g dy) - xhat mean(g dy xhat)), dgamma = sum(dy xhat), dbeta = sum(dy).
+ * About a third of the kernels autodiff would launch for the same function.
+ */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  return tf.add(tf.mul(normalize(x, eps), gamma), beta);
+  return layerNormOp(eps)(x, gamma, beta);
+}
+
+const layerNormOps = new Map<number, (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor>();
+
+function layerNormOp(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor {
+  let op = layerNormOps.get(eps);
+  if (op) return op;
+  op = tf.customGrad((...args) => {
+    const [x, gamma, beta] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const xc = tf.sub(x, tf.mean(x, -1, true)); // [n, d]
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)); // [n, 1]
+    const xhat = tf.mul(xc, rstd); // [n, d]
+    save([xhat, rstd, gamma]);
+    return {
+      value: tf.add(tf.mul(xhat, gamma), beta),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, rs, g] = saved;
+        const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
+        const dBeta = tf.sum(dy, lead); // [d]
+        const dGamma = tf.sum(tf.mul(dy, xh), lead); // [d]
+        const dxh = tf.mul(dy, g); // [n, d]
+        const m1 = tf.mean(dxh, -1, true); // [n, 1]
+        const m2 = tf.mean(tf.mul(dxh, xh), -1, true); // [n, 1]
+        const dx = tf.mul(tf.sub(tf.sub(dxh, m1), tf.mul(xh, m2)), rs); // [n, d]
+        return [dx, dGamma, dBeta];
+      },
+    };
+  }) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  layerNormOps.set(eps, op);
+  return op;
 }
 
 /** LayerNorm without gain and bias (used with `PackedWeights`, where they are folded). */
@@ -95,10 +139,47 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor | null): tf.Te
   ) as tf.Tensor2D;
 }
 
+/**
+ * x W + b for x [1, n, in] and W [1, in, out] as one `_FusedMatMul` kernel: `tf.fused.matMul`
+ * wraps the same kernel in three reshapes, which cost as much as small kernels when decoding one
+ * token at a time. Inference only (no gradient).
+ */
+function linear3d(x: tf.Tensor, w: tf.Tensor3D, b: tf.Tensor1D | null): tf.Tensor3D {
+  return tf.engine().runKernel(tf._FusedMatMul, b ? { a: x, b: w, bias: b } : { a: x, b: w }, {
+    transposeA: false,
+    transposeB: false,
+    activation: 'linear',
+    leakyreluAlpha: 0.2,
+  }) as tf.Tensor3D;
+}
+
 /** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)) (PyTorch nn.GELU default). */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+  return tf.mul(geluScaled(tf.mul(x, Math.SQRT1_2)), Math.SQRT1_2);
 }
+
+/** ln(2 / sqrt(pi)): d/du erf(u) = exp(LN_2_SQRTPI - u^2). */
+const LN_2_SQRTPI = Math.log(2 / Math.sqrt(Math.PI));
+
+/**
+ * u (1 + erf u) = sqrt(2) gelu(sqrt(2) u), with a hand-written gradient
+ * 1 + erf u + u 2/sqrt(pi) exp(-u^2). The MLP folds the two 1/sqrt(2) factors into its weights,
+ * so GELU costs three kernels forward and six backward.
+ */
+export const geluScaled: (u: tf.Tensor) => tf.Tensor = tf.customGrad((...args) => {
+  const u = args[0] as tf.Tensor;
+  const save = args[1] as tf.GradSaveFunc;
+  const onePlusErf = tf.add(tf.erf(u), 1);
+  save([u, onePlusErf]);
+  return {
+    value: tf.mul(u, onePlusErf),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [uu, ope] = saved;
+      const dErf = tf.exp(tf.sub(LN_2_SQRTPI, tf.square(uu))); // 2/sqrt(pi) exp(-u^2)
+      return tf.mul(dy, tf.add(ope, tf.mul(uu, dErf)));
+    },
+  };
+});
 
 /**
  * Lattice fusion (the default mode): for each text token, softmax over the slots whose entity span
@@ -248,14 +329,28 @@ export class KnowlGpt {
         if (b) bias = tf.add(bias, b);
         return [gW, bias as tf.Tensor1D] as const;
       });
+    // [in, out] -> [1, in, out]; a tensor folded above is released, a variable is only viewed
+    const to3d = (m: tf.Tensor): tf.Tensor3D => {
+      const r = tf.reshape(m, [1, m.shape[0] as number, m.shape[1] as number]) as tf.Tensor3D;
+      if (!(m instanceof tf.Variable)) m.dispose();
+      return r;
+    };
     const out: PackedWeights = {
       qkvWeight: [],
       qkvBias: [],
+      projWeight: [],
       mlpWeight: [],
       mlpBias: [],
       mlpOutWeight: [],
-      headWeight: null as unknown as tf.Tensor2D,
+      headWeight: null as unknown as tf.Tensor3D,
       headBias: null as unknown as tf.Tensor1D,
+      codeEmbeddings: tf.tidy(
+        () =>
+          tf
+            .slice(w['tok_emb.weight'], [0, 0], [c.imageVocabSize, c.nEmbd])
+            .dataSync() as Float32Array,
+      ),
+      positionEmbeddings: w.pos_emb.dataSync().slice() as Float32Array,
     };
     for (let l = 0; l < c.nLayer; l++) {
       const p = `blocks.${l}.`;
@@ -278,7 +373,8 @@ export class KnowlGpt {
         ); // [3d]
         return fold(w[`${p}ln1.weight`], w[`${p}ln1.bias`], W, b);
       });
-      out.qkvWeight.push(qkvW);
+      out.qkvWeight.push(to3d(qkvW));
+      out.projWeight.push(to3d(w[`${p}attn.proj.weight`]));
       out.qkvBias.push(qkvB);
       // GELU(z) = z/2 (1 + erf(z / sqrt 2)): mlp.0 emits z / sqrt 2, mlp.2 takes the other 1 / sqrt 2
       const [mW, mB] = tf.tidy(() =>
@@ -289,14 +385,38 @@ export class KnowlGpt {
           tf.mul(w[`${p}mlp.0.bias`], Math.SQRT1_2),
         ),
       );
-      out.mlpWeight.push(mW);
+      out.mlpWeight.push(to3d(mW));
       out.mlpBias.push(mB);
-      out.mlpOutWeight.push(tf.mul(w[`${p}mlp.2.weight`], Math.SQRT1_2) as tf.Tensor2D);
+      out.mlpOutWeight.push(tf.tidy(() => to3d(tf.mul(w[`${p}mlp.2.weight`], Math.SQRT1_2))));
     }
     const [hW, hB] = fold(w['ln_f.weight'], w['ln_f.bias'], w['head.weight'], null);
-    out.headWeight = hW;
+    out.headWeight = to3d(hW);
     out.headBias = hB;
     return out;
+  }
+
+  /**
+   * Block inputs [n, 1, d] for image codes at one position: token row + position row, summed on
+   * the CPU from the packed host tables (the same float32 sum the `forward` kernels compute).
+   * Feed them to `forwardEmbedded`. Caller disposes.
+   */
+  embedCodes(codes: ArrayLike<number>, position: number, packed: PackedWeights): tf.Tensor3D {
+    const c = this.config;
+    const C = c.nEmbd;
+    if (!(Number.isInteger(position) && position >= 0 && position < blockSize(c))) {
+      throw new Error(`embedCodes: position ${position} outside [0, ${blockSize(c)})`);
+    }
+    const out = new Float32Array(codes.length * C);
+    const pos = packed.positionEmbeddings.subarray(position * C, (position + 1) * C);
+    for (let i = 0; i < codes.length; i++) {
+      const code = codes[i];
+      if (!(Number.isInteger(code) && code >= 0 && code < c.imageVocabSize)) {
+        throw new Error(`embedCodes: codes[${i}] = ${code} is not an image code`);
+      }
+      const row = packed.codeEmbeddings.subarray(code * C, (code + 1) * C);
+      for (let j = 0; j < C; j++) out[i * C + j] = row[j] + pos[j];
+    }
+    return tf.tensor3d(out, [codes.length, 1, C]);
   }
 
   /** Additive causal mask for t queries following p cached positions: [t, p + t]. */
@@ -324,6 +444,46 @@ export class KnowlGpt {
     const w = this.variables;
     const [B, T] = tokens.shape; // [b, t]
     const C = c.nEmbd;
+    const past = opts.cache ? opts.cache[0].k.shape[2] : 0;
+    if (past + T > blockSize(c)) {
+      throw new Error(
+        `forward: ${past} cached + ${T} new positions exceed the position table (${blockSize(c)})`,
+      );
+    }
+    const knowledge = c.fusion === 'none' ? null : (opts.knowledge ?? null);
+    if (knowledge && knowledge.mode !== c.fusion) {
+      throw new Error(
+        `forward: knowledge of mode '${knowledge.mode}' given to a '${c.fusion}' model`,
+      );
+    }
+    let x = tf.reshape(tf.gather(w['tok_emb.weight'], tf.reshape(tokens, [-1])), [B, T, C]); // [b, t, d]
+    if (knowledge?.mode === 'lattice' && past < c.textLen) {
+      const nx = Math.min(T, c.textLen - past); // text positions in this call
+      const cover = tf.slice(knowledge.cover, [0, 0, past], [B, c.entitySlots, nx]); // [b, s, nx]
+      const text = tf.slice(x, [0, 0, 0], [B, nx, C]) as tf.Tensor3D; // [b, nx, d]
+      const fused = latticeFusion(
+        text,
+        knowledge.entities,
+        cover as tf.Tensor3D,
+        w['ent_emb.weight'] as tf.Tensor2D,
+        w['ent_emb.bias'] as tf.Tensor1D,
+      ); // [b, nx, d]
+      x = nx === T ? fused : tf.concat([fused, tf.slice(x, [0, nx, 0], [B, T - nx, C])], 1);
+    }
+    x = tf.add(x, tf.reshape(tf.slice(w['pos_emb'], [0, past, 0], [1, T, C]), [T, C])); // [b, t, d]
+    return this.forwardEmbedded(x as tf.Tensor3D, opts);
+  }
+
+  /**
+   * The blocks and the head on block inputs `x` (token embeddings, lattice fusion applied, plus
+   * positions), e.g. from `embedCodes`. Synchronous; call it inside `tf.tidy`.
+   */
+  forwardEmbedded(x: tf.Tensor3D, opts: ForwardOptions = {}): ForwardResult {
+    this.checkAlive();
+    const c = this.config;
+    const w = this.variables;
+    const [B, T, C] = x.shape; // [b, t, d]
+    if (C !== c.nEmbd) throw new Error(`forwardEmbedded: width ${C}, expected ${c.nEmbd}`);
     const nh = c.nHead;
     const hd = C / nh;
     const past = opts.cache ? opts.cache[0].k.shape[2] : 0;
@@ -342,28 +502,14 @@ export class KnowlGpt {
     const dropSeed = opts.dropoutSeed ?? 0;
     const dropout = (x: tf.Tensor, rate: number): tf.Tensor =>
       opts.training && rate > 0 ? tf.dropout(x, rate, undefined, dropSeed + 7919 * dropCount++) : x;
-
-    let x = tf.reshape(tf.gather(w['tok_emb.weight'], tf.reshape(tokens, [-1])), [B, T, C]); // [b, t, d]
-    if (knowledge?.mode === 'lattice' && past < c.textLen) {
-      const nx = Math.min(T, c.textLen - past); // text positions in this call
-      const cover = tf.slice(knowledge.cover, [0, 0, past], [B, c.entitySlots, nx]); // [b, s, nx]
-      const text = tf.slice(x, [0, 0, 0], [B, nx, C]) as tf.Tensor3D; // [b, nx, d]
-      const fused = latticeFusion(
-        text,
-        knowledge.entities,
-        cover as tf.Tensor3D,
-        w['ent_emb.weight'] as tf.Tensor2D,
-        w['ent_emb.bias'] as tf.Tensor1D,
-      ); // [b, nx, d]
-      x = nx === T ? fused : tf.concat([fused, tf.slice(x, [0, nx, 0], [B, T - nx, C])], 1);
-    }
-    x = tf.add(x, tf.reshape(tf.slice(w['pos_emb'], [0, past, 0], [1, T, C]), [T, C])); // [b, t, d]
-    // The residual stream stays [b*t, d] through the blocks (fewer reshapes per token).
-    let r = tf.reshape(dropout(x, c.embdPdrop), [B * T, C]) as tf.Tensor2D; // [b*t, d]
+    // Rows of the residual stream: [b*t, d], or [1, b*t, d] with packed weights (3-D matmuls).
+    const pk = opts.packed ?? null;
+    const rows = (n: number) => (pk ? [1, n, C] : [n, C]);
+    let r: tf.Tensor = tf.reshape(dropout(x, c.embdPdrop), rows(B * T)); // [b*t, d]
 
     const newCache: LayerCache[] = [];
-    const pk = opts.packed ?? null;
     const eps = c.layerNormEps;
+    const scale = 1 / Math.sqrt(hd);
     // [b*t, d] -> [b, h, t, k]; with one position the transpose is a reshape.
     const heads = (z: tf.Tensor) =>
       (T === 1
@@ -372,22 +518,27 @@ export class KnowlGpt {
     for (let l = 0; l < c.nLayer; l++) {
       const p = `blocks.${l}.`;
       // --- attention ---
-      let h = (
-        pk ? normalize(r, eps) : layerNorm(r, w[`${p}ln1.weight`], w[`${p}ln1.bias`], eps)
-      ) as tf.Tensor2D; // [b*t, d]
+      let h: tf.Tensor = pk
+        ? normalize(r, eps)
+        : layerNorm(r, w[`${p}ln1.weight`], w[`${p}ln1.bias`], eps); // [b*t, d]
       let q: tf.Tensor;
       let k: tf.Tensor;
       let v: tf.Tensor;
       if (pk) {
         // one matmul, then split: fewer kernel launches per generated token
-        const qkv = linear(h, pk.qkvWeight[l], pk.qkvBias[l]); // [b*t, 3d]
-        [q, k, v] = tf.split(qkv, 3, 1); // 3 x [b*t, d]
+        const qkv = linear3d(h, pk.qkvWeight[l], pk.qkvBias[l]); // [1, b*t, 3d]
+        [q, k, v] = tf.split(qkv, 3, 2); // 3 x [1, b*t, d]
       } else {
-        // three matmuls: cheaper to differentiate than concat + split
+        // three matmuls (slicing a fused [b*t, 3d] output costs more than the two extra GEMM
+        // launches on wasm); the attention scale goes on q's weights, not on the scores
         const a = `${p}attn.`;
-        q = linear(h, w[`${a}query.weight`], w[`${a}query.bias`]); // [b*t, d]
-        k = linear(h, w[`${a}key.weight`], w[`${a}key.bias`]); // [b*t, d]
-        v = linear(h, w[`${a}value.weight`], w[`${a}value.bias`]); // [b*t, d]
+        q = linear(
+          h as tf.Tensor2D,
+          tf.mul(w[`${a}query.weight`], scale),
+          tf.mul(w[`${a}query.bias`], scale),
+        ); // [b*t, d]
+        k = linear(h as tf.Tensor2D, w[`${a}key.weight`], w[`${a}key.bias`]); // [b*t, d]
+        v = linear(h as tf.Tensor2D, w[`${a}value.weight`], w[`${a}value.bias`]); // [b*t, d]
       }
       let K = heads(k); // [b, h, t, k]
       let V = heads(v); // [b, h, t, k]
@@ -397,25 +548,36 @@ export class KnowlGpt {
         V = tf.concat([layerCache.v, V], 2); // [b, h, p+t, k]
       }
       if (opts.returnCache) newCache.push({ k: K, v: V });
-      let att = tf.matMul(heads(q), K, false, true); // [b, h, t, p+t]
-      if (!pk) att = tf.mul(att, 1 / Math.sqrt(hd)); // packed q carries the scale
+      let att = tf.matMul(heads(q), K, false, true); // [b, h, t, p+t] (q carries 1/sqrt(k))
       if (T > 1) att = tf.add(att, this.causalMask(T, past + T));
       att = dropout(tf.softmax(att), c.attnPdrop);
       let y: tf.Tensor = tf.matMul(att, V); // [b, h, t, k]
-      y = T === 1 ? tf.reshape(y, [B, C]) : tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]); // [b*t, d]
-      y = linear(y as tf.Tensor2D, w[`${p}attn.proj.weight`], w[`${p}attn.proj.bias`]); // [b*t, d]
+      y = tf.reshape(T === 1 ? y : tf.transpose(y, [0, 2, 1, 3]), rows(B * T)); // [b*t, d]
+      y = pk
+        ? linear3d(y, pk.projWeight[l], w[`${p}attn.proj.bias`] as tf.Tensor1D)
+        : linear(y as tf.Tensor2D, w[`${p}attn.proj.weight`], w[`${p}attn.proj.bias`]); // [b*t, d]
       r = tf.add(r, dropout(y, c.residPdrop)); // [b*t, d]
       // --- MLP ---
       if (pk) {
         // packed mlp.0 outputs u = z / sqrt(2) and packed mlp.2 carries the other 1/sqrt(2):
         // gelu(z) W = (u (1 + erf u)) (W / sqrt 2)
-        const u = linear(normalize(r, eps) as tf.Tensor2D, pk.mlpWeight[l], pk.mlpBias[l]); // [b*t, 4d]
-        h = tf.mul(u, tf.add(tf.erf(u), 1)); // [b*t, 4d]
-        h = linear(h, pk.mlpOutWeight[l], w[`${p}mlp.2.bias`]); // [b*t, d]
+        const u = linear3d(normalize(r, eps), pk.mlpWeight[l], pk.mlpBias[l]); // [1, b*t, 4d]
+        h = tf.mul(u, tf.add(tf.erf(u), 1)); // [b*t, 4d] (no gradient needed)
+        h = linear3d(h, pk.mlpOutWeight[l], w[`${p}mlp.2.bias`] as tf.Tensor1D); // [1, b*t, d]
       } else {
-        h = layerNorm(r, w[`${p}ln2.weight`], w[`${p}ln2.bias`], eps) as tf.Tensor2D; // [b*t, d]
-        h = linear(h, w[`${p}mlp.0.weight`], w[`${p}mlp.0.bias`]); // [b*t, 4d]
-        h = linear(gelu(h) as tf.Tensor2D, w[`${p}mlp.2.weight`], w[`${p}mlp.2.bias`]); // [b*t, d]
+        // gelu(z) W2 = (u (1 + erf u)) (W2 / sqrt 2) with u = z / sqrt 2: the scales go on the
+        // weights ([d, 4d]) rather than on the activations ([b*t, 4d])
+        h = layerNorm(r, w[`${p}ln2.weight`], w[`${p}ln2.bias`], eps); // [b*t, d]
+        const u = linear(
+          h as tf.Tensor2D,
+          tf.mul(w[`${p}mlp.0.weight`], Math.SQRT1_2),
+          tf.mul(w[`${p}mlp.0.bias`], Math.SQRT1_2),
+        ); // [b*t, 4d]
+        h = linear(
+          geluScaled(u) as tf.Tensor2D,
+          tf.mul(w[`${p}mlp.2.weight`], Math.SQRT1_2),
+          w[`${p}mlp.2.bias`],
+        ); // [b*t, d]
       }
       r = tf.add(r, dropout(h, c.residPdrop)); // [b*t, d]
     }
@@ -431,22 +593,22 @@ export class KnowlGpt {
         w['ent_emb.weight'] as tf.Tensor2D,
         w['ent_emb.bias'] as tf.Tensor1D,
       ); // [b, t, d]
-      r = tf.reshape(fused, [B * T, C]) as tf.Tensor2D;
+      r = tf.reshape(fused, rows(B * T));
     }
     const from = opts.logitsFrom ?? 0;
     if (from < 0 || from >= T) throw new Error(`forward: logitsFrom ${from} outside [0, ${T})`);
     const tOut = T - from;
     if (from > 0) {
-      r = tf.reshape(tf.slice(tf.reshape(r, [B, T, C]), [0, from, 0], [B, tOut, C]), [
-        B * tOut,
-        C,
-      ]) as tf.Tensor2D; // [b*t', d]
+      r = tf.reshape(
+        tf.slice(tf.reshape(r, [B, T, C]), [0, from, 0], [B, tOut, C]),
+        rows(B * tOut),
+      ); // [b*t', d]
     }
     const xf = (
       pk ? normalize(r, eps) : layerNorm(r, w['ln_f.weight'], w['ln_f.bias'], eps)
     ) as tf.Tensor2D; // [b*t', d]
     const logits = tf.reshape(
-      pk ? linear(xf, pk.headWeight, pk.headBias) : linear(xf, w['head.weight'], null),
+      pk ? linear3d(xf, pk.headWeight, pk.headBias) : linear(xf, w['head.weight'], null),
       [B, tOut, c.imageVocabSize],
     ) as tf.Tensor3D; // [b, t', v]
     return opts.returnCache ? { logits, cache: newCache } : { logits };
@@ -515,6 +677,7 @@ export function disposePacked(p: PackedWeights | null | undefined): void {
   tf.dispose([
     ...p.qkvWeight,
     ...p.qkvBias,
+    ...p.projWeight,
     ...p.mlpWeight,
     ...p.mlpBias,
     ...p.mlpOutWeight,

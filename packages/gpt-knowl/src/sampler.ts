@@ -131,6 +131,47 @@ export interface SampleResult {
   elapsedMs: number;
 }
 
+let selectScratch = new Float32Array(0);
+
+/**
+ * The k-th largest value of `values` (1-based; ties counted, so it equals the sorted array's
+ * element V - k) by quickselect in O(V) on a scratch copy: top-k's threshold without sorting all
+ * V logits per token (16384 for ARTIST). NaN-free input assumed (logits).
+ */
+export function kthLargest(values: Float32Array, k: number): number {
+  const n = values.length;
+  if (!(k >= 1 && k <= n)) throw new Error(`kthLargest: k = ${k} outside [1, ${n}]`);
+  if (selectScratch.length < n) selectScratch = new Float32Array(n);
+  const a = selectScratch;
+  a.set(values);
+  const target = n - k; // index in ascending order
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    // median of three as pivot, then Hoare partition
+    const x = a[lo];
+    const y = a[(lo + hi) >>> 1];
+    const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), a[hi])); // median of 3
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target];
+  }
+  return a[target];
+}
+
 /**
  * Draws one code from `logits` (modified in place as scratch). Exported for tests.
  */
@@ -146,10 +187,7 @@ export function sampleFromLogits(
     return best;
   }
   let threshold = Number.NEGATIVE_INFINITY;
-  if (cfg.topK > 0 && cfg.topK < V) {
-    const sorted = Float32Array.from(logits).sort(); // ascending
-    threshold = sorted[V - cfg.topK];
-  }
+  if (cfg.topK > 0 && cfg.topK < V) threshold = kthLargest(logits, cfg.topK);
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < V; i++) if (logits[i] >= threshold && logits[i] > max) max = logits[i];
   const inv = 1 / cfg.temperature;
@@ -319,15 +357,19 @@ function cachedStepper(
       const input =
         k === 0 ? { ids: text, len: c.textLen } : { ids: lastCodes(out, k, R2, R), len: 1 };
       const res = tf.tidy(() => {
-        const tokens = tf.tensor2d(input.ids, [R2, input.len], 'int32');
-        const r = model.forward(tokens, {
+        const opts = {
           knowledge,
           fuse: k === 0,
           cache,
           returnCache: true,
           logitsFrom: input.len - 1,
           packed,
-        });
+        };
+        // after the text, one image code per row: its input row is summed on the CPU
+        const r =
+          k === 0
+            ? model.forward(tf.tensor2d(input.ids, [R2, input.len], 'int32'), opts)
+            : model.forwardEmbedded(model.embedCodes(input.ids, c.textLen + k - 1, packed), opts);
         // [logits [R2, v], k0, v0, k1, v1, ...]
         return [
           tf.reshape(r.logits, [R2, c.imageVocabSize]),
