@@ -4,7 +4,7 @@
       "target_name": "artist_native",
       "sources": ["src/native/artist_native.cc", "src/native/conv.cc", "src/native/elementwise.cc", "src/native/gemm.cc"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math"],
       "conditions": [
         ["OS=='linux'", {
           "include_dirs": ["<!(node -p \"process.env.ARTIST_BLAS_INCLUDE || '/usr/include/x86_64-linux-gnu'\")"],
@@ -20,7 +20,7 @@
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
-            "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fno-math-errno", "-fno-trapping-math"]
           }
         }]
       ]

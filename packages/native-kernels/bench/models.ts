@@ -2,6 +2,8 @@
 // other package: a tiny GPT (4 layers, 4 heads, d=128, batch 8 x 128 tokens, vocab 3512, Adam) and a
 // tiny VQGAN-style conv autoencoder (batch 8, 32x32 RGB, 64 channels, 2 downsamplings, codebook 512x64).
 import type * as tfjs from '@tensorflow/tfjs';
+import { createFusedAdam } from '../src/kernels/adam';
+import { sparseSoftmaxCrossEntropy } from '../src/kernels/sparse_softmax_cross_entropy';
 
 type Tf = typeof tfjs;
 
@@ -39,6 +41,13 @@ export interface GptConfig {
   batch: number;
   vocab: number;
   lr: number;
+  /**
+   * 'onehot': tf.losses.softmaxCrossEntropy over tf.oneHot(targets), as most tfjs code writes it;
+   * 'sparse': this package's fused sparseSoftmaxCrossEntropy over the int32 targets (opt-in).
+   */
+  loss?: 'onehot' | 'sparse';
+  /** 'adam': tf.train.adam; 'fused-adam': this package's createFusedAdam (opt-in). */
+  optimizer?: 'adam' | 'fused-adam';
 }
 
 export const TINY_GPT: GptConfig = {
@@ -120,7 +129,7 @@ export function makeGpt(tf: Tf, c: GptConfig = TINY_GPT): TrainStep {
       .sub(1)
       .mul(1e9),
   );
-  const opt = tf.train.adam(c.lr);
+  const opt = c.optimizer === 'fused-adam' ? createFusedAdam(tf, c.lr) : tf.train.adam(c.lr);
 
   const layerNorm = (z: tfjs.Tensor, g: tfjs.Tensor, bb: tfjs.Tensor) => {
     const { mean, variance } = tf.moments(z, -1, true);
@@ -161,6 +170,7 @@ export function makeGpt(tf: Tf, c: GptConfig = TINY_GPT): TrainStep {
     const logits = layerNorm(hdn, lnfg, lnfb)
       .reshape([b * t, d])
       .matMul(head); // [b*t, v]
+    if (c.loss === 'sparse') return sparseSoftmaxCrossEntropy(tf, logits, y) as tfjs.Scalar;
     return tf.losses.softmaxCrossEntropy(tf.oneHot(y, v), logits) as tfjs.Scalar;
   };
   return {
@@ -184,6 +194,7 @@ export interface AutoencoderConfig {
   channels: number;
   codebook: number;
   lr: number;
+  optimizer?: 'adam' | 'fused-adam';
 }
 
 export const TINY_AUTOENCODER: AutoencoderConfig = {
@@ -241,7 +252,7 @@ export function makeAutoencoder(tf: Tf, c: AutoencoderConfig = TINY_AUTOENCODER)
     Float32Array.from({ length: b * s * s * 3 }, () => rand() * 2 - 1),
     [b, s, s, 3],
   );
-  const opt = tf.train.adam(c.lr);
+  const opt = c.optimizer === 'fused-adam' ? createFusedAdam(tf, c.lr) : tf.train.adam(c.lr);
   type GradFn = Parameters<Tf['customGrad']>[0];
   const stopGradient = tf.customGrad(((z: tfjs.Tensor) => ({
     value: z.clone(),
@@ -309,4 +320,29 @@ export function makeAutoencoder(tf: Tf, c: AutoencoderConfig = TINY_AUTOENCODER)
       opt.dispose();
     },
   };
+}
+
+/** The benchmark's models: the stock-op versions and the versions that opt in to the fused ops. */
+export const MODEL_NAMES = ['gpt', 'gpt-fused', 'ae', 'ae-fused'] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+
+export const MODEL_TITLES: Record<ModelName, string> = {
+  gpt: 'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), tf.losses.softmaxCrossEntropy on one-hot + tf.train.adam',
+  'gpt-fused':
+    'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), opt-in sparseSoftmaxCrossEntropy + createFusedAdam',
+  ae: 'tiny conv autoencoder (8x32x32x3, 64 ch, 2 down, codebook 512x64), tf.train.adam',
+  'ae-fused': 'tiny conv autoencoder (8x32x32x3, 64 ch, 2 down, codebook 512x64), createFusedAdam',
+};
+
+export function makeModel(tf: Tf, name: ModelName): TrainStep {
+  switch (name) {
+    case 'gpt':
+      return makeGpt(tf, TINY_GPT);
+    case 'gpt-fused':
+      return makeGpt(tf, { ...TINY_GPT, loss: 'sparse', optimizer: 'fused-adam' });
+    case 'ae':
+      return makeAutoencoder(tf, TINY_AUTOENCODER);
+    case 'ae-fused':
+      return makeAutoencoder(tf, { ...TINY_AUTOENCODER, optimizer: 'fused-adam' });
+  }
 }

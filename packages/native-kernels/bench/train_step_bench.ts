@@ -10,10 +10,9 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { formatInstallReport, installKernels } from '../src/index';
-import { makeAutoencoder, makeGpt, type TrainStep } from './models';
+import { MODEL_NAMES, MODEL_TITLES, type ModelName, makeModel, type TrainStep } from './models';
 
 type ConfigName = 'cpu-stock' | 'wasm-stock' | 'cpu-tuned' | 'wasm-js' | 'default';
-type ModelName = 'gpt' | 'ae';
 
 const CONFIGS: Record<
   ConfigName,
@@ -70,7 +69,7 @@ async function child(
       res.kernels = formatInstallReport(report);
       if (report.blasThreads !== undefined) res.blasThreads = report.blasThreads;
     }
-    const net: TrainStep = model === 'gpt' ? makeGpt(tf) : makeAutoencoder(tf);
+    const net: TrainStep = makeModel(tf, model);
     res.flops = net.flops;
     const warm = steps > 1 ? 1 : 0;
     res.losses = [];
@@ -114,7 +113,10 @@ async function child(
 }
 
 function main() {
-  const models = arg('models', 'gpt,ae').split(',') as ModelName[];
+  const models = arg('models', 'gpt,gpt-fused,ae,ae-fused').split(',') as ModelName[];
+  for (const m of models)
+    if (!MODEL_NAMES.includes(m))
+      throw new Error(`--models: unknown '${m}' (${MODEL_NAMES.join(', ')})`);
   const configs = arg('configs', 'cpu-stock,wasm-stock,cpu-tuned,wasm-js,default').split(
     ',',
   ) as ConfigName[];
@@ -168,9 +170,7 @@ function main() {
     const base = results.find((r) => r.config === 'cpu-stock' && r.ok);
     const baseS = base ? median(base.stepSeconds!) : undefined;
     const baseCpu = base ? median(base.cpuSeconds!) : undefined;
-    console.log(
-      `\n${model === 'gpt' ? 'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512, Adam)' : 'tiny conv autoencoder (8x32x32x3, 64 ch, 2 down, codebook 512x64, Adam)'}`,
-    );
+    console.log(`\n${MODEL_TITLES[model]}`);
     console.log(
       'config                          s/step    GFLOP/s   x stock cpu   cpu s/step  (x stock)   loss first->last     peak RSS',
     );

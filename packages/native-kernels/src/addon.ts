@@ -11,14 +11,78 @@ export interface BlasInfo {
   config: string;
   /** Kernel family chosen at run time, e.g. 'Zen' or 'SkylakeX'. */
   corename: string;
-  /** Threads the BLAS uses now (0 when the library does not expose it). */
+  /** Threads the BLAS uses for large GEMMs (0 when the library does not expose it). */
   threads: number;
+  /** GEMMs of at least this many multiply-adds (M * N * K) use `threads`; smaller ones use 1. */
+  parallelThreshold: number;
 }
 
 /** The functions the compiled addon exports (see src/native/artist_native.cc). */
 export interface NativeAddon {
   blasInfo(): BlasInfo;
   setThreads(n: number): number;
+  /** GEMMs of at least `work` multiply-adds use all BLAS threads, smaller ones one thread. */
+  setParallelThreshold(work: number): number;
+  /** lse[i] = logsumexp(logits[i, :]), loss[i] = lse[i] - logits[i, labels[i]]; RangeError on a bad label. */
+  sparseXentForward(
+    logits: Float32Array,
+    labels: Int32Array,
+    loss: Float32Array,
+    lse: Float32Array,
+    rows: number,
+    classes: number,
+  ): void;
+  /** dlogits[i, j] = dy[i] (exp(logits[i, j] - lse[i]) - [j == labels[i]]). */
+  sparseXentBackward(
+    logits: Float32Array,
+    labels: Int32Array,
+    lse: Float32Array,
+    dy: Float32Array,
+    dlogits: Float32Array,
+    rows: number,
+    classes: number,
+  ): void;
+  /** One Adam step (see src/native/kernels.h); the outputs may not alias the inputs. */
+  adamUpdate(
+    x: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    xOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    c1: number,
+    c2: number,
+  ): void;
+  /** One AdamW step in @artist-ts/runtime's order (see src/native/kernels.h). */
+  adamwUpdate(
+    x: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    xOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    decayFactor: number,
+    sqrtBc2: number,
+    stepSize: number,
+  ): void;
+  /** out[s, :] = sum of x[i, :] with ids[i] == s; ids outside [0, segments) are dropped. */
+  segmentSum(
+    x: Float32Array,
+    ids: Int32Array,
+    out: Float32Array,
+    n: number,
+    segments: number,
+    inner: number,
+  ): void;
   /** C[i] = alpha op(A[i]) op(B[i]) + beta C[i], row-major; offsets in elements or null for i*stride. */
   sgemmBatched(
     a: Float32Array,
@@ -113,7 +177,12 @@ function load(): { addon: NativeAddon | null; reason: string } {
       typeof addon.conv2d !== 'function' ||
       typeof addon.binary !== 'function' ||
       typeof addon.reduceSum !== 'function' ||
-      typeof addon.transpose !== 'function'
+      typeof addon.transpose !== 'function' ||
+      typeof addon.sparseXentForward !== 'function' ||
+      typeof addon.segmentSum !== 'function' ||
+      typeof addon.adamUpdate !== 'function' ||
+      typeof addon.adamwUpdate !== 'function' ||
+      typeof addon.setParallelThreshold !== 'function'
     ) {
       cached = {
         addon: null,

@@ -18,6 +18,14 @@ export interface Host {
   view(t: TensorInfo): NumericArray;
   /** Frees an intermediate created by `alloc` that is not returned from the kernel. */
   free(t: TensorInfo): void;
+  /**
+   * Whether the tensor's storage has the typed-array kind of its dtype (Float32Array for float32,
+   * Int32Array for int32). Always true on wasm. On cpu a cast that loses no information (int32 or
+   * bool to float32, bool to int32) shares the source's Int32Array/Uint8Array under the new dtype.
+   */
+  storageMatchesDtype(t: TensorInfo): boolean;
+  /** The storage whatever its kind (cpu: may be a Uint8Array for bool-derived tensors). */
+  rawView(t: TensorInfo): ArrayLike<number>;
 }
 
 interface CpuBackendLike {
@@ -64,6 +72,17 @@ export function hostFor(name: HostName, backend: unknown): Host {
       free(t) {
         b.disposeIntermediateTensorInfo(t);
       },
+      rawView(t) {
+        return b.data.get(t.dataId).values as ArrayLike<number>;
+      },
+      storageMatchesDtype(t) {
+        if (t.dtype !== 'float32' && t.dtype !== 'int32') return true;
+        const values = b.data.get(t.dataId).values;
+        const tag = Object.prototype.toString.call(values);
+        return t.dtype === 'float32'
+          ? tag === '[object Float32Array]'
+          : tag === '[object Int32Array]';
+      },
     };
   }
   const b = backend as WasmBackendLike;
@@ -81,6 +100,12 @@ export function hostFor(name: HostName, backend: unknown): Host {
     },
     free(t) {
       b.disposeData(t.dataId);
+    },
+    storageMatchesDtype() {
+      return true;
+    },
+    rawView(t) {
+      return b.typedArrayFromHeap(t) as unknown as ArrayLike<number>;
     },
   };
 }

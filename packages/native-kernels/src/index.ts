@@ -21,3 +21,10 @@ export {
   uninstallKernels,
   validateInstallKernelsOptions,
 } from './install_kernels';
+export { ADAM_UPDATE_KERNEL, ADAMW_UPDATE_KERNEL, createFusedAdam } from './kernels/adam';
+export {
+  SPARSE_XENT_GRAD_KERNEL,
+  SPARSE_XENT_KERNEL,
+  type SparseXentReduction,
+  sparseSoftmaxCrossEntropy,
+} from './kernels/sparse_softmax_cross_entropy';

@@ -5,6 +5,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { BLAS_THREADS_ENV, getNativeAddon, type NativeAddon, nativeAvailable } from './addon';
 import { type HostName, hostFor, type Tf } from './host';
+import { adamJsKernels, adamNativeKernels } from './kernels/adam';
 import { batchMatMulBroadcastJs, batchMatMulNative } from './kernels/batch_mat_mul';
 import {
   conv2dBackpropFilterJsKernel,
@@ -17,6 +18,7 @@ import { depthwiseBackpropFilterJs, depthwiseBackpropInputJs } from './kernels/d
 import {
   binaryHighRankJsKernels,
   binaryNativeKernels,
+  castSameDtypeShared,
   identityShared,
   reduceNativeKernels,
   transposeHighRankJs,
@@ -24,7 +26,12 @@ import {
   unaryNativeKernels,
 } from './kernels/elementwise';
 import { fusedMatMulJs, fusedMatMulNative } from './kernels/fused_mat_mul';
+import { gatherV2Kernel } from './kernels/gather';
 import { resizeNearestNeighborGradKernel } from './kernels/resize_nearest_neighbor_grad';
+import {
+  sparseXentJsKernels,
+  sparseXentNativeKernels,
+} from './kernels/sparse_softmax_cross_entropy';
 import type { KernelImpl } from './kernels/types';
 import { unsortedSegmentSumKernel } from './kernels/unsorted_segment_sum';
 
@@ -34,15 +41,21 @@ export type KernelBackendName = HostName;
 export interface InstallKernelsOptions {
   /** Use the BLAS addon when it is available (default true; `ARTIST_DISABLE_NATIVE=1` forces false). */
   native?: boolean;
-  /** BLAS threads (default: `ARTIST_BLAS_THREADS`, else 1, the fastest for d=128 models on 2 cores). */
+  /**
+   * BLAS threads for large GEMMs and convolutions (default: `ARTIST_BLAS_THREADS`, else 1).
+   * Smaller GEMMs always run on one thread (see `parallelThreshold`).
+   */
   threads?: number;
+  /**
+   * GEMMs of at least this many multiply-adds (M * N * K) use `threads`; smaller ones one thread,
+   * where the hand-off costs more than it saves (default 2^24, about 17 M: a [1024, 128] x
+   * [128, 3512] output head is parallel, a [1024, 128] x [128, 512] MLP GEMM is not).
+   */
+  parallelThreshold?: number;
 }
 
-export const DEFAULT_INSTALL_KERNELS_OPTIONS: Readonly<
-  Required<Omit<InstallKernelsOptions, 'threads'>>
-> & {
-  threads: number;
-} = Object.freeze({ native: true, threads: 1 });
+export const DEFAULT_INSTALL_KERNELS_OPTIONS: Readonly<Required<InstallKernelsOptions>> =
+  Object.freeze({ native: true, threads: 1, parallelThreshold: 2 ** 24 });
 
 /** What `installKernels` did. */
 export interface KernelInstallReport {
@@ -53,6 +66,8 @@ export interface KernelInstallReport {
   reason?: string;
   /** BLAS threads in effect (only when `native`). */
   blasThreads?: number;
+  /** GEMM size (multiply-adds) from which `blasThreads` are used (only when `native`). */
+  parallelThreshold?: number;
   /** BLAS library and kernel family (only when `native`), e.g. 'openblas Zen'. */
   blas?: string;
   /** Kernel names overridden or added, e.g. 'BatchMatMul' or 'UnsortedSegmentSum'. */
@@ -80,7 +95,7 @@ const BACKENDS: readonly KernelBackendName[] = ['cpu', 'wasm'];
 export function validateInstallKernelsOptions(
   options: InstallKernelsOptions = {},
   env: NodeJS.ProcessEnv = process.env,
-): { native: boolean; threads: number } {
+): Required<InstallKernelsOptions> {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('installKernels: options must be an object');
   }
@@ -104,7 +119,19 @@ export function validateInstallKernelsOptions(
       `installKernels: ${source} must be an integer in [1, 1024], got ${threads}`,
     );
   }
-  return { native, threads };
+  const parallelThreshold =
+    options.parallelThreshold ?? DEFAULT_INSTALL_KERNELS_OPTIONS.parallelThreshold;
+  if (
+    typeof parallelThreshold !== 'number' ||
+    !Number.isInteger(parallelThreshold) ||
+    parallelThreshold < 0 ||
+    parallelThreshold > Number.MAX_SAFE_INTEGER
+  ) {
+    throw new RangeError(
+      `installKernels: options.parallelThreshold must be a non-negative integer, got ${String(parallelThreshold)}`,
+    );
+  }
+  return { native, threads, parallelThreshold };
 }
 
 interface Installed {
@@ -129,18 +156,40 @@ function plan(backend: KernelBackendName, native: NativeAddon | null): KernelImp
       ...binaryNativeKernels,
       ...reduceNativeKernels,
       transposeNative,
+      ...sparseXentNativeKernels,
+      ...adamNativeKernels,
     );
   } else {
     // wasm lacks it; cpu's own runs at ~0.01 GFLOP/s
-    impls.push(batchMatMulBroadcastJs, fusedMatMulJs, conv2dBackpropFilterJsKernel);
+    impls.push(
+      batchMatMulBroadcastJs,
+      fusedMatMulJs,
+      conv2dBackpropFilterJsKernel,
+      ...sparseXentJsKernels,
+      ...adamJsKernels,
+    );
   }
-  impls.push(unsortedSegmentSumKernel);
+  impls.push(unsortedSegmentSumKernel, gatherV2Kernel);
   impls.push(resizeNearestNeighborGradKernel);
   if (backend === 'wasm') {
-    impls.push(identityShared, depthwiseBackpropFilterJs, depthwiseBackpropInputJs);
+    impls.push(
+      identityShared,
+      castSameDtypeShared,
+      depthwiseBackpropFilterJs,
+      depthwiseBackpropInputJs,
+    );
     if (!native) impls.push(transposeHighRankJs, ...binaryHighRankJsKernels);
   }
   return impls;
+}
+
+/** A copy of `t` whose storage matches its dtype (cpu only; see Host.storageMatchesDtype). */
+function coerceCpuStorage(host: ReturnType<typeof hostFor>, t: tfjs.TensorInfo): tfjs.TensorInfo {
+  const dtype = t.dtype === 'int32' ? 'int32' : 'float32';
+  const src = host.rawView(t);
+  const copy = host.alloc(t.shape, dtype);
+  host.view(copy).set(src);
+  return copy;
 }
 
 function register(
@@ -161,14 +210,33 @@ function register(
       host = hostFor(backend, be);
       hosts.set(be, host);
     }
-    const out = impl.run({
-      inputs: args.inputs as Record<string, tfjs.TensorInfo>,
-      attrs: (args.attrs ?? {}) as Record<string, unknown>,
-      host,
-      tf,
-      native,
-      backend: args.backend,
-    });
+    let inputs = args.inputs as Record<string, tfjs.TensorInfo>;
+    let copies: tfjs.TensorInfo[] | null = null;
+    for (const t of Object.values(inputs)) {
+      if (!t || host.storageMatchesDtype(t)) continue;
+      // a cpu tensor that shares a cast source's Int32Array/Uint8Array under another dtype
+      if (!impl.coerceStorage && orig) return orig.kernelFunc(args);
+      if (!copies) {
+        copies = [];
+        inputs = { ...inputs };
+      }
+      const copy = coerceCpuStorage(host, t);
+      copies.push(copy);
+      for (const [k, v] of Object.entries(inputs)) if (v === t) inputs[k] = copy;
+    }
+    let out: tfjs.TensorInfo | tfjs.TensorInfo[] | null;
+    try {
+      out = impl.run({
+        inputs,
+        attrs: (args.attrs ?? {}) as Record<string, unknown>,
+        host,
+        tf,
+        native,
+        backend: args.backend,
+      });
+    } finally {
+      if (copies) for (const c of copies) host.free(c);
+    }
     if (out) return out;
     if (orig) return orig.kernelFunc(args);
     const shapes = Object.entries(args.inputs)
@@ -259,6 +327,7 @@ export function installKernels(
   };
   if (native) {
     report.blasThreads = native.setThreads(opts.threads);
+    report.parallelThreshold = native.setParallelThreshold(opts.parallelThreshold);
     const info = native.blasInfo();
     report.blas = `${info.vendor}${info.corename ? ` ${info.corename}` : ''}`;
   } else {
@@ -270,7 +339,11 @@ export function installKernels(
 /** One line for logs, e.g. `kernels wasm: native openblas Zen, 1 BLAS thread, 6 kernels, can train`. */
 export function formatInstallReport(r: KernelInstallReport): string {
   const nat = r.native
-    ? `native ${r.blas ?? 'BLAS'}, ${r.blasThreads} BLAS thread${r.blasThreads === 1 ? '' : 's'}`
+    ? `native ${r.blas ?? 'BLAS'}, ${r.blasThreads} BLAS thread${r.blasThreads === 1 ? '' : 's'}${
+        r.blasThreads !== undefined && r.blasThreads > 1 && r.parallelThreshold !== undefined
+          ? ` for GEMMs of >= ${r.parallelThreshold} multiply-adds`
+          : ''
+      }`
     : `JS kernels only (native off: ${r.reason})`;
   return `kernels ${r.backend}: ${nat}; ${r.kernels.length} kernels [${r.kernels.join(', ')}]; ${
     r.canTrain ? 'can train' : 'cannot train'

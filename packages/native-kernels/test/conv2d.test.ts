@@ -59,6 +59,29 @@ const CASES: ConvCase[] = [
   },
   { name: 'pointwise 1x1', x: [3, 4, 5, 6], f: [1, 1, 6, 4], strides: [1, 1], pad: 'valid' },
   { name: '1x1 stride 2', x: [2, 5, 5, 3], f: [1, 1, 3, 2], strides: [2, 2], pad: 'same' },
+  // co <= 4 with ci >= 8 takes the addon's direct (im2col-free) forward and input gradient
+  {
+    name: 'few output channels, same',
+    x: [2, 7, 6, 9],
+    f: [3, 3, 9, 3],
+    strides: [1, 1],
+    pad: 'same',
+  },
+  {
+    name: 'few output channels, stride (2, 1) valid',
+    x: [1, 8, 7, 16],
+    f: [4, 2, 16, 1],
+    strides: [2, 1],
+    pad: 'valid',
+  },
+  // 512 output rows of K = 576 (455 rows a chunk): the column buffer is filled in chunks that cross the image boundary
+  {
+    name: 'row chunks across images',
+    x: [2, 20, 20, 64],
+    f: [3, 3, 64, 5],
+    strides: [1, 1],
+    pad: 'same',
+  },
   {
     name: 'filter larger than input (same)',
     x: [1, 2, 3, 2],
@@ -85,6 +108,14 @@ const DILATED: ConvCase[] = [
     strides: [1, 1],
     pad: 'valid',
     dilations: [2, 3],
+  },
+  {
+    name: 'dilation 2, few output channels (direct)',
+    x: [1, 9, 9, 8],
+    f: [3, 3, 8, 2],
+    strides: [1, 1],
+    pad: 'same',
+    dilations: [2, 2],
   },
 ];
 

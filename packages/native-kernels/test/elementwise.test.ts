@@ -1,4 +1,5 @@
-import { installKernels, uninstallKernels } from '../src';
+import { installKernels, nativeAvailable, uninstallKernels } from '../src';
+import { getNativeAddon } from '../src/addon';
 import { broadcastLayout, reductionBlock, transposeLayout } from '../src/kernels/elementwise';
 import {
   BACKENDS,
@@ -30,6 +31,8 @@ describe('broadcastLayout', () => {
     expect(broadcastLayout([], [4])).toEqual({ out: [4], dims: Int32Array.of(4, 0, 1) });
     expect(broadcastLayout([], [])).toEqual({ out: [], dims: Int32Array.of(1, 1, 1) });
     expect(broadcastLayout([2, 3], [4])).toBeNull();
+    // 1 broadcasts to 0: an empty output
+    expect(broadcastLayout([1, 1], [0, 4])!.out).toEqual([0, 4]);
     // 7 dims that cannot merge stay 7 (handled in JS on wasm)
     expect(broadcastLayout([2, 1, 2, 1, 2, 1, 2], [1, 2, 1, 2, 1, 2, 1])!.dims.length).toBe(21);
   });
@@ -277,5 +280,135 @@ describe.each(BACKENDS)('Transpose on %s', (backend) => {
     await useBackend(backend);
     installKernels(tf, backend);
     for (let i = 0; i < 2; i++) expectClose(got[i]!, ref[i]!, 0);
+  });
+});
+
+describe('cpu tensors whose storage is a cast source (Int32Array / Uint8Array)', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+    installKernels(tf, 'cpu');
+  });
+  afterAll(() => uninstallKernels(tf, 'cpu'));
+
+  // on cpu, cast int32 -> float32 and bool -> float32 share the source's typed array
+  const castInputs = () => [
+    tf.cast(tf.tensor2d([1, -2, 3, 4, 5, -6], [2, 3], 'int32'), 'float32'),
+    tf.cast(tf.tensor2d([1, 0, 1, 1, 0, 0], [2, 3], 'bool'), 'float32'),
+  ];
+
+  it('the storage really is not a Float32Array (the case under test exists)', () => {
+    const [a, b] = castInputs();
+    const backend = tf.backend() as unknown as { data: { get(id: unknown): { values: unknown } } };
+    expect(backend.data.get(a!.dataId).values).toBeInstanceOf(Int32Array);
+    expect(backend.data.get(b!.dataId).values).toBeInstanceOf(Uint8Array);
+    tf.dispose([a!, b!]);
+  });
+
+  it('element-wise, reduction and transpose overrides fall back to the stock kernels', () => {
+    for (const x of castInputs()) {
+      const v = Array.from(x.dataSync());
+      const checks: [tf.Tensor, number[]][] = [
+        [tf.add(x, tf.ones([2, 3])), v.map((e) => e + 1)],
+        [tf.sub(tf.ones([3]), x), v.map((e) => 1 - e)],
+        [tf.mul(x, x), v.map((e) => e * e)],
+        [tf.div(x, tf.scalar(2)), v.map((e) => e / 2)],
+        [tf.squaredDifference(x, tf.zeros([2, 3])), v.map((e) => e * e)],
+        [tf.exp(x), v.map(Math.exp)],
+        [tf.tanh(x), v.map(Math.tanh)],
+        [tf.sigmoid(x), v.map((e) => 1 / (1 + Math.exp(-e)))],
+        [tf.sum(x, 1), [v[0]! + v[1]! + v[2]!, v[3]! + v[4]! + v[5]!]],
+        [tf.mean(x, 0), [0, 1, 2].map((j) => (v[j]! + v[j + 3]!) / 2)],
+        [tf.transpose(x), [v[0]!, v[3]!, v[1]!, v[4]!, v[2]!, v[5]!]],
+      ];
+      for (const [got, want] of checks) {
+        expectClose(got.dataSync(), want, 1e-6);
+        got.dispose();
+      }
+      x.dispose();
+    }
+  });
+
+  it('matmul and conv overrides use a float32 copy instead of rejecting the input', () => {
+    for (const x of castInputs()) {
+      const v = Array.from(x.dataSync());
+      const y = tf.matMul(x, tf.ones([3, 1]));
+      expectClose(y.dataSync(), [v[0]! + v[1]! + v[2]!, v[3]! + v[4]! + v[5]!], 1e-6);
+      const c = tf.conv2d(x.reshape([1, 2, 3, 1]) as tf.Tensor4D, tf.ones([1, 1, 1, 1]), 1, 'same');
+      expectClose(c.dataSync(), v, 1e-6);
+      tf.dispose([x, y, c]);
+    }
+  });
+
+  it('does not leak the copies', () => {
+    const [a, b] = castInputs();
+    expectNoLeaks(() =>
+      tf.dispose(tf.tidy(() => [tf.matMul(a!, tf.ones([3, 2])), tf.add(b!, b!), tf.exp(a!)])),
+    );
+    tf.dispose([a!, b!]);
+  });
+});
+
+describe('vectorised exp, tanh and sigmoid in the addon', () => {
+  const native = nativeAvailable().ok ? getNativeAddon() : null;
+  const maybe = native ? it : it.skip;
+  const cases: [number, string, number, number, (x: number) => number][] = [
+    [0, 'exp', -87, 88.7, Math.exp],
+    [1, 'tanh', -10, 10, Math.tanh],
+    [2, 'sigmoid', -30, 30, (x) => 1 / (1 + Math.exp(-x))],
+  ];
+  maybe.each(cases)(
+    '%s (%s) is within 1e-6 relative of float64 over its range',
+    (op, _name, lo, hi, f) => {
+      const n = 200_003;
+      const x = Float32Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
+      const y = new Float32Array(n);
+      native!.unary(op, x, y);
+      let worst = 0;
+      for (let i = 0; i < n; i++) {
+        const want = f(x[i]!);
+        if (Math.abs(want) < 1e-30) continue;
+        worst = Math.max(worst, Math.abs(y[i]! - want) / Math.abs(want));
+      }
+      expect(worst).toBeLessThan(1e-6);
+    },
+  );
+
+  maybe('handles NaN, infinities, overflow and underflow like float32 exp/tanh', () => {
+    const x = Float32Array.of(Number.NaN, Infinity, -Infinity, 0, 89, -104, 9.5, -0.0001);
+    const e = new Float32Array(x.length);
+    const t = new Float32Array(x.length);
+    native!.unary(0, x, e);
+    native!.unary(1, x, t);
+    expect(Array.from(e.slice(0, 6))).toEqual([Number.NaN, Infinity, 0, 1, Infinity, 0]);
+    expect(Array.from(t.slice(0, 4))).toEqual([Number.NaN, 1, -1, 0]);
+    expect(t[6]).toBe(1);
+    expect(t[7]).toBeCloseTo(-0.0001, 10);
+  });
+});
+
+describe('Cast on wasm', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+    installKernels(tf, 'wasm');
+  });
+  afterAll(() => uninstallKernels(tf, 'wasm'));
+
+  it('shares the buffer for a same-dtype cast and converts otherwise', async () => {
+    const a = tf.tensor1d([1.5, -2, 3]);
+    const b = tf.cast(a, 'float32');
+    const c = tf.cast(a, 'int32');
+    a.dispose();
+    expect(Array.from(await b.data())).toEqual([1.5, -2, 3]);
+    expect(c.dtype).toBe('int32');
+    expect(Array.from(await c.data())).toEqual([1, -2, 3]);
+    tf.dispose([b, c]);
+  });
+
+  it('does not leak', () => {
+    const a = tf.ones([5, 3]);
+    expectNoLeaks(() =>
+      tf.dispose([tf.cast(a, 'float32'), tf.cast(a, 'int32'), tf.cast(a, 'bool')]),
+    );
+    a.dispose();
   });
 });

@@ -9,14 +9,19 @@ import {
   uninstallKernels,
   validateInstallKernelsOptions,
 } from '../src';
-import { tf, useBackend } from './helpers';
+import { expectClose, tf, useBackend } from './helpers';
 
 describe('validateInstallKernelsOptions', () => {
   it('fills defaults', () => {
-    expect(validateInstallKernelsOptions({}, {})).toEqual({ native: true, threads: 1 });
+    expect(validateInstallKernelsOptions({}, {})).toEqual({
+      native: true,
+      threads: 1,
+      parallelThreshold: 2 ** 24,
+    });
     expect(validateInstallKernelsOptions({}, { ARTIST_BLAS_THREADS: '2' })).toEqual({
       native: true,
       threads: 2,
+      parallelThreshold: 2 ** 24,
     });
     expect(
       validateInstallKernelsOptions({ threads: 3 }, { ARTIST_BLAS_THREADS: '2' }).threads,
@@ -32,6 +37,9 @@ describe('validateInstallKernelsOptions', () => {
     expect(() =>
       validateInstallKernelsOptions({ native: 'yes' as unknown as boolean }, {}),
     ).toThrow(/options\.native/);
+    expect(() => validateInstallKernelsOptions({ parallelThreshold: -1 }, {})).toThrow(
+      /options\.parallelThreshold/,
+    );
   });
 });
 
@@ -110,6 +118,26 @@ describe('installKernels', () => {
         ]),
       );
       expect(report.blasThreads).toBe(1);
+      expect(report.parallelThreshold).toBe(2 ** 24);
+      expect(report.kernels).toEqual(
+        expect.arrayContaining([
+          'GatherV2',
+          'ArtistSparseSoftmaxCrossEntropy',
+          'ArtistSparseSoftmaxCrossEntropyGrad',
+          'ArtistAdamUpdate',
+        ]),
+      );
+      const two = installKernels(tf, 'cpu', { threads: 2, parallelThreshold: 1000 });
+      expect(two.parallelThreshold).toBe(1000);
+      expect(formatInstallReport(two)).toMatch(/2 BLAS threads for GEMMs of >= 1000 multiply-adds/);
+      // results do not depend on the thread count
+      const a = tf.randomNormal([70, 50], 0, 1, 'float32', 3);
+      const b = tf.randomNormal([50, 40], 0, 1, 'float32', 4);
+      const y2 = tf.matMul(a, b);
+      installKernels(tf, 'cpu', { threads: 1 });
+      const y1 = tf.matMul(a, b);
+      expectClose(y2.dataSync(), y1.dataSync(), 1e-5);
+      tf.dispose([a, b, y1, y2]);
     } else {
       expect(report.reason).toBe(avail.reason);
       expect(report.blasThreads).toBeUndefined();

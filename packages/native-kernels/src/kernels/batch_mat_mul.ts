@@ -122,6 +122,7 @@ export function runMatMul(
 export const batchMatMulNative: KernelImpl = {
   kernelName: 'BatchMatMul',
   kind: 'native',
+  coerceStorage: true,
   run({ inputs, attrs, host, tf, native }) {
     const { a, b } = inputs;
     if (!native || !a || !b || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
@@ -169,6 +170,7 @@ export function sgemmBatchedJs(
 export const batchMatMulBroadcastJs: KernelImpl = {
   kernelName: 'BatchMatMul',
   kind: 'js',
+  coerceStorage: true,
   run({ inputs, attrs, host, tf }) {
     const { a, b } = inputs;
     if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32') return null;

@@ -62,6 +62,7 @@ function convInfo(
 export const conv2dNative: KernelImpl = {
   kernelName: 'Conv2D',
   kind: 'native',
+  coerceStorage: true,
   run(call) {
     const { x, filter } = call.inputs;
     const { native, host } = call;
@@ -79,6 +80,7 @@ export const conv2dNative: KernelImpl = {
 export const fusedConv2dNative: KernelImpl = {
   kernelName: 'FusedConv2D',
   kind: 'native',
+  coerceStorage: true,
   run(call) {
     const { x, filter, bias, preluActivationWeights: prelu } = call.inputs;
     const { native, host, attrs } = call;
@@ -104,6 +106,7 @@ export const fusedConv2dNative: KernelImpl = {
 export const conv2dBackpropInputNative: KernelImpl = {
   kernelName: 'Conv2DBackpropInput',
   kind: 'native',
+  coerceStorage: true,
   run(call) {
     const { dy, filter } = call.inputs;
     const { native, host } = call;
@@ -123,6 +126,7 @@ export const conv2dBackpropInputNative: KernelImpl = {
 export const conv2dBackpropFilterNative: KernelImpl = {
   kernelName: 'Conv2DBackpropFilter',
   kind: 'native',
+  coerceStorage: true,
   run(call) {
     const { x, dy } = call.inputs;
     const { native, host } = call;
@@ -185,6 +189,7 @@ export function conv2dBackpropFilterJs(
 export const conv2dBackpropFilterJsKernel: KernelImpl = {
   kernelName: 'Conv2DBackpropFilter',
   kind: 'js',
+  coerceStorage: true,
   run(call) {
     const { x, dy } = call.inputs;
     const { host } = call;

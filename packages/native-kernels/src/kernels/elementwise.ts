@@ -39,7 +39,7 @@ export function broadcastLayout(
     const da = aShape[aShape.length - i] ?? 1;
     const db = bShape[bShape.length - i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) return null;
-    const n = Math.max(da, db);
+    const n = da === 1 ? db : da; // 1 broadcasts to anything, including 0
     rows.push({ n, a: da === 1 && n !== 1 ? 0 : strideA, b: db === 1 && n !== 1 ? 0 : strideB });
     strideA *= da;
     strideB *= db;
@@ -292,6 +292,25 @@ export const identityShared: KernelImpl = {
     const be = backend as { incRef?: (id: unknown) => void };
     if (host.name !== 'wasm' || !x || x.dtype === 'string' || typeof be.incRef !== 'function')
       return null;
+    be.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as TensorInfo;
+  },
+};
+
+/**
+ * wasm Cast to the tensor's own dtype shares the buffer instead of copying it. tfjs-core's
+ * gradients call `cast(x, 'float32')` on float32 tensors all the time (Multiply, Tanh, moments):
+ * about 100 full copies per GPT step. Real conversions go to the stock kernel.
+ */
+export const castSameDtypeShared: KernelImpl = {
+  kernelName: 'Cast',
+  kind: 'js',
+  run({ inputs, attrs, host, backend }) {
+    const { x } = inputs;
+    const be = backend as { incRef?: (id: unknown) => void };
+    if (host.name !== 'wasm' || !x || attrs.dtype !== x.dtype || typeof be.incRef !== 'function')
+      return null;
+    if (x.dtype === 'string' || x.dtype === 'complex64') return null;
     be.incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as TensorInfo;
   },

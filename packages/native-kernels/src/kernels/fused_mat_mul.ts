@@ -82,6 +82,7 @@ export function checkEpilogue(
 export const fusedMatMulJs: KernelImpl = {
   kernelName: '_FusedMatMul',
   kind: 'js',
+  coerceStorage: true,
   run({ inputs, attrs, host, tf, backend }) {
     const { a, b, bias, preluActivationWeights: prelu } = inputs;
     if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
@@ -112,6 +113,7 @@ export const fusedMatMulJs: KernelImpl = {
 export const fusedMatMulNative: KernelImpl = {
   kernelName: '_FusedMatMul',
   kind: 'native',
+  coerceStorage: true,
   run({ inputs, attrs, host, tf, native }) {
     const { a, b, bias, preluActivationWeights: prelu } = inputs;
     if (!native || !a || !b || a.dtype !== 'float32' || b.dtype !== 'float32') return null;

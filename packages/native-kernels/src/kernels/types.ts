@@ -20,5 +20,11 @@ export interface KernelImpl {
   kernelName: string;
   /** Short label for reports: 'native' (needs the addon) or 'js'. */
   kind: 'native' | 'js';
-  run(call: KernelCall): TensorInfo | null;
+  /**
+   * On cpu, inputs whose storage does not match their dtype (a float32 tensor over the Int32Array
+   * or Uint8Array of a cast) go to the stock kernel. Kernels that fix a stock defect set this to
+   * get a float32/int32 copy of such inputs instead, so the defect cannot come back through a cast.
+   */
+  coerceStorage?: boolean;
+  run(call: KernelCall): TensorInfo | TensorInfo[] | null;
 }

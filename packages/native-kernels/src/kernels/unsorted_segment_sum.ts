@@ -1,6 +1,7 @@
 // UnsortedSegmentSum (the gradient of gather, i.e. of every embedding table) as an O(N * D)
-// scatter-add. wasm has no such kernel; cpu's builds one mask per segment (O(S * N * D) time and
+// scatter-add (in the addon when it is loaded, else JS). wasm has no such kernel; cpu's builds one mask per segment (O(S * N * D) time and
 // memory). Ids outside [0, numSegments) are dropped, as in TensorFlow.
+import { f32 } from '../host';
 import type { KernelImpl } from './types';
 
 export function unsortedSegmentSumJs(
@@ -24,7 +25,8 @@ export function unsortedSegmentSumJs(
 export const unsortedSegmentSumKernel: KernelImpl = {
   kernelName: 'UnsortedSegmentSum',
   kind: 'js',
-  run({ inputs, attrs, host }) {
+  coerceStorage: true,
+  run({ inputs, attrs, host, native }) {
     const { x, segmentIds } = inputs;
     if (!x || !segmentIds) return null;
     if (x.dtype !== 'float32' && x.dtype !== 'int32') return null;
@@ -38,6 +40,15 @@ export const unsortedSegmentSumKernel: KernelImpl = {
     const inner = innerShape.reduce((a, b) => a * b, 1);
     const out = host.alloc([numSegments, ...innerShape], x.dtype);
     const ids = host.view(segmentIds);
+    if (
+      native &&
+      x.dtype === 'float32' &&
+      Object.prototype.toString.call(ids) === '[object Int32Array]'
+    ) {
+      const n = ids.length;
+      native.segmentSum(f32(host, x), ids as Int32Array, f32(host, out), n, numSegments, inner);
+      return out;
+    }
     unsortedSegmentSumJs(host.view(x), ids, numSegments, inner, host.view(out));
     return out;
   },

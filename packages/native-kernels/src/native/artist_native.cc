@@ -111,6 +111,8 @@ napi_value BlasInfo(napi_env env, napi_callback_info) {
   napi_set_named_property(env, obj, "config", make_str(env, artist::blas_config()));
   napi_set_named_property(env, obj, "corename", make_str(env, artist::blas_corename()));
   napi_set_named_property(env, obj, "threads", make_int(env, artist::blas_get_threads()));
+  napi_set_named_property(env, obj, "parallelThreshold",
+                          make_int(env, artist::blas_get_parallel_threshold()));
   return obj;
 }
 
@@ -375,11 +377,163 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// setParallelThreshold(work) -> threshold in effect: GEMMs of at least `work` multiply-adds use
+// all BLAS threads, smaller ones one thread
+napi_value SetParallelThreshold(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, argv, 1)) return nullptr;
+  int64_t w = 0;
+  if (!get_i64(env, argv[0], "work", &w)) return nullptr;
+  return make_int(env, artist::blas_set_parallel_threshold(w));
+}
+
+bool get_i32_required(napi_env env, napi_value v, const char* name, const int32_t** data,
+                      int64_t* length) {
+  if (!get_i32_array(env, v, name, data, length)) return false;
+  if (*data == nullptr && *length == 0) {
+    napi_valuetype vt;
+    napi_typeof(env, v, &vt);
+    if (vt == napi_null || vt == napi_undefined) {
+      return fail(env, std::string(name) + " must be an Int32Array");
+    }
+  }
+  return true;
+}
+
+bool check_labels(napi_env env, const int32_t* labels, int64_t rows, int64_t classes) {
+  for (int64_t i = 0; i < rows; i++) {
+    if (labels[i] < 0 || labels[i] >= classes) {
+      return fail(env,
+                  "labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) +
+                      " is outside [0, " + std::to_string(classes) + ")",
+                  true);
+    }
+  }
+  return true;
+}
+
+// sparseXentForward(logits, labels, loss, lse, rows, classes)
+napi_value SparseXentForward(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, argv, 6)) return nullptr;
+  F32 logits, loss, lse;
+  const int32_t* labels = nullptr;
+  int64_t nLabels = 0, rows = 0, classes = 0;
+  if (!get_f32(env, argv[0], "logits", &logits) ||
+      !get_i32_required(env, argv[1], "labels", &labels, &nLabels) ||
+      !get_f32(env, argv[2], "loss", &loss) || !get_f32(env, argv[3], "lse", &lse) ||
+      !get_i64(env, argv[4], "rows", &rows) || !get_i64(env, argv[5], "classes", &classes)) {
+    return nullptr;
+  }
+  if (classes < 1 || logits.length < rows * classes || nLabels < rows || loss.length < rows ||
+      lse.length < rows) {
+    fail(env, "sparseXentForward buffers are shorter than rows x classes / rows", true);
+    return nullptr;
+  }
+  if (!check_labels(env, labels, rows, classes)) return nullptr;
+  artist::sparse_softmax_xent_forward(logits.data, labels, loss.data, lse.data, rows, classes);
+  return nullptr;
+}
+
+// sparseXentBackward(logits, labels, lse, dy, dlogits, rows, classes)
+napi_value SparseXentBackward(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!get_args(env, info, argv, 7)) return nullptr;
+  F32 logits, lse, dy, dlogits;
+  const int32_t* labels = nullptr;
+  int64_t nLabels = 0, rows = 0, classes = 0;
+  if (!get_f32(env, argv[0], "logits", &logits) ||
+      !get_i32_required(env, argv[1], "labels", &labels, &nLabels) ||
+      !get_f32(env, argv[2], "lse", &lse) || !get_f32(env, argv[3], "dy", &dy) ||
+      !get_f32(env, argv[4], "dlogits", &dlogits) || !get_i64(env, argv[5], "rows", &rows) ||
+      !get_i64(env, argv[6], "classes", &classes)) {
+    return nullptr;
+  }
+  if (classes < 1 || logits.length < rows * classes || dlogits.length < rows * classes ||
+      nLabels < rows || lse.length < rows || dy.length < rows) {
+    fail(env, "sparseXentBackward buffers are shorter than rows x classes / rows", true);
+    return nullptr;
+  }
+  if (!check_labels(env, labels, rows, classes)) return nullptr;
+  artist::sparse_softmax_xent_backward(logits.data, labels, lse.data, dy.data, dlogits.data, rows,
+                                       classes);
+  return nullptr;
+}
+
+// segmentSum(x, ids, out, n, segments, inner): out[s] = sum of rows i of x with ids[i] == s
+napi_value SegmentSum(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, argv, 6)) return nullptr;
+  F32 x, out;
+  const int32_t* ids = nullptr;
+  int64_t nIds = 0, n = 0, segments = 0, inner = 0;
+  if (!get_f32(env, argv[0], "x", &x) || !get_i32_required(env, argv[1], "ids", &ids, &nIds) ||
+      !get_f32(env, argv[2], "out", &out) || !get_i64(env, argv[3], "n", &n) ||
+      !get_i64(env, argv[4], "segments", &segments) || !get_i64(env, argv[5], "inner", &inner)) {
+    return nullptr;
+  }
+  if (nIds < n || x.length < n * inner || out.length < segments * inner) {
+    fail(env, "segmentSum buffers are shorter than n x inner / segments x inner", true);
+    return nullptr;
+  }
+  artist::unsorted_segment_sum_f32(x.data, ids, out.data, n, segments, inner);
+  return nullptr;
+}
+
+// adamUpdate(x, m, v, g, xOut, mOut, vOut, lr, beta1, beta2, epsilon, c1, c2) and
+// adamwUpdate(x, m, v, g, xOut, mOut, vOut, beta1, beta2, epsilon, decayFactor, sqrtBc2, stepSize)
+template <bool kAdamW>
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  napi_value argv[13];
+  if (!get_args(env, info, argv, 13)) return nullptr;
+  F32 t[7];
+  const char* names[7] = {"x", "m", "v", "g", "xOut", "mOut", "vOut"};
+  for (int i = 0; i < 7; i++) {
+    if (!get_f32(env, argv[i], names[i], &t[i])) return nullptr;
+  }
+  float h[6];
+  for (int i = 0; i < 6; i++) {
+    double d = 0;
+    if (napi_get_value_double(env, argv[7 + i], &d) != napi_ok) {
+      fail(env, "Adam hyper-parameters must be numbers");
+      return nullptr;
+    }
+    h[i] = static_cast<float>(d);
+  }
+  const int64_t n = t[0].length;
+  for (int i = 1; i < 7; i++) {
+    if (t[i].length < n) {
+      fail(env, std::string(names[i]) + " is shorter than x", true);
+      return nullptr;
+    }
+  }
+  if (kAdamW) {
+    const artist::AdamWParams p{h[0], h[1], h[2], h[3], h[4], h[5]};
+    artist::adamw_update_f32(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data, t[5].data,
+                             t[6].data, n, p);
+  } else {
+    const artist::AdamParams p{h[0], h[1], h[2], h[3], h[4], h[5]};
+    artist::adam_update_f32(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data, t[5].data,
+                            t[6].data, n, p);
+  }
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"blasInfo", nullptr, BlasInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgemmBatched", nullptr, SgemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setParallelThreshold", nullptr, SetParallelThreshold, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"sparseXentForward", nullptr, SparseXentForward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"sparseXentBackward", nullptr, SparseXentBackward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"adamUpdate", nullptr, AdamUpdate<false>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamwUpdate", nullptr, AdamUpdate<true>, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"segmentSum", nullptr, SegmentSum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -10,6 +10,12 @@ namespace artist {
 // Thread control and identification of the linked BLAS.
 int blas_set_threads(int n);   // returns the thread count now in effect
 int blas_get_threads();
+// GEMMs of at least `work` multiply-adds (M * N * K) run on the threads set above; smaller ones on
+// one thread, where the thread hand-off costs more than it saves. Returns the threshold in effect.
+int64_t blas_set_parallel_threshold(int64_t work);
+int64_t blas_get_parallel_threshold();
+// Sets the BLAS thread count for a GEMM of `work` multiply-adds (called before every cblas call).
+void blas_threads_for(int64_t work);
 const char* blas_vendor();     // "openblas" | "accelerate"
 const char* blas_config();     // build string reported by the library ("" when unknown)
 const char* blas_corename();   // kernel family chosen at run time ("" when unknown)
@@ -50,5 +56,37 @@ void transpose_f32(const float* x, float* y, int rank, const int64_t* out_shape,
 
 // y[a, b] = scale * sum_r x[a, r, b] for x viewed as [A, R, B].
 void reduce_sum_f32(const float* x, float* y, int64_t A, int64_t R, int64_t B, float scale);
+
+// Sparse softmax cross-entropy over [rows, classes] logits and int32 labels in [0, classes):
+//   forward:  lse[i] = log sum_j exp(logits[i, j]), loss[i] = lse[i] - logits[i, labels[i]]
+//   backward: dlogits[i, j] = dy[i] * (exp(logits[i, j] - lse[i]) - [j == labels[i]])
+// Labels were range-checked by the caller.
+void sparse_softmax_xent_forward(const float* logits, const int32_t* labels, float* loss,
+                                 float* lse, int64_t rows, int64_t classes);
+void sparse_softmax_xent_backward(const float* logits, const int32_t* labels, const float* lse,
+                                  const float* dy, float* dlogits, int64_t rows, int64_t classes);
+
+// out[s, :] = sum of x[i, :] over i with ids[i] == s (x is [n, inner], out [segments, inner]);
+// ids outside [0, segments) are dropped.
+void unsorted_segment_sum_f32(const float* x, const int32_t* ids, float* out, int64_t n,
+                              int64_t segments, int64_t inner);
+
+// One Adam step in the operation order of tf.train.adam (AdamOptimizer.applyGradients):
+//   m' = m b1 + g (1 - b1);  v' = v b2 + g^2 (1 - b2)
+//   x' = ((m' / c1) / (sqrt(v' / c2) + epsilon)) (-lr) + x,  c1 = 1 - b1^t, c2 = 1 - b2^t
+struct AdamParams {
+  float lr, beta1, beta2, epsilon, c1, c2;
+};
+void adam_update_f32(const float* x, const float* m, const float* v, const float* g, float* x_out,
+                     float* m_out, float* v_out, int64_t n, const AdamParams& p);
+
+// One AdamW step in the operation order of @artist-ts/runtime's AdamW (PyTorch's formulation):
+//   p0 = p * decay_factor (skipped when it is 1);  m' = m b1 + g (1 - b1);  v' = v b2 + g^2 (1 - b2)
+//   p' = p0 - (m' / (sqrt(v') / sqrt_bc2 + epsilon)) * step_size
+struct AdamWParams {
+  float beta1, beta2, epsilon, decay_factor, sqrt_bc2, step_size;
+};
+void adamw_update_f32(const float* x, const float* m, const float* v, const float* g, float* x_out,
+                      float* m_out, float* v_out, int64_t n, const AdamWParams& p);
 
 }  // namespace artist
