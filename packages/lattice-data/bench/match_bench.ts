@@ -7,7 +7,9 @@
  *
  * Usage: pnpm bench            (sizes 300000,10000000)
  *        BENCH_SIZES=300000 pnpm bench
+ *        pnpm bench:thp        (the same with glibc's malloc on transparent huge pages)
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { Rng } from '@artist-ts/runtime/rng';
 import { LexiconBuilder, MatchBuffer } from '../src';
@@ -48,6 +50,27 @@ function rate(chars: number, ms: number): string {
 
 function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** Linux: the THP mode, and this process's anonymous memory on huge pages (MiB). */
+function thpMode(): string {
+  try {
+    const mode = /\[(\w+)\]/.exec(
+      fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'),
+    );
+    return mode?.[1] ?? 'unknown';
+  } catch {
+    return 'n/a';
+  }
+}
+
+function hugePagesMB(): number | undefined {
+  try {
+    const m = /AnonHugePages:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function rssMB(): number {
@@ -112,6 +135,8 @@ function run(size: number): void {
     `${st.bytesPerEntry.toFixed(1)} B (${(st.bytes / 2 ** 20).toFixed(0)} MiB)`,
   );
   line('bytes per entry (RSS growth)', `${(((rss1 - rss0) * 2 ** 20) / size).toFixed(1)} B`);
+  const huge = hugePagesMB();
+  if (huge !== undefined) line('memory on huge pages', `${huge.toFixed(0)} MiB`);
 
   const results: Record<string, number> = {};
   for (const kind of ['random', 'dense'] as const) {
@@ -217,5 +242,8 @@ console.log(
 );
 console.log(
   'rates use process CPU time (best of 3 passes after a warm-up); wall-clock in parentheses',
+);
+console.log(
+  `transparent huge pages: ${thpMode()}; GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? '(unset)'}`,
 );
 for (const s of sizes) run(s);

@@ -6,7 +6,7 @@
  */
 import { checkOnBadRow, DataFormatError, type OnBadRow, type SkippedRow } from './errors';
 import { type Lexicon, LexiconBuilder, type LexiconBuilderOptions } from './lexicon';
-import { fileSize, readLines } from './lines';
+import { fileSize, readLines, splitStrippedLine } from './lines';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import { pyStrip } from './text_utils';
 
@@ -49,6 +49,9 @@ export async function loadEntityLexicon(
     skipped: 0,
     skippedRows: [],
   };
+  const countBlank = () => {
+    summary.blank++;
+  };
   const bad = (line: number, reason: string, column?: number) => {
     if (onBadRow === 'error') {
       throw new DataFormatError({ file, line, ...(column ? { column } : {}) }, reason);
@@ -73,16 +76,8 @@ export async function loadEntityLexicon(
     }
     summary.lines++;
     progress.rows++;
-    if (l.text === undefined) {
-      bad(l.line, l.invalidUtf8!.message);
-      continue;
-    }
-    const stripped = pyStrip(l.text);
-    if (stripped === '') {
-      summary.blank++;
-      continue;
-    }
-    const fields = stripped.split('\t');
+    const fields = splitStrippedLine(l, countBlank, bad);
+    if (!fields) continue;
     if (fields.length < 2) {
       bad(l.line, 'expected `name<TAB>id`, found no tab');
       continue;

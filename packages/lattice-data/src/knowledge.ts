@@ -9,9 +9,8 @@
 import { AtomicFileStream } from './atomic_stream';
 import { checkOnBadRow, DataFormatError, type OnBadRow, type SkippedRow } from './errors';
 import type { Lexicon } from './lexicon';
-import { fileSize, readLines } from './lines';
+import { fileSize, readLines, splitStrippedLine } from './lines';
 import { type ProgressCallback, ProgressTracker } from './progress';
-import { pyStrip } from './text_utils';
 import type { BertTokenizer } from './tokenizer';
 
 /** A caption's tokens plus its matched entities in EasyNLP's FLAT layout. */
@@ -147,6 +146,9 @@ export async function writeKnowledgeTsv(
     longCaptions: 0,
   };
   const out = await AtomicFileStream.open(options.output);
+  const countBlank = () => {
+    summary.blank++;
+  };
   const bad = (line: number, reason: string) => {
     if (onBadRow === 'error') throw new DataFormatError({ file: input, line }, reason);
     summary.skipped++;
@@ -157,16 +159,8 @@ export async function writeKnowledgeTsv(
     let batch = '';
     for await (const l of readLines(input, { onInvalidUtf8: 'yield' })) {
       progress.bytes = l.bytesRead;
-      if (l.text === undefined) {
-        bad(l.line, l.invalidUtf8!.message);
-        continue;
-      }
-      const stripped = pyStrip(l.text);
-      if (stripped === '') {
-        summary.blank++;
-        continue;
-      }
-      const fields = stripped.split('\t');
+      const fields = splitStrippedLine(l, countBlank, bad);
+      if (!fields) continue;
       if (fields.length !== 2 && fields.length !== 3) {
         bad(
           l.line,

@@ -3,12 +3,14 @@
  *
  * Storage is a trie in flat typed arrays: every trie node is a slot of one open-addressing hash table
  * keyed by (parent node, character), so a node's id IS its slot and no child pointers are stored.
- * A slot costs 12 bytes (parent, label, value); at the default final load factor of 0.45 and ~2.6
- * nodes per 2-6 character name this is ~70 bytes per entry, against ~0.9 KB for a Python dict trie.
- * A transition is one linear-probing lookup (one cache miss), so matching costs O(matched path
- * length) per start position. Most lookups fail (a walk ends on a miss), and a failed lookup scans
- * ½(1 + 1/(1−α)²) slots: 6.1 at α = 0.7 but 2.1 at α = 0.45, which is why the default trades some
- * memory for speed; `finalLoad` sets it. A prefix filter (a bitset over rolling hashes of every
+ * A slot costs 12 bytes (parent, label | word flag, value); at the default final load factor of 0.45
+ * and ~2.6 nodes per 2-6 character name this is ~70 bytes per entry, against ~0.9 KB for a Python
+ * dict trie. A transition is one linear-probing lookup (one cache miss), so matching costs
+ * O(matched path length) per start position. The word flag sits beside the label, in the cache line
+ * the probe already fetched, so matching never reads `values` (a second miss per found node in
+ * 0.1.0); ids are read only to report matches. Most lookups fail (a walk ends on a miss), and a
+ * failed lookup scans ½(1 + 1/(1−α)²) slots: 6.1 at α = 0.7 but 2.1 at α = 0.45, which is why the
+ * default trades some memory for speed; `finalLoad` sets it. A prefix filter (a bitset over rolling hashes of every
  * trie path of 2+ characters) is checked before each probe and ends most failing walks without
  * touching the table.
  *
@@ -30,6 +32,14 @@ const EMPTY = 0;
 const ROOT_KEY = -1;
 /** `values[node]` of a node that ends no word. */
 const NO_WORD = -1;
+/**
+ * Set in a slot's label word when a name ends at that node, so that matching reads the word flag
+ * from the cache line it already fetched for the probe instead of from `values`.
+ */
+const WORD_BIT = 1 << 29;
+const LABEL_MASK = WORD_BIT - 1;
+/** Format of {@link Lexicon.save}: v1 (0.1.0) had no word flag in the label words. */
+const LEXICON_VERSION = 2;
 const MAX_NUMERIC_ID = 0x7fffffff;
 const CANONICAL_INT = /^(0|[1-9][0-9]{0,9})$/;
 
@@ -54,6 +64,39 @@ function prefixMix(h: number, label: number): number {
 /** Slot of `h` in a table of `cap` slots (multiply-high, works for any capacity). */
 function slotOf(h: number, cap: number): number {
   return Math.floor((h * cap) / 4294967296);
+}
+
+/** Default budget of the direct 2-character table, bytes per entry. */
+const DEFAULT_PAIR_BYTES = 4;
+/** Pair-table entries: node id in the low 30 bits, word flag above. */
+const PAIR_WORD = 1 << 30;
+const PAIR_NODE = PAIR_WORD - 1;
+
+/**
+ * Fills the direct table of 2-character paths over labels below `side` (chosen from the budget),
+ * from the depth-2 nodes of the trie. Returns [table, side]; side 0 means no table.
+ */
+function buildPairTable(
+  table: Table,
+  rootChild: Int32Array,
+  entries: number,
+  bytesPerEntry: number,
+): [Int32Array, number] {
+  const side = Math.min(
+    rootChild.length,
+    Math.floor(Math.sqrt((bytesPerEntry * Math.max(entries, 1)) / 4)),
+  );
+  if (side < 2 || table.cap > PAIR_NODE) return [new Int32Array(0), 0];
+  const pairs = new Int32Array(side * side).fill(-1);
+  const { keys, values, cap } = table;
+  for (let s = 0; s < cap; s++) {
+    const pk = keys[2 * s]!;
+    if (pk <= 0 || keys[2 * (pk - 1)] !== ROOT_KEY) continue;
+    const l0 = keys[2 * (pk - 1) + 1]! & LABEL_MASK;
+    const l1 = keys[2 * s + 1]! & LABEL_MASK;
+    if (l0 < side && l1 < side) pairs[l0 * side + l1] = values[s] === NO_WORD ? s : s | PAIR_WORD;
+  }
+  return [pairs, side];
 }
 
 /** Reusable output buffer for {@link Lexicon.matchLabels}: starts, ends and trie nodes of matches. */
@@ -114,7 +157,7 @@ export interface LexiconStats {
 
 interface Table {
   cap: number;
-  /** [parent+1 or ROOT_KEY (0 = empty), label] per slot. */
+  /** [parent+1 or ROOT_KEY (0 = empty), label | WORD_BIT] per slot. */
   keys: Int32Array;
   values: Int32Array;
 }
@@ -139,11 +182,30 @@ export class Lexicon {
     readonly nodes: number,
     /** Bitset over the prefix hashes of every trie path of 2+ characters (no false negatives). */
     private readonly filter: Int32Array,
+    pairTableBytesPerEntry = DEFAULT_PAIR_BYTES,
   ) {
     this.filterMask = filter.length * 32 - 1;
+    [this.pairs, this.pairSide] = buildPairTable(table, rootChild, entries, pairTableBytesPerEntry);
+    let single = false;
+    for (let l = 1; l < rootChild.length && !single; l++) {
+      const n = rootChild[l]!;
+      if (n >= 0 && table.values[n] !== NO_WORD) single = true;
+    }
+    this.singleCharNames = single;
   }
 
   private readonly filterMask: number;
+  /**
+   * Direct table of the 2-character paths whose labels are both below `pairSide`:
+   * `pairs[l0 * pairSide + l1]` is the depth-2 node (| PAIR_WORD when a name ends there) or -1.
+   */
+  private readonly pairs: Int32Array;
+  private readonly pairSide: number;
+  /** Some name has one character (only with `dropSingleChar: false`). */
+  private readonly singleCharNames: boolean;
+  /** Scratch of {@link matchTokens}. */
+  private readonly tokenMatches = new MatchBuffer(16);
+  private tokenLabels = new Int32Array(64);
 
   /** Dense label of a code point (0 when the character occurs in no name). */
   label(cp: number): number {
@@ -161,7 +223,7 @@ export class Lexicon {
     for (;;) {
       const k = keys[2 * s]!;
       if (k === EMPTY) return -1;
-      if (k === key && keys[2 * s + 1] === label) return s;
+      if (k === key && (keys[2 * s + 1]! & LABEL_MASK) === label) return s;
       if (++s === cap) s = 0;
     }
   }
@@ -175,7 +237,7 @@ export class Lexicon {
 
   /** True if a word ends at `node`. */
   isWord(node: number): boolean {
-    return this.table.values[node] !== NO_WORD;
+    return (this.table.keys[2 * node + 1]! & WORD_BIT) !== 0;
   }
 
   /** The id of `name`, or undefined (single-character names are absent when dropped at build). */
@@ -221,14 +283,32 @@ export class Lexicon {
     const filter = this.filter;
     const useFilter = filter.length > 0;
     const fmask = this.filterMask;
+    const single = this.singleCharNames;
+    const pairs = this.pairs;
+    const side = this.pairSide;
     for (let i = 0; i < length; i++) {
       const l0 = labels[i]!;
       if (l0 === 0) continue;
       let node = rootChild[l0]!;
       if (node < 0) continue;
-      if (values[node] !== NO_WORD) out.push(i, i, node);
+      if (single && values[node] !== NO_WORD) out.push(i, i, node);
       let ph = prefixMix(PREFIX_SEED, l0);
-      for (let j = i + 1; j < length; j++) {
+      let j = i + 1;
+      if (l0 < side && j < length) {
+        // The first step of the walk in the direct pair table (one access into a much smaller
+        // array than the hash table, with the word flag in it), instead of filter + probe.
+        const l = labels[j]!;
+        if (l === 0) continue;
+        if (l < side) {
+          const c = pairs[l0 * side + l]!;
+          if (c < 0) continue;
+          node = c & PAIR_NODE;
+          if (c !== node) out.push(i, j, node);
+          ph = prefixMix(ph, l);
+          j++;
+        }
+      }
+      for (; j < length; j++) {
         const l = labels[j]!;
         if (l === 0) break;
         if (useFilter) {
@@ -241,18 +321,23 @@ export class Lexicon {
         const key = node + 1;
         let s = slotOf(hash(key, l), cap);
         let found = -1;
+        let word = 0;
         for (;;) {
           const k = keys[2 * s]!;
           if (k === EMPTY) break;
-          if (k === key && keys[2 * s + 1] === l) {
-            found = s;
-            break;
+          if (k === key) {
+            const w = keys[2 * s + 1]!;
+            if ((w & LABEL_MASK) === l) {
+              found = s;
+              word = w & WORD_BIT;
+              break;
+            }
           }
           if (++s === cap) s = 0;
         }
         if (found < 0) break;
         node = found;
-        if (values[node] !== NO_WORD) out.push(i, j, node);
+        if (word !== 0) out.push(i, j, node);
       }
     }
     return out.count - before;
@@ -264,15 +349,19 @@ export class Lexicon {
    * in the TSV and uses the first `entity_num` = 10 at training time).
    */
   matchTokens(tokens: readonly string[], maxMatches = Number.POSITIVE_INFINITY): EntityMatches {
-    const labels = this.labelTokens(tokens);
-    const buf = new MatchBuffer(16);
+    if (this.tokenLabels.length < tokens.length) {
+      this.tokenLabels = new Int32Array(Math.max(tokens.length, 2 * this.tokenLabels.length));
+    }
+    const labels = this.labelTokens(tokens, this.tokenLabels);
+    const buf = this.tokenMatches;
+    buf.count = 0;
     this.matchLabels(labels, tokens.length, buf);
     const n = Math.min(buf.count, maxMatches);
-    const res: EntityMatches = { starts: [], ends: [], ids: [] };
+    const res: EntityMatches = { starts: new Array(n), ends: new Array(n), ids: new Array(n) };
     for (let k = 0; k < n; k++) {
-      res.starts.push(buf.starts[k]!);
-      res.ends.push(buf.ends[k]!);
-      res.ids.push(this.idOfNode(buf.nodes[k]!)!);
+      res.starts[k] = buf.starts[k]!;
+      res.ends[k] = buf.ends[k]!;
+      res.ids[k] = this.idOfNode(buf.nodes[k]!)!;
     }
     return res;
   }
@@ -293,7 +382,7 @@ export class Lexicon {
     ];
     const header = {
       format: LEXICON_FORMAT,
-      version: 1,
+      version: LEXICON_VERSION,
       capacity: this.table.cap,
       entries: this.entries,
       nodes: this.nodes,
@@ -322,8 +411,14 @@ export class Lexicon {
     }
   }
 
-  /** Loads a file written by {@link Lexicon.save}. */
-  static async load(file: string): Promise<Lexicon> {
+  /**
+   * Loads a file written by {@link Lexicon.save} (format 2, or 1 from 0.1.0). The direct pair table
+   * is rebuilt (`pairTableBytesPerEntry`, default 4, as in {@link LexiconBuilderOptions}).
+   */
+  static async load(
+    file: string,
+    options: { pairTableBytesPerEntry?: number } = {},
+  ): Promise<Lexicon> {
     if (os.endianness() !== 'LE')
       throw new Error('Lexicon.load: only little-endian machines are supported');
     const buf = await fs.promises.readFile(file);
@@ -346,7 +441,7 @@ export class Lexicon {
     } catch {
       throw bad('corrupt header');
     }
-    if (header.format !== LEXICON_FORMAT || header.version !== 1)
+    if (header.format !== LEXICON_FORMAT || (header.version !== 1 && header.version !== 2))
       throw bad(`unsupported format ${header.format} v${header.version}`);
     let off = 12 + hlen;
     const arrays = new Map<string, ArrayBuffer>();
@@ -372,6 +467,11 @@ export class Lexicon {
     };
     if (table.keys.length !== 2 * table.cap || table.values.length !== table.cap)
       throw bad('table size mismatch');
+    if (header.version === 1) {
+      // v1 kept the word flag only in `values`.
+      for (let s = 0; s < table.cap; s++)
+        if (table.values[s] !== NO_WORD) table.keys[2 * s + 1]! |= WORD_BIT;
+    }
     return new Lexicon(
       table,
       new Uint32Array(need('bmpLabel')),
@@ -381,6 +481,7 @@ export class Lexicon {
       header.entries,
       header.nodes,
       arrays.has('filter') ? new Int32Array(need('filter')) : new Int32Array(0),
+      options.pairTableBytesPerEntry ?? DEFAULT_PAIR_BYTES,
     );
   }
 
@@ -391,6 +492,7 @@ export class Lexicon {
       this.bmpLabel.byteLength +
       this.rootChild.byteLength +
       this.filter.byteLength +
+      this.pairs.byteLength +
       this.astralLabel.size * 16 +
       this.stringIds.reduce((a, s) => a + 2 * s.length + 16, 0);
     return {
@@ -417,6 +519,14 @@ export interface LexiconBuilderOptions {
    * the filter answers most misses from a far smaller array.
    */
   filterBitsPerNode?: number;
+  /**
+   * Budget of the direct table of 2-character paths, in bytes per entry (default 4; 0 disables
+   * it). It covers the first ⌊√(budget / 4)⌋ characters (in order of first appearance in the
+   * lexicon, so mostly the frequent ones); the first step of a walk over two of them is one
+   * lookup in it instead of a hash probe. At 10M names over 3000 characters it covers all of them
+   * with 36 MB (3.6 bytes per entry).
+   */
+  pairTableBytesPerEntry?: number;
 }
 
 /**
@@ -442,6 +552,7 @@ export class LexiconBuilder {
   private readonly dropSingleChar: boolean;
   private readonly finalLoad: number;
   private readonly filterBitsPerNode: number;
+  private readonly pairTableBytesPerEntry: number;
   private finished = false;
   private readonly path: number[] = [];
 
@@ -449,6 +560,13 @@ export class LexiconBuilder {
     this.dropSingleChar = options.dropSingleChar ?? true;
     this.finalLoad = options.finalLoad ?? 0.45;
     this.filterBitsPerNode = options.filterBitsPerNode ?? 10;
+    this.pairTableBytesPerEntry = options.pairTableBytesPerEntry ?? DEFAULT_PAIR_BYTES;
+    if (!(this.pairTableBytesPerEntry >= 0 && this.pairTableBytesPerEntry <= 1024)) {
+      throw new ConfigError(
+        'pairTableBytesPerEntry',
+        `must be a number in [0, 1024], got ${this.pairTableBytesPerEntry}`,
+      );
+    }
     if (
       !Number.isInteger(this.filterBitsPerNode) ||
       this.filterBitsPerNode < 0 ||
@@ -481,7 +599,6 @@ export class LexiconBuilder {
    */
   add(name: string, id: string | number): boolean {
     if (this.finished) throw new Error('LexiconBuilder: add() after finish()');
-    const idStr = typeof id === 'number' ? String(id) : id;
     const len = codePointLength(name);
     if (len === 0 || (this.dropSingleChar && len === 1)) return false;
     // Grow before walking: a rehash renumbers nodes, so it must not happen mid-name.
@@ -494,8 +611,11 @@ export class LexiconBuilder {
       node = this.childOrInsert(node, label);
     }
     const t = this.table;
-    if (t.values[node] === NO_WORD) this.entryCount++;
-    t.values[node] = this.encodeId(idStr);
+    if (t.values[node] === NO_WORD) {
+      this.entryCount++;
+      t.keys[2 * node + 1]! |= WORD_BIT;
+    }
+    t.values[node] = typeof id === 'number' ? this.encodeNumber(id) : this.encodeId(id);
     return true;
   }
 
@@ -517,6 +637,7 @@ export class LexiconBuilder {
       this.entryCount,
       this.nodeCount,
       this.buildFilter(),
+      this.pairTableBytesPerEntry,
     );
   }
 
@@ -543,7 +664,7 @@ export class LexiconBuilder {
       while (stack.length > 0) {
         const o = stack.pop()!;
         const pk = keys[2 * o]!;
-        const label = keys[2 * o + 1]!;
+        const label = keys[2 * o + 1]! & LABEL_MASK;
         if (pk === ROOT_KEY) ph[o] = prefixMix(PREFIX_SEED, label);
         else {
           const h = prefixMix(ph[pk - 1]!, label);
@@ -555,6 +676,11 @@ export class LexiconBuilder {
       }
     }
     return filter;
+  }
+
+  private encodeNumber(id: number): number {
+    if (Number.isInteger(id) && id >= 0 && id <= MAX_NUMERIC_ID) return id;
+    return this.encodeId(String(id));
   }
 
   private encodeId(id: string): number {
@@ -597,7 +723,7 @@ export class LexiconBuilder {
     for (;;) {
       const k = keys[2 * s]!;
       if (k === EMPTY) break;
-      if (k === key && keys[2 * s + 1] === label) return s;
+      if (k === key && (keys[2 * s + 1]! & LABEL_MASK) === label) return s;
       if (++s === cap) s = 0;
     }
     keys[2 * s] = key;
@@ -630,11 +756,12 @@ export class LexiconBuilder {
         const o = stack.pop()!;
         const pk = old.keys[2 * o]!;
         const key = pk === ROOT_KEY ? ROOT_KEY : map[pk - 1]! + 1;
-        const label = old.keys[2 * o + 1]!;
+        const labelWord = old.keys[2 * o + 1]!;
+        const label = labelWord & LABEL_MASK;
         let t = slotOf(hash(key, label), cap);
         while (next.keys[2 * t] !== EMPTY) if (++t === cap) t = 0;
         next.keys[2 * t] = key;
-        next.keys[2 * t + 1] = label;
+        next.keys[2 * t + 1] = labelWord;
         next.values[t] = old.values[o]!;
         map[o] = t;
         if (key === ROOT_KEY) this.rootChild[label] = t;

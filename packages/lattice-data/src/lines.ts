@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { DataFormatError } from './errors';
+import { pyStrip } from './text_utils';
 
 export interface RawLine {
   /** 1-based line number. */
@@ -170,4 +171,24 @@ export async function* readLines(
 /** Size of a file in bytes (for progress totals). */
 export function fileSize(file: string): number {
   return fs.statSync(file).size;
+}
+
+/**
+ * EasyNLP's reading of one line of a tab-separated file: Python `line.strip().split('\t')`.
+ * Returns the fields; a line that strips to nothing goes to `onBlank`, and a line that was not valid
+ * UTF-8 (read with `onInvalidUtf8: 'yield'`) to `onInvalid` with the reason; both return undefined.
+ */
+export function splitStrippedLine(
+  l: LineOrInvalid,
+  onBlank: () => void,
+  onInvalid: (line: number, reason: string) => void,
+): string[] | undefined {
+  if (l.text === undefined) {
+    onInvalid(l.line, l.invalidUtf8?.message ?? 'invalid UTF-8');
+    return undefined;
+  }
+  const stripped = pyStrip(l.text);
+  if (stripped !== '') return stripped.split('\t');
+  onBlank();
+  return undefined;
 }

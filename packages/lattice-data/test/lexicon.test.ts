@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { Rng } from '@artist-ts/runtime/rng';
 import { Lexicon, LexiconBuilder, MatchBuffer } from '../src';
 
@@ -53,46 +54,75 @@ describe('Lexicon', () => {
   });
 
   it.each([
-    ['with the prefix filter', 10],
-    ['with a 1-bit filter', 1],
-    ['without the filter', 0],
-  ])('agrees with a brute-force matcher on random data across table growths, %s', (_, bits) => {
-    const rng = new Rng(`lexicon-test-${bits}`);
-    const alphabet = Array.from({ length: 40 }, (_, i) => String.fromCodePoint(0x4e00 + i));
-    alphabet.push('a', 'b', '\u{20000}', '\u{1F600}');
-    const names = new Map<string, string>();
-    const b = new LexiconBuilder({ filterBitsPerNode: bits });
-    for (let k = 0; k < 5000; k++) {
-      const len = 1 + rng.int(6);
-      let w = '';
-      for (let c = 0; c < len; c++) w += alphabet[rng.int(alphabet.length)];
-      const id = rng.uniform() < 0.1 ? `Q${k}` : String(k);
-      b.add(w, id);
-      if ([...w].length >= 2) names.set(w, id);
-    }
+    ['with the prefix filter and a full pair table', 10, 8],
+    ['with a 1-bit filter and a partial pair table', 1, 0.05],
+    ['without the filter nor the pair table', 0, 0],
+  ])(
+    'agrees with a brute-force matcher on random data across table growths, %s',
+    (_, bits, pairBytes) => {
+      const rng = new Rng(`lexicon-test-${bits}`);
+      const alphabet = Array.from({ length: 40 }, (_, i) => String.fromCodePoint(0x4e00 + i));
+      alphabet.push('a', 'b', '\u{20000}', '\u{1F600}');
+      const names = new Map<string, string>();
+      const b = new LexiconBuilder({ filterBitsPerNode: bits, pairTableBytesPerEntry: pairBytes });
+      for (let k = 0; k < 5000; k++) {
+        const len = 1 + rng.int(6);
+        let w = '';
+        for (let c = 0; c < len; c++) w += alphabet[rng.int(alphabet.length)];
+        const id = rng.uniform() < 0.1 ? `Q${k}` : String(k);
+        b.add(w, id);
+        if ([...w].length >= 2) names.set(w, id);
+      }
+      const lex = b.finish();
+      expect(lex.entries).toBe(names.size);
+      const st = lex.stats();
+      expect(st.nodes).toBeGreaterThan(names.size);
+      expect(st.nodes / st.capacity).toBeGreaterThan(0.4);
+      expect(st.nodes / st.capacity).toBeLessThan(0.5);
+      for (const [n, id] of names) if (rng.uniform() < 0.05) expect(lex.get(n)).toBe(id);
+      const buf = new MatchBuffer(2);
+      for (let s = 0; s < 200; s++) {
+        const len = rng.int(40);
+        const tokens: string[] = [];
+        for (let c = 0; c < len; c++)
+          tokens.push(rng.uniform() < 0.05 ? '[UNK]' : alphabet[rng.int(alphabet.length)]!);
+        const want = bruteForce(tokens, names);
+        const got = lex.matchTokens(tokens);
+        expect(got.starts.map((st, k) => [st, got.ends[k], got.ids[k]])).toEqual(want);
+        buf.count = 0;
+        expect(lex.matchLabels(lex.labelTokens(tokens), tokens.length, buf)).toBe(want.length);
+      }
+    },
+  );
+
+  it('reports word nodes from the label word and keeps earlier results intact', () => {
+    const b = new LexiconBuilder();
+    b.add('红色', '17');
+    b.add('红色裙', '4');
     const lex = b.finish();
-    expect(lex.entries).toBe(names.size);
-    const st = lex.stats();
-    expect(st.nodes).toBeGreaterThan(names.size);
-    expect(st.nodes / st.capacity).toBeGreaterThan(0.4);
-    expect(st.nodes / st.capacity).toBeLessThan(0.5);
-    for (const [n, id] of names) if (rng.uniform() < 0.05) expect(lex.get(n)).toBe(id);
-    const buf = new MatchBuffer(2);
-    for (let s = 0; s < 200; s++) {
-      const len = rng.int(40);
-      const tokens: string[] = [];
-      for (let c = 0; c < len; c++)
-        tokens.push(rng.uniform() < 0.05 ? '[UNK]' : alphabet[rng.int(alphabet.length)]!);
-      const want = bruteForce(tokens, names);
-      const got = lex.matchTokens(tokens);
-      expect(got.starts.map((st, k) => [st, got.ends[k], got.ids[k]])).toEqual(want);
-      buf.count = 0;
-      expect(lex.matchLabels(lex.labelTokens(tokens), tokens.length, buf)).toBe(want.length);
-    }
+    const red = lex.child(-1, lex.label('红'.codePointAt(0)!));
+    const redColor = lex.child(red, lex.label('色'.codePointAt(0)!));
+    expect(lex.isWord(red)).toBe(false);
+    expect(lex.isWord(redColor)).toBe(true);
+    expect(lex.idOfNode(redColor)).toBe('17');
+    // matchTokens reuses its scratch buffers: an earlier result must not change.
+    const first = lex.matchTokens([...'红色裙']);
+    lex.matchTokens([...'色红色红色']);
+    expect(first).toEqual({ starts: [0, 0], ends: [1, 2], ids: ['17', '4'] });
+    // Numeric ids given as numbers read back as their decimal strings.
+    const c = new LexiconBuilder();
+    c.add('夏季', 3);
+    c.add('冬季', -1);
+    c.add('春季', 2 ** 40);
+    const lc = c.finish();
+    expect([lc.get('夏季'), lc.get('冬季'), lc.get('春季')]).toEqual(['3', '-1', '1099511627776']);
   });
 
   it('rejects bad options', () => {
     expect(() => new LexiconBuilder({ finalLoad: 1 })).toThrow(/finalLoad/);
+    expect(() => new LexiconBuilder({ pairTableBytesPerEntry: -1 })).toThrow(
+      /pairTableBytesPerEntry/,
+    );
     const b = new LexiconBuilder();
     b.finish();
     expect(() => b.add('ab', '1')).toThrow(/after finish/);
@@ -113,8 +143,36 @@ describe('Lexicon files', () => {
     const toks = [...'红色连衣裙😀笑'];
     expect(back.matchTokens(toks)).toEqual(lex.matchTokens(toks));
     expect(back.stats()).toEqual(lex.stats());
+    // A second save/load round trip gives the same bytes.
+    await back.save(path.join(dir, 'again.bin'));
+    expect(fs.readFileSync(path.join(dir, 'again.bin'))).toEqual(fs.readFileSync(file));
     fs.writeFileSync(file, 'garbage');
     await expect(Lexicon.load(file)).rejects.toThrow(/lexicon\.bin:1: not a lexicon file/);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('loads a format-v1 file written by 0.1.0 (word flags only in values)', async () => {
+    // test/fixtures/lexicon/v1.lexicon.bin.gz: saved by @artist-ts/lattice-data 0.1.0 from
+    // 红色 17, 连衣裙 Q5, 衣裙 9, 夏季 3, 红 1, 😀笑 42, 连衣 8 with dropSingleChar: false.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lex-v1-'));
+    const file = path.join(dir, 'v1.bin');
+    const gz = fs.readFileSync(path.join(__dirname, 'fixtures', 'lexicon', 'v1.lexicon.bin.gz'));
+    fs.writeFileSync(file, zlib.gunzipSync(gz));
+    const lex = await Lexicon.load(file);
+    expect(lex.entries).toBe(7);
+    // 红 色 连 衣 裙 女 夏 季 红 😀 笑: every name, by start then end (worked out by hand).
+    expect(lex.matchTokens([...'红色连衣裙女夏季红😀笑'])).toEqual({
+      starts: [0, 0, 2, 2, 3, 6, 8, 9],
+      ends: [0, 1, 3, 4, 4, 7, 8, 10],
+      ids: ['1', '17', '8', 'Q5', '9', '3', '1', '42'],
+    });
+    expect(lex.get('连衣裙')).toBe('Q5');
+    expect(lex.get('连')).toBeUndefined();
+    // Saved again, it is a v2 file with the same matches.
+    await lex.save(file);
+    expect(fs.readFileSync(file).toString('latin1')).toContain('"version":2');
+    const again = await Lexicon.load(file);
+    expect(again.matchTokens([...'连衣裙红色'])).toEqual(lex.matchTokens([...'连衣裙红色']));
     fs.rmSync(dir, { recursive: true });
   });
 });
