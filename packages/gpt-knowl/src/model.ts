@@ -8,6 +8,7 @@
  * Notation in shape comments: b batch, t tokens in this call, p past (cached) tokens, d width,
  * h heads, k head width, s entity slots, e entity width, v image vocabulary, x text length.
  */
+import { sparseSoftmaxCrossEntropy } from '@artist-ts/runtime';
 import { Rng } from '@artist-ts/runtime/rng';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -650,25 +651,22 @@ export class KnowlGpt {
 }
 
 /**
- * Mean cross-entropy of logits [b, n, v] against integer targets [b, n]. The target log-probs are
- * gathered from the flat log-softmax (no one-hot tensor: tfjs-wasm 4.22's OneHot ignores a float
- * dtype, and cpu casts share int storage).
+ * Mean cross-entropy of logits [b, n, v] against integer targets [b, n], without a one-hot
+ * (tfjs-wasm 4.22's OneHot ignores a float dtype): the runtime's sparse softmax cross-entropy,
+ * one fused kernel forward and backward where native-kernels registered it.
  */
 export function imageCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
-    const [b, n, v] = logits.shape;
+    const v = logits.shape[2];
     const t = targets.dataSync(); // [b*n] (small; read once per step)
-    const flat = new Int32Array(b * n);
-    for (let i = 0; i < b * n; i++) {
+    for (let i = 0; i < t.length; i++) {
       const code = t[i];
       if (!(code >= 0 && code < v)) {
         throw new Error(`imageCrossEntropy: target ${i} = ${code} is outside [0, ${v})`);
       }
-      flat[i] = i * v + code;
     }
-    const logp = tf.reshape(tf.logSoftmax(logits), [-1]); // [b*n*v]
-    const picked = tf.gather(logp, tf.tensor1d(flat, 'int32')); // [b*n]
-    return tf.neg(tf.mean(picked)) as tf.Scalar;
+    const labels = targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'); // [b, n]
+    return sparseSoftmaxCrossEntropy(logits, labels) as tf.Scalar;
   });
 }
 

@@ -14,6 +14,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from './checkpoint';
 
+/** The fused update kernel @artist-ts/native-kernels registers (inputs {x, m, v, g}). */
+const ADAMW_UPDATE_KERNEL = 'ArtistAdamWUpdate';
+
 export interface AdamWConfig {
   learningRate: number;
   beta1: number;
@@ -93,13 +96,34 @@ export class AdamW {
     const bc2 = 1 - b2 ** this.step;
     const stepSize = lr / bc1;
     const sqrtBc2 = Math.sqrt(bc2);
+    // One kernel per parameter where @artist-ts/native-kernels registered it (same operation order).
+    const fused = tf.getKernel(ADAMW_UPDATE_KERNEL, tf.getBackend()) !== undefined;
     for (const [name, g] of Object.entries(grads)) {
       const p = vars[name];
       if (!p) throw new Error(`AdamW: gradient for unknown parameter '${name}'`);
       const m = this.slot(this.m, name, p);
       const v = this.slot(this.v, name, p);
+      const decays = weightDecay > 0 && (this.config.decay ? this.config.decay(name) : true);
+      if (fused && p.dtype === 'float32' && g.dtype === 'float32') {
+        const [p1, m1, v1] = tf.engine().runKernel(
+          ADAMW_UPDATE_KERNEL,
+          { x: p, m, v, g },
+          {
+            beta1: b1,
+            beta2: b2,
+            epsilon,
+            decayFactor: decays ? 1 - lr * weightDecay : 1,
+            sqrtBc2,
+            stepSize,
+          },
+        ) as tf.Tensor[];
+        m.assign(m1 as tf.Tensor);
+        v.assign(v1 as tf.Tensor);
+        p.assign(p1 as tf.Tensor);
+        tf.dispose([p1, m1, v1] as tf.Tensor[]);
+        continue;
+      }
       tf.tidy(() => {
-        const decays = weightDecay > 0 && (this.config.decay ? this.config.decay(name) : true);
         const p0 = decays ? tf.mul(p, 1 - lr * weightDecay) : p;
         const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
         const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));

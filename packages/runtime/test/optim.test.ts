@@ -24,6 +24,34 @@ describe('AdamW', () => {
     opt.dispose();
   });
 
+  it('uses the fused update kernel when registered, and agrees with the op-by-op update', async () => {
+    const kernel = tf.getKernel('ArtistAdamWUpdate', 'cpu');
+    expect(kernel).toBeDefined(); // installed by initRuntime through @artist-ts/native-kernels
+    const run = () => {
+      const p = { w: tf.tidy(() => tf.variable(tf.tensor2d([1, -2, 0.5, 3, -0.25, 4], [2, 3]))) };
+      const opt = new AdamW({ learningRate: 0.05, weightDecay: 0.1 });
+      for (let i = 1; i <= 5; i++) {
+        const g = { w: tf.tensor2d([0.5, -1, 0.1 * i, -0.3, 2, -0.01 * i], [2, 3]) };
+        opt.applyGradients(p, g);
+        g.w.dispose();
+      }
+      const out = p.w.dataSync().slice();
+      p.w.dispose();
+      opt.dispose();
+      return out;
+    };
+    // The same 5 steps in float64 with the torch formulas (numpy).
+    const expected = [0.72773629, -1.70298504, 0.24751355, 3.17325872, -0.49132466, 4.14110572];
+    await expectNoLeakedTensors(run);
+    expectArraysClose(run(), expected, { rtol: 1e-6 });
+    tf.unregisterKernel('ArtistAdamWUpdate', 'cpu');
+    try {
+      expectArraysClose(run(), expected, { rtol: 1e-6 });
+    } finally {
+      tf.registerKernel(kernel!);
+    }
+  });
+
   it('skips decay where the mask says so', () => {
     const p = { a: tf.variable(tf.tensor1d([1])), b: tf.variable(tf.tensor1d([1])) };
     const g = { a: tf.tensor1d([0]), b: tf.tensor1d([0]) };

@@ -40,8 +40,8 @@ export function adamwUpdateJs(
   const fr = Math.fround;
   const b1 = fr(a.beta1);
   const b2 = fr(a.beta2);
-  const ob1 = fr(1 - b1);
-  const ob2 = fr(1 - b2);
+  const ob1 = fr(1 - a.beta1); // in double, as the op-by-op update does
+  const ob2 = fr(1 - a.beta2);
   const eps = fr(a.epsilon);
   const decay = fr(a.decayFactor);
   const sq = fr(a.sqrtBc2);
@@ -83,8 +83,8 @@ export function adamUpdateJs(
   const fr = Math.fround;
   const b1 = fr(a.beta1);
   const b2 = fr(a.beta2);
-  const ob1 = fr(1 - b1);
-  const ob2 = fr(1 - b2);
+  const ob1 = fr(1 - a.beta1); // in double, as the op-by-op update does
+  const ob2 = fr(1 - a.beta2);
   const c1 = fr(a.c1);
   const c2 = fr(a.c2);
   const eps = fr(a.epsilon);

@@ -492,12 +492,14 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
     if (!get_f32(env, argv[i], names[i], &t[i])) return nullptr;
   }
   float h[6];
+  double hd[6];
   for (int i = 0; i < 6; i++) {
     double d = 0;
     if (napi_get_value_double(env, argv[7 + i], &d) != napi_ok) {
       fail(env, "Adam hyper-parameters must be numbers");
       return nullptr;
     }
+    hd[i] = d;
     h[i] = static_cast<float>(d);
   }
   const int64_t n = t[0].length;
@@ -508,11 +510,15 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
     }
   }
   if (kAdamW) {
-    const artist::AdamWParams p{h[0], h[1], h[2], h[3], h[4], h[5]};
+    // adamw: h = beta1, beta2, epsilon, decayFactor, sqrtBc2, stepSize
+    const artist::AdamWParams p{h[0], h[1], h[2], h[3], h[4], h[5],
+                                static_cast<float>(1.0 - hd[0]), static_cast<float>(1.0 - hd[1])};
     artist::adamw_update_f32(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data, t[5].data,
                              t[6].data, n, p);
   } else {
-    const artist::AdamParams p{h[0], h[1], h[2], h[3], h[4], h[5]};
+    // adam: h = lr, beta1, beta2, epsilon, c1, c2
+    const artist::AdamParams p{h[0], h[1], h[2], h[3], h[4], h[5],
+                               static_cast<float>(1.0 - hd[1]), static_cast<float>(1.0 - hd[2])};
     artist::adam_update_f32(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data, t[5].data,
                             t[6].data, n, p);
   }

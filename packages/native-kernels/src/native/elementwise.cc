@@ -317,8 +317,8 @@ ARTIST_SIMD_CLONES void adam_update_f32(const float* __restrict x, const float* 
                                         const float* __restrict v, const float* __restrict g,
                                         float* __restrict x_out, float* __restrict m_out,
                                         float* __restrict v_out, int64_t n, const AdamParams& p) {
-  const float one_minus_b1 = 1.f - p.beta1;
-  const float one_minus_b2 = 1.f - p.beta2;
+  const float one_minus_b1 = p.one_minus_beta1;
+  const float one_minus_b2 = p.one_minus_beta2;
   const float b1 = p.beta1, b2 = p.beta2, c1 = p.c1, c2 = p.c2, eps = p.epsilon, nlr = -p.lr;
   for (int64_t i = 0; i < n; i++) {
     const float gi = g[i];
@@ -341,7 +341,7 @@ ARTIST_SIMD_CLONES void adamw_update_f32(const float* __restrict x, const float*
                                          float* __restrict v_out, int64_t n,
                                          const AdamWParams& p) {
   const float b1 = p.beta1, b2 = p.beta2, eps = p.epsilon, sq = p.sqrt_bc2, ss = p.step_size;
-  const float ob1 = 1.f - b1, ob2 = 1.f - b2, decay = p.decay_factor;
+  const float ob1 = p.one_minus_beta1, ob2 = p.one_minus_beta2, decay = p.decay_factor;
   const bool decays = decay != 1.f;
   for (int64_t i = 0; i < n; i++) {
     const float gi = g[i];
