@@ -2,16 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initRuntime } from '@artist-ts/runtime';
-import { Rng } from '@artist-ts/runtime/rng';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import { codebookStats, kmeans } from '../src/codebook';
+import { codebookStats } from '../src/codebook';
 import { InMemoryImageDataset } from '../src/dataset';
 import { toModelInput } from '../src/images';
 import { generateShapeImages } from '../src/synthetic';
 import { type StepMetrics, type VqganTrainConfig, VqganTrainer } from '../src/trainer';
 import { Vqgan, WeightMismatchError } from '../src/vqgan';
-import { MICRO } from './helpers';
+import { kmeansOnSeparatedClusters, MICRO } from './helpers';
 
 let tmp: string;
 beforeAll(async () => {
@@ -218,21 +217,7 @@ describe('Vqgan save/load', () => {
 
 describe('kmeans', () => {
   test('recovers well separated clusters', () => {
-    const rng = new Rng(1);
-    const centers = [
-      [5, 5],
-      [-5, 5],
-      [5, -5],
-      [-5, -5],
-    ];
-    const pts = new Float32Array(200 * 2);
-    for (let i = 0; i < 200; i++) {
-      const c = centers[i % 4];
-      pts[2 * i] = c[0] + 0.3 * rng.normal();
-      pts[2 * i + 1] = c[1] + 0.3 * rng.normal();
-    }
-    const cent = kmeans(pts, 2, 4, new Rng(2), { iterations: 10 });
-    const found = [0, 1, 2, 3].map((k) => [Math.round(cent[2 * k]), Math.round(cent[2 * k + 1])]);
-    expect(found.sort()).toEqual(centers.map((c) => [...c]).sort());
+    const [found, expected] = kmeansOnSeparatedClusters();
+    expect(found).toEqual(expected);
   });
 });

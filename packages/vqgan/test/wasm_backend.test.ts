@@ -4,16 +4,15 @@
  * quantizer return ~0 latents and freeze the codebook there while every cpu test passed.
  */
 import { initRuntime } from '@artist-ts/runtime';
-import { Rng } from '@artist-ts/runtime/rng';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import { kmeans } from '../src/codebook';
 import { InMemoryImageDataset } from '../src/dataset';
 import { psnr, toModelInput } from '../src/images';
 import { quantize } from '../src/quantizer';
 import { generateShapeImages } from '../src/synthetic';
 import { VqganTrainer } from '../src/trainer';
 import { Vqgan } from '../src/vqgan';
+import { kmeansOnSeparatedClusters, MICRO } from './helpers';
 
 beforeAll(async () => {
   await initRuntime({ backend: 'wasm' });
@@ -36,21 +35,8 @@ test('quantize returns codebook rows and moves the codebook (wasm)', () => {
 });
 
 test('k-means finds separated clusters (wasm)', () => {
-  const rng = new Rng(1);
-  const centers = [
-    [5, 5],
-    [-5, 5],
-    [5, -5],
-    [-5, -5],
-  ];
-  const pts = new Float32Array(200 * 2);
-  for (let i = 0; i < 200; i++) {
-    pts[2 * i] = centers[i % 4][0] + 0.3 * rng.normal();
-    pts[2 * i + 1] = centers[i % 4][1] + 0.3 * rng.normal();
-  }
-  const cent = kmeans(pts, 2, 4, new Rng(2), { iterations: 10 });
-  const found = [0, 1, 2, 3].map((k) => [Math.round(cent[2 * k]), Math.round(cent[2 * k + 1])]);
-  expect(found.sort()).toEqual(centers.map((c) => [...c]).sort());
+  const [found, expected] = kmeansOnSeparatedClusters();
+  expect(found).toEqual(expected);
 });
 
 test('a small VQGAN overfits 4 images through the quantizer (wasm)', () => {
@@ -93,20 +79,7 @@ test('a small VQGAN overfits 4 images through the quantizer (wasm)', () => {
 });
 
 test('a training step leaks no tensors (wasm)', async () => {
-  const model = Vqgan.create(
-    {
-      resolution: 8,
-      ch: 8,
-      chMult: [1, 2],
-      numResBlocks: 1,
-      attnResolutions: [4],
-      zChannels: 8,
-      embedDim: 8,
-      nEmbed: 16,
-      numGroups: 4,
-    },
-    { seed: 2 },
-  );
+  const model = Vqgan.create(MICRO, { seed: 2 });
   const trainer = new VqganTrainer(
     model,
     new InMemoryImageDataset(generateShapeImages(4, 8, 'leak'), 8, 8),
