@@ -185,6 +185,8 @@ export class Workspace {
   readonly negEnt: Int32Array;
   readonly negHead: Uint8Array;
   readonly negCoef: Float64Array;
+  /** [loss, dLoss/d positive distance] of the current triple (weighNegatives). */
+  readonly lossGp = new Float64Array(2);
   /** [K] entities shared by a group of positives. */
   readonly shared: Int32Array;
   readonly gH: Float64Array;
@@ -226,6 +228,66 @@ function logSigmoid(x: number): number {
 
 function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/**
+ * The general step's loss for one positive at distance `dp` and K negatives at `negDist`.
+ * Negative weights are uniform, or self-adversarial softmax(-alpha * d) taken as constants
+ * (`minNeg` is the smallest negative distance, for a stable softmax). Writes
+ * [loss, dLoss/d dp] into `out` and dLoss/d negDist[i] into `coef[i]`; returns whether any
+ * gradient is non-zero.
+ */
+function weighNegatives(
+  negDist: Float64Array,
+  coef: Float64Array,
+  K: number,
+  minNeg: number,
+  dp: number,
+  alpha: number,
+  margin: number,
+  logsig: boolean,
+  out: Float64Array,
+): boolean {
+  if (alpha > 0) {
+    let z = 0;
+    for (let i = 0; i < K; i++) {
+      const w = Math.exp(-alpha * (negDist[i] - minNeg));
+      coef[i] = w;
+      z += w;
+    }
+    for (let i = 0; i < K; i++) coef[i] /= z;
+  } else {
+    for (let i = 0; i < K; i++) coef[i] = 1 / K;
+  }
+  let gp = 0;
+  let loss = 0;
+  let any = false;
+  if (logsig) {
+    loss = -logSigmoid(margin - dp);
+    gp = sigmoid(dp - margin);
+    any = true;
+    for (let i = 0; i < K; i++) {
+      const w = coef[i];
+      loss -= w * logSigmoid(negDist[i] - margin);
+      coef[i] = -w * sigmoid(margin - negDist[i]);
+    }
+  } else {
+    for (let i = 0; i < K; i++) {
+      const w = coef[i];
+      const v = margin + dp - negDist[i];
+      if (v > 0) {
+        loss += w * v;
+        gp += w;
+        coef[i] = -w;
+        any = true;
+      } else {
+        coef[i] = 0;
+      }
+    }
+  }
+  out[0] = loss;
+  out[1] = gp;
+  return any;
 }
 
 /**
@@ -547,6 +609,7 @@ function trainRangeGeneralSimd(
   const negEnt = ws.negEnt;
   const negHead = ws.negHead;
   const coef = ws.negCoef;
+  const lossGp = ws.lossGp;
   const rng = ws.fast;
   rng.load(ws.rng);
   const limitN = 4294967296 - (4294967296 % N);
@@ -601,43 +664,9 @@ function trainRangeGeneralSimd(
       negDist[i] = dn;
       if (dn < minNeg) minNeg = dn;
     }
-    if (alpha > 0) {
-      let z = 0;
-      for (let i = 0; i < K; i++) {
-        const wgt = Math.exp(-alpha * (negDist[i] - minNeg));
-        coef[i] = wgt;
-        z += wgt;
-      }
-      for (let i = 0; i < K; i++) coef[i] /= z;
-    } else {
-      for (let i = 0; i < K; i++) coef[i] = 1 / K;
-    }
-    let gp = 0;
-    let loss = 0;
-    let any = false;
-    if (logsig) {
-      loss = -logSigmoid(margin - dp);
-      gp = sigmoid(dp - margin);
-      any = true;
-      for (let i = 0; i < K; i++) {
-        const wgt = coef[i];
-        loss -= wgt * logSigmoid(negDist[i] - margin);
-        coef[i] = -wgt * sigmoid(margin - negDist[i]);
-      }
-    } else {
-      for (let i = 0; i < K; i++) {
-        const wgt = coef[i];
-        const v = margin + dp - negDist[i];
-        if (v > 0) {
-          loss += wgt * v;
-          gp += wgt;
-          coef[i] = -wgt;
-          any = true;
-        } else {
-          coef[i] = 0;
-        }
-      }
-    }
+    const any = weighNegatives(negDist, coef, K, minNeg, dp, alpha, margin, logsig, lossGp);
+    const loss = lossGp[0];
+    const gp = lossGp[1];
     lossSum += loss;
     if (!any) continue;
     scale[0] = l1 ? gp : dp > 0 ? gp / dp : 0;
@@ -713,6 +742,7 @@ export function trainRange(
   const negEnt = ws.negEnt;
   const negHead = ws.negHead;
   const coef = ws.negCoef;
+  const lossGp = ws.lossGp;
   const gH = ws.gH;
   const gT = ws.gT;
   const gR = ws.gR;
@@ -778,45 +808,9 @@ export function trainRange(
       negDist[i] = dn;
       if (dn < minNeg) minNeg = dn;
     }
-    // Negative weights: uniform, or self-adversarial softmax(-alpha * d) taken as constants.
-    if (alpha > 0) {
-      let z = 0;
-      for (let i = 0; i < K; i++) {
-        const w = Math.exp(-alpha * (negDist[i] - minNeg));
-        coef[i] = w;
-        z += w;
-      }
-      for (let i = 0; i < K; i++) coef[i] /= z;
-    } else {
-      for (let i = 0; i < K; i++) coef[i] = 1 / K;
-    }
-    // Loss and its derivative with respect to each distance.
-    let gp = 0;
-    let loss = 0;
-    let any = false;
-    if (logsig) {
-      loss = -logSigmoid(margin - dp);
-      gp = sigmoid(dp - margin);
-      any = true;
-      for (let i = 0; i < K; i++) {
-        const w = coef[i];
-        loss -= w * logSigmoid(negDist[i] - margin);
-        coef[i] = -w * sigmoid(margin - negDist[i]);
-      }
-    } else {
-      for (let i = 0; i < K; i++) {
-        const w = coef[i];
-        const v = margin + dp - negDist[i];
-        if (v > 0) {
-          loss += w * v;
-          gp += w;
-          coef[i] = -w;
-          any = true;
-        } else {
-          coef[i] = 0;
-        }
-      }
-    }
+    const any = weighNegatives(negDist, coef, K, minNeg, dp, alpha, margin, logsig, lossGp);
+    const loss = lossGp[0];
+    const gp = lossGp[1];
     lossSum += loss;
     if (!any) continue;
     // Direction of each distance: sign(x) for L1 (branch-free), x / ||x|| for L2.
