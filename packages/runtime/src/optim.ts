@@ -11,11 +11,9 @@
  *   m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2
  *   p <- p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
  */
+import { ADAMW_UPDATE_KERNEL } from '@artist-ts/native-kernels';
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from './checkpoint';
-
-/** The fused update kernel @artist-ts/native-kernels registers (inputs {x, m, v, g}). */
-const ADAMW_UPDATE_KERNEL = 'ArtistAdamWUpdate';
 
 export interface AdamWConfig {
   learningRate: number;
@@ -104,6 +102,7 @@ export class AdamW {
       const m = this.slot(this.m, name, p);
       const v = this.slot(this.v, name, p);
       const decays = weightDecay > 0 && (this.config.decay ? this.config.decay(name) : true);
+      const decayFactor = decays ? 1 - lr * weightDecay : 1;
       if (fused && p.dtype === 'float32' && g.dtype === 'float32') {
         const [p1, m1, v1] = tf.engine().runKernel(
           ADAMW_UPDATE_KERNEL,
@@ -112,7 +111,7 @@ export class AdamW {
             beta1: b1,
             beta2: b2,
             epsilon,
-            decayFactor: decays ? 1 - lr * weightDecay : 1,
+            decayFactor,
             sqrtBc2,
             stepSize,
           },
@@ -124,7 +123,7 @@ export class AdamW {
         continue;
       }
       tf.tidy(() => {
-        const p0 = decays ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const p0 = decays ? tf.mul(p, decayFactor) : p;
         const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
         const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
         const denom = tf.add(tf.div(tf.sqrt(v1), sqrtBc2), epsilon);

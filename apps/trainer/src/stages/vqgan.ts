@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { resolveCheckpointDir } from '@artist-ts/runtime/checkpoint-files';
 import {
   codebookStats,
+  countCodes,
   InMemoryImageDataset,
   toUint8Pixels,
   Vqgan,
@@ -77,7 +78,7 @@ export const vqganStage: Stage<TrainerConfig> = {
         };
         const codes = trainer.model.encode(batch); // [n, h, w]
         const rec = trainer.model.decode(codes); // [n, size, size, 3]
-        for (const c of codes.dataSync()) valCounts[c] += 1;
+        countCodes(valCounts, codes.dataSync());
         const recPixels = toUint8Pixels(rec);
         tf.dispose([codes, rec]);
         psnrSum += psnrUint8(batch.data, recPixels) * n;
