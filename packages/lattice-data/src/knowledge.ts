@@ -8,7 +8,7 @@
 
 import { AtomicFileStream } from './atomic_stream';
 import { checkOnBadRow, DataFormatError, type OnBadRow, type SkippedRow } from './errors';
-import type { Lexicon } from './lexicon';
+import type { EntityMatches, Lexicon } from './lexicon';
 import { fileSize, readLines, splitStrippedLine } from './lines';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import type { BertTokenizer } from './tokenizer';
@@ -29,7 +29,36 @@ export interface Lattice {
 
 /** Matches `tokens` against `lexicon` and lays the result out as EasyNLP does. */
 export function latticeOfTokens(tokens: string[], lexicon: Lexicon): Lattice {
-  const m = lexicon.matchTokens(tokens);
+  return layoutLattice(tokens, lexicon.matchTokens(tokens));
+}
+
+/** Tokenizes `text` with `tokenizer` and builds its lattice. */
+export function latticeOf(text: string, tokenizer: BertTokenizer, lexicon: Lexicon): Lattice {
+  return latticeOfTokens(tokenizer.tokenize(text), lexicon);
+}
+
+/**
+ * {@link latticeOfTokens} of many token sequences with one batched match
+ * ({@link Lexicon.matchTokensBatch}): the same lattices, faster on big lexicons.
+ */
+export function latticesOfTokens(tokenLists: string[][], lexicon: Lexicon): Lattice[] {
+  const matches = lexicon.matchTokensBatch(tokenLists);
+  return tokenLists.map((tokens, b) => layoutLattice(tokens, matches[b]!));
+}
+
+/** {@link latticeOf} of many texts with one batched match. */
+export function latticesOf(
+  texts: readonly string[],
+  tokenizer: BertTokenizer,
+  lexicon: Lexicon,
+): Lattice[] {
+  return latticesOfTokens(
+    texts.map((t) => tokenizer.tokenize(t)),
+    lexicon,
+  );
+}
+
+function layoutLattice(tokens: string[], m: EntityMatches): Lattice {
   const seqLen = tokens.length;
   const posS: number[] = new Array(seqLen + m.starts.length);
   const posE: number[] = new Array(seqLen + m.starts.length);
@@ -42,11 +71,6 @@ export function latticeOfTokens(tokens: string[], lexicon: Lexicon): Lattice {
     posE[seqLen + k] = m.ends[k]!;
   }
   return { tokens, seqLen, lexIds: m.ids, posS, posE };
-}
-
-/** Tokenizes `text` with `tokenizer` and builds its lattice. */
-export function latticeOf(text: string, tokenizer: BertTokenizer, lexicon: Lexicon): Lattice {
-  return latticeOfTokens(tokenizer.tokenize(text), lexicon);
 }
 
 /** Entity spans of a lattice (the part of pos_s/pos_e after the characters). */
@@ -96,6 +120,9 @@ export function wordsMatrix(
   }
   return m;
 }
+
+/** Rows of {@link writeKnowledgeTsv} matched together. */
+const KNOWLEDGE_BATCH_ROWS = 64;
 
 export interface KnowledgeTsvOptions {
   /** Input TSV: `idx\ttext` or `idx\ttext\timgbase64` lines. */
@@ -157,6 +184,31 @@ export async function writeKnowledgeTsv(
   };
   try {
     let batch = '';
+    // Rows are matched in groups (one batched match each: the lexicon interleaves their walks).
+    let pending: { idx: string; text: string; image: string | undefined }[] = [];
+    const flush = async () => {
+      const lattices = latticesOf(
+        pending.map((r) => r.text),
+        tokenizer,
+        lexicon,
+      );
+      for (let k = 0; k < pending.length; k++) {
+        const { idx, text, image } = pending[k]!;
+        const lattice = lattices[k]!;
+        batch += `${formatKnowledgeLine({ idx, text, lattice, imageBase64: image })}\n`;
+        summary.rows++;
+        summary.entities += lattice.lexIds.length;
+        if (image !== undefined) summary.withImage++;
+        if (lattice.seqLen > tokenizer.config.textLen) summary.longCaptions++;
+        progress.rows++;
+      }
+      pending = [];
+      if (batch.length >= 1 << 20) {
+        await out.write(batch);
+        batch = '';
+      }
+      progress.tick();
+    };
     for await (const l of readLines(input, { onInvalidUtf8: 'yield' })) {
       progress.bytes = l.bytesRead;
       const fields = splitStrippedLine(l, countBlank, bad);
@@ -169,19 +221,10 @@ export async function writeKnowledgeTsv(
         continue;
       }
       const [idx, text, image] = fields as [string, string, string | undefined];
-      const lattice = latticeOf(text, tokenizer, lexicon);
-      batch += `${formatKnowledgeLine({ idx, text, lattice, imageBase64: image })}\n`;
-      summary.rows++;
-      summary.entities += lattice.lexIds.length;
-      if (image !== undefined) summary.withImage++;
-      if (lattice.seqLen > tokenizer.config.textLen) summary.longCaptions++;
-      progress.rows++;
-      if (batch.length >= 1 << 20) {
-        await out.write(batch);
-        batch = '';
-      }
-      progress.tick();
+      pending.push({ idx, text, image });
+      if (pending.length === KNOWLEDGE_BATCH_ROWS) await flush();
     }
+    if (pending.length > 0) await flush();
     if (batch) await out.write(batch);
     await out.close();
   } catch (err) {

@@ -3,16 +3,22 @@
  *
  * Storage is a trie in flat typed arrays: every trie node is a slot of one open-addressing hash table
  * keyed by (parent node, character), so a node's id IS its slot and no child pointers are stored.
- * A slot costs 12 bytes (parent, label | word flag, value); at the default final load factor of 0.45
+ * A slot costs 12 bytes (parent, label word, value); at the default final load factor of 0.45
  * and ~2.6 nodes per 2-6 character name this is ~70 bytes per entry, against ~0.9 KB for a Python
- * dict trie. A transition is one linear-probing lookup (one cache miss), so matching costs
- * O(matched path length) per start position. The word flag sits beside the label, in the cache line
- * the probe already fetched, so matching never reads `values` (a second miss per found node in
- * 0.1.0); ids are read only to report matches. Most lookups fail (a walk ends on a miss), and a
- * failed lookup scans ½(1 + 1/(1−α)²) slots: 6.1 at α = 0.7 but 2.1 at α = 0.45, which is why the
- * default trades some memory for speed; `finalLoad` sets it. A prefix filter (a bitset over rolling hashes of every
- * trie path of 2+ characters) is checked before each probe and ends most failing walks without
- * touching the table.
+ * dict trie. A transition is one linear-probing lookup (one cache miss).
+ *
+ * The label word of a node packs its character label, its word flag and a child signature: a small
+ * Bloom filter (2 bits per child label) of the labels of its children. Matching reads all three
+ * from the cache line the probe fetched, so it never reads `values` except to report a match, and
+ * the signature ends most walks (which end on a miss) without probing for the next character.
+ *
+ * At millions of names nearly every probe misses the cache and the TLB, and each step of one walk
+ * needs the previous step's result. So the matcher does not walk depth first: it advances every
+ * walk of the input (every start position of every sentence of a batch) by one character per
+ * round, and each round first gathers the home slots of all its probes in a loop with no
+ * data-dependent branch, so that the CPU keeps many independent misses in flight ("interleaved
+ * probing"), then resolves them from the cache. The matches are put back into EasyNLP's order (by
+ * start, then end) with a counting sort.
  *
  * Matching enumerates every lexicon word `tokens[i..j]` for every start `i`, ordered by start then
  * end, keeping nested, overlapping and repeated matches: exactly EasyNLP's loop order. The trie is
@@ -33,8 +39,8 @@ const ROOT_KEY = -1;
 /** `values[node]` of a node that ends no word. */
 const NO_WORD = -1;
 /**
- * Set in a slot's label word when a name ends at that node, so that matching reads the word flag
- * from the cache line it already fetched for the probe instead of from `values`.
+ * Label words in the builder and in files (format 2): the label in the low 29 bits, and this bit
+ * when a name ends at the node. A {@link Lexicon} repacks them in memory (see {@link LabelLayout}).
  */
 const WORD_BIT = 1 << 29;
 const LABEL_MASK = WORD_BIT - 1;
@@ -42,6 +48,36 @@ const LABEL_MASK = WORD_BIT - 1;
 const LEXICON_VERSION = 2;
 const MAX_NUMERIC_ID = 0x7fffffff;
 const CANONICAL_INT = /^(0|[1-9][0-9]{0,9})$/;
+/**
+ * Positions of one interleaved matching pass. Longer inputs (big batches) run in chunks of about
+ * this many characters, so that the lines a round gathers are still in the cache when it resolves
+ * them.
+ */
+const CHUNK_CHARS = 1024;
+/**
+ * `matcher: 'auto'` interleaves the walks when the hash table is at least this big: below it the
+ * table mostly stays in the CPU caches, where the simpler depth-first walk is faster.
+ */
+const INTERLEAVE_MIN_TABLE_BYTES = 16 << 20;
+
+/**
+ * How {@link Lexicon} walks the trie (results are identical): `'interleaved'` advances all the
+ * walks of a sentence (or of a batch) in lockstep so that their cache misses overlap, best for
+ * lexicons far bigger than the CPU caches; `'depth-first'` walks one start position at a time,
+ * best when the lexicon fits in the caches; `'auto'` (default) picks by the table's size.
+ */
+export type MatcherKind = 'auto' | 'interleaved' | 'depth-first';
+const MATCHER_KINDS: readonly MatcherKind[] = ['auto', 'interleaved', 'depth-first'];
+
+function checkMatcher(kind: unknown): MatcherKind {
+  if (!MATCHER_KINDS.includes(kind as MatcherKind)) {
+    throw new ConfigError(
+      'matcher',
+      `must be one of ${MATCHER_KINDS.join(', ')}, got ${String(kind)}`,
+    );
+  }
+  return kind as MatcherKind;
+}
 
 function hash(parentKey: number, label: number): number {
   let h = Math.imul(parentKey, 0x9e3779b1) ^ Math.imul(label + 0x7f4a7c15, 0x85ebca77);
@@ -67,36 +103,124 @@ function slotOf(h: number, cap: number): number {
 }
 
 /** Default budget of the direct 2-character table, bytes per entry. */
-const DEFAULT_PAIR_BYTES = 4;
-/** Pair-table entries: node id in the low 30 bits, word flag above. */
-const PAIR_WORD = 1 << 30;
-const PAIR_NODE = PAIR_WORD - 1;
+const DEFAULT_PAIR_BYTES = 8;
+/** Bytes of one pair-table entry: the depth-2 node and a copy of its label word. */
+const PAIR_ENTRY_BYTES = 8;
+
+/**
+ * In-memory layout of a node's label word: `[signature | word flag | label]`, with `labelBits`
+ * just wide enough for the alphabet and the rest of the 31 non-sign bits for the signature.
+ */
+interface LabelLayout {
+  labelBits: number;
+  labelMask: number;
+  wordBit: number;
+  /** `sigMask[label]`: the signature bits of a child with this label (already shifted). */
+  sigMask: Int32Array;
+}
+
+function labelLayout(alphabet: number): LabelLayout {
+  const labelBits = Math.max(1, 32 - Math.clz32(alphabet));
+  const sigShift = labelBits + 1;
+  const sigBits = 30 - labelBits;
+  const sigMask = new Int32Array(alphabet + 1);
+  for (let l = 1; l <= alphabet; l++) {
+    const b1 = (Math.imul(l, 0x9e3779b1) >>> 0) % sigBits;
+    // Two bits per label when there is room: most nodes have 0-2 children, where a 2-bit
+    // signature has fewer false positives than a 1-bit one.
+    const b2 = sigBits >= 12 ? (Math.imul(l, 0x85ebca6b) >>> 0) % sigBits : b1;
+    sigMask[l] = ((1 << b1) | (1 << b2)) << sigShift;
+  }
+  return { labelBits, labelMask: (1 << labelBits) - 1, wordBit: 1 << labelBits, sigMask };
+}
+
+/**
+ * Repacks the label words of `keys` from the file layout into `layout` and ORs the signature of
+ * every child into its parent's word.
+ */
+function packLabelWords(keys: Int32Array, cap: number, layout: LabelLayout): void {
+  const { wordBit, labelMask, sigMask } = layout;
+  for (let s = 0; s < cap; s++) {
+    if (keys[2 * s] === EMPTY) continue;
+    const w = keys[2 * s + 1]!;
+    keys[2 * s + 1] = (w & LABEL_MASK) | ((w & WORD_BIT) !== 0 ? wordBit : 0);
+  }
+  for (let s = 0; s < cap; s++) {
+    const pk = keys[2 * s]!;
+    if (pk > 0) keys[2 * (pk - 1) + 1]! |= sigMask[keys[2 * s + 1]! & labelMask]!;
+  }
+}
+
+/** The file-layout label word of an in-memory one. */
+function fileLabelWord(w: number, layout: LabelLayout): number {
+  return (w & layout.labelMask) | ((w & layout.wordBit) !== 0 ? WORD_BIT : 0);
+}
 
 /**
  * Fills the direct table of 2-character paths over labels below `side` (chosen from the budget),
- * from the depth-2 nodes of the trie. Returns [table, side]; side 0 means no table.
+ * from the depth-2 nodes of the trie: `pairs[2p]` is the node (-1 if none), `pairs[2p + 1]` a
+ * copy of its label word. Returns [table, side]; side 0 means no table.
  */
 function buildPairTable(
   table: Table,
   rootChild: Int32Array,
   entries: number,
   bytesPerEntry: number,
+  labelMask: number,
 ): [Int32Array, number] {
   const side = Math.min(
     rootChild.length,
-    Math.floor(Math.sqrt((bytesPerEntry * Math.max(entries, 1)) / 4)),
+    Math.floor(Math.sqrt((bytesPerEntry * Math.max(entries, 1)) / PAIR_ENTRY_BYTES)),
   );
-  if (side < 2 || table.cap > PAIR_NODE) return [new Int32Array(0), 0];
-  const pairs = new Int32Array(side * side).fill(-1);
-  const { keys, values, cap } = table;
+  if (side < 2) return [new Int32Array(0), 0];
+  const pairs = new Int32Array(2 * side * side).fill(-1);
+  const { keys, cap } = table;
   for (let s = 0; s < cap; s++) {
     const pk = keys[2 * s]!;
     if (pk <= 0 || keys[2 * (pk - 1)] !== ROOT_KEY) continue;
-    const l0 = keys[2 * (pk - 1) + 1]! & LABEL_MASK;
-    const l1 = keys[2 * s + 1]! & LABEL_MASK;
-    if (l0 < side && l1 < side) pairs[l0 * side + l1] = values[s] === NO_WORD ? s : s | PAIR_WORD;
+    const l0 = keys[2 * (pk - 1) + 1]! & labelMask;
+    const w = keys[2 * s + 1]!;
+    const l1 = w & labelMask;
+    if (l0 < side && l1 < side) {
+      pairs[2 * (l0 * side + l1)] = s;
+      pairs[2 * (l0 * side + l1) + 1] = w;
+    }
   }
   return [pairs, side];
+}
+
+/**
+ * A bitset over hashes of the 2-character paths (depth-2 nodes), 16 bits per path (about 6% false
+ * positives): walks over characters the pair table does not cover check it before probing the
+ * table for their second character. Empty when the pair table covers the whole alphabet.
+ */
+function buildPairFilter(table: Table, labelMask: number): Int32Array {
+  const { keys, cap } = table;
+  let depth2 = 0;
+  for (let s = 0; s < cap; s++) {
+    const pk = keys[2 * s]!;
+    if (pk > 0 && keys[2 * (pk - 1)] === ROOT_KEY) depth2++;
+  }
+  const bits = 2 ** Math.max(10, Math.ceil(Math.log2(16 * depth2)));
+  const filter = new Int32Array(bits / 32);
+  const mask = bits - 1;
+  for (let s = 0; s < cap; s++) {
+    const pk = keys[2 * s]!;
+    if (pk <= 0 || keys[2 * (pk - 1)] !== ROOT_KEY) continue;
+    const bit = pairHash(keys[2 * (pk - 1) + 1]! & labelMask, keys[2 * s + 1]! & labelMask) & mask;
+    filter[bit >>> 5]! |= 1 << (bit & 31);
+  }
+  return filter;
+}
+
+function pairHash(l0: number, l1: number): number {
+  return prefixMix(prefixMix(PREFIX_SEED, l0), l1);
+}
+
+function growInt32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
 }
 
 /** Reusable output buffer for {@link Lexicon.matchLabels}: starts, ends and trie nodes of matches. */
@@ -112,18 +236,18 @@ export class MatchBuffer {
     this.nodes = new Int32Array(capacity);
   }
 
+  /** Makes room for `extra` more matches. */
+  reserve(extra: number): void {
+    const need = this.count + extra;
+    if (need <= this.starts.length) return;
+    const n = Math.max(need, this.starts.length * 2);
+    this.starts = growInt32(this.starts, n);
+    this.ends = growInt32(this.ends, n);
+    this.nodes = growInt32(this.nodes, n);
+  }
+
   push(start: number, end: number, node: number): void {
-    if (this.count === this.starts.length) {
-      const n = this.starts.length * 2;
-      const grow = (a: Int32Array) => {
-        const b = new Int32Array(n);
-        b.set(a);
-        return b;
-      };
-      this.starts = grow(this.starts);
-      this.ends = grow(this.ends);
-      this.nodes = grow(this.nodes);
-    }
+    if (this.count === this.starts.length) this.reserve(1);
     this.starts[this.count] = start;
     this.ends[this.count] = end;
     this.nodes[this.count] = node;
@@ -157,7 +281,7 @@ export interface LexiconStats {
 
 interface Table {
   cap: number;
-  /** [parent+1 or ROOT_KEY (0 = empty), label | WORD_BIT] per slot. */
+  /** [parent+1 or ROOT_KEY (0 = empty), label word] per slot. */
   keys: Int32Array;
   values: Int32Array;
 }
@@ -167,8 +291,104 @@ function newTable(cap: number): Table {
 }
 
 /**
+ * Scratch of the interleaved matcher: the active walks (start, node, node's label word, home slot
+ * of the next probe, the gathered first key of that slot), the round-0 candidates, and the
+ * matches before sorting.
+ */
+class WalkScratch {
+  size = 0;
+  start = new Int32Array(0);
+  node = new Int32Array(0);
+  word = new Int32Array(0);
+  slot = new Int32Array(0);
+  gathered = new Int32Array(0);
+  /** Round 0: start and pair-table index of the walks that begin in the pair table. */
+  pairStart = new Int32Array(0);
+  pairIndex = new Int32Array(0);
+  /** Round 0: start of the walks that probe the table for their second character. */
+  probeStart = new Int32Array(0);
+  /** Matches (start, end, node), and a second set that the counting sort writes into. */
+  mStart: Int32Array = new Int32Array(64);
+  mEnd: Int32Array = new Int32Array(64);
+  mNode: Int32Array = new Int32Array(64);
+  sStart: Int32Array = new Int32Array(64);
+  sEnd: Int32Array = new Int32Array(64);
+  sNode: Int32Array = new Int32Array(64);
+  /** Matches per start (counting sort). */
+  count = new Int32Array(0);
+  /** Concatenated labels of a batch. */
+  concat = new Int32Array(0);
+
+  ensure(n: number): void {
+    if (this.size >= n) return;
+    const c = Math.max(n, 2 * this.size, 64);
+    this.size = c;
+    this.start = new Int32Array(c);
+    this.node = new Int32Array(c);
+    this.word = new Int32Array(c);
+    this.slot = new Int32Array(c);
+    this.gathered = new Int32Array(c);
+    this.pairStart = new Int32Array(c);
+    this.pairIndex = new Int32Array(c);
+    this.probeStart = new Int32Array(c);
+    this.count = new Int32Array(c + 1);
+  }
+
+  growMatches(): void {
+    const n = this.mStart.length * 2;
+    this.mStart = growInt32(this.mStart, n);
+    this.mEnd = growInt32(this.mEnd, n);
+    this.mNode = growInt32(this.mNode, n);
+    this.sStart = new Int32Array(n);
+    this.sEnd = new Int32Array(n);
+    this.sNode = new Int32Array(n);
+  }
+
+  /** Stable counting sort of the first `nm` matches by start (starts in from … from + span − 1). */
+  sortByStart(nm: number, from: number, span: number): void {
+    const { mStart, mEnd, mNode, sStart, sEnd, sNode } = this;
+    if (nm <= 48) {
+      // Few matches: insertion sort by (start, end) in place.
+      for (let k = 1; k < nm; k++) {
+        const a = mStart[k]!;
+        const b = mEnd[k]!;
+        const c = mNode[k]!;
+        let q = k - 1;
+        while (q >= 0 && (mStart[q]! > a || (mStart[q] === a && mEnd[q]! > b))) {
+          mStart[q + 1] = mStart[q]!;
+          mEnd[q + 1] = mEnd[q]!;
+          mNode[q + 1] = mNode[q]!;
+          q--;
+        }
+        mStart[q + 1] = a;
+        mEnd[q + 1] = b;
+        mNode[q + 1] = c;
+      }
+      return;
+    }
+    const cnt = this.count;
+    cnt.fill(0, 0, span + 1);
+    for (let k = 0; k < nm; k++) cnt[mStart[k]! - from + 1]!++;
+    for (let i = 0; i < span; i++) cnt[i + 1]! += cnt[i]!;
+    for (let k = 0; k < nm; k++) {
+      const p = cnt[mStart[k]! - from]!++;
+      sStart[p] = mStart[k]!;
+      sEnd[p] = mEnd[k]!;
+      sNode[p] = mNode[k]!;
+    }
+    this.mStart = sStart;
+    this.mEnd = sEnd;
+    this.mNode = sNode;
+    this.sStart = mStart;
+    this.sEnd = mEnd;
+    this.sNode = mNode;
+  }
+}
+
+/**
  * A lexicon of entity names: a character trie in typed arrays. Build with {@link LexiconBuilder} or
- * {@link loadEntityLexicon}; match with {@link Lexicon.matchTokens}.
+ * {@link loadEntityLexicon}; match with {@link Lexicon.matchTokens} (one sentence) or
+ * {@link Lexicon.matchTokensBatch} (many, faster on big lexicons).
  */
 export class Lexicon {
   /** @internal */
@@ -180,32 +400,78 @@ export class Lexicon {
     private readonly stringIds: string[],
     readonly entries: number,
     readonly nodes: number,
-    /** Bitset over the prefix hashes of every trie path of 2+ characters (no false negatives). */
+    /**
+     * Bitset over the prefix hashes of every trie path of 2+ characters (no false negatives). Kept
+     * in files for compatibility; matching now uses the per-node child signatures instead.
+     */
     private readonly filter: Int32Array,
     pairTableBytesPerEntry = DEFAULT_PAIR_BYTES,
   ) {
-    this.filterMask = filter.length * 32 - 1;
-    [this.pairs, this.pairSide] = buildPairTable(table, rootChild, entries, pairTableBytesPerEntry);
+    this.alphabet = rootChild.length - 1;
+    this.layout = labelLayout(this.alphabet);
+    packLabelWords(table.keys, table.cap, this.layout);
+    [this.pairs, this.pairSide] = buildPairTable(
+      table,
+      rootChild,
+      entries,
+      pairTableBytesPerEntry,
+      this.layout.labelMask,
+    );
+    this.pairFilter =
+      this.pairSide > this.alphabet
+        ? new Int32Array(0)
+        : buildPairFilter(table, this.layout.labelMask);
+    this.rootWord = new Int32Array(rootChild.length);
     let single = false;
-    for (let l = 1; l < rootChild.length && !single; l++) {
+    for (let l = 1; l < rootChild.length; l++) {
       const n = rootChild[l]!;
-      if (n >= 0 && table.values[n] !== NO_WORD) single = true;
+      if (n < 0) continue;
+      this.rootWord[l] = table.keys[2 * n + 1]!;
+      if (table.values[n] !== NO_WORD) single = true;
     }
     this.singleCharNames = single;
+    this.matcher = 'auto';
   }
 
-  private readonly filterMask: number;
+  /** The matching strategy (see {@link MatcherKind}); results never depend on it. */
+  get matcher(): MatcherKind {
+    return this.matcherKind;
+  }
+
+  /** What {@link matcher} resolves to for this lexicon (`'auto'` decides by the table's size). */
+  get strategy(): 'interleaved' | 'depth-first' {
+    return this.interleave ? 'interleaved' : 'depth-first';
+  }
+
+  set matcher(kind: MatcherKind) {
+    this.matcherKind = checkMatcher(kind);
+    this.interleave =
+      kind === 'interleaved' ||
+      (kind === 'auto' && this.table.keys.byteLength >= INTERLEAVE_MIN_TABLE_BYTES);
+  }
+
+  /** Number of distinct characters: labels are 1 … alphabet. */
+  private readonly alphabet: number;
+  private readonly layout: LabelLayout;
+  /** Label word of each depth-1 node (by label), so that walks start without a table access. */
+  private readonly rootWord: Int32Array;
   /**
    * Direct table of the 2-character paths whose labels are both below `pairSide`:
-   * `pairs[l0 * pairSide + l1]` is the depth-2 node (| PAIR_WORD when a name ends there) or -1.
+   * `pairs[2 (l0 * pairSide + l1)]` is the depth-2 node or -1, the next entry its label word.
    */
   private readonly pairs: Int32Array;
   private readonly pairSide: number;
+  /** See {@link buildPairFilter}. */
+  private readonly pairFilter: Int32Array;
   /** Some name has one character (only with `dropSingleChar: false`). */
   private readonly singleCharNames: boolean;
-  /** Scratch of {@link matchTokens}. */
+  private matcherKind: MatcherKind = 'auto';
+  private interleave = false;
+  /** Scratch of the matcher and of {@link matchTokens}. */
+  private readonly scratch = new WalkScratch();
   private readonly tokenMatches = new MatchBuffer(16);
   private tokenLabels = new Int32Array(64);
+  private idScratch = new Int32Array(64);
 
   /** Dense label of a code point (0 when the character occurs in no name). */
   label(cp: number): number {
@@ -215,15 +481,16 @@ export class Lexicon {
 
   /** Child of `node` (or of the root when `node` < 0) by dense `label`, or -1. */
   child(node: number, label: number): number {
-    if (label === 0) return -1;
+    if (!(label >= 1 && label <= this.alphabet)) return -1;
     if (node < 0) return this.rootChild[label]!;
     const { keys, cap } = this.table;
+    const mask = this.layout.labelMask;
     const key = node + 1;
     let s = slotOf(hash(key, label), cap);
     for (;;) {
       const k = keys[2 * s]!;
       if (k === EMPTY) return -1;
-      if (k === key && (keys[2 * s + 1]! & LABEL_MASK) === label) return s;
+      if (k === key && (keys[2 * s + 1]! & mask) === label) return s;
       if (++s === cap) s = 0;
     }
   }
@@ -237,7 +504,7 @@ export class Lexicon {
 
   /** True if a word ends at `node`. */
   isWord(node: number): boolean {
-    return (this.table.keys[2 * node + 1]! & WORD_BIT) !== 0;
+    return (this.table.keys[2 * node + 1]! & this.layout.wordBit) !== 0;
   }
 
   /** The id of `name`, or undefined (single-character names are absent when dropped at build). */
@@ -275,72 +542,360 @@ export class Lexicon {
   /**
    * Core matcher over dense labels (see {@link labelTokens}): appends every match of
    * `labels[0..length)` to `out` in (start, end) order. Returns the number of matches added.
+   * A label outside 1 … alphabet (0 for a token that cannot match) ends every walk that reaches it.
    */
   matchLabels(labels: Int32Array, length: number, out: MatchBuffer): number {
+    const n = Math.min(length, labels.length);
     const before = out.count;
-    const { keys, values, cap } = this.table;
+    if (!this.interleave) {
+      this.walkDepthFirst(labels, n, 0, n, out, 0);
+      return out.count - before;
+    }
+    // Long inputs in chunks of starts (the walks may read past the chunk), so that the scratch and
+    // the lines each round gathers stay small.
+    for (let from = 0; from < n; from += CHUNK_CHARS) {
+      const m = this.walkAll(labels, n, from, Math.min(n, from + CHUNK_CHARS));
+      this.copySorted(out, 0, m, 0);
+    }
+    return out.count - before;
+  }
+
+  /**
+   * {@link matchLabels} over many sequences at once, with the walks of all of them interleaved
+   * (much faster than one at a time on lexicons that do not fit in the CPU caches). Appends the
+   * matches of `sequences[0]`, then of `sequences[1]` … to `out`, positions relative to their own
+   * sequence, and writes how many each sequence got to `counts[b]` (returned).
+   */
+  matchLabelsBatch(
+    sequences: readonly Int32Array[],
+    out: MatchBuffer,
+    counts = new Int32Array(sequences.length),
+  ): Int32Array {
+    if (counts.length < sequences.length) {
+      throw new RangeError(
+        `matchLabelsBatch: counts has ${counts.length} entries for ${sequences.length} sequences`,
+      );
+    }
+    const sc = this.scratch;
+    if (!this.interleave) {
+      for (let b = 0; b < sequences.length; b++)
+        counts[b] = this.matchLabels(sequences[b]!, sequences[b]!.length, out);
+      return counts;
+    }
+    let b0 = 0;
+    while (b0 < sequences.length) {
+      // A group of sequences of about CHUNK_CHARS labels, separated by a 0 label.
+      let total = 0;
+      let b1 = b0;
+      while (b1 < sequences.length && (b1 === b0 || total + sequences[b1]!.length < CHUNK_CHARS)) {
+        total += sequences[b1]!.length + 1;
+        b1++;
+      }
+      if (b1 === b0 + 1) {
+        counts[b0] = this.matchLabels(sequences[b0]!, sequences[b0]!.length, out);
+        b0 = b1;
+        continue;
+      }
+      if (sc.concat.length < total)
+        sc.concat = new Int32Array(Math.max(total, 2 * sc.concat.length));
+      const cat = sc.concat;
+      let o = 0;
+      for (let b = b0; b < b1; b++) {
+        const s = sequences[b]!;
+        cat.set(s, o);
+        o += s.length;
+        cat[o++] = 0;
+      }
+      const m = this.walkAll(cat, o, 0, o);
+      // Matches are sorted by start: split them by sequence.
+      let k = 0;
+      o = 0;
+      for (let b = b0; b < b1; b++) {
+        const end = o + sequences[b]!.length;
+        let k1 = k;
+        while (k1 < m && sc.mStart[k1]! < end) k1++;
+        this.copySorted(out, k, k1, o);
+        counts[b] = k1 - k;
+        k = k1;
+        o = end + 1;
+      }
+      b0 = b1;
+    }
+    return counts;
+  }
+
+  /** Appends sorted matches `from..to` of the scratch to `out`, positions minus `offset`. */
+  private copySorted(out: MatchBuffer, from: number, to: number, offset: number): void {
+    const sc = this.scratch;
+    out.reserve(to - from);
+    let c = out.count;
+    for (let k = from; k < to; k++, c++) {
+      out.starts[c] = sc.mStart[k]! - offset;
+      out.ends[c] = sc.mEnd[k]! - offset;
+      out.nodes[c] = sc.mNode[k]!;
+    }
+    out.count = c;
+  }
+
+  /**
+   * The depth-first matcher (one walk at a time): same results as {@link walkAll}, already in
+   * order, appended to `out` (positions minus `offset`). Faster when the table fits in the caches.
+   */
+  private walkDepthFirst(
+    labels: Int32Array,
+    n: number,
+    from: number,
+    to: number,
+    out: MatchBuffer,
+    offset: number,
+  ): void {
+    const { keys, cap } = this.table;
+    const { wordBit, labelMask, sigMask } = this.layout;
+    const alpha = this.alphabet;
     const rootChild = this.rootChild;
-    const filter = this.filter;
-    const useFilter = filter.length > 0;
-    const fmask = this.filterMask;
+    const rootWord = this.rootWord;
     const single = this.singleCharNames;
     const pairs = this.pairs;
     const side = this.pairSide;
-    for (let i = 0; i < length; i++) {
+    const pairFilter = this.pairFilter;
+    const pfMask = pairFilter.length * 32 - 1;
+    for (let i = from; i < to; i++) {
       const l0 = labels[i]!;
-      if (l0 === 0) continue;
+      if ((l0 - 1) >>> 0 >= alpha) continue;
       let node = rootChild[l0]!;
       if (node < 0) continue;
-      if (single && values[node] !== NO_WORD) out.push(i, i, node);
-      let ph = prefixMix(PREFIX_SEED, l0);
+      let w = rootWord[l0]!;
+      if (single && (w & wordBit) !== 0) out.push(i - offset, i - offset, node);
       let j = i + 1;
-      if (l0 < side && j < length) {
-        // The first step of the walk in the direct pair table (one access into a much smaller
-        // array than the hash table, with the word flag in it), instead of filter + probe.
-        const l = labels[j]!;
-        if (l === 0) continue;
-        if (l < side) {
-          const c = pairs[l0 * side + l]!;
-          if (c < 0) continue;
-          node = c & PAIR_NODE;
-          if (c !== node) out.push(i, j, node);
-          ph = prefixMix(ph, l);
-          j++;
-        }
+      if (j >= n) continue;
+      const l1 = labels[j]!;
+      if ((l1 - 1) >>> 0 >= alpha) continue;
+      if (l0 < side && l1 < side) {
+        const p = 2 * (l0 * side + l1);
+        node = pairs[p]!;
+        if (node < 0) continue;
+        w = pairs[p + 1]!;
+        if ((w & wordBit) !== 0) out.push(i - offset, j - offset, node);
+        j++;
+      } else if (pfMask > 0) {
+        const bit = pairHash(l0, l1) & pfMask;
+        if ((pairFilter[bit >>> 5]! & (1 << (bit & 31))) === 0) continue;
       }
-      for (; j < length; j++) {
+      for (; j < n; j++) {
         const l = labels[j]!;
-        if (l === 0) break;
-        if (useFilter) {
-          // A clear bit proves that no name starts with labels[i..j]: skip the table probe (a cache
-          // miss into a much larger array) and end this walk.
-          ph = prefixMix(ph, l);
-          const bit = ph & fmask;
-          if ((filter[bit >>> 5]! & (1 << (bit & 31))) === 0) break;
-        }
+        if ((l - 1) >>> 0 >= alpha) break;
+        const sm = sigMask[l]!;
+        if ((w & sm) !== sm) break;
         const key = node + 1;
         let s = slotOf(hash(key, l), cap);
-        let found = -1;
-        let word = 0;
+        let kk = keys[2 * s]!;
         for (;;) {
-          const k = keys[2 * s]!;
-          if (k === EMPTY) break;
-          if (k === key) {
-            const w = keys[2 * s + 1]!;
-            if ((w & LABEL_MASK) === l) {
-              found = s;
-              word = w & WORD_BIT;
-              break;
-            }
+          if (kk === EMPTY) break;
+          if (kk === key) {
+            w = keys[2 * s + 1]!;
+            if ((w & labelMask) === l) break;
           }
           if (++s === cap) s = 0;
+          kk = keys[2 * s]!;
         }
-        if (found < 0) break;
-        node = found;
-        if (word !== 0) out.push(i, j, node);
+        if (kk === EMPTY) break;
+        node = s;
+        if ((w & wordBit) !== 0) out.push(i - offset, j - offset, node);
       }
     }
-    return out.count - before;
+  }
+
+  /**
+   * The interleaved matcher: every match of `labels[0..n)` that starts in `from … to − 1`, sorted
+   * by (start, end), into the scratch's match arrays (positions in `labels`). Returns the count.
+   */
+  private walkAll(labels: Int32Array, n: number, from: number, to: number): number {
+    const sc = this.scratch;
+    sc.ensure(to - from + 1);
+    const { keys, cap } = this.table;
+    const { wordBit, labelMask, sigMask } = this.layout;
+    const alpha = this.alphabet;
+    const rootChild = this.rootChild;
+    const rootWord = this.rootWord;
+    const single = this.singleCharNames;
+    const pairs = this.pairs;
+    const side = this.pairSide;
+    const pairFilter = this.pairFilter;
+    const pfMask = pairFilter.length * 32 - 1;
+    const wStart = sc.start;
+    const wNode = sc.node;
+    const wWord = sc.word;
+    const wSlot = sc.slot;
+    const gathered = sc.gathered;
+    const pStart = sc.pairStart;
+    const pIdx = sc.pairIndex;
+    const gStart = sc.probeStart;
+    let mStart = sc.mStart;
+    let mEnd = sc.mEnd;
+    let mNode = sc.mNode;
+    let nm = 0;
+
+    // Round 0: the first two characters of every walk. Over two labels below `side` it is one
+    // access to the pair table (pStart/pIdx); otherwise a probe for the second character from the
+    // depth-1 node (gStart, wNode, wSlot), which the pair filter and the signature mostly avoid.
+    let np = 0;
+    let ng = 0;
+    for (let i = from; i < to; i++) {
+      const l0 = labels[i]!;
+      if ((l0 - 1) >>> 0 >= alpha) continue;
+      const r = rootChild[l0]!;
+      if (r < 0) continue;
+      if (single && (rootWord[l0]! & wordBit) !== 0) {
+        if (nm === mStart.length) {
+          sc.growMatches();
+          mStart = sc.mStart;
+          mEnd = sc.mEnd;
+          mNode = sc.mNode;
+        }
+        mStart[nm] = i;
+        mEnd[nm] = i;
+        mNode[nm++] = r;
+      }
+      if (i + 1 >= n) continue;
+      const l1 = labels[i + 1]!;
+      if ((l1 - 1) >>> 0 >= alpha) continue;
+      if (l0 < side && l1 < side) {
+        pStart[np] = i;
+        pIdx[np++] = 2 * (l0 * side + l1);
+        continue;
+      }
+      if (pfMask > 0) {
+        const bit = pairHash(l0, l1) & pfMask;
+        if ((pairFilter[bit >>> 5]! & (1 << (bit & 31))) === 0) continue;
+      }
+      const sm = sigMask[l1]!;
+      if ((rootWord[l0]! & sm) !== sm) continue;
+      gStart[ng] = i;
+      wNode[ng] = r;
+      wSlot[ng++] = slotOf(hash(r + 1, l1), cap);
+    }
+    // Gather (independent loads, no branch on their values), then resolve from the cache.
+    for (let k = 0; k < ng; k++) wWord[k] = keys[2 * wSlot[k]!]!;
+    let na = 0;
+    for (let k = 0; k < ng; k++) {
+      const key = wNode[k]! + 1;
+      const i = gStart[k]!;
+      const l = labels[i + 1]!;
+      let s = wSlot[k]!;
+      let kk = wWord[k]!;
+      let w = 0;
+      for (;;) {
+        if (kk === EMPTY) break;
+        if (kk === key) {
+          w = keys[2 * s + 1]!;
+          if ((w & labelMask) === l) break;
+        }
+        if (++s === cap) s = 0;
+        kk = keys[2 * s]!;
+      }
+      if (kk === EMPTY) continue;
+      if ((w & wordBit) !== 0) {
+        if (nm === mStart.length) {
+          sc.growMatches();
+          mStart = sc.mStart;
+          mEnd = sc.mEnd;
+          mNode = sc.mNode;
+        }
+        mStart[nm] = i;
+        mEnd[nm] = i + 1;
+        mNode[nm++] = s;
+      }
+      // na <= k: the walk arrays are compacted in place.
+      wStart[na] = i;
+      wNode[na] = s;
+      wWord[na++] = w;
+    }
+    // Gather the pair entries in a loop of its own: a short loop body keeps many misses in flight.
+    for (let k = 0; k < np; k++) gathered[k] = pairs[pIdx[k]!]!;
+    for (let k = 0; k < np; k++) {
+      const node = gathered[k]!;
+      if (node < 0) continue;
+      const i = pStart[k]!;
+      const w = pairs[pIdx[k]! + 1]!;
+      if ((w & wordBit) !== 0) {
+        if (nm === mStart.length) {
+          sc.growMatches();
+          mStart = sc.mStart;
+          mEnd = sc.mEnd;
+          mNode = sc.mNode;
+        }
+        mStart[nm] = i;
+        mEnd[nm] = i + 1;
+        mNode[nm++] = node;
+      }
+      wStart[na] = i;
+      wNode[na] = node;
+      wWord[na++] = w;
+    }
+
+    // Round d >= 2: every walk (at depth d) advances by the character at start + d.
+    for (let d = 2; na > 0; d++) {
+      // The next label of each walk, checked against its node's child signature; the survivors
+      // get the home slot of their probe.
+      let m = 0;
+      for (let k = 0; k < na; k++) {
+        const start = wStart[k]!;
+        const j = start + d;
+        if (j >= n) continue;
+        const l = labels[j]!;
+        if ((l - 1) >>> 0 >= alpha) continue;
+        const sm = sigMask[l]!;
+        if ((wWord[k]! & sm) !== sm) continue;
+        const node = wNode[k]!;
+        wStart[m] = start;
+        wNode[m] = node;
+        wSlot[m++] = slotOf(hash(node + 1, l), cap);
+      }
+      na = m;
+      // Gather: one independent load per walk, in a loop short enough that the CPU keeps dozens
+      // of them in flight (their cache and TLB misses overlap).
+      for (let k = 0; k < na; k++) gathered[k] = keys[2 * wSlot[k]!]!;
+      // Resolve the probes (their first lines are in the cache now).
+      m = 0;
+      for (let k = 0; k < na; k++) {
+        const key = wNode[k]! + 1;
+        const start = wStart[k]!;
+        const l = labels[start + d]!;
+        let s = wSlot[k]!;
+        let kk = gathered[k]!;
+        let w = 0;
+        for (;;) {
+          if (kk === EMPTY) break;
+          if (kk === key) {
+            w = keys[2 * s + 1]!;
+            if ((w & labelMask) === l) break;
+          }
+          if (++s === cap) s = 0;
+          kk = keys[2 * s]!;
+        }
+        if (kk === EMPTY) continue;
+        if ((w & wordBit) !== 0) {
+          if (nm === mStart.length) {
+            sc.growMatches();
+            mStart = sc.mStart;
+            mEnd = sc.mEnd;
+            mNode = sc.mNode;
+          }
+          mStart[nm] = start;
+          mEnd[nm] = start + d;
+          mNode[nm++] = s;
+        }
+        wStart[m] = start;
+        wNode[m] = s;
+        wWord[m++] = w;
+      }
+      na = m;
+    }
+
+    // Counting sort by start. Each start has one walk, which found its matches by increasing end,
+    // so a stable sort by start gives EasyNLP's (start, end) order.
+    if (nm > 1) sc.sortByStart(nm, from, to - from);
+    return nm;
   }
 
   /**
@@ -356,12 +911,59 @@ export class Lexicon {
     const buf = this.tokenMatches;
     buf.count = 0;
     this.matchLabels(labels, tokens.length, buf);
-    const n = Math.min(buf.count, maxMatches);
+    return this.entityMatches(buf, 0, Math.min(buf.count, maxMatches));
+  }
+
+  /**
+   * {@link matchTokens} of many token sequences at once (the same results, in input order). The
+   * walks of all sequences are interleaved, which is much faster on big lexicons: use it wherever
+   * sentences come in batches.
+   */
+  matchTokensBatch(
+    tokenLists: readonly (readonly string[])[],
+    maxMatches = Number.POSITIVE_INFINITY,
+  ): EntityMatches[] {
+    if (!this.interleave) return tokenLists.map((t) => this.matchTokens(t, maxMatches));
+    // All labels in one array (views per sequence).
+    let total = 0;
+    for (const t of tokenLists) total += t.length;
+    if (this.tokenLabels.length < total) {
+      this.tokenLabels = new Int32Array(Math.max(total, 2 * this.tokenLabels.length));
+    }
+    const seqs: Int32Array[] = new Array(tokenLists.length);
+    let o = 0;
+    for (let b = 0; b < tokenLists.length; b++) {
+      const t = tokenLists[b]!;
+      seqs[b] = this.labelTokens(t, this.tokenLabels.subarray(o, o + t.length));
+      o += t.length;
+    }
+    const buf = this.tokenMatches;
+    buf.count = 0;
+    const counts = this.matchLabelsBatch(seqs, buf);
+    const res: EntityMatches[] = new Array(tokenLists.length);
+    let k = 0;
+    for (let b = 0; b < tokenLists.length; b++) {
+      res[b] = this.entityMatches(buf, k, k + Math.min(counts[b]!, maxMatches));
+      k += counts[b]!;
+    }
+    return res;
+  }
+
+  private entityMatches(buf: MatchBuffer, from: number, to: number): EntityMatches {
+    const n = Math.max(0, to - from);
     const res: EntityMatches = { starts: new Array(n), ends: new Array(n), ids: new Array(n) };
+    // Gather the ids first (independent loads into a big array), then format them.
+    const values = this.table.values;
+    const nodes = buf.nodes;
+    if (this.idScratch.length < n)
+      this.idScratch = new Int32Array(Math.max(n, 2 * this.idScratch.length));
+    const ids = this.idScratch;
+    for (let k = 0; k < n; k++) ids[k] = values[nodes[from + k]!]!;
     for (let k = 0; k < n; k++) {
-      res.starts[k] = buf.starts[k]!;
-      res.ends[k] = buf.ends[k]!;
-      res.ids[k] = this.idOfNode(buf.nodes[k]!)!;
+      res.starts[k] = buf.starts[from + k]!;
+      res.ends[k] = buf.ends[from + k]!;
+      const v = ids[k]!;
+      res.ids[k] = v >= 0 ? String(v) : this.stringIds[-v - 2]!;
     }
     return res;
   }
@@ -373,7 +975,7 @@ export class Lexicon {
   async save(file: string): Promise<void> {
     if (os.endianness() !== 'LE')
       throw new Error('Lexicon.save: only little-endian machines are supported');
-    const sections: [string, ArrayBufferView][] = [
+    const sections: [string, Int32Array | Uint32Array][] = [
       ['keys', this.table.keys],
       ['values', this.table.values],
       ['bmpLabel', this.bmpLabel],
@@ -399,10 +1001,23 @@ export class Lexicon {
     const out = await AtomicFileStream.open(file);
     try {
       await out.write(Buffer.concat([LEXICON_MAGIC, len, json]));
-      for (const [, a] of sections) {
-        const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-        for (let o = 0; o < bytes.length; o += 1 << 24)
-          await out.write(bytes.subarray(o, o + (1 << 24)));
+      // 16 MB at a time; the keys' label words go back to the file layout (no signatures).
+      const step = 1 << 22;
+      for (const [name, a] of sections) {
+        for (let o = 0; o < a.length; o += step) {
+          const part = a.subarray(o, o + step);
+          let view: Int32Array | Uint32Array = part;
+          if (name === 'keys') {
+            // A fresh buffer: the stream may still hold the previous one.
+            view = new Int32Array(part.length);
+            // Label words are at odd indices of keys; `o` and `step` are even.
+            for (let k = 0; k < part.length; k += 2) {
+              view[k] = part[k]!;
+              view[k + 1] = fileLabelWord(part[k + 1]!, this.layout);
+            }
+          }
+          await out.write(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        }
       }
       await out.close();
     } catch (err) {
@@ -413,14 +1028,15 @@ export class Lexicon {
 
   /**
    * Loads a file written by {@link Lexicon.save} (format 2, or 1 from 0.1.0). The direct pair table
-   * is rebuilt (`pairTableBytesPerEntry`, default 4, as in {@link LexiconBuilderOptions}).
+   * is rebuilt (`pairTableBytesPerEntry`, default 8, as in {@link LexiconBuilderOptions}).
    */
   static async load(
     file: string,
-    options: { pairTableBytesPerEntry?: number } = {},
+    options: { pairTableBytesPerEntry?: number; matcher?: MatcherKind } = {},
   ): Promise<Lexicon> {
     if (os.endianness() !== 'LE')
       throw new Error('Lexicon.load: only little-endian machines are supported');
+    checkMatcher(options.matcher ?? 'auto');
     const buf = await fs.promises.readFile(file);
     const bad = (reason: string) => new DataFormatError({ file, line: 1 }, reason);
     if (buf.length < 12 || !buf.subarray(0, 8).equals(LEXICON_MAGIC))
@@ -472,7 +1088,7 @@ export class Lexicon {
       for (let s = 0; s < table.cap; s++)
         if (table.values[s] !== NO_WORD) table.keys[2 * s + 1]! |= WORD_BIT;
     }
-    return new Lexicon(
+    const lexicon = new Lexicon(
       table,
       new Uint32Array(need('bmpLabel')),
       new Map(header.astral),
@@ -483,6 +1099,8 @@ export class Lexicon {
       arrays.has('filter') ? new Int32Array(need('filter')) : new Int32Array(0),
       options.pairTableBytesPerEntry ?? DEFAULT_PAIR_BYTES,
     );
+    lexicon.matcher = options.matcher ?? 'auto';
+    return lexicon;
   }
 
   stats(): LexiconStats {
@@ -493,6 +1111,8 @@ export class Lexicon {
       this.rootChild.byteLength +
       this.filter.byteLength +
       this.pairs.byteLength +
+      this.pairFilter.byteLength +
+      this.rootWord.byteLength +
       this.astralLabel.size * 16 +
       this.stringIds.reduce((a, s) => a + 2 * s.length + 16, 0);
     return {
@@ -514,19 +1134,23 @@ export interface LexiconBuilderOptions {
   /** Expected number of names, to size the table once instead of growing it (optional). */
   expectedEntries?: number;
   /**
-   * Bits per trie node of the prefix filter checked before each table probe (default 10, i.e.
-   * ~1.2 bytes per node and ~8% false positives; 0 disables it). Most walks end on a miss, and
-   * the filter answers most misses from a far smaller array.
+   * Bits per trie node of a prefix filter (a bitset over rolling hashes of every path of 2+
+   * characters) stored in saved files. Default 0 (none). Matching no longer reads it: the child
+   * signature in each node's label word does its job without an extra cache miss. Set it only
+   * for files that @artist-ts/lattice-data 0.1.x must read fast (it checks the filter).
    */
   filterBitsPerNode?: number;
   /**
-   * Budget of the direct table of 2-character paths, in bytes per entry (default 4; 0 disables
-   * it). It covers the first ⌊√(budget / 4)⌋ characters (in order of first appearance in the
-   * lexicon, so mostly the frequent ones); the first step of a walk over two of them is one
-   * lookup in it instead of a hash probe. At 10M names over 3000 characters it covers all of them
-   * with 36 MB (3.6 bytes per entry).
+   * Budget of the direct table of 2-character paths, in bytes per entry (default 8; 0 disables
+   * it). Each entry is 8 bytes (the node and its label word), so it covers the first
+   * ⌊√(budget · entries / 8)⌋ characters (in order of first appearance in the lexicon, so mostly
+   * the frequent ones); the first step of a walk over two of them is one lookup in it instead of
+   * a hash probe. At 10M names over 3000 characters it covers all of them with 72 MB (7.2 bytes
+   * per entry).
    */
   pairTableBytesPerEntry?: number;
+  /** Matching strategy of the lexicon (default `'auto'`; see {@link MatcherKind}). */
+  matcher?: MatcherKind;
 }
 
 /**
@@ -553,14 +1177,16 @@ export class LexiconBuilder {
   private readonly finalLoad: number;
   private readonly filterBitsPerNode: number;
   private readonly pairTableBytesPerEntry: number;
+  private readonly matcher: MatcherKind;
   private finished = false;
   private readonly path: number[] = [];
 
   constructor(options: LexiconBuilderOptions = {}) {
     this.dropSingleChar = options.dropSingleChar ?? true;
     this.finalLoad = options.finalLoad ?? 0.45;
-    this.filterBitsPerNode = options.filterBitsPerNode ?? 10;
+    this.filterBitsPerNode = options.filterBitsPerNode ?? 0;
     this.pairTableBytesPerEntry = options.pairTableBytesPerEntry ?? DEFAULT_PAIR_BYTES;
+    this.matcher = checkMatcher(options.matcher ?? 'auto');
     if (!(this.pairTableBytesPerEntry >= 0 && this.pairTableBytesPerEntry <= 1024)) {
       throw new ConfigError(
         'pairTableBytesPerEntry',
@@ -628,7 +1254,7 @@ export class LexiconBuilder {
     const alphabet = this.cpToLabel.size;
     const astral = new Map<number, number>();
     for (const [cp, l] of this.cpToLabel) if (cp >= 0x10000) astral.set(cp, l);
-    return new Lexicon(
+    const lexicon = new Lexicon(
       this.table,
       this.bmpLabel,
       astral,
@@ -639,6 +1265,8 @@ export class LexiconBuilder {
       this.buildFilter(),
       this.pairTableBytesPerEntry,
     );
+    lexicon.matcher = this.matcher;
+    return lexicon;
   }
 
   /** Sets the filter bit of every node at depth >= 2 (prefix hashes follow the parent chain). */

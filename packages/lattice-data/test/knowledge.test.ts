@@ -7,6 +7,7 @@ import {
   entitySpans,
   formatKnowledgeLine,
   latticeOf,
+  latticesOf,
   loadEntityLexicon,
   type ProgressEvent,
   readTsv,
@@ -36,6 +37,13 @@ describe('EasyNLP knowledge TSV', () => {
     expect(l.posE).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 1, 4, 4, 7]);
     expect(l.seqLen).toBe(8);
     expect(entitySpans(l)).toEqual({ starts: [0, 2, 3, 6], ends: [1, 4, 4, 7] });
+    // The batched form gives the same lattices, in order.
+    lexicon.matcher = 'interleaved';
+    const texts = ['红色连衣裙女夏季', '', '夏季红色', '红色连衣裙女夏季'];
+    expect(latticesOf(texts, tokenizer, lexicon)).toEqual(
+      texts.map((t) => latticeOf(t, tokenizer, lexicon)),
+    );
+    expect(latticesOf(texts, tokenizer, lexicon)[0]).toEqual(l);
     expect(formatKnowledgeLine({ idx: 'a', text: '红色连衣裙女夏季', lattice: l })).toBe(
       'a\t红色连衣裙女夏季\t17 5 9 3\t0 1 2 3 4 5 6 7 0 2 3 6\t0 1 2 3 4 5 6 7 1 4 4 7\t8',
     );
@@ -57,35 +65,63 @@ describe('EasyNLP knowledge TSV', () => {
     expect(lexicon.entries).toBe(17);
   });
 
-  it('matches the hand-written expected output byte for byte', async () => {
+  it.each(['auto', 'interleaved', 'depth-first'] as const)(
+    'matches the hand-written expected output byte for byte (matcher %s)',
+    async (matcher) => {
+      const { tokenizer, lexicon } = await setup();
+      lexicon.matcher = matcher;
+      const out = path.join(tmp, 'out.knowl.tsv');
+      const events: ProgressEvent[] = [];
+      const summary = await writeKnowledgeTsv({
+        input: path.join(FIX, 'input.tsv'),
+        output: out,
+        tokenizer,
+        lexicon,
+        onBadRow: 'skip',
+        onProgress: (e) => events.push(e),
+      });
+      expect(fs.readFileSync(out)).toEqual(fs.readFileSync(path.join(FIX, 'expected.knowl.tsv')));
+      expect(summary).toMatchObject({
+        rows: 17,
+        withImage: 1,
+        blank: 1,
+        skipped: 2,
+        longCaptions: 1,
+      });
+      expect(summary.skippedRows.map((r) => r.line)).toEqual([17, 18]);
+      const last = events[events.length - 1]!;
+      expect(last.done).toBe(true);
+      expect(last.rows).toBe(17);
+      expect(last.bytes).toBe(fs.statSync(path.join(FIX, 'input.tsv')).size);
+      // Our reader parses what we wrote, and checks the lattice columns.
+      const { rows } = await readTsv(out, 'knowledge');
+      expect(rows[0]!.imageBase64).toBe('iVBORw0KGgoAAAANSUhEUg==');
+      expect(rows[2]).toMatchObject({ idx: '3', lexIds: ['3', '30', '3'], seqLen: 4 });
+    },
+  );
+
+  it('writes many rows (several match batches) exactly as one row at a time', async () => {
     const { tokenizer, lexicon } = await setup();
-    const out = path.join(tmp, 'out.knowl.tsv');
-    const events: ProgressEvent[] = [];
-    const summary = await writeKnowledgeTsv({
-      input: path.join(FIX, 'input.tsv'),
-      output: out,
-      tokenizer,
-      lexicon,
-      onBadRow: 'skip',
-      onProgress: (e) => events.push(e),
+    const parts = ['红色', '连衣裙', '女', '夏季', '白色', '粉色', 'T恤', '，', '裙'];
+    const lines: string[] = [];
+    for (let r = 0; r < 150; r++) {
+      let text = '';
+      for (let k = 0; k < (r * 7) % 13; k++) text += parts[(r * 5 + k * 3) % parts.length];
+      lines.push(`${r}\t${text || '空'}`);
+    }
+    const input = path.join(tmp, 'many.tsv');
+    fs.writeFileSync(input, `${lines.join('\n')}\n`);
+    lexicon.matcher = 'depth-first';
+    const want = lines.map((line) => {
+      const [idx, text] = line.split('\t') as [string, string];
+      return `${formatKnowledgeLine({ idx, text, lattice: latticeOf(text, tokenizer, lexicon) })}\n`;
     });
-    expect(fs.readFileSync(out)).toEqual(fs.readFileSync(path.join(FIX, 'expected.knowl.tsv')));
-    expect(summary).toMatchObject({
-      rows: 17,
-      withImage: 1,
-      blank: 1,
-      skipped: 2,
-      longCaptions: 1,
-    });
-    expect(summary.skippedRows.map((r) => r.line)).toEqual([17, 18]);
-    const last = events[events.length - 1]!;
-    expect(last.done).toBe(true);
-    expect(last.rows).toBe(17);
-    expect(last.bytes).toBe(fs.statSync(path.join(FIX, 'input.tsv')).size);
-    // Our reader parses what we wrote, and checks the lattice columns.
-    const { rows } = await readTsv(out, 'knowledge');
-    expect(rows[0]!.imageBase64).toBe('iVBORw0KGgoAAAANSUhEUg==');
-    expect(rows[2]).toMatchObject({ idx: '3', lexIds: ['3', '30', '3'], seqLen: 4 });
+    lexicon.matcher = 'interleaved';
+    const out = path.join(tmp, 'many.knowl.tsv');
+    const summary = await writeKnowledgeTsv({ input, output: out, tokenizer, lexicon });
+    expect(fs.readFileSync(out, 'utf8')).toBe(want.join(''));
+    expect(summary.rows).toBe(150);
+    expect(summary.entities).toBeGreaterThan(150);
   });
 
   it('raises on a bad row by default, naming the file and line, and leaves no output', async () => {

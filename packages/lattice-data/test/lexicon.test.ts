@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Rng } from '@artist-ts/runtime/rng';
-import { Lexicon, LexiconBuilder, MatchBuffer } from '../src';
+import { type EntityMatches, Lexicon, LexiconBuilder, MatchBuffer, type MatcherKind } from '../src';
 
 /** Independent reference: every substring tokens[i..j] that is a name, by start then end. */
 function bruteForce(tokens: string[], names: Map<string, string>, minLen = 2) {
@@ -129,6 +129,123 @@ describe('Lexicon', () => {
   });
 });
 
+describe('interleaved and batched matching', () => {
+  const MATCHERS: MatcherKind[] = ['depth-first', 'interleaved', 'auto'];
+  const triples = (m: EntityMatches) => m.starts.map((st, k) => [st, m.ends[k], m.ids[k]]);
+
+  function randomCase(seed: string, options: ConstructorParameters<typeof LexiconBuilder>[0]) {
+    const rng = new Rng(seed);
+    const alphabet = Array.from({ length: 24 }, (_, i) => String.fromCodePoint(0x4e00 + i));
+    alphabet.push('a', '\u{20000}', '\u{1F600}');
+    const names = new Map<string, string>();
+    const minLen = options?.dropSingleChar === false ? 1 : 2;
+    const b = new LexiconBuilder(options);
+    for (let k = 0; k < 3000; k++) {
+      const len = 1 + rng.int(7);
+      let w = '';
+      for (let c = 0; c < len; c++) w += alphabet[rng.int(alphabet.length)];
+      b.add(w, String(k));
+      if ([...w].length >= minLen) names.set(w, String(k));
+    }
+    const token = () => {
+      const u = rng.uniform();
+      // Characters outside the lexicon's alphabet and multi-character tokens end walks.
+      if (u < 0.03) return '[UNK]';
+      if (u < 0.06) return '丁';
+      return alphabet[rng.int(alphabet.length)]!;
+    };
+    const texts: string[][] = [[], ['一'], ['一', '丁']];
+    for (let s = 0; s < 150; s++) texts.push(Array.from({ length: rng.int(48) }, token));
+    // Longer than the interleaved matcher's chunk of start positions (1024).
+    texts.push(Array.from({ length: 2600 }, token));
+    for (let s = 0; s < 20; s++) texts.push([]);
+    rng.shuffle(texts);
+    return { rng, lexicon: b.finish(), names, texts, minLen };
+  }
+
+  it.each([
+    ['full pair table', { pairTableBytesPerEntry: 64 }],
+    [
+      'partial pair table, single-character names',
+      { pairTableBytesPerEntry: 0.2, dropSingleChar: false },
+    ],
+    ['no pair table', { pairTableBytesPerEntry: 0 }],
+  ] as const)(
+    'every matcher and batch size gives the single-sentence results (%s)',
+    (_, options) => {
+      const { rng, lexicon, names, texts, minLen } = randomCase(
+        `batch-${JSON.stringify(options)}`,
+        options,
+      );
+      lexicon.matcher = 'depth-first';
+      const single = texts.map((t) => lexicon.matchTokens(t));
+      // The depth-first walk against the independent brute force (short texts).
+      for (let s = 0; s < texts.length; s++) {
+        if (texts[s]!.length <= 48)
+          expect(triples(single[s]!)).toEqual(bruteForce(texts[s]!, names, minLen));
+      }
+      expect(single.some((m) => m.starts.length > 10)).toBe(true);
+      for (const matcher of MATCHERS) {
+        lexicon.matcher = matcher;
+        expect(lexicon.matcher).toBe(matcher);
+        // One at a time.
+        expect(texts.map((t) => lexicon.matchTokens(t))).toEqual(single);
+        // All at once, and in batches of random sizes (including batches shorter than a chunk and
+        // batches of empty texts).
+        expect(lexicon.matchTokensBatch(texts)).toEqual(single);
+        for (let b0 = 0; b0 < texts.length; ) {
+          const b1 = Math.min(texts.length, b0 + 1 + rng.int(12));
+          expect(lexicon.matchTokensBatch(texts.slice(b0, b1))).toEqual(single.slice(b0, b1));
+          b0 = b1;
+        }
+        // EasyNLP's entity_num cap keeps the first 10 of each text.
+        const capped = single.map((m) => ({
+          starts: m.starts.slice(0, 10),
+          ends: m.ends.slice(0, 10),
+          ids: m.ids.slice(0, 10),
+        }));
+        expect(lexicon.matchTokensBatch(texts, 10)).toEqual(capped);
+        expect(texts.map((t) => lexicon.matchTokens(t, 10))).toEqual(capped);
+        // The label-level batch API appends to a buffer that already holds matches.
+        const out = new MatchBuffer(1);
+        out.push(-7, -7, -7);
+        const seqs = texts.map((t) => lexicon.labelTokens(t));
+        const counts = lexicon.matchLabelsBatch(seqs, out);
+        expect(Array.from(counts)).toEqual(single.map((m) => m.starts.length));
+        expect([out.starts[0], out.count]).toEqual([
+          -7,
+          1 + single.reduce((a, m) => a + m.starts.length, 0),
+        ]);
+        let k = 1;
+        for (let s = 0; s < texts.length; s++) {
+          for (let q = 0; q < single[s]!.starts.length; q++, k++) {
+            expect([out.starts[k], out.ends[k], lexicon.idOfNode(out.nodes[k]!)]).toEqual([
+              single[s]!.starts[q],
+              single[s]!.ends[q],
+              single[s]!.ids[q],
+            ]);
+          }
+        }
+      }
+      expect(lexicon.matchTokensBatch([])).toEqual([]);
+      expect(() =>
+        lexicon.matchLabelsBatch([new Int32Array(2)], new MatchBuffer(), new Int32Array(0)),
+      ).toThrow(/counts has 0 entries for 1 sequences/);
+    },
+  );
+
+  it('validates the matcher option', () => {
+    expect(() => new LexiconBuilder({ matcher: 'fast' as MatcherKind })).toThrow(
+      /matcher: must be one of auto, interleaved, depth-first, got fast/,
+    );
+    const lex = new LexiconBuilder({ matcher: 'interleaved' }).finish();
+    expect(lex.matcher).toBe('interleaved');
+    expect(() => {
+      lex.matcher = 'x' as MatcherKind;
+    }).toThrow(/matcher/);
+  });
+});
+
 describe('Lexicon files', () => {
   it('saves and loads a binary lexicon with identical matches', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lex-'));
@@ -143,6 +260,12 @@ describe('Lexicon files', () => {
     const toks = [...'红色连衣裙😀笑'];
     expect(back.matchTokens(toks)).toEqual(lex.matchTokens(toks));
     expect(back.stats()).toEqual(lex.stats());
+    const inter = await Lexicon.load(file, { matcher: 'interleaved' });
+    expect(inter.strategy).toBe('interleaved');
+    expect(inter.matchTokens(toks)).toEqual(lex.matchTokens(toks));
+    await expect(Lexicon.load(file, { matcher: 'quick' as MatcherKind })).rejects.toThrow(
+      /matcher/,
+    );
     // A second save/load round trip gives the same bytes.
     await back.save(path.join(dir, 'again.bin'));
     expect(fs.readFileSync(path.join(dir, 'again.bin'))).toEqual(fs.readFileSync(file));
