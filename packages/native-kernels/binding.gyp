@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "artist_native",
-      "sources": ["src/native/artist_native.cc", "src/native/conv.cc", "src/native/elementwise.cc", "src/native/gemm.cc"],
+      "sources": ["src/native/artist_native.cc", "src/native/conv.cc", "src/native/elementwise.cc", "src/native/fused_ops.cc", "src/native/gemm.cc", "src/native/parallel.cc", "src/native/resize.cc", "src/native/winograd.cc"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math"],
       "conditions": [

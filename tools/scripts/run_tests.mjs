@@ -24,6 +24,11 @@ for (const d of projectDirs)
   for (const f of resultFiles(d)) fs.rmSync(path.join(d, f), { force: true });
 
 const extra = process.argv.slice(2);
+// turbo runs several packages' jest workers side by side, so the native kernels' thread pool
+// (default: one thread per core) would oversubscribe the machine: a fork-join pool whose workers
+// wait for CPU time makes every parallel kernel wait too. Tests run single-threaded kernels unless
+// the caller asks otherwise; the pool's own tests set their thread counts explicitly.
+const env = { ...process.env, ARTIST_BLAS_THREADS: process.env.ARTIST_BLAS_THREADS || '1' };
 const turbo = spawnSync(
   process.execPath,
   [
@@ -35,7 +40,7 @@ const turbo = spawnSync(
     '--continue',
     ...extra,
   ],
-  { stdio: 'inherit', cwd: root },
+  { stdio: 'inherit', cwd: root, env },
 );
 
 let passed = 0;

@@ -181,7 +181,7 @@ async function benchTraining(steps: number, fusion: 'none' | 'lattice') {
 async function main() {
   const info = await initRuntime();
   console.log(
-    `backend ${info.backend} (native kernels ${info.nativeKernels ? 'on' : 'off'}${info.blasThreads ? `, ${info.blasThreads} BLAS thread(s)` : ''}), ${os.cpus().length} cores, tfjs ${info.tfjsVersion}, node ${process.version}`,
+    `backend ${info.backend} (native kernels ${info.nativeKernels ? 'on' : 'off'}${info.blasThreads ? `, ${info.blasThreads} pool thread(s)` : ''}), ${os.cpus().length} cores, tfjs ${info.tfjsVersion}, node ${process.version}`,
   );
   if (!process.argv.includes('--skip-sampling')) {
     await benchSampling(arg('--tokens', 256), process.argv.includes('--skip-uncached-8'));

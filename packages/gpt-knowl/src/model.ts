@@ -8,7 +8,12 @@
  * Notation in shape comments: b batch, t tokens in this call, p past (cached) tokens, d width,
  * h heads, k head width, s entity slots, e entity width, v image vocabulary, x text length.
  */
-import { sparseSoftmaxCrossEntropy } from '@artist-ts/runtime';
+import {
+  causalSelfAttention,
+  fusedGelu,
+  fusedLayerNorm,
+  sparseSoftmaxCrossEntropy,
+} from '@artist-ts/runtime';
 import { Rng } from '@artist-ts/runtime/rng';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -88,43 +93,11 @@ function prod(shape: number[]): number {
 }
 
 /**
- * LayerNorm over the last axis (biased variance, as PyTorch), with a hand-written gradient:
- * dx = rstd (g dy - mean(g dy) - xhat mean(g dy xhat)), dgamma = sum(dy xhat), dbeta = sum(dy).
- * About a third of the kernels autodiff would launch for the same function.
+ * LayerNorm over the last axis (biased variance, as PyTorch): one fused kernel forward and one
+ * backward where @artist-ts/native-kernels registered them, stock ops elsewhere.
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  return layerNormOp(eps)(x, gamma, beta);
-}
-
-const layerNormOps = new Map<number, (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor>();
-
-function layerNormOp(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor {
-  let op = layerNormOps.get(eps);
-  if (op) return op;
-  op = tf.customGrad((...args) => {
-    const [x, gamma, beta] = args as tf.Tensor[];
-    const save = args[3] as tf.GradSaveFunc;
-    const xc = tf.sub(x, tf.mean(x, -1, true)); // [n, d]
-    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)); // [n, 1]
-    const xhat = tf.mul(xc, rstd); // [n, d]
-    save([xhat, rstd, gamma]);
-    return {
-      value: tf.add(tf.mul(xhat, gamma), beta),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xh, rs, g] = saved;
-        const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
-        const dBeta = tf.sum(dy, lead); // [d]
-        const dGamma = tf.sum(tf.mul(dy, xh), lead); // [d]
-        const dxh = tf.mul(dy, g); // [n, d]
-        const m1 = tf.mean(dxh, -1, true); // [n, 1]
-        const m2 = tf.mean(tf.mul(dxh, xh), -1, true); // [n, 1]
-        const dx = tf.mul(tf.sub(tf.sub(dxh, m1), tf.mul(xh, m2)), rs); // [n, d]
-        return [dx, dGamma, dBeta];
-      },
-    };
-  }) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
-  layerNormOps.set(eps, op);
-  return op;
+  return fusedLayerNorm(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, eps);
 }
 
 /** LayerNorm without gain and bias (used with `PackedWeights`, where they are folded). */
@@ -154,33 +127,10 @@ function linear3d(x: tf.Tensor, w: tf.Tensor3D, b: tf.Tensor1D | null): tf.Tenso
   }) as tf.Tensor3D;
 }
 
-/** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)) (PyTorch nn.GELU default). */
+/** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)) (PyTorch nn.GELU default), fused where available. */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(geluScaled(tf.mul(x, Math.SQRT1_2)), Math.SQRT1_2);
+  return fusedGelu(x, 'none');
 }
-
-/** ln(2 / sqrt(pi)): d/du erf(u) = exp(LN_2_SQRTPI - u^2). */
-const LN_2_SQRTPI = Math.log(2 / Math.sqrt(Math.PI));
-
-/**
- * u (1 + erf u) = sqrt(2) gelu(sqrt(2) u), with a hand-written gradient
- * 1 + erf u + u 2/sqrt(pi) exp(-u^2). The MLP folds the two 1/sqrt(2) factors into its weights,
- * so GELU costs three kernels forward and six backward.
- */
-export const geluScaled: (u: tf.Tensor) => tf.Tensor = tf.customGrad((...args) => {
-  const u = args[0] as tf.Tensor;
-  const save = args[1] as tf.GradSaveFunc;
-  const onePlusErf = tf.add(tf.erf(u), 1);
-  save([u, onePlusErf]);
-  return {
-    value: tf.mul(u, onePlusErf),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [uu, ope] = saved;
-      const dErf = tf.exp(tf.sub(LN_2_SQRTPI, tf.square(uu))); // 2/sqrt(pi) exp(-u^2)
-      return tf.mul(dy, tf.add(ope, tf.mul(uu, dErf)));
-    },
-  };
-});
 
 /**
  * Lattice fusion (the default mode): for each text token, softmax over the slots whose entity span
@@ -522,38 +472,52 @@ export class KnowlGpt {
       let h: tf.Tensor = pk
         ? normalize(r, eps)
         : layerNorm(r, w[`${p}ln1.weight`], w[`${p}ln1.bias`], eps); // [b*t, d]
-      let q: tf.Tensor;
-      let k: tf.Tensor;
-      let v: tf.Tensor;
-      if (pk) {
-        // one matmul, then split: fewer kernel launches per generated token
-        const qkv = linear3d(h, pk.qkvWeight[l], pk.qkvBias[l]); // [1, b*t, 3d]
-        [q, k, v] = tf.split(qkv, 3, 2); // 3 x [1, b*t, d]
-      } else {
-        // three matmuls (slicing a fused [b*t, 3d] output costs more than the two extra GEMM
-        // launches on wasm); the attention scale goes on q's weights, not on the scores
-        const a = `${p}attn.`;
-        q = linear(
-          h as tf.Tensor2D,
-          tf.mul(w[`${a}query.weight`], scale),
-          tf.mul(w[`${a}query.bias`], scale),
-        ); // [b*t, d]
-        k = linear(h as tf.Tensor2D, w[`${a}key.weight`], w[`${a}key.bias`]); // [b*t, d]
-        v = linear(h as tf.Tensor2D, w[`${a}value.weight`], w[`${a}value.bias`]); // [b*t, d]
-      }
-      let K = heads(k); // [b, h, t, k]
-      let V = heads(v); // [b, h, t, k]
       const layerCache = opts.cache?.[l];
-      if (layerCache) {
-        K = tf.concat([layerCache.k, K], 2); // [b, h, p+t, k]
-        V = tf.concat([layerCache.v, V], 2); // [b, h, p+t, k]
+      // A whole causal sequence with nothing cached or returned, and no attention dropout: one
+      // fused attention kernel on [b, t, d] (heads side by side, no transposes, no mask tensor).
+      const fusedAttention =
+        !pk && !layerCache && !opts.returnCache && T > 1 && !(opts.training && c.attnPdrop > 0);
+      let y: tf.Tensor;
+      if (fusedAttention) {
+        const a = `${p}attn.`;
+        const q = linear(h as tf.Tensor2D, w[`${a}query.weight`], w[`${a}query.bias`]); // [b*t, d]
+        const k = linear(h as tf.Tensor2D, w[`${a}key.weight`], w[`${a}key.bias`]); // [b*t, d]
+        const v = linear(h as tf.Tensor2D, w[`${a}value.weight`], w[`${a}value.bias`]); // [b*t, d]
+        const bt = (z: tf.Tensor) => tf.reshape(z, [B, T, C]) as tf.Tensor3D;
+        y = tf.reshape(causalSelfAttention(bt(q), bt(k), bt(v), nh, scale), [B * T, C]); // [b*t, d]
+      } else {
+        let q: tf.Tensor;
+        let k: tf.Tensor;
+        let v: tf.Tensor;
+        if (pk) {
+          // one matmul, then split: fewer kernel launches per generated token
+          const qkv = linear3d(h, pk.qkvWeight[l], pk.qkvBias[l]); // [1, b*t, 3d]
+          [q, k, v] = tf.split(qkv, 3, 2); // 3 x [1, b*t, d]
+        } else {
+          // three matmuls (slicing a fused [b*t, 3d] output costs more than the two extra GEMM
+          // launches on wasm); the attention scale goes on q's weights, not on the scores
+          const a = `${p}attn.`;
+          q = linear(
+            h as tf.Tensor2D,
+            tf.mul(w[`${a}query.weight`], scale),
+            tf.mul(w[`${a}query.bias`], scale),
+          ); // [b*t, d]
+          k = linear(h as tf.Tensor2D, w[`${a}key.weight`], w[`${a}key.bias`]); // [b*t, d]
+          v = linear(h as tf.Tensor2D, w[`${a}value.weight`], w[`${a}value.bias`]); // [b*t, d]
+        }
+        let K = heads(k); // [b, h, t, k]
+        let V = heads(v); // [b, h, t, k]
+        if (layerCache) {
+          K = tf.concat([layerCache.k, K], 2); // [b, h, p+t, k]
+          V = tf.concat([layerCache.v, V], 2); // [b, h, p+t, k]
+        }
+        if (opts.returnCache) newCache.push({ k: K, v: V });
+        let att = tf.matMul(heads(q), K, false, true); // [b, h, t, p+t] (q carries 1/sqrt(k))
+        if (T > 1) att = tf.add(att, this.causalMask(T, past + T));
+        att = dropout(tf.softmax(att), c.attnPdrop);
+        y = tf.matMul(att, V); // [b, h, t, k]
+        y = tf.reshape(T === 1 ? y : tf.transpose(y, [0, 2, 1, 3]), rows(B * T)); // [b*t, d]
       }
-      if (opts.returnCache) newCache.push({ k: K, v: V });
-      let att = tf.matMul(heads(q), K, false, true); // [b, h, t, p+t] (q carries 1/sqrt(k))
-      if (T > 1) att = tf.add(att, this.causalMask(T, past + T));
-      att = dropout(tf.softmax(att), c.attnPdrop);
-      let y: tf.Tensor = tf.matMul(att, V); // [b, h, t, k]
-      y = tf.reshape(T === 1 ? y : tf.transpose(y, [0, 2, 1, 3]), rows(B * T)); // [b*t, d]
       y = pk
         ? linear3d(y, pk.projWeight[l], w[`${p}attn.proj.bias`] as tf.Tensor1D)
         : linear(y as tf.Tensor2D, w[`${p}attn.proj.weight`], w[`${p}attn.proj.bias`]); // [b*t, d]
@@ -566,19 +530,9 @@ export class KnowlGpt {
         h = tf.mul(u, tf.add(tf.erf(u), 1)); // [b*t, 4d] (no gradient needed)
         h = linear3d(h, pk.mlpOutWeight[l], w[`${p}mlp.2.bias`] as tf.Tensor1D); // [1, b*t, d]
       } else {
-        // gelu(z) W2 = (u (1 + erf u)) (W2 / sqrt 2) with u = z / sqrt 2: the scales go on the
-        // weights ([d, 4d]) rather than on the activations ([b*t, 4d])
         h = layerNorm(r, w[`${p}ln2.weight`], w[`${p}ln2.bias`], eps); // [b*t, d]
-        const u = linear(
-          h as tf.Tensor2D,
-          tf.mul(w[`${p}mlp.0.weight`], Math.SQRT1_2),
-          tf.mul(w[`${p}mlp.0.bias`], Math.SQRT1_2),
-        ); // [b*t, 4d]
-        h = linear(
-          geluScaled(u) as tf.Tensor2D,
-          tf.mul(w[`${p}mlp.2.weight`], Math.SQRT1_2),
-          w[`${p}mlp.2.bias`],
-        ); // [b*t, d]
+        h = linear(h as tf.Tensor2D, w[`${p}mlp.0.weight`], w[`${p}mlp.0.bias`]); // [b*t, 4d]
+        h = linear(gelu(h) as tf.Tensor2D, w[`${p}mlp.2.weight`], w[`${p}mlp.2.bias`]); // [b*t, d]
       }
       r = tf.add(r, dropout(h, c.residPdrop)); // [b*t, d]
     }

@@ -46,6 +46,41 @@ describe('KnowlGpt', () => {
     m.dispose();
   });
 
+  test('whole-sequence attention (fused kernel) equals the cached path, values and gradients', async () => {
+    const m = new KnowlGpt({ preset: 'nano' }, { seed: 3 });
+    const c = m.config;
+    const table = makeTable(10, c.entityDim);
+    const batch = makeTrainBatch(c, makeExamples(c, 2), table);
+    const L = c.textLen + c.imageLen - 1;
+    const run = (returnCache: boolean) =>
+      tf.tidy(() => {
+        const tokens = tf.tensor2d(batch.tokens, [2, L], 'int32');
+        const kt = knowledgeTensors(batch.knowledge!, c);
+        const targets = tf.tensor2d(batch.targets, [2, c.imageLen], 'int32');
+        const { value, grads } = tf.variableGrads(() => {
+          const { logits } = m.forward(tokens, {
+            knowledge: kt,
+            returnCache,
+            logitsFrom: c.textLen - 1,
+          });
+          return imageCrossEntropy(logits, targets);
+        });
+        const names = Object.keys(grads).sort();
+        return [value.dataSync()[0]!, names.map((n) => grads[n]!.dataSync())] as const;
+      });
+    const [fusedLoss, fusedGrads] = run(false);
+    const [plainLoss, plainGrads] = run(true);
+    expect(fusedLoss).toBeCloseTo(plainLoss, 5);
+    expect(fusedGrads.length).toBe(plainGrads.length);
+    for (let i = 0; i < fusedGrads.length; i++) {
+      expectArraysClose(fusedGrads[i]!, plainGrads[i]!, { rtol: 1e-4, atol: 1e-6 });
+    }
+    await expectNoLeakedTensors(() => {
+      run(false);
+    });
+    m.dispose();
+  });
+
   test('an entity covering token t changes logits from t on only', () => {
     const m = new KnowlGpt({ preset: 'nano' }, { seed: 1 });
     const c = m.config;

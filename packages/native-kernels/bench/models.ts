@@ -3,6 +3,9 @@
 // tiny VQGAN-style conv autoencoder (batch 8, 32x32 RGB, 64 channels, 2 downsamplings, codebook 512x64).
 import type * as tfjs from '@tensorflow/tfjs';
 import { createFusedAdam } from '../src/kernels/adam';
+import { causalSelfAttention } from '../src/kernels/causal_attention';
+import { fusedGelu } from '../src/kernels/gelu';
+import { fusedLayerNorm } from '../src/kernels/layer_norm';
 import { sparseSoftmaxCrossEntropy } from '../src/kernels/sparse_softmax_cross_entropy';
 
 type Tf = typeof tfjs;
@@ -48,6 +51,11 @@ export interface GptConfig {
   loss?: 'onehot' | 'sparse';
   /** 'adam': tf.train.adam; 'fused-adam': this package's createFusedAdam (opt-in). */
   optimizer?: 'adam' | 'fused-adam';
+  /**
+   * 'stock': GELU, layer norm and attention written with stock ops (split heads, masked softmax);
+   * 'fused': this package's fusedGelu, fusedLayerNorm and causalSelfAttention (opt-in).
+   */
+  blocks?: 'stock' | 'fused';
 }
 
 export const TINY_GPT: GptConfig = {
@@ -143,10 +151,26 @@ export function makeGpt(tf: Tf, c: GptConfig = TINY_GPT): TrainStep {
     const inner = z.add(z.mul(z).mul(z).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
     return z.mul(0.5).mul(tf.tanh(inner).add(1));
   };
+  const fused = c.blocks === 'fused';
+  const norm = (z: tfjs.Tensor, g: tfjs.Variable, bb: tfjs.Variable) =>
+    fused ? fusedLayerNorm(z, g as tfjs.Tensor1D, bb as tfjs.Tensor1D, 1e-5) : layerNorm(z, g, bb);
   const loss = () => {
     let hdn = tf.gather(wte, x).add(wpe); // [b, t, d]
     for (const blk of blocks) {
-      const a = layerNorm(hdn, blk.ln1g, blk.ln1b).reshape([b * t, d]);
+      const a = norm(hdn, blk.ln1g, blk.ln1b).reshape([b * t, d]);
+      if (fused) {
+        const qkv = a
+          .matMul(blk.wqkv)
+          .add(blk.bqkv)
+          .reshape([b, t, 3 * d]); // [b, t, 3d]
+        const [q, k, vv] = tf.split(qkv, 3, 2) as tfjs.Tensor3D[]; // 3 x [b, t, d]
+        const o = causalSelfAttention(q!, k!, vv!, h).reshape([b * t, d]); // [b*t, d]
+        hdn = hdn.add(o.matMul(blk.wo).add(blk.bo).reshape([b, t, d]));
+        const m = norm(hdn, blk.ln2g, blk.ln2b).reshape([b * t, d]);
+        const act = fusedGelu(m.matMul(blk.w1).add(blk.b1), 'tanh'); // [b*t, 4d]
+        hdn = hdn.add(act.matMul(blk.w2).add(blk.b2).reshape([b, t, d]));
+        continue;
+      }
       const qkv = a.matMul(blk.wqkv).add(blk.bqkv); // [b*t, 3d]
       const [q, k, vv] = tf
         .split(qkv, 3, 1)
@@ -167,7 +191,7 @@ export function makeGpt(tf: Tf, c: GptConfig = TINY_GPT): TrainStep {
         gelu(m.matMul(blk.w1).add(blk.b1)).matMul(blk.w2).add(blk.b2).reshape([b, t, d]),
       );
     }
-    const logits = layerNorm(hdn, lnfg, lnfb)
+    const logits = norm(hdn, lnfg, lnfb)
       .reshape([b * t, d])
       .matMul(head); // [b*t, v]
     if (c.loss === 'sparse') return sparseSoftmaxCrossEntropy(tf, logits, y) as tfjs.Scalar;
@@ -269,6 +293,17 @@ export function makeAutoencoder(tf: Tf, c: AutoencoderConfig = TINY_AUTOENCODER)
     stride: number,
     relu: boolean,
   ) => {
+    if (c.optimizer === 'fused-adam') {
+      // the opt-in variant also uses tfjs's fused conv (bias and relu in the conv kernel)
+      return tf.fused.conv2d({
+        x,
+        filter: p.w as tfjs.Tensor4D,
+        strides: stride,
+        pad: 'same',
+        bias: p.bias,
+        activation: relu ? 'relu' : 'linear',
+      });
+    }
     const yv = tf.conv2d(x, p.w as tfjs.Tensor4D, stride, 'same').add(p.bias) as tfjs.Tensor4D;
     return relu ? tf.relu(yv) : yv;
   };
@@ -323,13 +358,15 @@ export function makeAutoencoder(tf: Tf, c: AutoencoderConfig = TINY_AUTOENCODER)
 }
 
 /** The benchmark's models: the stock-op versions and the versions that opt in to the fused ops. */
-export const MODEL_NAMES = ['gpt', 'gpt-fused', 'ae', 'ae-fused'] as const;
+export const MODEL_NAMES = ['gpt', 'gpt-xent-adam', 'gpt-fused', 'ae', 'ae-fused'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export const MODEL_TITLES: Record<ModelName, string> = {
   gpt: 'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), tf.losses.softmaxCrossEntropy on one-hot + tf.train.adam',
+  'gpt-xent-adam':
+    'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), opt-in sparseSoftmaxCrossEntropy + createFusedAdam, stock-op blocks',
   'gpt-fused':
-    'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), opt-in sparseSoftmaxCrossEntropy + createFusedAdam',
+    'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), opt-in sparseSoftmaxCrossEntropy + createFusedAdam + fusedGelu/fusedLayerNorm/causalSelfAttention',
   ae: 'tiny conv autoencoder (8x32x32x3, 64 ch, 2 down, codebook 512x64), tf.train.adam',
   'ae-fused': 'tiny conv autoencoder (8x32x32x3, 64 ch, 2 down, codebook 512x64), createFusedAdam',
 };
@@ -338,8 +375,15 @@ export function makeModel(tf: Tf, name: ModelName): TrainStep {
   switch (name) {
     case 'gpt':
       return makeGpt(tf, TINY_GPT);
-    case 'gpt-fused':
+    case 'gpt-xent-adam':
       return makeGpt(tf, { ...TINY_GPT, loss: 'sparse', optimizer: 'fused-adam' });
+    case 'gpt-fused':
+      return makeGpt(tf, {
+        ...TINY_GPT,
+        loss: 'sparse',
+        optimizer: 'fused-adam',
+        blocks: 'fused',
+      });
     case 'ae':
       return makeAutoencoder(tf, TINY_AUTOENCODER);
     case 'ae-fused':

@@ -4,12 +4,12 @@
 // peak RSS do not mix.
 //   node -r ts-node/register/transpile-only bench/train_step_bench.ts [--models gpt,ae]
 //     [--configs cpu-stock,wasm-stock,cpu-tuned,wasm-js,default] [--steps 8] [--stock-steps 1]
-//     [--threads 1] [--timeout 1200] [--profile]
+//     [--threads n (default: installKernels' default, the cores up to 8)] [--timeout 1200] [--profile]
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { formatInstallReport, installKernels } from '../src/index';
+import { DEFAULT_INSTALL_KERNELS_OPTIONS, formatInstallReport, installKernels } from '../src/index';
 import { MODEL_NAMES, MODEL_TITLES, type ModelName, makeModel, type TrainStep } from './models';
 
 type ConfigName = 'cpu-stock' | 'wasm-stock' | 'cpu-tuned' | 'wasm-js' | 'default';
@@ -122,7 +122,12 @@ function main() {
   ) as ConfigName[];
   const steps = Number(arg('steps', '8'));
   const stockSteps = Number(arg('stock-steps', '1'));
-  const threads = Number(arg('threads', process.env.ARTIST_BLAS_THREADS ?? '1'));
+  const threads = Number(
+    arg(
+      'threads',
+      process.env.ARTIST_BLAS_THREADS ?? String(DEFAULT_INSTALL_KERNELS_OPTIONS.threads),
+    ),
+  );
   const profile = process.argv.includes('--profile');
   const childTimeout = Number(arg('timeout', '1200'));
   for (const c of configs)
@@ -133,7 +138,7 @@ function main() {
     `machine: ${os.availableParallelism()} cores (${cpus[0]?.model ?? '?'}), node ${process.version}, load ${os
       .loadavg()
       .map((l) => l.toFixed(2))
-      .join(' ')}, BLAS threads ${threads}`,
+      .join(' ')}, pool threads ${threads}`,
   );
   for (const model of models) {
     const results: ChildResult[] = [];

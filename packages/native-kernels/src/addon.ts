@@ -11,9 +11,9 @@ export interface BlasInfo {
   config: string;
   /** Kernel family chosen at run time, e.g. 'Zen' or 'SkylakeX'. */
   corename: string;
-  /** Threads the BLAS uses for large GEMMs (0 when the library does not expose it). */
+  /** Threads of the addon's pool (the BLAS itself runs single-threaded). */
   threads: number;
-  /** GEMMs of at least this many multiply-adds (M * N * K) use `threads`; smaller ones use 1. */
+  /** Jobs of at least this many multiply-adds (M * N * K) are split across `threads`. */
   parallelThreshold: number;
 }
 
@@ -21,7 +21,7 @@ export interface BlasInfo {
 export interface NativeAddon {
   blasInfo(): BlasInfo;
   setThreads(n: number): number;
-  /** GEMMs of at least `work` multiply-adds use all BLAS threads, smaller ones one thread. */
+  /** Jobs of at least `work` multiply-adds are split across the pool, smaller ones run inline. */
   setParallelThreshold(work: number): number;
   /** lse[i] = logsumexp(logits[i, :]), loss[i] = lse[i] - logits[i, labels[i]]; RangeError on a bad label. */
   sparseXentForward(
@@ -74,6 +74,24 @@ export interface NativeAddon {
     sqrtBc2: number,
     stepSize: number,
   ): void;
+  /**
+   * Nearest-neighbour resize of [batch, inH, inW, depth] to [batch, outH, outW, depth] with the
+   * given source rows/cols, or (grad) its adjoint from dy into a zeroed dx. Absent in addons built
+   * before it existed.
+   */
+  resizeNearest?(
+    src: Float32Array,
+    dst: Float32Array,
+    batch: number,
+    inH: number,
+    inW: number,
+    outH: number,
+    outW: number,
+    depth: number,
+    rows: Int32Array,
+    cols: Int32Array,
+    grad: boolean,
+  ): void;
   /** out[s, :] = sum of x[i, :] with ids[i] == s; ids outside [0, segments) are dropped. */
   segmentSum(
     x: Float32Array,
@@ -122,6 +140,75 @@ export interface NativeAddon {
     dy: Float32Array,
     dw: Float32Array,
     params: Int32Array,
+  ): void;
+  // Fused transformer kernels (src/native/fused_ops.cc); outputs must not alias inputs. Absent
+  // from an addon built before they existed: installKernels then leaves them unregistered.
+  /** y = gelu(x); form 0 exact (x Phi(x)), 1 tanh approximation. */
+  geluForward(x: Float32Array, y: Float32Array, form: number): void;
+  /** dx = dy * gelu'(x). */
+  geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, form: number): void;
+  /** LayerNorm over rows of x [rows, dim]: y, per-row mean and rstd = 1 / sqrt(var + eps). */
+  layerNormForward(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    rows: number,
+    dim: number,
+    eps: number,
+  ): void;
+  /** dx [rows, dim], dgamma [dim], dbeta [dim] (deterministic, independent of the thread count). */
+  layerNormBackward(
+    x: Float32Array,
+    gamma: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    rows: number,
+    dim: number,
+  ): void;
+  /** q, k, v, y [batch, t, heads * hd]; p [batch, heads, t, t] (softmax of the masked scores). */
+  causalAttentionForward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    y: Float32Array,
+    p: Float32Array,
+    batch: number,
+    t: number,
+    heads: number,
+    hd: number,
+    scale: number,
+  ): void;
+  /** dq, dk, dv [batch, t, heads * hd] from q, k, v, the forward's p and dy. */
+  causalAttentionBackward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    p: Float32Array,
+    dy: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    batch: number,
+    t: number,
+    heads: number,
+    hd: number,
+    scale: number,
+  ): void;
+  /** dst[r * dstStride + c] = src[r * srcStride + c] for r < rows, c < cols (strides >= cols). */
+  copy2d(
+    src: Float32Array,
+    dst: Float32Array,
+    rows: number,
+    cols: number,
+    srcStride: number,
+    dstStride: number,
   ): void;
 }
 
@@ -222,8 +309,9 @@ export function blasInfo(): BlasInfo | null {
 }
 
 /**
- * Sets the BLAS thread count (OpenBLAS; Accelerate manages its own pool) and returns the count in
- * effect, or null without the addon. Throws a RangeError for a count outside [1, 1024].
+ * Sets the thread count of the addon's pool (calling thread included) that large GEMMs,
+ * convolutions and fused kernels split across, and returns the count in effect, or null without
+ * the addon. Throws a RangeError for a count outside [1, 1024].
  */
 export function setBlasThreads(n: number): number | null {
   if (!Number.isInteger(n) || n < 1 || n > 1024) {

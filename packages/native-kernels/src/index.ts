@@ -23,6 +23,14 @@ export {
 } from './install_kernels';
 export { ADAM_UPDATE_KERNEL, ADAMW_UPDATE_KERNEL, createFusedAdam } from './kernels/adam';
 export {
+  CAUSAL_ATTENTION_GRAD_KERNEL,
+  CAUSAL_ATTENTION_KERNEL,
+  causalSelfAttention,
+} from './kernels/causal_attention';
+export { FUSED_OP_KERNELS } from './kernels/fused_ops';
+export { fusedGelu, GELU_GRAD_KERNEL, GELU_KERNEL, type GeluApproximate } from './kernels/gelu';
+export { fusedLayerNorm, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './kernels/layer_norm';
+export {
   SPARSE_XENT_GRAD_KERNEL,
   SPARSE_XENT_KERNEL,
   type SparseXentReduction,

@@ -2,6 +2,7 @@
 // instance passed in. Nothing registers on import. The stock kernel of each overridden name is kept
 // and used for the cases an override declines (other dtypes, NCHW, shapes it cannot handle), and is
 // put back by `uninstallKernels`.
+import * as os from 'node:os';
 import type * as tfjs from '@tensorflow/tfjs';
 import { BLAS_THREADS_ENV, getNativeAddon, type NativeAddon, nativeAvailable } from './addon';
 import { type HostName, hostFor, type Tf } from './host';
@@ -26,8 +27,12 @@ import {
   unaryNativeKernels,
 } from './kernels/elementwise';
 import { fusedMatMulJs, fusedMatMulNative } from './kernels/fused_mat_mul';
+import { fusedOpsNativeKernels } from './kernels/fused_ops';
 import { gatherV2Kernel } from './kernels/gather';
-import { resizeNearestNeighborGradKernel } from './kernels/resize_nearest_neighbor_grad';
+import {
+  resizeNearestNeighborGradKernel,
+  resizeNearestNeighborNative,
+} from './kernels/resize_nearest_neighbor_grad';
 import {
   sparseXentJsKernels,
   sparseXentNativeKernels,
@@ -42,20 +47,29 @@ export interface InstallKernelsOptions {
   /** Use the BLAS addon when it is available (default true; `ARTIST_DISABLE_NATIVE=1` forces false). */
   native?: boolean;
   /**
-   * BLAS threads for large GEMMs and convolutions (default: `ARTIST_BLAS_THREADS`, else 1).
-   * Smaller GEMMs always run on one thread (see `parallelThreshold`).
+   * Threads of the addon's pool, the calling thread included (default: `ARTIST_BLAS_THREADS`,
+   * else the machine's cores up to 8). Large GEMMs, convolutions and the fused kernels split their
+   * work across it; the BLAS itself runs single-threaded (see `parallelThreshold`).
    */
   threads?: number;
   /**
-   * GEMMs of at least this many multiply-adds (M * N * K) use `threads`; smaller ones one thread,
-   * where the hand-off costs more than it saves (default 2^24, about 17 M: a [1024, 128] x
-   * [128, 3512] output head is parallel, a [1024, 128] x [128, 512] MLP GEMM is not).
+   * Jobs of at least this many multiply-adds (M * N * K for a GEMM) are split across `threads`;
+   * smaller ones run on the calling thread, where the hand-off costs more than it saves
+   * (default 2^21, about 2 M: a [1024, 128] x [128, 512] MLP GEMM is split, one decoding step's
+   * [1, 256] x [256, 768] is not).
    */
   parallelThreshold?: number;
 }
 
+/** The machine's cores, capped at 8 (beyond that the tiny models stop scaling). */
+function defaultThreads(): number {
+  const cores =
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(8, cores));
+}
+
 export const DEFAULT_INSTALL_KERNELS_OPTIONS: Readonly<Required<InstallKernelsOptions>> =
-  Object.freeze({ native: true, threads: 1, parallelThreshold: 2 ** 24 });
+  Object.freeze({ native: true, threads: defaultThreads(), parallelThreshold: 2 ** 21 });
 
 /** What `installKernels` did. */
 export interface KernelInstallReport {
@@ -64,7 +78,7 @@ export interface KernelInstallReport {
   native: boolean;
   /** Why the addon is off (absent when `native` is true). */
   reason?: string;
-  /** BLAS threads in effect (only when `native`). */
+  /** Threads of the addon's pool in effect (only when `native`). */
   blasThreads?: number;
   /** GEMM size (multiply-adds) from which `blasThreads` are used (only when `native`). */
   parallelThreshold?: number;
@@ -158,6 +172,8 @@ function plan(backend: KernelBackendName, native: NativeAddon | null): KernelImp
       transposeNative,
       ...sparseXentNativeKernels,
       ...adamNativeKernels,
+      ...fusedOpsNativeKernels(native),
+      resizeNearestNeighborNative,
     );
   } else {
     // wasm lacks it; cpu's own runs at ~0.01 GFLOP/s
@@ -336,12 +352,12 @@ export function installKernels(
   return report;
 }
 
-/** One line for logs, e.g. `kernels wasm: native openblas Zen, 1 BLAS thread, 6 kernels, can train`. */
+/** One line for logs, e.g. `kernels wasm: native openblas Zen, 2 threads for jobs of >= 2097152 multiply-adds; 6 kernels [...]; can train`. */
 export function formatInstallReport(r: KernelInstallReport): string {
   const nat = r.native
-    ? `native ${r.blas ?? 'BLAS'}, ${r.blasThreads} BLAS thread${r.blasThreads === 1 ? '' : 's'}${
+    ? `native ${r.blas ?? 'BLAS'}, ${r.blasThreads} thread${r.blasThreads === 1 ? '' : 's'}${
         r.blasThreads !== undefined && r.blasThreads > 1 && r.parallelThreshold !== undefined
-          ? ` for GEMMs of >= ${r.parallelThreshold} multiply-adds`
+          ? ` for jobs of >= ${r.parallelThreshold} multiply-adds`
           : ''
       }`
     : `JS kernels only (native off: ${r.reason})`;

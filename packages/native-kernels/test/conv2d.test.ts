@@ -57,6 +57,20 @@ const CASES: ConvCase[] = [
       [0, 0],
     ],
   },
+  // stride 1 input gradients run as a forward convolution with the rotated filter; padding wider
+  // than the filter (3 > fh - 1) makes the rotated padding negative
+  {
+    name: 'stride 1, explicit asymmetric padding wider than the filter',
+    x: [2, 5, 4, 3],
+    f: [2, 3, 3, 4],
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [3, 0],
+      [0, 2],
+      [0, 0],
+    ],
+  },
   { name: 'pointwise 1x1', x: [3, 4, 5, 6], f: [1, 1, 6, 4], strides: [1, 1], pad: 'valid' },
   { name: '1x1 stride 2', x: [2, 5, 5, 3], f: [1, 1, 3, 2], strides: [2, 2], pad: 'same' },
   // co <= 4 with ci >= 8 takes the addon's direct (im2col-free) forward and input gradient
@@ -64,6 +78,20 @@ const CASES: ConvCase[] = [
     name: 'few output channels, same',
     x: [2, 7, 6, 9],
     f: [3, 3, 9, 3],
+    strides: [1, 1],
+    pad: 'same',
+  },
+  {
+    name: 'few output channels, ci 20 (16-wide blocks and a tail), co 4',
+    x: [2, 5, 6, 20],
+    f: [3, 2, 20, 4],
+    strides: [1, 1],
+    pad: 'same',
+  },
+  {
+    name: 'few input channels (the input gradient takes the direct loops), co 2',
+    x: [2, 6, 5, 2],
+    f: [3, 3, 2, 12],
     strides: [1, 1],
     pad: 'same',
   },
@@ -81,6 +109,35 @@ const CASES: ConvCase[] = [
     f: [3, 3, 64, 5],
     strides: [1, 1],
     pad: 'same',
+  },
+  // 3x3, stride 1, >= 8 channels in and out: the addon's Winograd F(2x2, 3x3) forward (and the
+  // input gradient, a forward convolution with the rotated filter); odd output sizes clip the last
+  // 2x2 tiles
+  {
+    name: 'Winograd, odd output size (same)',
+    x: [3, 7, 9, 9],
+    f: [3, 3, 9, 11],
+    strides: [1, 1],
+    pad: 'same',
+  },
+  {
+    name: 'Winograd, valid',
+    x: [2, 8, 7, 12],
+    f: [3, 3, 12, 8],
+    strides: [1, 1],
+    pad: 'valid',
+  },
+  {
+    name: 'Winograd, explicit asymmetric padding',
+    x: [1, 6, 6, 8],
+    f: [3, 3, 8, 16],
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
   },
   {
     name: 'filter larger than input (same)',

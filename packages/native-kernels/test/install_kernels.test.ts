@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import {
   DISABLE_NATIVE_ENV,
   formatInstallReport,
@@ -13,15 +14,16 @@ import { expectClose, tf, useBackend } from './helpers';
 
 describe('validateInstallKernelsOptions', () => {
   it('fills defaults', () => {
+    const cores = Math.min(8, os.availableParallelism());
     expect(validateInstallKernelsOptions({}, {})).toEqual({
       native: true,
-      threads: 1,
-      parallelThreshold: 2 ** 24,
+      threads: cores,
+      parallelThreshold: 2 ** 21,
     });
-    expect(validateInstallKernelsOptions({}, { ARTIST_BLAS_THREADS: '2' })).toEqual({
+    expect(validateInstallKernelsOptions({}, { ARTIST_BLAS_THREADS: '3' })).toEqual({
       native: true,
-      threads: 2,
-      parallelThreshold: 2 ** 24,
+      threads: 3,
+      parallelThreshold: 2 ** 21,
     });
     expect(
       validateInstallKernelsOptions({ threads: 3 }, { ARTIST_BLAS_THREADS: '2' }).threads,
@@ -101,7 +103,7 @@ describe('installKernels', () => {
     expect(tf.getKernel('UnsortedSegmentSum', 'cpu')).toBe(stock);
   });
 
-  it('reports the native state and BLAS threads', async () => {
+  it('reports the native state and pool threads', async () => {
     await useBackend('cpu');
     const avail = nativeAvailable();
     const report = installKernels(tf, 'cpu', { threads: 1 });
@@ -118,7 +120,7 @@ describe('installKernels', () => {
         ]),
       );
       expect(report.blasThreads).toBe(1);
-      expect(report.parallelThreshold).toBe(2 ** 24);
+      expect(report.parallelThreshold).toBe(2 ** 21);
       expect(report.kernels).toEqual(
         expect.arrayContaining([
           'GatherV2',
@@ -129,7 +131,7 @@ describe('installKernels', () => {
       );
       const two = installKernels(tf, 'cpu', { threads: 2, parallelThreshold: 1000 });
       expect(two.parallelThreshold).toBe(1000);
-      expect(formatInstallReport(two)).toMatch(/2 BLAS threads for GEMMs of >= 1000 multiply-adds/);
+      expect(formatInstallReport(two)).toMatch(/2 threads for jobs of >= 1000 multiply-adds/);
       // results do not depend on the thread count
       const a = tf.randomNormal([70, 50], 0, 1, 'float32', 3);
       const b = tf.randomNormal([50, 40], 0, 1, 'float32', 4);

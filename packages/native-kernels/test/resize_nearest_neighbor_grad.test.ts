@@ -8,6 +8,7 @@ import {
   take,
   tf,
   useBackend,
+  withStock,
 } from './helpers';
 
 function upsampleGrad(
@@ -31,33 +32,55 @@ function upsampleGrad(
 }
 
 /**
- * Reference gradient from the forward kernel alone: resize an image whose pixels hold their own
- * flat index, read which source each output pixel copied, and scatter-add dy there (float64).
+ * Reference gradient from the stock cpu forward kernel alone: resize an image whose pixels hold
+ * their own flat index, read which source each output pixel copied, and scatter-add dy there
+ * (float64). `source` is that resized index image.
  */
-function adjointReference(
+function adjointReference(source: Float32Array, n: number, dy: Float32Array): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < source.length; i++) out[source[i]!]! += dy[i]!;
+  return out;
+}
+
+/** Which input pixel every output pixel copies, by the stock cpu kernel (the formula's source). */
+async function stockSources(
+  backend: 'cpu' | 'wasm',
   x: number[],
   size: [number, number],
-  dy: Float32Array,
   ac: boolean,
   hp: boolean,
-): Float64Array {
+): Promise<Float32Array> {
   const n = x.reduce((a, b) => a * b, 1);
-  const src = tf.tidy(() =>
-    tf.image
-      .resizeNearestNeighbor(
-        tf.tensor4d(
-          Float32Array.from({ length: n }, (_, i) => i),
-          x as [number, number, number, number],
-        ),
-        size,
-        ac,
-        hp,
-      )
-      .dataSync(),
+  const sources = await withStock(
+    'cpu',
+    () => indexImageResized(n, x, size, ac, hp),
+    backend === 'cpu' ? {} : undefined,
   );
-  const out = new Float64Array(n);
-  for (let i = 0; i < src.length; i++) out[src[i]!]! += dy[i]!;
-  return out;
+  await useBackend(backend);
+  return sources;
+}
+
+function indexImageResized(
+  n: number,
+  x: number[],
+  size: [number, number],
+  ac: boolean,
+  hp: boolean,
+): Float32Array {
+  return tf.tidy(
+    () =>
+      tf.image
+        .resizeNearestNeighbor(
+          tf.tensor4d(
+            Float32Array.from({ length: n }, (_, i) => i),
+            x as [number, number, number, number],
+          ),
+          size,
+          ac,
+          hp,
+        )
+        .dataSync() as Float32Array,
+  );
 }
 
 describe.each(BACKENDS)('ResizeNearestNeighborGrad on %s', (backend) => {
@@ -114,12 +137,19 @@ describe.each(BACKENDS)('ResizeNearestNeighborGrad on %s', (backend) => {
     },
   ];
 
-  it.each(cases)('$name equals the adjoint of the forward resize', async (c) => {
-    const rand = seeded(c.x.reduce((a, b) => a * b, 1));
+  it.each(cases)('$name: forward equals the stock cpu kernel', async (c) => {
+    const n = c.x.reduce((a, b) => a * b, 1);
+    const want = await stockSources(backend, c.x, c.size, c.ac, c.hp);
+    expect(Array.from(indexImageResized(n, c.x, c.size, c.ac, c.hp))).toEqual(Array.from(want));
+  });
+
+  it.each(cases)('$name: gradient equals the adjoint of the forward resize', async (c) => {
+    const n = c.x.reduce((a, b) => a * b, 1);
+    const rand = seeded(n);
     const dy = randArray(rand, c.x[0]! * c.size[0] * c.size[1] * c.x[3]!);
-    await useBackend(backend);
+    const sources = await stockSources(backend, c.x, c.size, c.ac, c.hp);
     const [got] = take(upsampleGrad(c.x, c.size, dy, c.ac, c.hp));
-    expectClose(got!, adjointReference(c.x, c.size, dy, c.ac, c.hp), 1e-6);
+    expectClose(got!, adjointReference(sources, n, dy), 1e-6);
   });
 
   it('does not leak tensors', async () => {

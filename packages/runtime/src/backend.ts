@@ -22,7 +22,12 @@ export interface RuntimeOptions {
   backend?: BackendRequest;
   /** Native BLAS kernels on wasm/cpu; default true unless ARTIST_DISABLE_NATIVE=1. */
   native?: boolean;
-  /** BLAS threads for the native kernels (default: what is fastest on the machine, usually 1). */
+  /**
+   * Threads of the native kernels' pool, the calling thread included (default: the
+   * ARTIST_BLAS_THREADS environment variable, else the machine's cores up to 8). Use fewer when
+   * other CPU-heavy processes share the machine: pool workers that wait for CPU time stall every
+   * parallel kernel.
+   */
   threads?: number;
 }
 
@@ -257,7 +262,7 @@ function finish(
 /** One line for logs: `backend=wasm native=yes (openblas, 1 thread) cores=2 tfjs=4.22.0`. */
 export function describeRuntime(info: RuntimeInfo): string {
   const nativePart = info.nativeKernels
-    ? `native=yes${info.blasThreads !== undefined ? ` (blas threads ${info.blasThreads})` : ''}`
+    ? `native=yes${info.blasThreads !== undefined ? ` (threads ${info.blasThreads})` : ''}`
     : `native=no${info.nativeReason ? ` (${info.nativeReason})` : ''}`;
   return `backend=${info.backend} ${nativePart} train=${info.canTrain ? 'yes' : 'no'} cores=${info.cores} tfjs=${info.tfjsVersion}`;
 }

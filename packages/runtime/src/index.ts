@@ -31,6 +31,7 @@ export {
 export * from './checkpoint_files';
 export * from './files';
 export { randomNormalTensor, randomUniformTensor, truncatedNormalTensor } from './init';
+export { causalSelfAttention, fusedGelu, fusedLayerNorm, type GeluApproximate } from './fused_ops';
 export { sparseSoftmaxCrossEntropy } from './losses';
 export {
   AdamW,

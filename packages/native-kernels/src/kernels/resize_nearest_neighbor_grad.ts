@@ -2,11 +2,13 @@
 // the input pixel the forward pass copied it from (same alignCorners / halfPixelCenters rules).
 // Replaces the tfjs-backend-cpu 4.22 kernel, which indexes dy with the image batch offset (wrong
 // for batch > 1) and ignores halfPixelCenters, and the wasm one, which also ignores
-// halfPixelCenters and is several times slower than these loops.
+// halfPixelCenters and is several times slower than these loops. With the addon, the gradient and
+// the forward resize run natively on the same source-index maps (split across the pool by image).
+import { f32 } from '../host';
 import type { KernelImpl } from './types';
 
 /** Source index along one axis for output index `o`, as in the forward nearest-neighbour resize. */
-function sourceIndices(
+export function sourceIndices(
   inSize: number,
   outSize: number,
   alignCorners: boolean,
@@ -55,21 +57,72 @@ export const resizeNearestNeighborGradKernel: KernelImpl = {
   kernelName: 'ResizeNearestNeighborGrad',
   kind: 'js',
   coerceStorage: true,
-  run({ inputs, attrs, host }) {
+  run({ inputs, attrs, host, native }) {
     const { images, dy } = inputs;
     // also on wasm where its kernel is right: it took 10-24 ms for [8, 32, 32, 64], this ~3 ms
     if (!images || !dy || dy.dtype !== 'float32') return null;
     if (images.shape.length !== 4 || dy.shape.length !== 4) return null;
     if (images.shape[0] !== dy.shape[0] || images.shape[3] !== dy.shape[3]) return null;
     const out = host.alloc(images.shape, 'float32');
+    const alignCorners = Boolean(attrs.alignCorners);
+    const halfPixelCenters = Boolean(attrs.halfPixelCenters);
+    if (native?.resizeNearest) {
+      const [batch, xh, xw, depth] = images.shape as [number, number, number, number];
+      const [, yh, yw] = dy.shape as [number, number, number, number];
+      native.resizeNearest(
+        f32(host, dy),
+        f32(host, out),
+        batch,
+        xh,
+        xw,
+        yh,
+        yw,
+        depth,
+        sourceIndices(xh, yh, alignCorners, halfPixelCenters),
+        sourceIndices(xw, yw, alignCorners, halfPixelCenters),
+        true,
+      );
+      return out;
+    }
     const dyv = host.view(dy) as Float32Array;
     resizeNearestNeighborGradJs(
       images.shape,
       dy.shape,
       dyv,
       host.view(out) as Float32Array,
-      Boolean(attrs.alignCorners),
-      Boolean(attrs.halfPixelCenters),
+      alignCorners,
+      halfPixelCenters,
+    );
+    return out;
+  },
+};
+
+/** The forward resize on the addon (stock wasm's took ~0.7 ms for [8, 16, 16, 64] -> 32 x 32). */
+export const resizeNearestNeighborNative: KernelImpl = {
+  kernelName: 'ResizeNearestNeighbor',
+  kind: 'native',
+  run({ inputs, attrs, host, native }) {
+    const { images } = inputs;
+    if (!native?.resizeNearest || !images || images.dtype !== 'float32') return null;
+    if (images.shape.length !== 4) return null;
+    const [batch, xh, xw, depth] = images.shape as [number, number, number, number];
+    const [yh, yw] = attrs.size as [number, number];
+    const alignCorners = Boolean(attrs.alignCorners);
+    const halfPixelCenters = Boolean(attrs.halfPixelCenters);
+    const out = host.alloc([batch, yh, yw, depth], 'float32');
+    if (batch * yh * yw * depth === 0) return out;
+    native.resizeNearest(
+      f32(host, images),
+      f32(host, out),
+      batch,
+      xh,
+      xw,
+      yh,
+      yw,
+      depth,
+      sourceIndices(xh, yh, alignCorners, halfPixelCenters),
+      sourceIndices(xw, yw, alignCorners, halfPixelCenters),
+      false,
     );
     return out;
   },

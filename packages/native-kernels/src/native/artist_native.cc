@@ -378,7 +378,7 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
 }
 
 // setParallelThreshold(work) -> threshold in effect: GEMMs of at least `work` multiply-adds use
-// all BLAS threads, smaller ones one thread
+// the pool's threads, smaller ones run on the calling thread
 napi_value SetParallelThreshold(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, argv, 1)) return nullptr;
@@ -525,6 +525,233 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ---- fused transformer kernels (fused_ops.cc); outputs must not alias inputs
+
+bool get_f32s(napi_env env, napi_value* argv, const char* const* names, F32* out, int n) {
+  for (int i = 0; i < n; i++) {
+    if (!get_f32(env, argv[i], names[i], &out[i])) return false;
+  }
+  return true;
+}
+
+bool check_len(napi_env env, const F32& a, int64_t need, const char* what, const char* name) {
+  if (a.length < need) {
+    return fail(env, std::string(what) + ": " + name + " has " + std::to_string(a.length) +
+                         " elements, needs " + std::to_string(need), true);
+  }
+  return true;
+}
+
+bool get_gelu_form(napi_env env, napi_value v, artist::GeluForm* form) {
+  int64_t f = 0;
+  if (!get_i64(env, v, "form", &f)) return false;
+  if (f > 1) return fail(env, "form must be 0 (exact) or 1 (tanh)", true);
+  *form = static_cast<artist::GeluForm>(f);
+  return true;
+}
+
+// geluForward(x, y, form: 0 exact | 1 tanh)
+napi_value GeluForward(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, argv, 3)) return nullptr;
+  const char* names[] = {"x", "y"};
+  F32 t[2];
+  artist::GeluForm form;
+  if (!get_f32s(env, argv, names, t, 2) || !get_gelu_form(env, argv[2], &form)) return nullptr;
+  if (!check_len(env, t[1], t[0].length, "geluForward", "y")) return nullptr;
+  artist::gelu_forward_f32(t[0].data, t[1].data, t[0].length, form);
+  return nullptr;
+}
+
+// geluBackward(x, dy, dx, form)
+napi_value GeluBackward(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, argv, 4)) return nullptr;
+  const char* names[] = {"x", "dy", "dx"};
+  F32 t[3];
+  artist::GeluForm form;
+  if (!get_f32s(env, argv, names, t, 3) || !get_gelu_form(env, argv[3], &form)) return nullptr;
+  if (!check_len(env, t[1], t[0].length, "geluBackward", "dy") ||
+      !check_len(env, t[2], t[0].length, "geluBackward", "dx")) {
+    return nullptr;
+  }
+  artist::gelu_backward_f32(t[0].data, t[1].data, t[2].data, t[0].length, form);
+  return nullptr;
+}
+
+// layerNormForward(x, gamma, beta, y, mean, rstd, rows, dim, eps)
+napi_value LayerNormForward(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  if (!get_args(env, info, argv, 9)) return nullptr;
+  const char* names[] = {"x", "gamma", "beta", "y", "mean", "rstd"};
+  F32 t[6];
+  int64_t rows = 0, dim = 0;
+  double eps = 0;
+  if (!get_f32s(env, argv, names, t, 6) || !get_i64(env, argv[6], "rows", &rows) ||
+      !get_i64(env, argv[7], "dim", &dim)) {
+    return nullptr;
+  }
+  if (napi_get_value_double(env, argv[8], &eps) != napi_ok || !(eps >= 0)) {
+    fail(env, "layerNormForward: eps must be a number >= 0", true);
+    return nullptr;
+  }
+  const int64_t need[6] = {rows * dim, dim, dim, rows * dim, rows, rows};
+  for (int i = 0; i < 6; i++) {
+    if (!check_len(env, t[i], need[i], "layerNormForward", names[i])) return nullptr;
+  }
+  artist::layer_norm_forward_f32(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data, t[5].data,
+                                 rows, dim, static_cast<float>(eps));
+  return nullptr;
+}
+
+// layerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, dim)
+napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!get_args(env, info, argv, 10)) return nullptr;
+  const char* names[] = {"x", "gamma", "mean", "rstd", "dy", "dx", "dgamma", "dbeta"};
+  F32 t[8];
+  int64_t rows = 0, dim = 0;
+  if (!get_f32s(env, argv, names, t, 8) || !get_i64(env, argv[8], "rows", &rows) ||
+      !get_i64(env, argv[9], "dim", &dim)) {
+    return nullptr;
+  }
+  const int64_t need[8] = {rows * dim, dim, rows, rows, rows * dim, rows * dim, dim, dim};
+  for (int i = 0; i < 8; i++) {
+    if (!check_len(env, t[i], need[i], "layerNormBackward", names[i])) return nullptr;
+  }
+  artist::layer_norm_backward_f32(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data, t[5].data,
+                                  t[6].data, t[7].data, rows, dim);
+  return nullptr;
+}
+
+bool get_attention_dims(napi_env env, napi_value* argv, int64_t* dims, double* scale) {
+  const char* names[] = {"batch", "t", "heads", "hd"};
+  for (int i = 0; i < 4; i++) {
+    if (!get_i64(env, argv[i], names[i], &dims[i])) return false;
+  }
+  if (dims[2] < 1) return fail(env, "heads must be >= 1", true);
+  if (napi_get_value_double(env, argv[4], scale) != napi_ok) {
+    return fail(env, "scale must be a number");
+  }
+  return true;
+}
+
+// causalAttentionForward(q, k, v, y, p, batch, t, heads, hd, scale)
+napi_value CausalAttentionForward(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!get_args(env, info, argv, 10)) return nullptr;
+  const char* names[] = {"q", "k", "v", "y", "p"};
+  F32 t[5];
+  int64_t dims[4];
+  double scale = 1;
+  if (!get_f32s(env, argv, names, t, 5) || !get_attention_dims(env, argv + 5, dims, &scale)) {
+    return nullptr;
+  }
+  const int64_t btd = dims[0] * dims[1] * dims[2] * dims[3];
+  const int64_t need[5] = {btd, btd, btd, btd, dims[0] * dims[2] * dims[1] * dims[1]};
+  for (int i = 0; i < 5; i++) {
+    if (!check_len(env, t[i], need[i], "causalAttentionForward", names[i])) return nullptr;
+  }
+  artist::causal_attention_forward_f32(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data,
+                                       dims[0], dims[1], dims[2], dims[3],
+                                       static_cast<float>(scale));
+  return nullptr;
+}
+
+// causalAttentionBackward(q, k, v, p, dy, dq, dk, dv, batch, t, heads, hd, scale)
+napi_value CausalAttentionBackward(napi_env env, napi_callback_info info) {
+  napi_value argv[13];
+  if (!get_args(env, info, argv, 13)) return nullptr;
+  const char* names[] = {"q", "k", "v", "p", "dy", "dq", "dk", "dv"};
+  F32 t[8];
+  int64_t dims[4];
+  double scale = 1;
+  if (!get_f32s(env, argv, names, t, 8) || !get_attention_dims(env, argv + 8, dims, &scale)) {
+    return nullptr;
+  }
+  const int64_t btd = dims[0] * dims[1] * dims[2] * dims[3];
+  const int64_t pn = dims[0] * dims[2] * dims[1] * dims[1];
+  const int64_t need[8] = {btd, btd, btd, pn, btd, btd, btd, btd};
+  for (int i = 0; i < 8; i++) {
+    if (!check_len(env, t[i], need[i], "causalAttentionBackward", names[i])) return nullptr;
+  }
+  artist::causal_attention_backward_f32(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data,
+                                        t[5].data, t[6].data, t[7].data, dims[0], dims[1],
+                                        dims[2], dims[3], static_cast<float>(scale));
+  return nullptr;
+}
+
+// copy2d(src, dst, rows, cols, srcStride, dstStride): row blocks between strided 2-D layouts
+napi_value Copy2d(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, argv, 6)) return nullptr;
+  F32 src, dst;
+  int64_t rows = 0, cols = 0, ss = 0, ds = 0;
+  if (!get_f32(env, argv[0], "src", &src) || !get_f32(env, argv[1], "dst", &dst) ||
+      !get_i64(env, argv[2], "rows", &rows) || !get_i64(env, argv[3], "cols", &cols) ||
+      !get_i64(env, argv[4], "srcStride", &ss) || !get_i64(env, argv[5], "dstStride", &ds)) {
+    return nullptr;
+  }
+  if (rows == 0 || cols == 0) return nullptr;
+  if (ss < cols || ds < cols) {
+    fail(env, "copy2d: strides must be >= cols", true);
+    return nullptr;
+  }
+  if (!check_len(env, src, (rows - 1) * ss + cols, "copy2d", "src") ||
+      !check_len(env, dst, (rows - 1) * ds + cols, "copy2d", "dst")) {
+    return nullptr;
+  }
+  artist::copy_2d_f32(src.data, dst.data, rows, cols, ss, ds);
+  return nullptr;
+}
+
+// resizeNearest(src, dst, batch, inH, inW, outH, outW, depth, rows, cols, grad): forward
+// (src = images, dst = output) or, with grad, its adjoint (src = dy, dst = dx)
+napi_value ResizeNearest(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  if (!get_args(env, info, argv, 11)) return nullptr;
+  F32 src, dst;
+  int64_t batch, in_h, in_w, out_h, out_w, depth, n_rows = 0, n_cols = 0;
+  const int32_t* rows = nullptr;
+  const int32_t* cols = nullptr;
+  bool grad = false;
+  if (!get_f32(env, argv[0], "src", &src) || !get_f32(env, argv[1], "dst", &dst) ||
+      !get_i64(env, argv[2], "batch", &batch) || !get_i64(env, argv[3], "inH", &in_h) ||
+      !get_i64(env, argv[4], "inW", &in_w) || !get_i64(env, argv[5], "outH", &out_h) ||
+      !get_i64(env, argv[6], "outW", &out_w) || !get_i64(env, argv[7], "depth", &depth) ||
+      !get_i32_required(env, argv[8], "rows", &rows, &n_rows) ||
+      !get_i32_required(env, argv[9], "cols", &cols, &n_cols) || !get_bool(env, argv[10], &grad)) {
+    return nullptr;
+  }
+  const int64_t images = batch * in_h * in_w * depth, outputs = batch * out_h * out_w * depth;
+  if (batch < 0 || in_h < 0 || in_w < 0 || out_h < 0 || out_w < 0 || depth < 0 ||
+      n_rows < out_h || n_cols < out_w || src.length < (grad ? outputs : images) ||
+      dst.length < (grad ? images : outputs)) {
+    fail(env, "resizeNearest: buffers or index maps are shorter than the shapes", true);
+    return nullptr;
+  }
+  for (int64_t r = 0; r < out_h; r++) {
+    if (rows[r] < 0 || rows[r] >= in_h) {
+      fail(env, "resizeNearest: a row index is outside the input", true);
+      return nullptr;
+    }
+  }
+  for (int64_t c = 0; c < out_w; c++) {
+    if (cols[c] < 0 || cols[c] >= in_w) {
+      fail(env, "resizeNearest: a column index is outside the input", true);
+      return nullptr;
+    }
+  }
+  if (grad) {
+    artist::resize_nearest_grad_f32(src.data, dst.data, batch, in_h, in_w, out_h, out_w, depth,
+                                    rows, cols);
+  } else {
+    artist::resize_nearest_f32(src.data, dst.data, batch, in_h, in_w, out_h, out_w, depth, rows,
+                               cols);
+  }
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"blasInfo", nullptr, BlasInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -540,6 +767,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adamwUpdate", nullptr, AdamUpdate<true>, nullptr, nullptr, nullptr, napi_default,
        nullptr},
       {"segmentSum", nullptr, SegmentSum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"resizeNearest", nullptr, ResizeNearest, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -550,6 +778,17 @@ napi_value Init(napi_env env, napi_value exports) {
        napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv<ConvKind::kBackpropFilter>, nullptr, nullptr, nullptr,
        napi_default, nullptr},
+      {"geluForward", nullptr, GeluForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"geluBackward", nullptr, GeluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNormForward", nullptr, LayerNormForward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"layerNormBackward", nullptr, LayerNormBackward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"causalAttentionForward", nullptr, CausalAttentionForward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"causalAttentionBackward", nullptr, CausalAttentionBackward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"copy2d", nullptr, Copy2d, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

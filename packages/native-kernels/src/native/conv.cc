@@ -6,9 +6,11 @@
 // Output rows are processed in chunks so the column buffer (about kColBudget floats) stays in L2.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "kernels.h"
+#include "parallel.h"
 
 #if defined(ARTIST_BLAS_ACCELERATE)
 #include <Accelerate/Accelerate.h>
@@ -103,12 +105,20 @@ void col2im_add(const ConvParams& p, const float* col, int64_t r0, int64_t nr, f
   }
 }
 
+// One single-threaded BLAS call; callers split work across the pool at a coarser grain.
 inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  blas_threads_for(M * N * K);
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.f, A,
               static_cast<int>(lda), B, static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+}
+
+// C[M, N] = op(A) op(B) (+ beta C) with C's rows split across the pool (op(A) rows follow).
+void gemm_rows(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  parallel_for(M, 16, M * N * K, [&](int64_t i0, int64_t i1, int) {
+    gemm(ta, tb, i1 - i0, N, K, A + (ta ? i0 : i0 * lda), lda, B, ldb, beta, C + i0 * ldc, ldc);
+  });
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__)
@@ -135,21 +145,10 @@ void transpose_filter(const ConvParams& p, const float* filter, float* wt) {
   }
 }
 
-inline float dot(const float* a, const float* b, int64_t n) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
-  }
-  float r = 0;
-  for (; i < n; i++) r += a[i] * b[i];
-  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + r;
-}
-
 // Calls f(out_row, in_pixel_offset, tap) for every valid (output pixel, filter tap) pair.
 template <typename F>
-inline void for_each_tap(const ConvParams& p, F f) {
-  for (int64_t b = 0; b < p.n; b++) {
+inline void for_each_tap(const ConvParams& p, int64_t b0, int64_t b1, F f) {
+  for (int64_t b = b0; b < b1; b++) {
     for (int64_t oy = 0; oy < p.oh; oy++) {
       for (int64_t ox = 0; ox < p.ow; ox++) {
         const int64_t r = (b * p.oh + oy) * p.ow + ox;
@@ -167,17 +166,132 @@ inline void for_each_tap(const ConvParams& p, F f) {
   }
 }
 
-ARTIST_SIMD_CLONES void direct_forward(const ConvParams& p, const float* x, const float* wt,
-                                       float* y) {
-  std::fill(y, y + p.n * p.oh * p.ow * p.co, 0.f);
-  for_each_tap(p, [&](int64_t r, int64_t xo, int64_t t) {
-    for (int64_t c = 0; c < p.co; c++) y[r * p.co + c] += dot(x + xo, wt + (t * p.co + c) * p.ci, p.ci);
-  });
+// One output pixel of the direct forward convolution for CO output channels: 2 * CO independent
+// 8-lane accumulators run over every valid tap before one horizontal sum per channel (a dot product
+// per tap and channel, reduced each time, was latency-bound at ~8 GFLOP/s).
+template <int CO>
+inline void direct_pixel(const ConvParams& p, const float* x, const float* wt, int64_t b,
+                         int64_t oy, int64_t ox, float* out) {
+  float acc[CO][16];
+  for (int c = 0; c < CO; c++) {
+    for (int k = 0; k < 16; k++) acc[c][k] = 0.f;
+  }
+  float tail[CO];
+  for (int c = 0; c < CO; c++) tail[c] = 0.f;
+  const int64_t ci = p.ci;
+  const int64_t main = ci & ~int64_t(15);
+  for (int64_t ky = 0; ky < p.fh; ky++) {
+    const int64_t iy = oy * p.sh - p.pt + ky * p.dh;
+    if (iy < 0 || iy >= p.h) continue;
+    for (int64_t kx = 0; kx < p.fw; kx++) {
+      const int64_t ix = ox * p.sw - p.pl + kx * p.dw;
+      if (ix < 0 || ix >= p.w) continue;
+      const float* xp = x + ((b * p.h + iy) * p.w + ix) * ci;
+      const float* wp = wt + (ky * p.fw + kx) * CO * ci;
+      for (int64_t i = 0; i < main; i += 16) {
+        for (int c = 0; c < CO; c++) {
+          const float* w = wp + c * ci + i;
+          for (int k = 0; k < 16; k++) acc[c][k] += xp[i + k] * w[k];
+        }
+      }
+      for (int64_t i = main; i < ci; i++) {
+        for (int c = 0; c < CO; c++) tail[c] += xp[i] * wp[c * ci + i];
+      }
+    }
+  }
+  for (int c = 0; c < CO; c++) {
+    float s = tail[c];
+    for (int k = 0; k < 8; k++) s += acc[c][k] + acc[c][k + 8];
+    out[c] = s;
+  }
 }
 
+template <int CO>
+ARTIST_SIMD_CLONES void direct_forward_co(const ConvParams& p, const float* x, const float* wt,
+                                          float* y, int64_t b0, int64_t b1) {
+  for (int64_t b = b0; b < b1; b++) {
+    for (int64_t oy = 0; oy < p.oh; oy++) {
+      for (int64_t ox = 0; ox < p.ow; ox++) {
+        direct_pixel<CO>(p, x, wt, b, oy, ox, y + ((b * p.oh + oy) * p.ow + ox) * CO);
+      }
+    }
+  }
+}
+
+// Images [b0, b1) of the direct forward convolution (p.co <= kDirectMaxCo).
+void direct_forward(const ConvParams& p, const float* x, const float* wt, float* y, int64_t b0,
+                    int64_t b1) {
+  switch (p.co) {
+    case 1:
+      direct_forward_co<1>(p, x, wt, y, b0, b1);
+      break;
+    case 2:
+      direct_forward_co<2>(p, x, wt, y, b0, b1);
+      break;
+    case 3:
+      direct_forward_co<3>(p, x, wt, y, b0, b1);
+      break;
+    default:
+      direct_forward_co<4>(p, x, wt, y, b0, b1);
+      break;
+  }
+}
+
+// Images [b0, b1) of the filter gradient with CO <= kDirectMaxCo output channels, summed into
+// acc[(tap * CO + c) * ci + i] (zeroed here): per output pixel and tap, CO axpys of length ci into
+// an accumulator that stays in L1, instead of a column matrix of fh * fw * ci floats per pixel
+// and a GEMM with N = CO.
+template <int CO>
+ARTIST_SIMD_CLONES void direct_filter_co(const ConvParams& p, const float* x, const float* dy,
+                                         float* acc, int64_t b0, int64_t b1) {
+  const int64_t ci = p.ci;
+  std::fill(acc, acc + p.fh * p.fw * CO * ci, 0.f);
+  for (int64_t b = b0; b < b1; b++) {
+    for (int64_t oy = 0; oy < p.oh; oy++) {
+      for (int64_t ox = 0; ox < p.ow; ox++) {
+        const float* g = dy + ((b * p.oh + oy) * p.ow + ox) * CO;
+        for (int64_t ky = 0; ky < p.fh; ky++) {
+          const int64_t iy = oy * p.sh - p.pt + ky * p.dh;
+          if (iy < 0 || iy >= p.h) continue;
+          for (int64_t kx = 0; kx < p.fw; kx++) {
+            const int64_t ix = ox * p.sw - p.pl + kx * p.dw;
+            if (ix < 0 || ix >= p.w) continue;
+            const float* xp = x + ((b * p.h + iy) * p.w + ix) * ci;
+            float* a = acc + (ky * p.fw + kx) * CO * ci;
+            for (int c = 0; c < CO; c++) {
+              const float gc = g[c];
+              float* ac = a + c * ci;
+              for (int64_t i = 0; i < ci; i++) ac[i] += gc * xp[i];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void direct_filter(const ConvParams& p, const float* x, const float* dy, float* acc, int64_t b0,
+                   int64_t b1) {
+  switch (p.co) {
+    case 1:
+      direct_filter_co<1>(p, x, dy, acc, b0, b1);
+      break;
+    case 2:
+      direct_filter_co<2>(p, x, dy, acc, b0, b1);
+      break;
+    case 3:
+      direct_filter_co<3>(p, x, dy, acc, b0, b1);
+      break;
+    default:
+      direct_filter_co<4>(p, x, dy, acc, b0, b1);
+      break;
+  }
+}
+
+// Images [b0, b1) of the direct input gradient (dx zeroed by the caller).
 ARTIST_SIMD_CLONES void direct_backprop_input(const ConvParams& p, const float* dy,
-                                              const float* wt, float* dx) {
-  for_each_tap(p, [&](int64_t r, int64_t xo, int64_t t) {
+                                              const float* wt, float* dx, int64_t b0, int64_t b1) {
+  for_each_tap(p, b0, b1, [&](int64_t r, int64_t xo, int64_t t) {
     float* d = dx + xo;
     for (int64_t c = 0; c < p.co; c++) {
       const float g = dy[r * p.co + c];
@@ -197,49 +311,90 @@ void conv2d_forward(const ConvParams& p, const float* x, const float* filter, fl
     std::fill(y, y + p.n * rows_per_image * p.co, 0.f);
     return;
   }
+  const int64_t rows = p.n * rows_per_image;
+  const int64_t work = rows * p.co * K;
   if (is_pointwise(p)) {  // 1x1, stride 1, no padding: the input already is the column matrix
-    gemm(false, false, p.n * rows_per_image, p.co, K, x, K, filter, p.co, 0.f, y, p.co);
+    gemm_rows(false, false, rows, p.co, K, x, K, filter, p.co, 0.f, y, p.co);
     return;
   }
   if (use_direct(p)) {
-    float* wt = scratch(static_cast<size_t>(K * p.co)).data();
-    transpose_filter(p, filter, wt);
-    direct_forward(p, x, wt, y);
+    std::vector<float> wt(static_cast<size_t>(K * p.co));
+    transpose_filter(p, filter, wt.data());
+    parallel_for(p.n, 1, work, [&](int64_t b0, int64_t b1, int) {
+      direct_forward(p, x, wt.data(), y, b0, b1);
+    });
     return;
   }
-  const int64_t rows = p.n * rows_per_image;
-  const int64_t chunk = chunk_rows(p);
-  float* col = scratch(static_cast<size_t>(std::min(chunk, rows) * K)).data();
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t nr = std::min(chunk, rows - r0);
-    im2col(p, x, r0, nr, col);
-    gemm(false, false, nr, p.co, K, col, K, filter, p.co, 0.f, y + r0 * p.co, p.co);
+  if (winograd_applies(p)) {
+    winograd_forward(p, x, filter, y);
+    return;
   }
+  // Output rows are independent: each thread runs whole L2-sized chunks of its own rows.
+  const int64_t chunk = chunk_rows(p);
+  parallel_for(rows, 16, work, [&](int64_t lo, int64_t hi, int) {
+    float* col = scratch(static_cast<size_t>(std::min(chunk, hi - lo) * K)).data();
+    for (int64_t r0 = lo; r0 < hi; r0 += chunk) {
+      const int64_t nr = std::min(chunk, hi - r0);
+      im2col(p, x, r0, nr, col);
+      gemm(false, false, nr, p.co, K, col, K, filter, p.co, 0.f, y + r0 * p.co, p.co);
+    }
+  });
 }
 
 void conv2d_backprop_input(const ConvParams& p, const float* dy, const float* filter, float* dx) {
   const int64_t K = p.fh * p.fw * p.ci;
   const int64_t rows_per_image = p.oh * p.ow;
-  std::fill(dx, dx + p.n * p.h * p.w * p.ci, 0.f);
-  if (p.n * rows_per_image == 0 || K == 0 || p.co == 0) return;
-  if (is_pointwise(p)) {
-    gemm(false, true, p.n * rows_per_image, K, p.co, dy, p.co, filter, p.co, 0.f, dx, K);
-    return;
-  }
-  if (use_direct(p)) {
-    float* wt = scratch(static_cast<size_t>(K * p.co)).data();
-    transpose_filter(p, filter, wt);
-    direct_backprop_input(p, dy, wt, dx);
+  if (p.n * rows_per_image == 0 || K == 0 || p.co == 0) {
+    std::fill(dx, dx + p.n * p.h * p.w * p.ci, 0.f);
     return;
   }
   const int64_t rows = p.n * rows_per_image;
-  const int64_t chunk = chunk_rows(p);
-  float* col = scratch(static_cast<size_t>(std::min(chunk, rows) * K)).data();
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t nr = std::min(chunk, rows - r0);
-    gemm(false, true, nr, K, p.co, dy + r0 * p.co, p.co, filter, p.co, 0.f, col, K);
-    col2im_add(p, col, r0, nr, dx);
+  const int64_t work = rows * p.co * K;
+  if (is_pointwise(p)) {
+    gemm_rows(false, true, rows, K, p.co, dy, p.co, filter, p.co, 0.f, dx, K);
+    return;
   }
+  if (p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1) {
+    // Stride 1: the input gradient is the forward convolution of dy with the filter rotated by
+    // 180 degrees and its channels swapped, W'[ky, kx, co, ci] = W[fh-1-ky, fw-1-kx, ci, co], padded
+    // by fh-1-pt / fw-1-pl. That runs as im2col + GEMM (or the direct loops) and writes dx once,
+    // instead of a GEMM into columns and a scatter-add of every column back into dx.
+    std::vector<float> rotated(static_cast<size_t>(K * p.co));
+    for (int64_t ky = 0; ky < p.fh; ky++) {
+      for (int64_t kx = 0; kx < p.fw; kx++) {
+        const float* src = filter + ((p.fh - 1 - ky) * p.fw + (p.fw - 1 - kx)) * p.ci * p.co;
+        float* dst = rotated.data() + (ky * p.fw + kx) * p.co * p.ci;
+        for (int64_t i = 0; i < p.ci; i++) {
+          for (int64_t o = 0; o < p.co; o++) dst[o * p.ci + i] = src[i * p.co + o];
+        }
+      }
+    }
+    const ConvParams q{p.n, p.oh, p.ow, p.co, p.fh, p.fw, p.ci, p.h, p.w,
+                       1,   1,    p.fh - 1 - p.pt, p.fw - 1 - p.pl, 1, 1};
+    conv2d_forward(q, dy, rotated.data(), dx);
+    return;
+  }
+  std::fill(dx, dx + p.n * p.h * p.w * p.ci, 0.f);
+  // Output pixels of one image scatter into overlapping input pixels, so threads take whole images.
+  if (use_direct(p)) {
+    std::vector<float> wt(static_cast<size_t>(K * p.co));
+    transpose_filter(p, filter, wt.data());
+    parallel_for(p.n, 1, work, [&](int64_t b0, int64_t b1, int) {
+      direct_backprop_input(p, dy, wt.data(), dx, b0, b1);
+    });
+    return;
+  }
+  const int64_t chunk = chunk_rows(p);
+  parallel_for(p.n, 1, work, [&](int64_t b0, int64_t b1, int) {
+    const int64_t lo = b0 * rows_per_image;
+    const int64_t hi = b1 * rows_per_image;
+    float* col = scratch(static_cast<size_t>(std::min(chunk, hi - lo) * K)).data();
+    for (int64_t r0 = lo; r0 < hi; r0 += chunk) {
+      const int64_t nr = std::min(chunk, hi - r0);
+      gemm(false, true, nr, K, p.co, dy + r0 * p.co, p.co, filter, p.co, 0.f, col, K);
+      col2im_add(p, col, r0, nr, dx);
+    }
+  });
 }
 
 void conv2d_backprop_filter(const ConvParams& p, const float* x, const float* dy, float* dfilter) {
@@ -250,19 +405,58 @@ void conv2d_backprop_filter(const ConvParams& p, const float* x, const float* dy
     std::fill(dfilter, dfilter + K * p.co, 0.f);
     return;
   }
-  if (is_pointwise(p)) {
-    gemm(true, false, K, p.co, p.n * rows_per_image, x, K, dy, p.co, 0.f, dfilter, p.co);
+  const int64_t rows = p.n * rows_per_image;
+  const int64_t work = rows * p.co * K;
+  const bool pointwise = is_pointwise(p);
+  if (winograd_applies(p)) {
+    winograd_backprop_filter(p, x, dy, dfilter);
     return;
   }
-
-  const int64_t rows = p.n * rows_per_image;
+  if (!pointwise && use_direct(p)) {
+    // per chunk of images, sums in [tap][c][ci] order; then added in chunk order into HWIO
+    const int chunks = pool_chunks_for(p.n, 1, work);
+    const int64_t size = K * p.co;
+    std::unique_ptr<float[]> acc(new float[static_cast<size_t>(chunks * size)]);
+    parallel_chunks(p.n, chunks, [&](int64_t b0, int64_t b1, int c) {
+      direct_filter(p, x, dy, acc.get() + c * size, b0, b1);
+    });
+    const int64_t taps = p.fh * p.fw;
+    for (int64_t t = 0; t < taps; t++) {
+      for (int64_t c = 0; c < p.co; c++) {
+        for (int64_t i = 0; i < p.ci; i++) {
+          float s = acc[static_cast<size_t>((t * p.co + c) * p.ci + i)];
+          for (int k = 1; k < chunks; k++) s += acc[static_cast<size_t>(k * size + (t * p.co + c) * p.ci + i)];
+          dfilter[(t * p.ci + i) * p.co + c] = s;
+        }
+      }
+    }
+    return;
+  }
+  // Each chunk of rows sums its own gradient (chunk 0 straight into dfilter, the others into their
+  // own buffers); the partial sums are added in chunk order, so results do not depend on which
+  // thread ran which chunk.
+  const int chunks = pool_chunks_for(rows, 16, work);
+  const int64_t size = K * p.co;
+  std::unique_ptr<float[]> parts(chunks > 1 ? new float[static_cast<size_t>((chunks - 1) * size)]
+                                            : nullptr);
   const int64_t chunk = chunk_rows(p);
-  float* col = scratch(static_cast<size_t>(std::min(chunk, rows) * K)).data();
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t nr = std::min(chunk, rows - r0);
-    im2col(p, x, r0, nr, col);
-    gemm(true, false, K, p.co, nr, col, K, dy + r0 * p.co, p.co, r0 == 0 ? 0.f : 1.f, dfilter,
-         p.co);
+  parallel_chunks(rows, chunks, [&](int64_t lo, int64_t hi, int c) {
+    float* out = c == 0 ? dfilter : parts.get() + (c - 1) * size;
+    if (pointwise) {
+      gemm(true, false, K, p.co, hi - lo, x + lo * K, K, dy + lo * p.co, p.co, 0.f, out, p.co);
+      return;
+    }
+    float* col = scratch(static_cast<size_t>(std::min(chunk, hi - lo) * K)).data();
+    for (int64_t r0 = lo; r0 < hi; r0 += chunk) {
+      const int64_t nr = std::min(chunk, hi - r0);
+      im2col(p, x, r0, nr, col);
+      gemm(true, false, K, p.co, nr, col, K, dy + r0 * p.co, p.co, r0 == lo ? 0.f : 1.f, out,
+           p.co);
+    }
+  });
+  for (int c = 1; c < chunks; c++) {
+    const float* part = parts.get() + (c - 1) * size;
+    for (int64_t i = 0; i < size; i++) dfilter[i] += part[i];
   }
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "parallel.h"
 
 namespace artist {
 namespace {
@@ -15,6 +16,12 @@ namespace {
 // wasm backend and glibc evaluate these one scalar call at a time, which made the three Exp calls
 // over [1024, 3512] logits cost as much as the output-head GEMM. Relative error <= 2e-7 (exp) and
 // <= 3e-7 (tanh, sigmoid) over the whole float range (checked against float64 in the tests).
+// Work units per element for the pool's split decision (its threshold counts multiply-adds): a
+// memory-bound binary op is worth a thread hand-off from ~130 k elements, a transcendental one
+// from ~65 k.
+constexpr int64_t kCheap = 16;
+constexpr int64_t kCostly = 32;
+
 inline float bits_to_float(uint32_t u) {
   float f;
   std::memcpy(&f, &u, sizeof f);
@@ -87,20 +94,22 @@ ARTIST_SIMD_CLONES void sigmoid_loop(const float* x, float* y, int64_t n) {
 }  // namespace
 
 void unary_f32(UnaryOp op, const float* x, float* y, int64_t n) {
-  switch (op) {
-    case UnaryOp::kExp:
-      exp_loop(x, y, n);
-      break;
-    case UnaryOp::kTanh:
-      tanh_loop(x, y, n);
-      break;
-    case UnaryOp::kSigmoid:
-      sigmoid_loop(x, y, n);
-      break;
-    case UnaryOp::kLog:
-      for (int64_t i = 0; i < n; i++) y[i] = std::log(x[i]);
-      break;
-  }
+  parallel_for(n, 1024, n * kCostly, [&](int64_t lo, int64_t hi, int) {
+    switch (op) {
+      case UnaryOp::kExp:
+        exp_loop(x + lo, y + lo, hi - lo);
+        break;
+      case UnaryOp::kTanh:
+        tanh_loop(x + lo, y + lo, hi - lo);
+        break;
+      case UnaryOp::kSigmoid:
+        sigmoid_loop(x + lo, y + lo, hi - lo);
+        break;
+      case UnaryOp::kLog:
+        for (int64_t i = lo; i < hi; i++) y[i] = std::log(x[i]);
+        break;
+    }
+  });
 }
 
 namespace {
@@ -121,16 +130,31 @@ void inner(const float* a, int64_t sa, const float* b, int64_t sb, float* y, int
   }
 }
 
+// Rows [o0, o1) of the output viewed as [outer, n] (n = the last dim); with one row (outer == 1),
+// elements [o0, o1) of it.
 template <typename F>
-void broadcast_loop(const BinaryShape& s, const float* a, const float* b, float* y, F f) {
+void broadcast_loop(const BinaryShape& s, const float* a, const float* b, float* y, int64_t o0,
+                    int64_t o1, F f) {
   // s.rank >= 1; the last dim is the inner loop; the others are walked with an index counter
   const int r = s.rank;
   const int64_t n = s.shape[r - 1];
   int64_t outer = 1;
   for (int d = 0; d < r - 1; d++) outer *= s.shape[d];
+  if (outer == 1) {
+    const int64_t sa = s.stride_a[r - 1], sb = s.stride_b[r - 1];
+    inner(a + o0 * sa, sa, b + o0 * sb, sb, y + o0, o1 - o0, f);
+    return;
+  }
   int64_t idx[kMaxBinaryRank] = {0};
   int64_t oa = 0, ob = 0;
-  for (int64_t o = 0; o < outer; o++) {
+  for (int d = r - 2; d >= 0; d--) {  // the multi-index of row o0
+    int64_t below = 1;
+    for (int e = d + 1; e < r - 1; e++) below *= s.shape[e];
+    idx[d] = (o0 / below) % s.shape[d];
+    oa += idx[d] * s.stride_a[d];
+    ob += idx[d] * s.stride_b[d];
+  }
+  for (int64_t o = o0; o < o1; o++) {
     inner(a + oa, s.stride_a[r - 1], b + ob, s.stride_b[r - 1], y + o * n, n, f);
     for (int d = r - 2; d >= 0; d--) {
       idx[d]++;
@@ -146,31 +170,50 @@ void broadcast_loop(const BinaryShape& s, const float* a, const float* b, float*
 
 }  // namespace
 
-ARTIST_SIMD_CLONES void binary_f32(BinaryOp op, const BinaryShape& s, const float* a, const float* b,
-                                   float* y) {
+namespace {
+
+ARTIST_SIMD_CLONES void binary_range(BinaryOp op, const BinaryShape& s, const float* a,
+                                     const float* b, float* y, int64_t o0, int64_t o1) {
   switch (op) {
     case BinaryOp::kAdd:
-      broadcast_loop(s, a, b, y, [](float p, float q) { return p + q; });
+      broadcast_loop(s, a, b, y, o0, o1, [](float p, float q) { return p + q; });
       break;
     case BinaryOp::kSub:
-      broadcast_loop(s, a, b, y, [](float p, float q) { return p - q; });
+      broadcast_loop(s, a, b, y, o0, o1, [](float p, float q) { return p - q; });
       break;
     case BinaryOp::kMul:
-      broadcast_loop(s, a, b, y, [](float p, float q) { return p * q; });
+      broadcast_loop(s, a, b, y, o0, o1, [](float p, float q) { return p * q; });
       break;
     case BinaryOp::kDiv:
-      broadcast_loop(s, a, b, y, [](float p, float q) { return p / q; });
+      broadcast_loop(s, a, b, y, o0, o1, [](float p, float q) { return p / q; });
       break;
     case BinaryOp::kSquaredDifference:
-      broadcast_loop(s, a, b, y, [](float p, float q) { return (p - q) * (p - q); });
+      broadcast_loop(s, a, b, y, o0, o1, [](float p, float q) { return (p - q) * (p - q); });
       break;
   }
 }
 
-ARTIST_SIMD_CLONES void reduce_sum_f32(const float* x, float* y, int64_t A, int64_t R, int64_t B,
-                                       float scale) {
+}  // namespace
+
+void binary_f32(BinaryOp op, const BinaryShape& s, const float* a, const float* b, float* y) {
+  const int64_t n = s.shape[s.rank - 1];
+  int64_t outer = 1;
+  for (int d = 0; d < s.rank - 1; d++) outer *= s.shape[d];
+  const int64_t units = outer == 1 ? n : outer;  // rows, or the elements of a single row
+  const int64_t grain = outer == 1 ? 1024 : std::max<int64_t>(1, 1024 / std::max<int64_t>(1, n));
+  parallel_for(units, grain, outer * n * kCheap, [&](int64_t lo, int64_t hi, int) {
+    binary_range(op, s, a, b, y, lo, hi);
+  });
+}
+
+namespace {
+
+// Rows [a0, a1) of the reduction, columns [b0, b1) of each (all of them when B == 1).
+ARTIST_SIMD_CLONES void reduce_sum_range(const float* x, float* y, int64_t a0, int64_t a1,
+                                         int64_t R, int64_t B, int64_t b0, int64_t b1,
+                                         float scale) {
   if (B == 1) {  // contiguous rows: accumulate each in double
-    for (int64_t a = 0; a < A; a++) {
+    for (int64_t a = a0; a < a1; a++) {
       const float* row = x + a * R;
       double acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
       int64_t r = 0;
@@ -185,18 +228,34 @@ ARTIST_SIMD_CLONES void reduce_sum_f32(const float* x, float* y, int64_t A, int6
     }
     return;
   }
-  for (int64_t a = 0; a < A; a++) {  // strided: add whole [B] rows, vectorised along b
-    float* out = y + a * B;
-    const float* base = x + a * R * B;
-    for (int64_t b = 0; b < B; b++) out[b] = 0.f;
+  const int64_t nb = b1 - b0;
+  for (int64_t a = a0; a < a1; a++) {  // strided: add whole [B] rows, vectorised along b
+    float* out = y + a * B + b0;
+    const float* base = x + a * R * B + b0;
+    for (int64_t b = 0; b < nb; b++) out[b] = 0.f;
     for (int64_t r = 0; r < R; r++) {
       const float* row = base + r * B;
-      for (int64_t b = 0; b < B; b++) out[b] += row[b];
+      for (int64_t b = 0; b < nb; b++) out[b] += row[b];
     }
     if (scale != 1.f) {
-      for (int64_t b = 0; b < B; b++) out[b] *= scale;
+      for (int64_t b = 0; b < nb; b++) out[b] *= scale;
     }
   }
+}
+
+}  // namespace
+
+void reduce_sum_f32(const float* x, float* y, int64_t A, int64_t R, int64_t B, float scale) {
+  const int64_t work = A * R * B * kCheap;
+  if (A == 1 && B > 1) {  // one strided reduction: split its columns
+    parallel_for(B, 64, work, [&](int64_t lo, int64_t hi, int) {
+      reduce_sum_range(x, y, 0, 1, R, B, lo, hi, scale);
+    });
+    return;
+  }
+  parallel_for(A, 1, work, [&](int64_t lo, int64_t hi, int) {
+    reduce_sum_range(x, y, lo, hi, R, B, 0, B, scale);
+  });
 }
 
 void transpose_f32(const float* x, float* y, int rank, const int64_t* out_shape,
@@ -207,9 +266,17 @@ void transpose_f32(const float* x, float* y, int rank, const int64_t* out_shape,
   const int64_t s = in_strides[rank - 1];
   int64_t outer = 1;
   for (int d = 0; d < rank - 1; d++) outer *= out_shape[d];
+  parallel_for(outer, std::max<int64_t>(1, 1024 / std::max<int64_t>(1, n)), outer * n * kCheap,
+               [&](int64_t o0, int64_t o1, int) {
   int64_t idx[kMaxBinaryRank] = {0};
   int64_t off = 0;
-  for (int64_t o = 0; o < outer; o++) {
+  for (int d = rank - 2; d >= 0; d--) {  // the multi-index of output row o0
+    int64_t below = 1;
+    for (int e = d + 1; e < rank - 1; e++) below *= out_shape[e];
+    idx[d] = (o0 / below) % out_shape[d];
+    off += idx[d] * in_strides[d];
+  }
+  for (int64_t o = o0; o < o1; o++) {
     float* dst = y + o * n;
     const float* src = x + off;
     if (s == 1) {
@@ -225,6 +292,7 @@ void transpose_f32(const float* x, float* y, int rank, const int64_t* out_shape,
       idx[d] = 0;
     }
   }
+  });
 }
 
 }  // namespace artist
@@ -276,25 +344,29 @@ std::vector<float>& row_scratch(size_t n) {
 
 void sparse_softmax_xent_forward(const float* logits, const int32_t* labels, float* loss,
                                  float* lse, int64_t rows, int64_t classes) {
-  float* tmp = row_scratch(static_cast<size_t>(classes)).data();
-  for (int64_t i = 0; i < rows; i++) {
-    const float* x = logits + i * classes;
-    float m = row_max(x, classes);
-    if (!(m > -INFINITY && m < INFINITY)) m = 0.f;  // all -inf or an inf: let the sum say so
-    exp_shift_loop(x, m, tmp, classes);
-    const float l = m + static_cast<float>(std::log(row_sum(tmp, classes)));
-    lse[i] = l;
-    loss[i] = l - x[labels[i]];
-  }
+  parallel_for(rows, 1, rows * classes * kCostly, [&](int64_t lo, int64_t hi, int) {
+    float* tmp = row_scratch(static_cast<size_t>(classes)).data();
+    for (int64_t i = lo; i < hi; i++) {
+      const float* x = logits + i * classes;
+      float m = row_max(x, classes);
+      if (!(m > -INFINITY && m < INFINITY)) m = 0.f;  // all -inf or an inf: let the sum say so
+      exp_shift_loop(x, m, tmp, classes);
+      const float l = m + static_cast<float>(std::log(row_sum(tmp, classes)));
+      lse[i] = l;
+      loss[i] = l - x[labels[i]];
+    }
+  });
 }
 
 void sparse_softmax_xent_backward(const float* logits, const int32_t* labels, const float* lse,
                                   const float* dy, float* dlogits, int64_t rows, int64_t classes) {
-  for (int64_t i = 0; i < rows; i++) {
-    float* d = dlogits + i * classes;
-    exp_shift_scale_loop(logits + i * classes, lse[i], dy[i], d, classes);
-    d[labels[i]] -= dy[i];
-  }
+  parallel_for(rows, 1, rows * classes * kCostly, [&](int64_t lo, int64_t hi, int) {
+    for (int64_t i = lo; i < hi; i++) {
+      float* d = dlogits + i * classes;
+      exp_shift_scale_loop(logits + i * classes, lse[i], dy[i], d, classes);
+      d[labels[i]] -= dy[i];
+    }
+  });
 }
 
 void unsorted_segment_sum_f32(const float* x, const int32_t* ids, float* out, int64_t n,
@@ -313,7 +385,9 @@ void unsorted_segment_sum_f32(const float* x, const int32_t* ids, float* out, in
 
 namespace artist {
 
-ARTIST_SIMD_CLONES void adam_update_f32(const float* __restrict x, const float* __restrict m,
+namespace {
+
+ARTIST_SIMD_CLONES void adam_range(const float* __restrict x, const float* __restrict m,
                                         const float* __restrict v, const float* __restrict g,
                                         float* __restrict x_out, float* __restrict m_out,
                                         float* __restrict v_out, int64_t n, const AdamParams& p) {
@@ -331,11 +405,22 @@ ARTIST_SIMD_CLONES void adam_update_f32(const float* __restrict x, const float* 
   }
 }
 
+}  // namespace
+
+void adam_update_f32(const float* x, const float* m, const float* v, const float* g, float* x_out,
+                     float* m_out, float* v_out, int64_t n, const AdamParams& p) {
+  parallel_for(n, 1024, n * kCostly, [&](int64_t lo, int64_t hi, int) {
+    adam_range(x + lo, m + lo, v + lo, g + lo, x_out + lo, m_out + lo, v_out + lo, hi - lo, p);
+  });
+}
+
 }  // namespace artist
 
 namespace artist {
 
-ARTIST_SIMD_CLONES void adamw_update_f32(const float* __restrict x, const float* __restrict m,
+namespace {
+
+ARTIST_SIMD_CLONES void adamw_range(const float* __restrict x, const float* __restrict m,
                                          const float* __restrict v, const float* __restrict g,
                                          float* __restrict x_out, float* __restrict m_out,
                                          float* __restrict v_out, int64_t n,
@@ -353,6 +438,15 @@ ARTIST_SIMD_CLONES void adamw_update_f32(const float* __restrict x, const float*
     m_out[i] = mi;
     v_out[i] = vi;
   }
+}
+
+}  // namespace
+
+void adamw_update_f32(const float* x, const float* m, const float* v, const float* g, float* x_out,
+                      float* m_out, float* v_out, int64_t n, const AdamWParams& p) {
+  parallel_for(n, 1024, n * kCostly, [&](int64_t lo, int64_t hi, int) {
+    adamw_range(x + lo, m + lo, v + lo, g + lo, x_out + lo, m_out + lo, v_out + lo, hi - lo, p);
+  });
 }
 
 }  // namespace artist

@@ -1,0 +1,15 @@
+/**
+ * Transformer building blocks that run as one fused kernel forward and one backward where
+ * @artist-ts/native-kernels registered them for the current backend (cpu and wasm with the
+ * addon), and as the same function of stock ops (with autodiff) on any other backend:
+ * - `fusedGelu(x, approximate = 'none')`: exact (erf) or tanh-approximated GELU;
+ * - `fusedLayerNorm(x, gamma, beta, eps)`: LayerNorm over the last axis (biased variance);
+ * - `causalSelfAttention(q, k, v, nHead, scale = 1/sqrt(d/nHead))`: softmax(scale q k^T, causal) v
+ *   per head on [b, t, d] inputs, heads side by side in d (no transposes).
+ */
+export {
+  causalSelfAttention,
+  fusedGelu,
+  fusedLayerNorm,
+  type GeluApproximate,
+} from '@artist-ts/native-kernels';
