@@ -30,8 +30,8 @@ export {
 } from './checkpoint';
 export * from './checkpoint_files';
 export * from './files';
-export { randomNormalTensor, randomUniformTensor, truncatedNormalTensor } from './init';
 export { causalSelfAttention, fusedGelu, fusedLayerNorm, type GeluApproximate } from './fused_ops';
+export { randomNormalTensor, randomUniformTensor, truncatedNormalTensor } from './init';
 export { sparseSoftmaxCrossEntropy } from './losses';
 export {
   AdamW,
