@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "kernels.h"
 #include "parallel.h"
+#include "simd_math.h"
 
 #if defined(ARTIST_BLAS_ACCELERATE)
 #include <Accelerate/Accelerate.h>
@@ -121,12 +123,6 @@ void gemm_rows(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A
   });
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__)
-#define ARTIST_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define ARTIST_SIMD_CLONES
-#endif
-
 // Convolutions with few output channels (an RGB output layer: co = 3) make a GEMM with N = co,
 // which BLAS runs at a few GFLOP/s after writing a column matrix of fh * fw * ci floats per pixel.
 // These direct loops (forward and input gradient; the filter gradient stays a GEMM, which was as
@@ -218,23 +214,29 @@ ARTIST_SIMD_CLONES void direct_forward_co(const ConvParams& p, const float* x, c
   }
 }
 
+// Calls f(std::integral_constant<int, CO>) for CO = co in [1, kDirectMaxCo].
+template <typename F>
+void dispatch_co(int64_t co, F f) {
+  switch (co) {
+    case 1:
+      f(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      f(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      f(std::integral_constant<int, 3>{});
+      break;
+    default:
+      f(std::integral_constant<int, 4>{});
+      break;
+  }
+}
+
 // Images [b0, b1) of the direct forward convolution (p.co <= kDirectMaxCo).
 void direct_forward(const ConvParams& p, const float* x, const float* wt, float* y, int64_t b0,
                     int64_t b1) {
-  switch (p.co) {
-    case 1:
-      direct_forward_co<1>(p, x, wt, y, b0, b1);
-      break;
-    case 2:
-      direct_forward_co<2>(p, x, wt, y, b0, b1);
-      break;
-    case 3:
-      direct_forward_co<3>(p, x, wt, y, b0, b1);
-      break;
-    default:
-      direct_forward_co<4>(p, x, wt, y, b0, b1);
-      break;
-  }
+  dispatch_co(p.co, [&](auto co) { direct_forward_co<decltype(co)::value>(p, x, wt, y, b0, b1); });
 }
 
 // Images [b0, b1) of the filter gradient with CO <= kDirectMaxCo output channels, summed into
@@ -272,20 +274,7 @@ ARTIST_SIMD_CLONES void direct_filter_co(const ConvParams& p, const float* x, co
 
 void direct_filter(const ConvParams& p, const float* x, const float* dy, float* acc, int64_t b0,
                    int64_t b1) {
-  switch (p.co) {
-    case 1:
-      direct_filter_co<1>(p, x, dy, acc, b0, b1);
-      break;
-    case 2:
-      direct_filter_co<2>(p, x, dy, acc, b0, b1);
-      break;
-    case 3:
-      direct_filter_co<3>(p, x, dy, acc, b0, b1);
-      break;
-    default:
-      direct_filter_co<4>(p, x, dy, acc, b0, b1);
-      break;
-  }
+  dispatch_co(p.co, [&](auto co) { direct_filter_co<decltype(co)::value>(p, x, dy, acc, b0, b1); });
 }
 
 // Images [b0, b1) of the direct input gradient (dx zeroed by the caller).

@@ -8,48 +8,21 @@
 
 #include "kernels.h"
 #include "parallel.h"
+#include "simd_math.h"
 
 namespace artist {
 namespace {
 
-// Branch-free float32 exp, tanh and sigmoid that GCC and Clang vectorise (8 lanes with AVX2): the
-// wasm backend and glibc evaluate these one scalar call at a time, which made the three Exp calls
-// over [1024, 3512] logits cost as much as the output-head GEMM. Relative error <= 2e-7 (exp) and
-// <= 3e-7 (tanh, sigmoid) over the whole float range (checked against float64 in the tests).
 // Work units per element for the pool's split decision (its threshold counts multiply-adds): a
 // memory-bound binary op is worth a thread hand-off from ~130 k elements, a transcendental one
 // from ~65 k.
 constexpr int64_t kCheap = 16;
 constexpr int64_t kCostly = 32;
 
-inline float bits_to_float(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-inline float exp_f32(float x) {
-  // exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, r = x - n ln 2 in two parts
-  const float xc = x > 88.8f ? 88.8f : (x < -104.f ? -104.f : x);
-  const float n = (xc * 1.44269504089f + 12582912.f) - 12582912.f;  // round to nearest
-  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = (p * r) * r + r + 1.f;
-  // 2^n as two normal factors so n in [-150, 128] neither underflows early nor overflows early
-  const int32_t ni = static_cast<int32_t>(n);
-  const int32_t n1 = ni / 2;
-  const int32_t n2 = ni - n1;
-  const float s1 = bits_to_float(static_cast<uint32_t>(n1 + 127) << 23);
-  const float s2 = bits_to_float(static_cast<uint32_t>(n2 + 127) << 23);
-  const float y = (e * s1) * s2;
-  return x != x ? x : y;  // NaN in, NaN out
-}
-
+// Branch-free float32 tanh and sigmoid on top of exp_f32 (simd_math.h), vectorised like it: the
+// wasm backend and glibc evaluate these one scalar call at a time, which made the three Exp calls
+// over [1024, 3512] logits cost as much as the output-head GEMM. Relative error <= 3e-7 over the
+// whole float range (checked against float64 in the tests).
 inline float tanh_f32(float x) {
   const float ax = x < 0.f ? -x : x;
   // |x| < 0.625: odd polynomial x (1 + c1 x^2 + ... + c5 x^10), least-squares fit, rel err 1e-7
@@ -73,13 +46,6 @@ inline float sigmoid_f32(float x) {
   // 1 / (1 + exp(-x)) is accurate for every x (exp(-x) -> inf gives 0, the right limit)
   return 1.f / (1.f + exp_f32(-x));
 }
-
-// Clones the hot loops for AVX2+FMA on x86-64 (selected at load time); one generic build elsewhere.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__)
-#define ARTIST_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define ARTIST_SIMD_CLONES
-#endif
 
 ARTIST_SIMD_CLONES void exp_loop(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = exp_f32(x[i]);

@@ -14,6 +14,7 @@
 
 #include "kernels.h"
 #include "parallel.h"
+#include "simd_math.h"
 
 #if defined(ARTIST_BLAS_ACCELERATE)
 #include <Accelerate/Accelerate.h>
@@ -21,45 +22,11 @@
 #include <cblas.h>
 #endif
 
-// Clones the hot loops for AVX2+FMA on x86-64 (selected at load time); one generic build elsewhere.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__)
-#define ARTIST_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define ARTIST_SIMD_CLONES
-#endif
-
 namespace artist {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Branch-free float32 math that GCC and Clang vectorise (exp as in elementwise.cc).
-
-inline float bits_to_float(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-// exp(x), relative error <= 2e-7 over the float range; 0 below about -104.
-inline float exp_f32(float x) {
-  const float xc = x > 88.8f ? 88.8f : (x < -104.f ? -104.f : x);
-  const float n = (xc * 1.44269504089f + 12582912.f) - 12582912.f;  // round to nearest
-  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = (p * r) * r + r + 1.f;
-  const int32_t ni = static_cast<int32_t>(n);
-  const int32_t n1 = ni / 2;
-  const int32_t n2 = ni - n1;
-  const float s1 = bits_to_float(static_cast<uint32_t>(n1 + 127) << 23);
-  const float s2 = bits_to_float(static_cast<uint32_t>(n2 + 127) << 23);
-  const float y = (e * s1) * s2;
-  return x != x ? x : y;
-}
+// Branch-free float32 math that GCC and Clang vectorise (exp_f32 from simd_math.h).
 
 // erfcx(z) = exp(z^2) erfc(z) for z >= 0 as t q(t), t = 1 / (1 + z / 2) in (0, 1], q a degree-10
 // polynomial least-squares fitted (numpy, Chebyshev basis) to erfcx(z) / t: relative error

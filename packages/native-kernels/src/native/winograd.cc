@@ -19,17 +19,12 @@
 
 #include "kernels.h"
 #include "parallel.h"
+#include "simd_math.h"
 
 #if defined(ARTIST_BLAS_ACCELERATE)
 #include <Accelerate/Accelerate.h>
 #else
 #include <cblas.h>
-#endif
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__APPLE__)
-#define ARTIST_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define ARTIST_SIMD_CLONES
 #endif
 
 namespace artist {
@@ -131,6 +126,22 @@ ARTIST_SIMD_CLONES void transform_output(const float* m, int64_t co, int64_t str
   }
 }
 
+// d[4 * r + c] = the ci channels of input pixel (2 ty - pt + r, 2 tx - pl + c) of image img, or
+// `zeros` outside the image: the 4x4 patch of tile (ty, tx), read in place.
+void patch_pointers(const ConvParams& p, const float* x, const float* zeros, int64_t img,
+                    int64_t ty, int64_t tx, const float** d) {
+  const int64_t iy0 = 2 * ty - p.pt, ix0 = 2 * tx - p.pl;
+  for (int r = 0; r < 4; r++) {
+    const int64_t iy = iy0 + r;
+    for (int c = 0; c < 4; c++) {
+      const int64_t ix = ix0 + c;
+      d[r * 4 + c] = iy < 0 || iy >= p.h || ix < 0 || ix >= p.w
+                         ? zeros
+                         : x + ((img * p.h + iy) * p.w + ix) * p.ci;
+    }
+  }
+}
+
 }  // namespace
 
 bool winograd_applies(const ConvParams& p) {
@@ -158,16 +169,7 @@ void winograd_forward(const ConvParams& p, const float* x, const float* filter, 
       for (int64_t j = 0; j < nt; j++) {  // transform each tile's patch, read in place
         const int64_t tile = j0 + j;
         const int64_t img = tile / (th * tw), ty = (tile / tw) % th, tx = tile % tw;
-        const int64_t iy0 = 2 * ty - p.pt, ix0 = 2 * tx - p.pl;
-        for (int r = 0; r < 4; r++) {
-          const int64_t iy = iy0 + r;
-          for (int c = 0; c < 4; c++) {
-            const int64_t ix = ix0 + c;
-            d[r * 4 + c] = iy < 0 || iy >= p.h || ix < 0 || ix >= p.w
-                               ? s.zeros.data()
-                               : x + ((img * p.h + iy) * p.w + ix) * ci;
-          }
-        }
+        patch_pointers(p, x, s.zeros.data(), img, ty, tx, d);
         transform_input<false>(d, ci, s.t.data(), s.v.data() + j * ci, nt * ci);
       }
       for (int k = 0; k < 16; k++) {
@@ -272,16 +274,7 @@ void winograd_backprop_filter(const ConvParams& p, const float* x, const float* 
       for (int64_t j = 0; j < nt; j++) {
         const int64_t tile = j0 + j;
         const int64_t img = tile / (th * tw), ty = (tile / tw) % th, tx = tile % tw;
-        const int64_t iy0 = 2 * ty - p.pt, ix0 = 2 * tx - p.pl;
-        for (int r = 0; r < 4; r++) {
-          const int64_t iy = iy0 + r;
-          for (int c = 0; c < 4; c++) {
-            const int64_t ix = ix0 + c;
-            d[r * 4 + c] = iy < 0 || iy >= p.h || ix < 0 || ix >= p.w
-                               ? s.zeros.data()
-                               : x + ((img * p.h + iy) * p.w + ix) * ci;
-          }
-        }
+        patch_pointers(p, x, s.zeros.data(), img, ty, tx, d);
         for (int r = 0; r < 2; r++) {
           for (int c = 0; c < 2; c++) {
             const int64_t oy = 2 * ty + r, ox = 2 * tx + c;
