@@ -139,6 +139,51 @@ const CASES: ConvCase[] = [
       [0, 0],
     ],
   },
+  // padding wider than the filter on Winograd and the direct loops: whole 2x2 tiles and filter rows
+  // fall outside the image, and the rotated padding of the input gradient is negative (-2)
+  {
+    name: 'Winograd, padding wider than the filter',
+    x: [1, 5, 6, 8],
+    f: [3, 3, 8, 9],
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [4, 3],
+      [3, 5],
+      [0, 0],
+    ],
+  },
+  {
+    name: 'Winograd on a one-row input (3x3 filter taller than the image)',
+    x: [2, 1, 20, 8],
+    f: [3, 3, 8, 8],
+    strides: [1, 1],
+    pad: 'same',
+  },
+  {
+    name: 'few output channels, padding wider than the filter',
+    x: [1, 4, 5, 8],
+    f: [2, 2, 8, 3],
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [3, 1],
+      [2, 4],
+      [0, 0],
+    ],
+  },
+  {
+    name: 'stride 2, padding wider than the filter',
+    x: [1, 5, 5, 2],
+    f: [2, 2, 2, 3],
+    strides: [2, 2],
+    pad: [
+      [0, 0],
+      [3, 3],
+      [4, 2],
+      [0, 0],
+    ],
+  },
   {
     name: 'filter larger than input (same)',
     x: [1, 2, 3, 2],

@@ -4,12 +4,31 @@
 #include <node_api.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "kernels.h"
 
 namespace {
+
+// Products and sums of non-negative sizes, saturating at INT64_MAX: a length check against a
+// saturated size fails instead of passing on a wrapped-around (small or negative) product.
+int64_t sat_mul(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+int64_t sat_prod(std::initializer_list<int64_t> factors) {
+  int64_t r = 1;
+  for (const int64_t f : factors) r = sat_mul(r, f);
+  return r;
+}
+
+int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
 
 struct F32 {
   float* data = nullptr;
@@ -67,7 +86,10 @@ bool get_i32_array(napi_env env, napi_value v, const char* name, const int32_t**
 
 bool get_i64(napi_env env, napi_value v, const char* name, int64_t* out) {
   double d = 0;
-  if (napi_get_value_double(env, v, &d) != napi_ok || d != static_cast<double>(int64_t(d))) {
+  // |d| <= 2^53 first: casting NaN or a double outside int64's range to int64_t is undefined
+  constexpr double kMaxExact = 9007199254740992.0;  // 2^53
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= -kMaxExact && d <= kMaxExact) ||
+      d != static_cast<double>(int64_t(d))) {
     return fail(env, std::string(name) + " must be an integer");
   }
   *out = static_cast<int64_t>(d);
@@ -75,8 +97,11 @@ bool get_i64(napi_env env, napi_value v, const char* name, int64_t* out) {
   return true;
 }
 
-bool get_bool(napi_env env, napi_value v, bool* out) {
-  return napi_get_value_bool(env, v, out) == napi_ok;
+bool get_bool(napi_env env, napi_value v, const char* name, bool* out) {
+  if (napi_get_value_bool(env, v, out) != napi_ok) {
+    return fail(env, std::string(name) + " must be a boolean");
+  }
+  return true;
 }
 
 napi_value make_int(napi_env env, int64_t v) {
@@ -143,7 +168,7 @@ napi_value SgemmBatched(napi_env env, napi_callback_info info) {
   bool tA = false, tB = false;
   if (!get_i64(env, argv[3], "batch", &batch) || !get_i64(env, argv[4], "M", &M) ||
       !get_i64(env, argv[5], "N", &N) || !get_i64(env, argv[6], "K", &K) ||
-      !get_bool(env, argv[7], &tA) || !get_bool(env, argv[8], &tB) ||
+      !get_bool(env, argv[7], "transA", &tA) || !get_bool(env, argv[8], "transB", &tB) ||
       !get_i64(env, argv[11], "strideA", &strideA) ||
       !get_i64(env, argv[12], "strideB", &strideB)) {
     return nullptr;
@@ -169,18 +194,20 @@ napi_value SgemmBatched(napi_env env, napi_callback_info info) {
     fail(env, "offset arrays must have batch entries", true);
     return nullptr;
   }
-  if (C.length < batch * M * N) {
+  if (C.length < sat_prod({batch, M, N})) {
     fail(env, "C is shorter than batch * M * N", true);
     return nullptr;
   }
+  if (batch == 0) return nullptr;  // nothing to compute (the kernel would read offA[0])
   std::vector<int64_t> offA, offB;
   if (batch > 0) {
     offA.resize(static_cast<size_t>(batch));
     offB.resize(static_cast<size_t>(batch));
     for (int64_t i = 0; i < batch; i++) {
-      offA[i] = offA32 ? offA32[i] : i * strideA;
-      offB[i] = offB32 ? offB32[i] : i * strideB;
-      if (offA[i] < 0 || offA[i] + M * K > A.length || offB[i] < 0 || offB[i] + K * N > B.length) {
+      offA[i] = offA32 ? offA32[i] : sat_mul(i, strideA);
+      offB[i] = offB32 ? offB32[i] : sat_mul(i, strideB);
+      if (offA[i] < 0 || sat_add(offA[i], sat_mul(M, K)) > A.length || offB[i] < 0 ||
+          sat_add(offB[i], sat_mul(K, N)) > B.length) {
         fail(env, "batch " + std::to_string(i) + " reads past the end of A or B", true);
         return nullptr;
       }
@@ -222,8 +249,8 @@ napi_value Conv(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, argv, 4)) return nullptr;
   artist::ConvParams p;
   if (!get_conv_params(env, argv[3], &p)) return nullptr;
-  const int64_t xs = p.n * p.h * p.w * p.ci, fs = p.fh * p.fw * p.ci * p.co,
-                ys = p.n * p.oh * p.ow * p.co;
+  const int64_t xs = sat_prod({p.n, p.h, p.w, p.ci}), fs = sat_prod({p.fh, p.fw, p.ci, p.co}),
+                ys = sat_prod({p.n, p.oh, p.ow, p.co});
   F32 a, b, out;
   if (!get_f32(env, argv[0], "arg0", &a) || !get_f32(env, argv[1], "arg1", &b) ||
       !get_f32(env, argv[2], "out", &out)) {
@@ -239,6 +266,13 @@ napi_value Conv(napi_env env, napi_callback_info info) {
   }
   if (a.length < need_a || b.length < need_b || out.length < need_out) {
     fail(env, "a conv buffer is shorter than its shape requires", true);
+    return nullptr;
+  }
+  // The kernels hand pixel counts (rows of the column matrix) and fh * fw * channels to the BLAS
+  // as int: beyond that the BLAS would reject the call and leave the output unwritten.
+  if (sat_prod({p.n, p.oh, p.ow}) > INT32_MAX || sat_prod({p.n, p.h, p.w}) > INT32_MAX ||
+      sat_prod({p.fh, p.fw, p.ci > p.co ? p.ci : p.co}) > INT32_MAX) {
+    fail(env, "conv sizes exceed the BLAS's int32 dimensions", true);
     return nullptr;
   }
   if (kind == ConvKind::kForward) artist::conv2d_forward(p, a.data, b.data, out.data);
@@ -303,9 +337,11 @@ napi_value Binary(napi_env env, napi_callback_info info) {
       fail(env, "negative shape or stride", true);
       return nullptr;
     }
-    size *= s.shape[d];
-    last_a += (s.shape[d] - 1) * s.stride_a[d];
-    last_b += (s.shape[d] - 1) * s.stride_b[d];
+    size = sat_mul(size, s.shape[d]);
+    if (s.shape[d] > 0) {
+      last_a = sat_add(last_a, sat_mul(s.shape[d] - 1, s.stride_a[d]));
+      last_b = sat_add(last_b, sat_mul(s.shape[d] - 1, s.stride_b[d]));
+    }
   }
   if (size == 0) return nullptr;
   if (y.length < size || last_a >= a.length || last_b >= b.length) {
@@ -332,7 +368,7 @@ napi_value ReduceSum(napi_env env, napi_callback_info info) {
     fail(env, "scale must be a number");
     return nullptr;
   }
-  if (x.length < A * R * B || y.length < A * B) {
+  if (x.length < sat_prod({A, R, B}) || y.length < sat_mul(A, B)) {
     fail(env, "reduceSum buffers are shorter than A * R * B / A * B", true);
     return nullptr;
   }
@@ -365,8 +401,8 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
       fail(env, "negative shape or stride", true);
       return nullptr;
     }
-    size *= shape[d];
-    last += (shape[d] - 1) * strides[d];
+    size = sat_mul(size, shape[d]);
+    if (shape[d] > 0) last = sat_add(last, sat_mul(shape[d] - 1, strides[d]));
   }
   if (size == 0) return nullptr;
   if (y.length < size || last >= x.length) {
@@ -425,8 +461,8 @@ napi_value SparseXentForward(napi_env env, napi_callback_info info) {
       !get_i64(env, argv[4], "rows", &rows) || !get_i64(env, argv[5], "classes", &classes)) {
     return nullptr;
   }
-  if (classes < 1 || logits.length < rows * classes || nLabels < rows || loss.length < rows ||
-      lse.length < rows) {
+  if (classes < 1 || logits.length < sat_mul(rows, classes) || nLabels < rows ||
+      loss.length < rows || lse.length < rows) {
     fail(env, "sparseXentForward buffers are shorter than rows x classes / rows", true);
     return nullptr;
   }
@@ -449,7 +485,8 @@ napi_value SparseXentBackward(napi_env env, napi_callback_info info) {
       !get_i64(env, argv[6], "classes", &classes)) {
     return nullptr;
   }
-  if (classes < 1 || logits.length < rows * classes || dlogits.length < rows * classes ||
+  if (classes < 1 || logits.length < sat_mul(rows, classes) ||
+      dlogits.length < sat_mul(rows, classes) ||
       nLabels < rows || lse.length < rows || dy.length < rows) {
     fail(env, "sparseXentBackward buffers are shorter than rows x classes / rows", true);
     return nullptr;
@@ -472,7 +509,7 @@ napi_value SegmentSum(napi_env env, napi_callback_info info) {
       !get_i64(env, argv[4], "segments", &segments) || !get_i64(env, argv[5], "inner", &inner)) {
     return nullptr;
   }
-  if (nIds < n || x.length < n * inner || out.length < segments * inner) {
+  if (nIds < n || x.length < sat_mul(n, inner) || out.length < sat_mul(segments, inner)) {
     fail(env, "segmentSum buffers are shorter than n x inner / segments x inner", true);
     return nullptr;
   }
@@ -595,7 +632,8 @@ napi_value LayerNormForward(napi_env env, napi_callback_info info) {
     fail(env, "layerNormForward: eps must be a number >= 0", true);
     return nullptr;
   }
-  const int64_t need[6] = {rows * dim, dim, dim, rows * dim, rows, rows};
+  const int64_t rd = sat_mul(rows, dim);
+  const int64_t need[6] = {rd, dim, dim, rd, rows, rows};
   for (int i = 0; i < 6; i++) {
     if (!check_len(env, t[i], need[i], "layerNormForward", names[i])) return nullptr;
   }
@@ -615,7 +653,8 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
       !get_i64(env, argv[9], "dim", &dim)) {
     return nullptr;
   }
-  const int64_t need[8] = {rows * dim, dim, rows, rows, rows * dim, rows * dim, dim, dim};
+  const int64_t rd = sat_mul(rows, dim);
+  const int64_t need[8] = {rd, dim, rows, rows, rd, rd, dim, dim};
   for (int i = 0; i < 8; i++) {
     if (!check_len(env, t[i], need[i], "layerNormBackward", names[i])) return nullptr;
   }
@@ -647,8 +686,8 @@ napi_value CausalAttentionForward(napi_env env, napi_callback_info info) {
   if (!get_f32s(env, argv, names, t, 5) || !get_attention_dims(env, argv + 5, dims, &scale)) {
     return nullptr;
   }
-  const int64_t btd = dims[0] * dims[1] * dims[2] * dims[3];
-  const int64_t need[5] = {btd, btd, btd, btd, dims[0] * dims[2] * dims[1] * dims[1]};
+  const int64_t btd = sat_prod({dims[0], dims[1], dims[2], dims[3]});
+  const int64_t need[5] = {btd, btd, btd, btd, sat_prod({dims[0], dims[2], dims[1], dims[1]})};
   for (int i = 0; i < 5; i++) {
     if (!check_len(env, t[i], need[i], "causalAttentionForward", names[i])) return nullptr;
   }
@@ -669,8 +708,8 @@ napi_value CausalAttentionBackward(napi_env env, napi_callback_info info) {
   if (!get_f32s(env, argv, names, t, 8) || !get_attention_dims(env, argv + 8, dims, &scale)) {
     return nullptr;
   }
-  const int64_t btd = dims[0] * dims[1] * dims[2] * dims[3];
-  const int64_t pn = dims[0] * dims[2] * dims[1] * dims[1];
+  const int64_t btd = sat_prod({dims[0], dims[1], dims[2], dims[3]});
+  const int64_t pn = sat_prod({dims[0], dims[2], dims[1], dims[1]});
   const int64_t need[8] = {btd, btd, btd, pn, btd, btd, btd, btd};
   for (int i = 0; i < 8; i++) {
     if (!check_len(env, t[i], need[i], "causalAttentionBackward", names[i])) return nullptr;
@@ -697,8 +736,8 @@ napi_value Copy2d(napi_env env, napi_callback_info info) {
     fail(env, "copy2d: strides must be >= cols", true);
     return nullptr;
   }
-  if (!check_len(env, src, (rows - 1) * ss + cols, "copy2d", "src") ||
-      !check_len(env, dst, (rows - 1) * ds + cols, "copy2d", "dst")) {
+  if (!check_len(env, src, sat_add(sat_mul(rows - 1, ss), cols), "copy2d", "src") ||
+      !check_len(env, dst, sat_add(sat_mul(rows - 1, ds), cols), "copy2d", "dst")) {
     return nullptr;
   }
   artist::copy_2d_f32(src.data, dst.data, rows, cols, ss, ds);
@@ -720,10 +759,12 @@ napi_value ResizeNearest(napi_env env, napi_callback_info info) {
       !get_i64(env, argv[4], "inW", &in_w) || !get_i64(env, argv[5], "outH", &out_h) ||
       !get_i64(env, argv[6], "outW", &out_w) || !get_i64(env, argv[7], "depth", &depth) ||
       !get_i32_required(env, argv[8], "rows", &rows, &n_rows) ||
-      !get_i32_required(env, argv[9], "cols", &cols, &n_cols) || !get_bool(env, argv[10], &grad)) {
+      !get_i32_required(env, argv[9], "cols", &cols, &n_cols) ||
+      !get_bool(env, argv[10], "grad", &grad)) {
     return nullptr;
   }
-  const int64_t images = batch * in_h * in_w * depth, outputs = batch * out_h * out_w * depth;
+  const int64_t images = sat_prod({batch, in_h, in_w, depth}),
+                outputs = sat_prod({batch, out_h, out_w, depth});
   if (batch < 0 || in_h < 0 || in_w < 0 || out_h < 0 || out_w < 0 || depth < 0 ||
       n_rows < out_h || n_cols < out_w || src.length < (grad ? outputs : images) ||
       dst.length < (grad ? images : outputs)) {

@@ -36,7 +36,7 @@ int blas_get_threads() { return pool_threads(); }
 void sgemm_batched(const float* A, const float* B, float* C, int64_t batch, int64_t M, int64_t N,
                    int64_t K, bool transA, bool transB, const int64_t* offA, const int64_t* offB,
                    int64_t strideA, int64_t strideB, float alpha, float beta) {
-  if (M == 0 || N == 0) return;
+  if (batch == 0 || M == 0 || N == 0) return;  // batch 0 would still run item 0 below
   if (K == 0) {  // empty contraction: C = beta * C
     for (int64_t i = 0; i < batch * M * N; i++) C[i] = beta == 0.f ? 0.f : beta * C[i];
     return;

@@ -29,8 +29,9 @@ struct Pool {
   std::condition_variable wake;
   std::condition_variable done_cv;
   std::vector<std::thread> workers;  // never joined: the pool lives until the process exits
-  int threads = 1;
-  int64_t threshold = int64_t(1) << 21;
+  // Atomic: worker_threads may set them while another thread reads them.
+  std::atomic<int> threads{1};
+  std::atomic<int64_t> threshold{int64_t(1) << 21};
   // The current job: `claim` packs [job id: 32 | chunks: 16 | next chunk to claim: 16], so a
   // worker still looking at a finished job can never claim (or miscount) a chunk of the next one.
   std::atomic<uint64_t> claim{0};
@@ -60,11 +61,15 @@ struct Pool {
     }
   }
 
-  void worker_loop() {
+  // Worker `index` takes chunks only while index < threads - 1: after the thread count shrinks,
+  // the workers beyond it sleep through every job instead of spinning and competing for cores.
+  bool active(int index) const { return index < threads.load(std::memory_order_relaxed) - 1; }
+
+  void worker_loop(int index) {
     uint32_t seen = job_of(claim.load());
     for (;;) {
       const auto until = std::chrono::steady_clock::now() + kSpin;
-      while (job_of(claim.load(std::memory_order_acquire)) == seen &&
+      while (active(index) && job_of(claim.load(std::memory_order_acquire)) == seen &&
              std::chrono::steady_clock::now() < until) {
         ARTIST_PAUSE();
       }
@@ -73,13 +78,14 @@ struct Pool {
         wake.wait(lock, [&] { return job_of(claim.load()) != seen; });
       }
       seen = job_of(claim.load());
-      drain();
+      if (active(index)) drain();
     }
   }
 
   void ensure_workers() {
-    while (static_cast<int>(workers.size()) < threads - 1) {
-      workers.emplace_back([this] { worker_loop(); });
+    while (static_cast<int>(workers.size()) < threads.load() - 1) {
+      const int index = static_cast<int>(workers.size());
+      workers.emplace_back([this, index] { worker_loop(index); });
     }
   }
 };
@@ -89,41 +95,55 @@ Pool& pool() {
   return *p;
 }
 
+// True while this thread runs a pool job (as its caller): a nested parallel_chunks runs inline
+// instead of try_lock()ing `busy` again, which is undefined for a mutex the thread already owns.
+thread_local bool in_job = false;
+
 }  // namespace
 
 int pool_set_threads(int n) {
   Pool& p = pool();
   std::lock_guard<std::mutex> job(p.busy);
-  // Workers beyond the new count stay parked; chunk counts never exceed `threads`.
-  p.threads = std::max(1, std::min(n, 1024));
-  return p.threads;
+  // Workers beyond the new count stay parked (see active()); pool_chunks_for never exceeds it.
+  p.threads.store(std::max(1, std::min(n, 1024)));
+  return p.threads.load();
 }
 
-int pool_threads() { return pool().threads; }
+int pool_threads() { return pool().threads.load(); }
 
 int64_t pool_set_parallel_threshold(int64_t work) {
-  pool().threshold = std::max<int64_t>(0, work);
-  return pool().threshold;
+  pool().threshold.store(std::max<int64_t>(0, work));
+  return pool().threshold.load();
 }
 
-int64_t pool_parallel_threshold() { return pool().threshold; }
+int64_t pool_parallel_threshold() { return pool().threshold.load(); }
 
 int pool_chunks_for(int64_t n, int64_t grain, int64_t work) {
   const Pool& p = pool();
-  if (p.threads <= 1 || work < p.threshold || n <= 1) return 1;
+  const int threads = p.threads.load(std::memory_order_relaxed);
+  if (threads <= 1 || work < p.threshold.load(std::memory_order_relaxed) || n <= 1) return 1;
   const int64_t by_grain = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
-  return static_cast<int>(std::min<int64_t>({p.threads, by_grain, n}));
+  return static_cast<int>(std::min<int64_t>({threads, by_grain, n}));
 }
 
 void parallel_chunks(int64_t n, int chunks, const std::function<void(int64_t, int64_t, int)>& fn) {
   if (n <= 0) return;
   Pool& p = pool();
-  chunks = static_cast<int>(std::min<int64_t>({std::max(1, std::min(chunks, p.threads)), n, 0xffff}));
-  std::unique_lock<std::mutex> job(p.busy, std::defer_lock);
-  if (chunks <= 1 || !job.try_lock()) {
+  // Exactly the caller's chunks (callers size per-chunk buffers from pool_chunks_for): never fewer
+  // because the thread count changed in between, and the same ranges whoever runs them.
+  chunks = static_cast<int>(std::min<int64_t>({std::max(1, chunks), n, 0xffff}));
+  if (chunks == 1) {
     fn(0, n, 0);
     return;
   }
+  std::unique_lock<std::mutex> job(p.busy, std::defer_lock);
+  if (in_job || p.threads.load() <= 1 || !job.try_lock()) {
+    // Nested, single-threaded, or another thread (a worker_thread) holds the pool: run every chunk
+    // here, in order, so results match the parallel run.
+    for (int c = 0; c < chunks; c++) fn(n * c / chunks, n * (c + 1) / chunks, c);
+    return;
+  }
+  in_job = true;
   {
     std::lock_guard<std::mutex> lock(p.mu);
     p.ensure_workers();
@@ -144,6 +164,7 @@ void parallel_chunks(int64_t n, int chunks, const std::function<void(int64_t, in
     std::unique_lock<std::mutex> lock(p.mu);
     p.done_cv.wait(lock, [&] { return p.pending.load() == 0; });
   }
+  in_job = false;
 }
 
 }  // namespace artist

@@ -22,9 +22,10 @@ int64_t pool_parallel_threshold();
 // How many chunks parallel_for(n, grain, ...) would use for `work` units: 1 below the threshold.
 int pool_chunks_for(int64_t n, int64_t grain, int64_t work);
 
-// Calls fn(begin, end, chunk) on `chunks` contiguous, near-equal ranges covering [0, n)
-// (chunk in [0, chunks)); the calling thread runs chunks too. Blocks until all are done. With one
-// chunk, or when another thread is already using the pool, runs fn(0, n, 0) inline.
+// Calls fn(begin, end, chunk) on `chunks` (capped at n) contiguous, near-equal, non-empty ranges
+// covering [0, n) (chunk in [0, chunks)); the calling thread runs chunks too. Blocks until all are
+// done. Nested calls, and calls while another thread (a worker_thread) holds the pool, run the same
+// chunks one after another on the calling thread, so per-chunk partial sums come out the same.
 void parallel_chunks(int64_t n, int chunks, const std::function<void(int64_t, int64_t, int)>& fn);
 
 // parallel_chunks with pool_chunks_for(n, grain, work) chunks.
