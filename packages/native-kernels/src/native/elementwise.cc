@@ -275,19 +275,6 @@ ARTIST_SIMD_CLONES void exp_shift_scale_loop(const float* x, float shift, float 
   for (int64_t i = 0; i < n; i++) y[i] = exp_f32(x[i] - shift) * scale;
 }
 
-float row_max(const float* x, int64_t n) {
-  float m[8];
-  for (int k = 0; k < 8; k++) m[k] = -INFINITY;
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int k = 0; k < 8; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
-  }
-  for (; j < n; j++) m[0] = x[j] > m[0] ? x[j] : m[0];
-  float r = m[0];
-  for (int k = 1; k < 8; k++) r = m[k] > r ? m[k] : r;
-  return r;
-}
-
 double row_sum(const float* x, int64_t n) {
   float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;

@@ -241,22 +241,9 @@ inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
               static_cast<int>(lda), B, static_cast<int>(ldb), 0.f, C, static_cast<int>(ldc));
 }
 
-inline float max8(const float* x, int64_t n) {
-  float m[8];
-  for (int k = 0; k < 8; k++) m[k] = -INFINITY;
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int k = 0; k < 8; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
-  }
-  for (; j < n; j++) m[0] = x[j] > m[0] ? x[j] : m[0];
-  float r = m[0];
-  for (int k = 1; k < 8; k++) r = m[k] > r ? m[k] : r;
-  return r;
-}
-
 // row[0, n) = softmax(row[0, n)), row[n, len) = 0
 ARTIST_SIMD_CLONES void softmax_prefix(float* row, int64_t n, int64_t len) {
-  const float m = max8(row, n);
+  const float m = row_max(row, n);
   for (int64_t j = 0; j < n; j++) row[j] = exp_f32(row[j] - m);
   const float inv = 1.f / sum8(row, n);
   for (int64_t j = 0; j < n; j++) row[j] *= inv;

@@ -3,6 +3,7 @@
 // at a time).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -43,6 +44,20 @@ inline float exp_f32(float x) {
   const float s2 = bits_to_float(static_cast<uint32_t>(n2 + 127) << 23);
   const float y = (e * s1) * s2;
   return x != x ? x : y;
+}
+
+// max of x[0, n) (-inf for n = 0) in eight lanes, so it vectorises without -ffast-math.
+inline float row_max(const float* x, int64_t n) {
+  float m[8];
+  for (int k = 0; k < 8; k++) m[k] = -INFINITY;
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int k = 0; k < 8; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+  }
+  for (; j < n; j++) m[0] = x[j] > m[0] ? x[j] : m[0];
+  float r = m[0];
+  for (int k = 1; k < 8; k++) r = m[k] > r ? m[k] : r;
+  return r;
 }
 
 }  // namespace artist
