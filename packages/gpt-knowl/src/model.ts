@@ -477,34 +477,31 @@ export class KnowlGpt {
       // fused attention kernel on [b, t, d] (heads side by side, no transposes, no mask tensor).
       const fusedAttention =
         !pk && !layerCache && !opts.returnCache && T > 1 && !(opts.training && c.attnPdrop > 0);
+      let q: tf.Tensor;
+      let k: tf.Tensor;
+      let v: tf.Tensor;
+      if (pk) {
+        // one matmul, then split: fewer kernel launches per generated token
+        const qkv = linear3d(h, pk.qkvWeight[l], pk.qkvBias[l]); // [1, b*t, 3d]
+        [q, k, v] = tf.split(qkv, 3, 2); // 3 x [1, b*t, d]
+      } else {
+        // three matmuls (slicing a fused [b*t, 3d] output costs more than the two extra GEMM
+        // launches on wasm); the unfused path puts the attention scale on q's weights, not on the
+        // scores, the fused kernel takes it as an argument
+        const a = `${p}attn.`;
+        const qw = w[`${a}query.weight`];
+        const qb = w[`${a}query.bias`];
+        q = fusedAttention
+          ? linear(h as tf.Tensor2D, qw, qb)
+          : linear(h as tf.Tensor2D, tf.mul(qw, scale), tf.mul(qb, scale)); // [b*t, d]
+        k = linear(h as tf.Tensor2D, w[`${a}key.weight`], w[`${a}key.bias`]); // [b*t, d]
+        v = linear(h as tf.Tensor2D, w[`${a}value.weight`], w[`${a}value.bias`]); // [b*t, d]
+      }
       let y: tf.Tensor;
       if (fusedAttention) {
-        const a = `${p}attn.`;
-        const q = linear(h as tf.Tensor2D, w[`${a}query.weight`], w[`${a}query.bias`]); // [b*t, d]
-        const k = linear(h as tf.Tensor2D, w[`${a}key.weight`], w[`${a}key.bias`]); // [b*t, d]
-        const v = linear(h as tf.Tensor2D, w[`${a}value.weight`], w[`${a}value.bias`]); // [b*t, d]
         const bt = (z: tf.Tensor) => tf.reshape(z, [B, T, C]) as tf.Tensor3D;
         y = tf.reshape(causalSelfAttention(bt(q), bt(k), bt(v), nh, scale), [B * T, C]); // [b*t, d]
       } else {
-        let q: tf.Tensor;
-        let k: tf.Tensor;
-        let v: tf.Tensor;
-        if (pk) {
-          // one matmul, then split: fewer kernel launches per generated token
-          const qkv = linear3d(h, pk.qkvWeight[l], pk.qkvBias[l]); // [1, b*t, 3d]
-          [q, k, v] = tf.split(qkv, 3, 2); // 3 x [1, b*t, d]
-        } else {
-          // three matmuls (slicing a fused [b*t, 3d] output costs more than the two extra GEMM
-          // launches on wasm); the attention scale goes on q's weights, not on the scores
-          const a = `${p}attn.`;
-          q = linear(
-            h as tf.Tensor2D,
-            tf.mul(w[`${a}query.weight`], scale),
-            tf.mul(w[`${a}query.bias`], scale),
-          ); // [b*t, d]
-          k = linear(h as tf.Tensor2D, w[`${a}key.weight`], w[`${a}key.bias`]); // [b*t, d]
-          v = linear(h as tf.Tensor2D, w[`${a}value.weight`], w[`${a}value.bias`]); // [b*t, d]
-        }
         let K = heads(k); // [b, h, t, k]
         let V = heads(v); // [b, h, t, k]
         if (layerCache) {

@@ -6,7 +6,6 @@
 // Output rows are processed in chunks so the column buffer (about kColBudget floats) stays in L2.
 #include <algorithm>
 #include <cstring>
-#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -402,35 +401,25 @@ void conv2d_backprop_filter(const ConvParams& p, const float* x, const float* dy
     return;
   }
   if (!pointwise && use_direct(p)) {
-    // per chunk of images, sums in [tap][c][ci] order; then added in chunk order into HWIO
-    const int chunks = pool_chunks_for(p.n, 1, work);
+    // sums in [tap][c][ci] order per chunk of images, then transposed into HWIO
     const int64_t size = K * p.co;
-    std::unique_ptr<float[]> acc(new float[static_cast<size_t>(chunks * size)]);
-    parallel_chunks(p.n, chunks, [&](int64_t b0, int64_t b1, int c) {
-      direct_filter(p, x, dy, acc.get() + c * size, b0, b1);
-    });
+    std::vector<float> acc(static_cast<size_t>(size));
+    parallel_sum(p.n, pool_chunks_for(p.n, 1, work), size, acc.data(),
+                 [&](int64_t b0, int64_t b1, float* dst) { direct_filter(p, x, dy, dst, b0, b1); });
     const int64_t taps = p.fh * p.fw;
     for (int64_t t = 0; t < taps; t++) {
       for (int64_t c = 0; c < p.co; c++) {
         for (int64_t i = 0; i < p.ci; i++) {
-          float s = acc[static_cast<size_t>((t * p.co + c) * p.ci + i)];
-          for (int k = 1; k < chunks; k++) s += acc[static_cast<size_t>(k * size + (t * p.co + c) * p.ci + i)];
-          dfilter[(t * p.ci + i) * p.co + c] = s;
+          dfilter[(t * p.ci + i) * p.co + c] = acc[static_cast<size_t>((t * p.co + c) * p.ci + i)];
         }
       }
     }
     return;
   }
-  // Each chunk of rows sums its own gradient (chunk 0 straight into dfilter, the others into their
-  // own buffers); the partial sums are added in chunk order, so results do not depend on which
-  // thread ran which chunk.
-  const int chunks = pool_chunks_for(rows, 16, work);
-  const int64_t size = K * p.co;
-  std::unique_ptr<float[]> parts(chunks > 1 ? new float[static_cast<size_t>((chunks - 1) * size)]
-                                            : nullptr);
+  // Each chunk of rows sums its own gradient (see parallel_sum).
   const int64_t chunk = chunk_rows(p);
-  parallel_chunks(rows, chunks, [&](int64_t lo, int64_t hi, int c) {
-    float* out = c == 0 ? dfilter : parts.get() + (c - 1) * size;
+  parallel_sum(rows, pool_chunks_for(rows, 16, work), K * p.co, dfilter,
+               [&](int64_t lo, int64_t hi, float* out) {
     if (pointwise) {
       gemm(true, false, K, p.co, hi - lo, x + lo * K, K, dy + lo * p.co, p.co, 0.f, out, p.co);
       return;
@@ -443,10 +432,6 @@ void conv2d_backprop_filter(const ConvParams& p, const float* x, const float* dy
            p.co);
     }
   });
-  for (int c = 1; c < chunks; c++) {
-    const float* part = parts.get() + (c - 1) * size;
-    for (int64_t i = 0; i < size; i++) dfilter[i] += part[i];
-  }
 }
 
 }  // namespace artist

@@ -80,6 +80,15 @@ void unary_f32(UnaryOp op, const float* x, float* y, int64_t n) {
 
 namespace {
 
+// idx[0, dims) = the multi-index of row `row` of a row-major array whose leading dims are
+// shape[0, dims): where a split chunk of rows starts its index counter.
+inline void row_multi_index(int64_t row, const int64_t* shape, int dims, int64_t* idx) {
+  for (int d = dims - 1; d >= 0; d--) {
+    idx[d] = row % shape[d];
+    row /= shape[d];
+  }
+}
+
 template <typename F>
 void inner(const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n, F f) {
   // the three layouts that cover almost every call get their own loops so the compiler vectorises
@@ -113,10 +122,8 @@ void broadcast_loop(const BinaryShape& s, const float* a, const float* b, float*
   }
   int64_t idx[kMaxBinaryRank] = {0};
   int64_t oa = 0, ob = 0;
-  for (int d = r - 2; d >= 0; d--) {  // the multi-index of row o0
-    int64_t below = 1;
-    for (int e = d + 1; e < r - 1; e++) below *= s.shape[e];
-    idx[d] = (o0 / below) % s.shape[d];
+  row_multi_index(o0, s.shape, r - 1, idx);
+  for (int d = 0; d < r - 1; d++) {
     oa += idx[d] * s.stride_a[d];
     ob += idx[d] * s.stride_b[d];
   }
@@ -236,12 +243,8 @@ void transpose_f32(const float* x, float* y, int rank, const int64_t* out_shape,
                [&](int64_t o0, int64_t o1, int) {
   int64_t idx[kMaxBinaryRank] = {0};
   int64_t off = 0;
-  for (int d = rank - 2; d >= 0; d--) {  // the multi-index of output row o0
-    int64_t below = 1;
-    for (int e = d + 1; e < rank - 1; e++) below *= out_shape[e];
-    idx[d] = (o0 / below) % out_shape[d];
-    off += idx[d] * in_strides[d];
-  }
+  row_multi_index(o0, out_shape, rank - 1, idx);
+  for (int d = 0; d < rank - 1; d++) off += idx[d] * in_strides[d];
   for (int64_t o = o0; o < o1; o++) {
     float* dst = y + o * n;
     const float* src = x + off;

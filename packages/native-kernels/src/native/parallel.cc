@@ -167,4 +167,18 @@ void parallel_chunks(int64_t n, int chunks, const std::function<void(int64_t, in
   in_job = false;
 }
 
+void parallel_sum(int64_t n, int chunks, int64_t size, float* out,
+                  const std::function<void(int64_t, int64_t, float*)>& fn) {
+  if (n <= 0) return;
+  chunks = static_cast<int>(std::min<int64_t>({std::max(1, chunks), n, 0xffff}));
+  std::vector<float> parts(static_cast<size_t>((chunks - 1) * size));
+  parallel_chunks(n, chunks, [&](int64_t lo, int64_t hi, int c) {
+    fn(lo, hi, c == 0 ? out : parts.data() + (c - 1) * size);
+  });
+  for (int c = 1; c < chunks; c++) {
+    const float* part = parts.data() + (c - 1) * size;
+    for (int64_t i = 0; i < size; i++) out[i] += part[i];
+  }
+}
+
 }  // namespace artist

@@ -28,6 +28,13 @@ int pool_chunks_for(int64_t n, int64_t grain, int64_t work);
 // chunks one after another on the calling thread, so per-chunk partial sums come out the same.
 void parallel_chunks(int64_t n, int chunks, const std::function<void(int64_t, int64_t, int)>& fn);
 
+// A sum over [0, n) split into `chunks` ranges with a result that does not depend on which thread
+// ran which range: fn(begin, end, dst) writes (does not add) the partial result of its range, `size`
+// floats, into dst; chunk 0 writes into `out`, the others into buffers of their own, which are then
+// added into `out` in chunk order.
+void parallel_sum(int64_t n, int chunks, int64_t size, float* out,
+                  const std::function<void(int64_t, int64_t, float*)>& fn);
+
 // parallel_chunks with pool_chunks_for(n, grain, work) chunks.
 inline void parallel_for(int64_t n, int64_t grain, int64_t work,
                          const std::function<void(int64_t, int64_t, int)>& fn) {

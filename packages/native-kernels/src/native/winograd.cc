@@ -256,17 +256,15 @@ void winograd_backprop_filter(const ConvParams& p, const float* x, const float* 
   const int64_t per = tiles_per_batch(ci, co);
   const int64_t batches = (tiles + per - 1) / per;
   const int64_t plane = ci * co;
-  // Each chunk of tile batches sums its own S[16][ci][co]; the sums are added in chunk order, so
-  // the result does not depend on which thread ran which chunk.
-  const int chunks = pool_chunks_for(batches, 1, tiles * 16 * plane);
-  std::vector<float> sums(static_cast<size_t>(chunks * 16 * plane));
-  parallel_chunks(batches, chunks, [&](int64_t b0, int64_t b1, int chunk) {
+  // Each chunk of tile batches sums its own S[16][ci][co] (see parallel_sum).
+  std::vector<float> sums(static_cast<size_t>(16 * plane));
+  parallel_sum(batches, pool_chunks_for(batches, 1, tiles * 16 * plane), 16 * plane, sums.data(),
+               [&](int64_t b0, int64_t b1, float* acc) {
     Scratch& s = scratch();
     s.zeros.assign(static_cast<size_t>(std::max(ci, co)), 0.f);
     s.t.resize(static_cast<size_t>(16 * std::max(ci, co)));
     s.v.resize(static_cast<size_t>(16 * per * ci));
     s.m.resize(static_cast<size_t>(16 * per * co));
-    float* acc = sums.data() + chunk * 16 * plane;
     const float* d[16];
     const float* g[4];
     for (int64_t bt = b0; bt < b1; bt++) {
@@ -293,10 +291,6 @@ void winograd_backprop_filter(const ConvParams& p, const float* x, const float* 
       }
     }
   });
-  for (int c = 1; c < chunks; c++) {
-    const float* part = sums.data() + c * 16 * plane;
-    for (int64_t i = 0; i < 16 * plane; i++) sums[static_cast<size_t>(i)] += part[i];
-  }
   std::vector<float> t(static_cast<size_t>(12 * co));
   for (int64_t i = 0; i < ci; i++) {
     float* dw[9];
