@@ -3,6 +3,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import type { SampleConfig } from '@artist-ts/gpt-knowl';
 import {
   encodeBase64,
@@ -11,7 +12,6 @@ import {
   TsvReader,
   TsvWriter,
 } from '@artist-ts/lattice-data';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
 import type { GeneratedImage, GenerateProgress, Generator } from './generator';
 
 /** A grid of same-sized RGB images, `cols` per row, with 2 px white gutters. */

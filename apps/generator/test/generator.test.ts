@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import { PRESETS as GPT_PRESETS, KnowlGpt, saveGpt } from '@artist-ts/gpt-knowl';
 import { writeEmbeddings } from '@artist-ts/kg-embedding';
 import { buildCharVocab, decodeImage, TsvReader } from '@artist-ts/lattice-data';
 import { initRuntime } from '@artist-ts/runtime';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import { Vqgan } from '@artist-ts/vqgan';
 import { Generator, pathsOfRun } from '../src/generator';

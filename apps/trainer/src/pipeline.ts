@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import type { ProgressView } from './progress';
 import { hashStageInputs, type MetricRecord, type RunFolder, type StageMarker } from './run_folder';
 

@@ -6,8 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import { TsvReader } from '@artist-ts/lattice-data';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
 import {
   escapeHtml,
   htmlPage,

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import { canonicalJson } from './config_tree';
 
 export interface StageMarker {

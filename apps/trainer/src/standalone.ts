@@ -3,6 +3,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { atomicWriteFile } from '@artist-ts/core/files';
+import { Rng } from '@artist-ts/core/rng';
 import { buildDataset, listDatasets } from '@artist-ts/datasets';
 import {
   evaluateImages,
@@ -27,8 +29,6 @@ import {
   writeKnowledgeTsv,
 } from '@artist-ts/lattice-data';
 import { describeRuntime, initRuntime } from '@artist-ts/runtime';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
-import { Rng } from '@artist-ts/runtime/rng';
 import { importCheckpoint } from '@artist-ts/torch-import';
 import { ConfigError } from './config_tree';
 import { createProgressView } from './progress';

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { atomicWriteDir } from '@artist-ts/runtime/files';
+import { atomicWriteDir } from '@artist-ts/core/files';
 import { emojiZhBuilder } from './emoji_zh/builder';
 import { defaultThreads } from './emoji_zh/render_pool';
 import { kgShapesZhBuilder } from './kg_shapes/builder';

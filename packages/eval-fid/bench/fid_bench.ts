@@ -8,8 +8,8 @@
  *   pnpm bench -- --d=2048 --skip-extract
  */
 import { cpus, loadavg } from 'node:os';
+import { Rng } from '@artist-ts/core/rng';
 import { initRuntime } from '@artist-ts/runtime';
-import { Rng } from '@artist-ts/runtime/rng';
 import * as tf from '@tensorflow/tfjs';
 import { loadNsfwjsInceptionV3 } from '../src/nsfwjs_inception';
 import { featuresOfImages } from '../src/pipeline';

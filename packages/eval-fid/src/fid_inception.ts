@@ -10,8 +10,8 @@
  * from a runtime checkpoint saved with {@link FidInceptionV3.getWeights}.
  */
 
+import type { Rng } from '@artist-ts/core/rng';
 import { CheckpointMismatchError, loadCheckpoint, randomUniformTensor } from '@artist-ts/runtime';
-import type { Rng } from '@artist-ts/runtime/rng';
 import * as tf from '@tensorflow/tfjs';
 import {
   BILINEAR_HALF_PIXEL,

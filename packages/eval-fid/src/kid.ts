@@ -3,7 +3,7 @@
  * k(x, y) = (x.y / d + 1)^3, averaged over random subsets, as torch-fidelity and clean-fid compute
  * it (100 subsets of 1000 by default). Float64 throughout; does not load tfjs.
  */
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { type FeatureProtocol, formatFingerprint, type ScoreFingerprint } from './protocol';
 import type { FeatureMatrix } from './stats';
 

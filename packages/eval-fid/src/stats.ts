@@ -3,7 +3,7 @@
  * files in the layout of pytorch-fid / clean-fid / TTUR (`mu`, `sigma`). Does not load tfjs.
  */
 import { readFile } from 'node:fs/promises';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import { decodeNpz, encodeNpz, type NpyArray, NpyFormatError } from './npy';
 import { type FeatureProtocol, validateFeatureProtocol } from './protocol';
 

@@ -1,5 +1,5 @@
+import { Rng } from '@artist-ts/core/rng';
 import { CheckpointMismatchError, initRuntime } from '@artist-ts/runtime';
-import { Rng } from '@artist-ts/runtime/rng';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { hashNamedTensors } from '../src/extractor';

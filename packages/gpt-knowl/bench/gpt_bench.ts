@@ -11,8 +11,8 @@
  * --skip-uncached-8 (skip the slowest case).
  */
 import os from 'node:os';
+import { Rng } from '@artist-ts/core/rng';
 import { initRuntime } from '@artist-ts/runtime';
-import { Rng } from '@artist-ts/runtime/rng';
 import * as tf from '@tensorflow/tfjs';
 import {
   countParameters,

@@ -8,13 +8,14 @@
  * Notation in shape comments: b batch, t tokens in this call, p past (cached) tokens, d width,
  * h heads, k head width, s entity slots, e entity width, v image vocabulary, x text length.
  */
+
+import { Rng } from '@artist-ts/core/rng';
 import {
   causalSelfAttention,
   fusedGelu,
   fusedLayerNorm,
   sparseSoftmaxCrossEntropy,
 } from '@artist-ts/runtime';
-import { Rng } from '@artist-ts/runtime/rng';
 import * as tf from '@tensorflow/tfjs';
 import {
   blockSize,

@@ -7,7 +7,7 @@
  * index), so an image does not depend on the batch it was sampled in, and the cached and uncached
  * paths draw the same numbers (they give the same codes up to float rounding of the logits).
  */
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import * as tf from '@tensorflow/tfjs';
 import { jointText } from './batch';
 import {

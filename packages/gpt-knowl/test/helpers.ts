@@ -1,4 +1,4 @@
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import type { EntityTable, GptConfig, GptExample, Lattice } from '../src';
 
 /** A small random TransE-like table. */

@@ -1,5 +1,5 @@
+import { Rng } from '@artist-ts/core/rng';
 import { initRuntime } from '@artist-ts/runtime';
-import { Rng } from '@artist-ts/runtime/rng';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import {

@@ -17,7 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { atomicWriteDir } from '@artist-ts/runtime/files';
+import { atomicWriteDir } from '@artist-ts/core/files';
 import { readIdMap, readIdMapSync } from './kg_data';
 
 export const VECTOR_MAGIC = 'ARTKGVEC';

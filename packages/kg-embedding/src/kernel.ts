@@ -6,7 +6,7 @@
  * tables live in a WebAssembly memory (`Tables.wasm`) the arithmetic of a step is handed to the
  * SIMD kernels of `simd_kernels.ts`, else the float64 JavaScript loops below do it.
  */
-import { RNG_ALGORITHM, Rng } from '@artist-ts/runtime/rng';
+import { RNG_ALGORITHM, Rng } from '@artist-ts/core/rng';
 import type { TransEConfig } from './config';
 import { type SimdRanker, SimdTrainer, type WasmTables } from './simd_kernels';
 import type { TripleIndexData } from './triple_index';

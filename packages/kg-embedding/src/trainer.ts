@@ -1,7 +1,7 @@
 /**
  * TransE training: epochs of sparse per-triple updates on shared Float32Arrays, validation with
  * early stopping on filtered MRR (the best tables are kept and restored), checkpoints through
- * `@artist-ts/runtime/checkpoint-files` and exact resume: the tables, the Adagrad accumulators,
+ * `@artist-ts/core/checkpoint-files` and exact resume: the tables, the Adagrad accumulators,
  * the shuffle RNG, the loss history and the early-stopping state are all saved, and every step's
  * negatives come from an RNG seeded by (seed, epoch, step), so a resumed run repeats the loss
  * sequence of an uninterrupted one bit for bit (with `workers` 0 or 1).
@@ -10,9 +10,9 @@ import {
   readCheckpoint,
   resolveCheckpointDir,
   writeCheckpoint,
-} from '@artist-ts/runtime/checkpoint-files';
-import { Rng } from '@artist-ts/runtime/rng';
-import type { RawTensor, TrainerState } from '@artist-ts/runtime/trainer-state';
+} from '@artist-ts/core/checkpoint-files';
+import { Rng } from '@artist-ts/core/rng';
+import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
 import { type TransEConfig, validateTransEConfig } from './config';
 import { checkIds, type LinkPredictionMetrics, rankWithExecutor, summarize } from './evaluate';
 import { allocArray, createExecutor, type Executor } from './executor';

@@ -1,4 +1,4 @@
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { evaluateLinkPrediction, rankOf } from '../src/evaluate';
 import type { TripleSet } from '../src/kg_data';
 

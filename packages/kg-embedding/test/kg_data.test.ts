@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import {
   KgFormatError,
   readIdMap,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { type TransEConfig, validateTransEConfig } from '../src/config';
 import { evaluateLinkPrediction } from '../src/evaluate';
 import { FastRng, type Tables, trainRange, Workspace } from '../src/kernel';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { listCheckpoints } from '@artist-ts/runtime/checkpoint-files';
-import { Rng } from '@artist-ts/runtime/rng';
+import { listCheckpoints } from '@artist-ts/core/checkpoint-files';
+import { Rng } from '@artist-ts/core/rng';
 import type { TransEConfig } from '../src/config';
 import { evaluateLinkPrediction } from '../src/evaluate';
 import { subsetTriples, type TrainResult, trainTransE } from '../src/trainer';

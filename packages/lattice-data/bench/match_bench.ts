@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { LexiconBuilder, MatchBuffer } from '../src';
 
 const ALPHABET = 3000;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fsyncDir } from '@artist-ts/runtime/files';
+import { fsyncDir } from '@artist-ts/core/files';
 
 export class AtomicFileStream {
   readonly tmp: string;

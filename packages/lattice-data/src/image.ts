@@ -9,7 +9,7 @@
  * the scale), while cv2's INTER_LINEAR samples without anti-aliasing, so downscaled pixels differ
  * slightly from EasyNLP's; JPEG shrink-on-load is disabled so results do not depend on the codec.
  */
-import type { Rng } from '@artist-ts/runtime/rng';
+import type { Rng } from '@artist-ts/core/rng';
 import type { Sharp, SharpOptions } from 'sharp';
 import { ConfigError } from './errors';
 

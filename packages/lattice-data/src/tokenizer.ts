@@ -6,7 +6,7 @@
  * `textLen` (32).
  */
 import fs from 'node:fs';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import { ConfigError, DataFormatError } from './errors';
 import { pySplitWhitespace } from './text_utils';
 

@@ -13,7 +13,7 @@
  * `onBadRow: 'skip'` is dropped and counted in `reader.summary`.
  */
 
-import type { Rng } from '@artist-ts/runtime/rng';
+import type { Rng } from '@artist-ts/core/rng';
 import { AtomicFileStream } from './atomic_stream';
 import {
   ConfigError,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { type EntityMatches, Lexicon, LexiconBuilder, MatchBuffer, type MatcherKind } from '../src';
 
 /** Independent reference: every substring tokens[i..j] that is a name, by start then end. */

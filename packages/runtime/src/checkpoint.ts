@@ -2,19 +2,20 @@
  * tfjs side of checkpoints: tensors <-> the folders of `checkpoint_files.ts`, strict weight
  * assignment with a readable mismatch report, and optimizer slot restore.
  */
-import * as tf from '@tensorflow/tfjs';
+
 import {
   type LoadedCheckpoint,
   readCheckpoint,
   type WriteCheckpointOptions,
   writeCheckpoint,
-} from './checkpoint_files';
+} from '@artist-ts/core/checkpoint-files';
 import {
   emptyTrainerState,
   type RawDType,
   type RawTensor,
   type TrainerState,
-} from './trainer_state';
+} from '@artist-ts/core/trainer-state';
+import * as tf from '@tensorflow/tfjs';
 
 export type NamedTensors = Record<string, tf.Tensor>;
 

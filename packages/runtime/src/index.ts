@@ -1,6 +1,11 @@
 /**
  * @artist-ts/runtime: what every model package uses instead of touching backends or files directly.
  */
+
+export * from '@artist-ts/core/checkpoint-files';
+export * from '@artist-ts/core/files';
+export { RNG_ALGORITHM, Rng, type RngState } from '@artist-ts/core/rng';
+export * from '@artist-ts/core/trainer-state';
 export {
   BACKEND_REQUESTS,
   type BackendName,
@@ -28,8 +33,6 @@ export {
   saveCheckpoint,
   tensorToRaw,
 } from './checkpoint';
-export * from './checkpoint_files';
-export * from './files';
 export { causalSelfAttention, fusedGelu, fusedLayerNorm, type GeluApproximate } from './fused_ops';
 export { randomNormalTensor, randomUniformTensor, truncatedNormalTensor } from './init';
 export { sparseSoftmaxCrossEntropy } from './losses';
@@ -40,6 +43,4 @@ export {
   DEFAULT_ADAMW_CONFIG,
   validateAdamWConfig,
 } from './optim';
-export { RNG_ALGORITHM, Rng, type RngState } from './rng';
 export { runSelfCheck, type SelfCheckReport } from './self_check';
-export * from './trainer_state';

@@ -2,9 +2,10 @@
  * Seeded initialisers: tensors filled from an {@link Rng}, so that initialisation is reproducible
  * and its stream state can be checkpointed (tfjs's own seeded ops keep hidden state).
  */
+
+import type { Rng } from '@artist-ts/core/rng';
+import { elementCount } from '@artist-ts/core/trainer-state';
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from './rng';
-import { elementCount } from './trainer_state';
 
 /** N(mean, std^2) samples. Caller owns the tensor. */
 export function randomNormalTensor(rng: Rng, shape: number[], std = 1, mean = 0): tf.Tensor {

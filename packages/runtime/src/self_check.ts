@@ -5,12 +5,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Rng } from '@artist-ts/core/rng';
 import * as tf from '@tensorflow/tfjs';
 import { initRuntime, type RuntimeInfo, type RuntimeOptions } from './backend';
 import { assignWeights, loadCheckpoint, restoreOptimizer, saveCheckpoint } from './checkpoint';
 import { randomNormalTensor } from './init';
 import { AdamW } from './optim';
-import { Rng } from './rng';
 
 export interface SelfCheckReport {
   runtime: RuntimeInfo;

@@ -1,6 +1,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {
+  listCheckpoints,
+  readCheckpoint,
+  resolveCheckpointDir,
+  writeCheckpoint,
+} from '@artist-ts/core/checkpoint-files';
+import { Rng } from '@artist-ts/core/rng';
+import {
+  decodeTrainerState,
+  emptyTrainerState,
+  encodeTrainerState,
+} from '@artist-ts/core/trainer-state';
 import * as tf from '@tensorflow/tfjs';
 import { initRuntime } from '../src/backend';
 import {
@@ -10,17 +22,9 @@ import {
   restoreOptimizer,
   saveCheckpoint,
 } from '../src/checkpoint';
-import {
-  listCheckpoints,
-  readCheckpoint,
-  resolveCheckpointDir,
-  writeCheckpoint,
-} from '../src/checkpoint_files';
 import { randomNormalTensor } from '../src/init';
 import { AdamW } from '../src/optim';
-import { Rng } from '../src/rng';
 import { expectArraysClose, expectNoLeakedTensors } from '../src/testing';
-import { decodeTrainerState, emptyTrainerState, encodeTrainerState } from '../src/trainer_state';
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'artist-ckpt-test-'));

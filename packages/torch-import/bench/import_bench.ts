@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { importCheckpoint } from '../src';
 import { encodeSafetensors, type SafetensorsEntry } from '../src/reader';
 

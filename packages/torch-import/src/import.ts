@@ -6,11 +6,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeCheckpoint } from '@artist-ts/core/checkpoint-files';
+import { atomicWriteFile } from '@artist-ts/core/files';
+import type { RawTensor } from '@artist-ts/core/trainer-state';
 import { FID_INCEPTION_ID } from '@artist-ts/eval-fid';
 import { type GptConfig, gptMetadata } from '@artist-ts/gpt-knowl';
-import { writeCheckpoint } from '@artist-ts/runtime/checkpoint-files';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
-import type { RawTensor } from '@artist-ts/runtime/trainer-state';
 import { VQGAN_MODEL_TYPE, type VqganConfig } from '@artist-ts/vqgan';
 import { GPT_TORCH_PREFIX, gptPlan, inferGptConfig } from './convert/gpt';
 import { INCEPTION_IGNORE, inceptionPlan } from './convert/inception';

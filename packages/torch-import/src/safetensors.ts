@@ -4,7 +4,7 @@
  * Offsets are relative to the end of the header; every check of the format's spec is applied
  * (in bounds, sizes match dtype x shape, no overlaps) before any tensor is read.
  */
-import { atomicWriteFile } from '@artist-ts/runtime/files';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import type { ByteSource } from './byte_source';
 import { TorchImportError } from './errors';
 import type { ReaderOptions } from './limits';

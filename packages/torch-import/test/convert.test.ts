@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readCheckpoint } from '@artist-ts/core/checkpoint-files';
 import { FID_INCEPTION_CONVS } from '@artist-ts/eval-fid';
 import { loadGpt, PRESETS, validateGptConfig } from '@artist-ts/gpt-knowl';
 import { initRuntime } from '@artist-ts/runtime';
-import { readCheckpoint } from '@artist-ts/runtime/checkpoint-files';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import { expectedTamingKeyCount, Vqgan, validateVqganConfig } from '@artist-ts/vqgan';
 import * as tf from '@tensorflow/tfjs';

@@ -2,7 +2,7 @@
  * Codebook health: usage counts, perplexity, dead-code restart from recent encoder outputs, and
  * k-means initialisation. Statistics are counted in float64 TypeScript.
  */
-import type { Rng } from '@artist-ts/runtime/rng';
+import type { Rng } from '@artist-ts/core/rng';
 import * as tf from '@tensorflow/tfjs';
 import { nearestCodes, oneHotFloat } from './quantizer';
 

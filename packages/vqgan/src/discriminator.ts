@@ -8,7 +8,7 @@
  * BatchNorm always normalises with batch statistics (taming trains it in train mode); running
  * statistics are kept (momentum 0.1, unbiased variance) so checkpoints carry taming's keys.
  */
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import * as tf from '@tensorflow/tfjs';
 import { conv2d } from './conv';
 import { ParamStore } from './params';

@@ -6,8 +6,8 @@
  *   net.slice{1..5}.{i}.{weight,bias}  VGG16 `features[i]` convs, weight [3, 3, in, out]
  *   lin{0..4}.model.1.weight           1x1 convs [1, 1, C, 1], no bias
  */
-import { readCheckpoint } from '@artist-ts/runtime/checkpoint-files';
-import type { RawTensor } from '@artist-ts/runtime/trainer-state';
+import { readCheckpoint } from '@artist-ts/core/checkpoint-files';
+import type { RawTensor } from '@artist-ts/core/trainer-state';
 import * as tf from '@tensorflow/tfjs';
 import { conv1x1, conv2d } from './conv';
 

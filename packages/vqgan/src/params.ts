@@ -4,7 +4,7 @@
  * Initialisation follows PyTorch's defaults (what taming trains from), drawn from a seeded Rng.
  */
 
-import type { Rng } from '@artist-ts/runtime/rng';
+import type { Rng } from '@artist-ts/core/rng';
 import * as tf from '@tensorflow/tfjs';
 
 let storeCounter = 0;

@@ -3,7 +3,7 @@
  * two-tone backgrounds with 1-3 coloured discs, squares and triangles, antialiased by 2x2
  * supersampling. Fully determined by the seed.
  */
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { InMemoryImageDataset } from './dataset';
 
 function colour(rng: Rng): [number, number, number] {

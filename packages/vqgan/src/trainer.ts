@@ -22,9 +22,9 @@
  * and the latent reservoir are all in the checkpoint.
  */
 import fs from 'node:fs';
-import { readCheckpoint } from '@artist-ts/runtime/checkpoint-files';
-import { Rng } from '@artist-ts/runtime/rng';
-import type { RawTensor, TrainerState } from '@artist-ts/runtime/trainer-state';
+import { readCheckpoint } from '@artist-ts/core/checkpoint-files';
+import { Rng } from '@artist-ts/core/rng';
+import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
 import * as tf from '@tensorflow/tfjs';
 import {
   type CodebookStats,

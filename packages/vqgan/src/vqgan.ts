@@ -3,9 +3,9 @@
  * quant_conv, VectorQuantizer2, post_quant_conv, decoder) with taming's parameter names.
  */
 import fs from 'node:fs';
-import { readCheckpoint, writeCheckpoint } from '@artist-ts/runtime/checkpoint-files';
-import { Rng } from '@artist-ts/runtime/rng';
-import type { RawTensor, TrainerState } from '@artist-ts/runtime/trainer-state';
+import { readCheckpoint, writeCheckpoint } from '@artist-ts/core/checkpoint-files';
+import { Rng } from '@artist-ts/core/rng';
+import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
 import * as tf from '@tensorflow/tfjs';
 import type { NormSpec } from './blocks';
 import {

@@ -1,4 +1,4 @@
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { kmeans } from '../src/codebook';
 import type { VqganConfig } from '../src/config';
 

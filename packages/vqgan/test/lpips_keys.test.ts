@@ -1,7 +1,7 @@
+import { Rng } from '@artist-ts/core/rng';
+import type { RawTensor } from '@artist-ts/core/trainer-state';
 import { initRuntime } from '@artist-ts/runtime';
-import { Rng } from '@artist-ts/runtime/rng';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
-import type { RawTensor } from '@artist-ts/runtime/trainer-state';
 import * as tf from '@tensorflow/tfjs';
 import { conv2d } from '../src/conv';
 import { InMemoryImageDataset } from '../src/dataset';

@@ -4,8 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { atomicWriteDir } from '@artist-ts/core/files';
 import { buildDataset, readDatasetManifest } from '@artist-ts/datasets';
-import { atomicWriteDir } from '@artist-ts/runtime/files';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
 

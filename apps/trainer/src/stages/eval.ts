@@ -5,11 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import { scoreKgShapesTsv } from '@artist-ts/datasets';
 import { evaluateImages, type FeatureExtractor, loadNsfwjsInceptionV3 } from '@artist-ts/eval-fid';
 import { loadGpt, sampleCodes } from '@artist-ts/gpt-knowl';
 import { encodeBase64, TsvWriter } from '@artist-ts/lattice-data';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
 import { toUint8Pixels, Vqgan } from '@artist-ts/vqgan';
 import type { TrainerConfig } from '../config';
 import { type Stage, throwIfAborted } from '../pipeline';

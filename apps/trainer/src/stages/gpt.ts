@@ -3,6 +3,7 @@
  * to `<run>/gpt/checkpoints/` (resumable, exact), and saves the final model to `<run>/gpt/checkpoint/`.
  */
 import fs from 'node:fs';
+import { resolveCheckpointDir } from '@artist-ts/core/checkpoint-files';
 import {
   type EntityTable,
   evaluateLoss,
@@ -15,7 +16,6 @@ import {
 } from '@artist-ts/gpt-knowl';
 import { loadEntityVectors } from '@artist-ts/kg-embedding';
 import { ShardDataset, Vocab } from '@artist-ts/lattice-data';
-import { resolveCheckpointDir } from '@artist-ts/runtime/checkpoint-files';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';

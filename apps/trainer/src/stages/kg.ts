@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Rng } from '@artist-ts/core/rng';
 import {
   evaluateLinkPrediction,
   type KgDataset,
@@ -13,7 +14,6 @@ import {
   trainTransE,
   writeEmbeddings,
 } from '@artist-ts/kg-embedding';
-import { Rng } from '@artist-ts/runtime/rng';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
 

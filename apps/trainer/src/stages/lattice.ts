@@ -4,6 +4,7 @@
  * entity names: `<run>/lattice/vocab.txt`, `<run>/lattice/{train,val,test}.knowl.tsv`.
  */
 import fs from 'node:fs';
+import { atomicWriteFile } from '@artist-ts/core/files';
 import {
   BertTokenizer,
   buildCharVocabFromTsv,
@@ -11,7 +12,6 @@ import {
   Vocab,
   writeKnowledgeTsv,
 } from '@artist-ts/lattice-data';
-import { atomicWriteFile } from '@artist-ts/runtime/files';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
 

@@ -3,7 +3,7 @@
  * `<run>/vqgan/checkpoints/` (resumable), and saves the final model to `<run>/vqgan/checkpoint/`.
  */
 import fs from 'node:fs';
-import { resolveCheckpointDir } from '@artist-ts/runtime/checkpoint-files';
+import { resolveCheckpointDir } from '@artist-ts/core/checkpoint-files';
 import {
   codebookStats,
   countCodes,

@@ -10,7 +10,7 @@
  *   only link to the picture is the KG's 关键词 edge; (b) "unseen-emoji" rows: a held-out fraction
  *   of emoji (with their variants) whose pictures are never trained on, whose KG facts remain.
  */
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { type DatasetRow, SPLITS, type SplitName } from '../output';
 import type { BuiltDataset, DatasetBuilder, ResolvedBuildOptions } from '../types';
 import { buildCatalog, type EmojiItem } from './catalog';

@@ -7,7 +7,7 @@
  * - test: every unseen creature alone and doubled ("unseen-one", "unseen-two"), each unseen
  *   creature left and right of a seen one ("unseen-pair"), and the other held-out seen pairs.
  */
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 import { KnowledgeGraph } from '../kg';
 import type { DatasetRow, SplitName } from '../output';
 import { stableJson } from '../output';

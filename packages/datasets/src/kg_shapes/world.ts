@@ -4,7 +4,7 @@
  * (颜色是, 形状是, 生活在); captions carry nothing but its name. 16 "unseen" creatures (2 per
  * colour and 2 per shape) never appear in training images.
  */
-import { Rng } from '@artist-ts/runtime/rng';
+import { Rng } from '@artist-ts/core/rng';
 
 export type Rgb = readonly [number, number, number];
 

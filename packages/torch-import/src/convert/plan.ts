@@ -4,7 +4,7 @@
  * plan checks everything at once (missing, unexpected and mis-shaped keys are listed together) and
  * accounts for every source key: used, ignored with a reason, or an error.
  */
-import type { RawTensor } from '@artist-ts/runtime/trainer-state';
+import type { RawTensor } from '@artist-ts/core/trainer-state';
 import type { StateDict } from '../torch_file';
 import { applyLayout, type LayoutTransform, transformedShape } from './layout';
 

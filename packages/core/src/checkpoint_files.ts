@@ -1,5 +1,5 @@
 /**
- * Checkpoint folders on disk, without tfjs (`@artist-ts/runtime/checkpoint-files`).
+ * Checkpoint folders on disk, without tfjs (`@artist-ts/core/checkpoint-files`).
  *
  * A checkpoint root holds one folder per saved step and a `latest` pointer:
  *

@@ -2,7 +2,7 @@
  * Crash-safe file writes: every writer goes to a temporary sibling, is fsynced, then renamed
  * over the target, so a reader sees either the old or the new content, never a torn file.
  *
- * This entry does not load tfjs (`@artist-ts/runtime/files`).
+ * This entry does not load tfjs (`@artist-ts/core/files`).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -48,25 +48,6 @@ export async function atomicWriteFile(target: string, data: string | Uint8Array)
     throw err;
   }
   await fsyncDir(path.dirname(target));
-}
-
-/** Synchronous variant of {@link atomicWriteFile}, for small files written from sync code. */
-export function atomicWriteFileSync(target: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  const tmp = tempSibling(target);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.renameSync(tmp, target);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
 }
 
 export interface AtomicDirOptions {

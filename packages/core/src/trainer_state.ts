@@ -2,7 +2,7 @@
  * The trainer state stored beside a checkpoint's weights (`trainer_state.pb`, protobuf; schema in
  * proto/trainer_state.proto) and the raw tensor type shared by every checkpoint reader/writer.
  *
- * This entry does not load tfjs (`@artist-ts/runtime/trainer-state`).
+ * This entry does not load tfjs (`@artist-ts/core/trainer-state`).
  */
 import { artist } from './generated/trainer_state';
 import type { RngState } from './rng';

@@ -3,7 +3,7 @@
  * masks, sampling. The generator is xoshiro128** (Blackman & Vigna), seeded through splitmix32,
  * so a stream is fully described by four uint32 words that checkpoints store and restore.
  *
- * This entry does not load tfjs (`@artist-ts/runtime/rng`).
+ * This entry does not load tfjs (`@artist-ts/core/rng`).
  */
 
 export const RNG_ALGORITHM = 'xoshiro128**';
