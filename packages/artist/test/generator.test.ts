@@ -66,23 +66,57 @@ describe('generator', () => {
 
   it('matches the run lexicon in captions and generates n images per text, reproducibly', async () => {
     const run = await makeRun('lattice');
-    const g = await Generator.load(pathsOfRun(run));
+    const g = await Generator.load(run);
     try {
-      const enc = g.encodeText('狗脸和苹果');
-      expect(enc.lattice).toEqual({ lexIds: [0, 1], posS: [0, 3], posE: [1, 4] });
-      expect(g.encodeText('天空').lattice).toEqual({ lexIds: [], posS: [], posE: [] });
-      const a = await g.generate(['一只狗脸', '红色的苹果'], { numSamples: 2, seed: 7 });
-      const b = await g.generate(['一只狗脸', '红色的苹果'], { numSamples: 2, seed: 7 });
+      const [enc, none] = g.encodeTexts(['狗脸和苹果', '天空']);
+      // EasyNLP's FLAT layout, straight from lattice-data: token entries, then one per entity.
+      expect(enc.lattice).toEqual({
+        tokens: ['狗', '脸', '和', '苹', '果'],
+        seqLen: 5,
+        lexIds: ['0', '1'],
+        posS: [0, 1, 2, 3, 4, 0, 3],
+        posE: [0, 1, 2, 3, 4, 1, 4],
+      });
+      expect(Array.from(enc.ids.subarray(0, 6))).toEqual([
+        ...['狗', '脸', '和', '苹', '果'].map((t) => g.tokenizer.vocab.id(t)),
+        g.tokenizer.padId,
+      ]);
+      expect(none.lattice?.lexIds).toEqual([]);
+      const a = await g.generate(['一只狗脸', '红色的苹果'], { numImages: 2, seed: 7 });
+      const b = await g.generate(['一只狗脸', '红色的苹果'], { numImages: 2, seed: 7 });
       expect(a.map((x) => [x.textIndex, x.sample])).toEqual([
         [0, 0],
         [0, 1],
         [1, 0],
         [1, 1],
       ]);
-      expect(a.every((x) => x.pixels.length === 8 * 8 * 3)).toBe(true);
+      expect(a.every((x) => x.pixels.length === 8 * 8 * 3 && x.width === 8 && x.height === 8)).toBe(
+        true,
+      );
       expect(b.map((x) => Array.from(x.pixels))).toEqual(a.map((x) => Array.from(x.pixels)));
+      const png = await g.generate(['一只狗脸', '红色的苹果'], {
+        numImages: 2,
+        seed: 7,
+        format: 'png',
+      });
+      for (const [i, p] of png.entries()) {
+        const img = await decodeImage(Buffer.from(p.png));
+        expect([img.width, img.height, p.textIndex, p.sample]).toEqual([
+          8,
+          8,
+          a[i].textIndex,
+          a[i].sample,
+        ]);
+        expect(Array.from(img.data)).toEqual(Array.from(a[i].pixels));
+      }
+      const seen: number[] = [];
+      await g.generate(['一只狗脸'], {
+        numImages: 2,
+        onProgress: (p) => seen.push(p.images),
+      });
+      expect(seen[seen.length - 1]).toBe(2);
       await expectNoLeakedTensors(() =>
-        g.generate(['一只狗脸'], { numSamples: 1, seed: 1 }).then(() => undefined),
+        g.generate(['一只狗脸'], { numImages: 1, seed: 1 }).then(() => undefined),
       );
     } finally {
       g.dispose();
@@ -96,7 +130,7 @@ describe('generator', () => {
     const output = path.join(run, 'pred.tsv');
     const g = await Generator.load(pathsOfRun(run));
     try {
-      const r = await generateTsv(g, input, output, { numSamples: 2, seed: 3 }, { chunk: 2 });
+      const r = await generateTsv(g, input, output, { numImages: 2, seed: 3, chunk: 2 });
       expect(r).toEqual({ texts: 3, images: 6 });
     } finally {
       g.dispose();
@@ -132,7 +166,11 @@ describe('generator', () => {
     const p = (2 * 10 + 2) * 3; // row 2, col 2: first pixel of image 0
     expect(Array.from(grid.data.subarray(p, p + 3))).toEqual([255, 0, 0]);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'artist-gen-png-'));
-    const files = await writePngs(out, [{ textIndex: 0, sample: 0, pixels: red }], 2, 1);
+    const files = await writePngs(
+      out,
+      [{ textIndex: 0, sample: 0, width: 2, height: 2, pixels: red }],
+      1,
+    );
     expect(files.map((f) => path.basename(f))).toEqual(['000-0.png', 'grid.png']);
   });
 });

@@ -7,11 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TrainingInterruptedError } from '@artist-ts/core/train-loop';
 import { initRuntime, type RuntimeInfo } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { runPipeline } from '../src/app';
 import { resolveConfig, type TrainerConfig } from '../src/config';
-import { AbortedError } from '../src/pipeline';
 import type { ProgressView } from '../src/progress';
 
 const MICRO = {
@@ -159,11 +159,11 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
       'eval/metrics.json',
       'report.html',
     ]) {
-      expect(fs.existsSync(run.path(f))).toBe(true);
+      expect(fs.existsSync(path.join(run.root, f))).toBe(true);
     }
-    const preds = fs.readFileSync(run.path('eval/predictions.tsv'), 'utf8').trim().split('\n');
+    const preds = fs.readFileSync(run.eval.predictions, 'utf8').trim().split('\n');
     expect(preds).toHaveLength(3);
-    const html = fs.readFileSync(run.path('report.html'), 'utf8');
+    const html = fs.readFileSync(run.reportFile, 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('data:image/png;base64,');
     const again = recorder();
@@ -186,8 +186,10 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
       () => null,
       (e: unknown) => e,
     );
-    expect((err as Error).message).toMatch(/stopped by request/);
-    expect(err).toBeInstanceOf(AbortedError);
+    expect((err as Error).message).toBe(
+      "stage 'gpt' stopped: run the same command again to continue",
+    );
+    expect(err).toBeInstanceOf(TrainingInterruptedError);
     const resumedDir = path.join(runsDir, 'resumed');
     expect(fs.existsSync(path.join(resumedDir, 'gpt', 'DONE.json'))).toBe(false);
     expect(fs.existsSync(path.join(resumedDir, 'gpt', 'checkpoints', 'latest'))).toBe(true);

@@ -35,7 +35,7 @@ export const dataStage: Stage<TrainerConfig> = {
   externalInputs: (c) => (c.data.input ? [c.data.input] : []),
   async run(ctx) {
     const { data, seed } = ctx.config;
-    const out = ctx.run.path('data');
+    const out = ctx.run.data.dir;
     if (data.input) {
       checkUserDataFolder(data.input);
       ctx.progress.log(`[data] copying ${data.input}`);

@@ -27,9 +27,9 @@ export const kgStage: Stage<TrainerConfig> = {
   after: ['data'],
   configSlice: (c) => c.kg,
   async run(ctx) {
-    const dataset = await readKgFolder(ctx.run.path('data', 'kg'));
+    const dataset = await readKgFolder(ctx.run.data.kg);
     const cfg = ctx.config.kg;
-    const ckpt = ctx.run.path('kg', 'checkpoints');
+    const ckpt = ctx.run.kg.checkpoints;
     ctx.progress.begin('kg', cfg.epochs, 'epochs');
     const result = await trainTransE(dataset, cfg, {
       checkpointDir: ckpt,
@@ -77,7 +77,7 @@ export const kgStage: Stage<TrainerConfig> = {
       hits10: metrics.realistic.both.hits10,
       mr: metrics.realistic.both.mr,
     };
-    await writeEmbeddings(ctx.run.path('kg', 'vectors'), result.embeddings, {
+    await writeEmbeddings(ctx.run.kg.vectors, result.embeddings, {
       metadata: { config: result.config, metrics: summary },
     });
     return summary;
