@@ -3,14 +3,13 @@
  * the run folder, initialise the backend, run stages, write the report.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { describeRuntime, initRuntime, type RuntimeInfo } from '@artist-ts/runtime';
 import type { TrainerConfig } from './config';
 import { runStages, type Stage, type StageEvent } from './pipeline';
 import { createProgressView, type ProgressView } from './progress';
 import { type AblationRow, writeReport } from './report';
 import { RunFolder } from './run_folder';
-import { STAGE_NAMES } from './run_layout';
+import { runRoot, STAGE_NAMES } from './run_layout';
 import { dataStage } from './stages/data';
 import { encodeStage } from './stages/encode';
 import { evalStage } from './stages/eval';
@@ -43,7 +42,7 @@ export interface PipelineOptions {
 }
 
 export function runFolderOf(config: TrainerConfig): RunFolder {
-  return new RunFolder(path.join(config.runsDir, config.name));
+  return new RunFolder(runRoot(config.runsDir, config.name));
 }
 
 export async function runPipeline(config: TrainerConfig, options: PipelineOptions = {}) {

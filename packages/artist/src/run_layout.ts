@@ -27,6 +27,27 @@ export type StageName = (typeof STAGE_NAMES)[number];
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
 
+/**
+ * A data folder: the run's `data/`, and the layout a user's own folder (`data.input`) must have,
+ * since the data stage copies it there.
+ */
+export interface DataFolderLayout {
+  dir: string;
+  /** `idx \t text \t imgbase64` of a split. */
+  split(split: Split): string;
+  /** The knowledge graph: OpenKE files (entity2id.txt, relation2id.txt, train2id.txt) or triples.tsv. */
+  kg: string;
+}
+
+export function dataFolderLayout(dir: string): DataFolderLayout {
+  return { dir, split: (s) => path.join(dir, `${s}.tsv`), kg: path.join(dir, 'kg') };
+}
+
+/** The run folder of run `name` in `runsDir`. */
+export function runRoot(runsDir: string, name: string): string {
+  return path.join(runsDir, name);
+}
+
 export class RunLayout {
   readonly root: string;
   /** The resolved configuration of the last command (JSON). */
@@ -36,13 +57,7 @@ export class RunLayout {
   /** One JSON metric record per line, appended by every stage. */
   readonly metricsFile: string;
   readonly reportFile: string;
-  readonly data: {
-    dir: string;
-    /** `idx \t text \t imgbase64` of a split. */
-    split(split: Split): string;
-    /** The knowledge graph: OpenKE files (entity2id.txt, relation2id.txt, train2id.txt) or triples.tsv. */
-    kg: string;
-  };
+  readonly data: DataFolderLayout;
   readonly kg: {
     checkpoints: string;
     /** TransE output folder (kg-embedding's writeEmbeddings / loadEntityVectors). */
@@ -80,7 +95,7 @@ export class RunLayout {
     this.argsFile = p('args.txt');
     this.metricsFile = p('metrics.jsonl');
     this.reportFile = p('report.html');
-    this.data = { dir: p('data'), split: (s) => p('data', `${s}.tsv`), kg: p('data', 'kg') };
+    this.data = dataFolderLayout(p('data'));
     this.kg = {
       checkpoints: p('kg', 'checkpoints'),
       vectors: p('kg', 'vectors'),

@@ -17,9 +17,22 @@ import {
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
 
+/** A KG folder holds OpenKE files or a named-triples TSV; which one (else an error naming both). */
+export function kgFolderFormat(
+  dir: string,
+): { kind: 'openke' } | { kind: 'triples'; file: string } {
+  const has = (name: string) => fs.existsSync(path.join(dir, name));
+  if (has('entity2id.txt') && has('train2id.txt')) return { kind: 'openke' };
+  if (has('triples.tsv')) return { kind: 'triples', file: path.join(dir, 'triples.tsv') };
+  throw new Error(
+    `${dir}: needs OpenKE files (entity2id.txt, relation2id.txt, train2id.txt) or triples.tsv`,
+  );
+}
+
 export async function readKgFolder(dir: string): Promise<KgDataset> {
-  if (fs.existsSync(path.join(dir, 'train2id.txt'))) return readOpenKEFolder(dir);
-  return readNamedDataset({ train: path.join(dir, 'triples.tsv') });
+  const format = kgFolderFormat(dir);
+  if (format.kind === 'openke') return readOpenKEFolder(dir);
+  return readNamedDataset({ train: format.file });
 }
 
 export const kgStage: Stage<TrainerConfig> = {
