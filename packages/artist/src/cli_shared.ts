@@ -117,9 +117,10 @@ export interface RuntimeFlags {
 export function addRuntimeOptions(cmd: Command): Command {
   cmd
     .addOption(
-      new Option('--backend <name>', 'tfjs backend (default: ARTIST_BACKEND, else auto)').choices(
-        BACKEND_REQUESTS,
-      ),
+      new Option(
+        '--backend <name>',
+        'tfjs backend; alias --device (default: ARTIST_BACKEND, else auto)',
+      ).choices(BACKEND_REQUESTS),
     )
     .addOption(
       new Option(

@@ -10,7 +10,7 @@
  * --guidance (--guidance-scale), --batch (--batch-size), --device (--backend).
  */
 import { DEFAULT_SAMPLE_CONFIG } from '@artist-ts/gpt-knowl';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import {
   abortOnSigint,
   addAlias,
@@ -125,11 +125,10 @@ export function buildProgram(): Command {
       '--entities <dir>',
       'TransE output folder: entity2id.txt + entity_vectors.bin (instead of --run)',
     )
-    .option(
-      '-p, --prompt <text>',
-      'caption (repeatable; alias --text)',
-      (v: string, prev: string[]) => [...prev, v],
-      [],
+    .addOption(
+      new Option('-p, --prompt <text>', 'caption (repeatable; alias --text)')
+        .argParser((v: string, prev: string[]) => [...prev, v])
+        .default([], 'none'),
     )
     .option('--input <tsv>', 'EasyNLP test TSV (idx<TAB>text), instead of --prompt')
     .option(
