@@ -12,6 +12,7 @@ import { initRuntime, type RuntimeInfo } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { runPipeline } from '../src/app';
 import { resolveConfig, type TrainerConfig } from '../src/config';
+import { Generator } from '../src/generator';
 import type { ProgressView } from '../src/progress';
 
 const MICRO = {
@@ -187,6 +188,22 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
     }
     const preds = fs.readFileSync(run.eval.predictions, 'utf8').trim().split('\n');
     expect(preds).toHaveLength(3);
+    // Evaluation and generation share one text path: the Generator on the same captions with the
+    // eval's sampling options makes exactly the images the eval stage wrote.
+    const rows = preds.map((l) => l.split('\t'));
+    const generator = await Generator.load(run.root);
+    try {
+      const { numSamples, ...sample } = config.eval.sample;
+      const images = await generator.generate(
+        rows.map((r) => r[1]),
+        { ...sample, numImages: numSamples, format: 'png' },
+      );
+      expect(images.map((i) => Buffer.from(i.png).toString('base64'))).toEqual(
+        rows.map((r) => r[2]),
+      );
+    } finally {
+      generator.dispose();
+    }
     const html = fs.readFileSync(run.reportFile, 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('data:image/png;base64,');
