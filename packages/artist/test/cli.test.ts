@@ -4,6 +4,7 @@ import path from 'node:path';
 import { initRuntime } from '@artist-ts/runtime';
 import { Vqgan } from '@artist-ts/vqgan';
 import { buildProgram } from '../src/train_cli';
+import { stdoutOf } from './stdout';
 
 const FIXTURE = path.join(
   __dirname,
@@ -22,15 +23,8 @@ describe('artist-train CLI', () => {
 
   it('imports a taming VQGAN safetensors file into a loadable checkpoint', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'artist-import-'));
-    const lines: string[] = [];
-    const spy = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => {
-        lines.push(String(chunk));
-        return true;
-      });
-    try {
-      await buildProgram().parseAsync([
+    const printed = await stdoutOf(() =>
+      buildProgram().parseAsync([
         'node',
         'artist-train',
         'import',
@@ -42,11 +36,9 @@ describe('artist-train CLI', () => {
         out,
         '--vqgan-config',
         '{"numGroups":2,"resolution":8}',
-      ]);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(lines.join('')).toMatch(
+      ]),
+    );
+    expect(printed).toMatch(
       /^vqgan: 155 tensors, \d+ parameters \(0 source keys ignored, 0 unused\)/,
     );
     const model = await Vqgan.load(out);
@@ -73,25 +65,16 @@ describe('artist-train CLI', () => {
   });
 
   it('prints the resolved config with --dry-run', async () => {
-    const lines: string[] = [];
-    const spy = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => {
-        lines.push(String(chunk));
-        return true;
-      });
-    try {
-      await buildProgram().parseAsync([
+    const printed = await stdoutOf(() =>
+      buildProgram().parseAsync([
         'node',
         'artist-train',
         'run',
         '--dry-run',
         '--set',
         'gpt.model.nLayer=2',
-      ]);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(JSON.parse(lines.join('')).gpt.model.nLayer).toBe(2);
+      ]),
+    );
+    expect(JSON.parse(printed).gpt.model.nLayer).toBe(2);
   });
 });

@@ -11,6 +11,7 @@ import {
 } from '../src/generate_cli';
 import { STAGE_NAMES } from '../src/run_layout';
 import { buildProgram as buildTrain } from '../src/train_cli';
+import { stdoutOf } from './stdout';
 
 /** Parses `args` with the program's action replaced: the options the action would get. */
 async function parsed<T>(program: Command, args: string[], sub?: string): Promise<T> {
@@ -184,13 +185,8 @@ describe('artist-train options', () => {
       'run',
     );
     expect([o.backend, o.threads]).toEqual(['cpu', 3]);
-    const lines: string[] = [];
-    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    try {
-      await buildTrain().parseAsync([
+    const printed = await stdoutOf(() =>
+      buildTrain().parseAsync([
         'node',
         'artist-train',
         'run',
@@ -201,11 +197,9 @@ describe('artist-train options', () => {
         'x',
         '--runs-dir',
         'elsewhere',
-      ]);
-    } finally {
-      spy.mockRestore();
-    }
-    const config = JSON.parse(lines.join(''));
+      ]),
+    );
+    const config = JSON.parse(printed);
     expect([config.backend, config.name, config.runsDir]).toEqual(['wasm', 'x', 'elsewhere']);
   });
 
