@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
-import { Rng } from '@artist-ts/core/rng';
+import { TrainingInterruptedError } from '@artist-ts/core/train-loop';
 import { buildDataset, listDatasets } from '@artist-ts/datasets';
 import {
   evaluateImages,
@@ -14,13 +14,7 @@ import {
   loadNsfwjsInceptionV3,
   loadStatsNpz,
 } from '@artist-ts/eval-fid';
-import {
-  evaluateLinkPrediction,
-  presetConfig,
-  subsetTriples,
-  trainTransE,
-  writeEmbeddings,
-} from '@artist-ts/kg-embedding';
+import { presetConfig, trainTransE, writeEmbeddings } from '@artist-ts/kg-embedding';
 import {
   BertTokenizer,
   buildCharVocabFromTsv,
@@ -28,11 +22,11 @@ import {
   Vocab,
   writeKnowledgeTsv,
 } from '@artist-ts/lattice-data';
-import { describeRuntime, initRuntime } from '@artist-ts/runtime';
 import { importCheckpoint } from '@artist-ts/torch-import';
+import { initRuntimeFrom, type RuntimeFlags, runtimeLine } from './cli_shared';
 import { ConfigError } from './config_tree';
 import { createProgressView } from './progress';
-import { readKgFolder } from './stages/kg';
+import { probeLinkPrediction, readKgFolder } from './stages/kg';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -75,34 +69,38 @@ export async function buildDatasetCommand(
   );
 }
 
-export async function kgCommand(o: {
-  input?: string;
-  output?: string;
-  kgPreset: string;
-}): Promise<void> {
+/**
+ * TransE on a KG folder into `--output`. Checkpoints go to `<output>.checkpoints/` until the output
+ * is written, so a run stopped with Ctrl-C continues where it stopped.
+ */
+export async function kgCommand(
+  o: { input?: string; output?: string; kgPreset: string },
+  signal?: AbortSignal,
+): Promise<void> {
   if (!o.input || !o.output) throw new ConfigError('--output', 'kg --input needs --output');
   const dataset = fs.statSync(o.input).isDirectory()
     ? await readKgFolder(o.input)
     : await readKgFolder(path.dirname(o.input));
   const cfg = presetConfig(o.kgPreset);
+  const checkpoints = `${path.resolve(o.output)}.checkpoints`;
   const progress = createProgressView();
   progress.begin('kg', cfg.epochs, 'epochs');
   const result = await trainTransE(dataset, cfg, {
+    checkpointDir: checkpoints,
+    resume: true,
+    signal,
     callbacks: {
       onEpoch: (r) =>
         progress.update(r.epoch, { loss: r.loss, 'triples/s': Math.round(r.triplesPerSecond) }),
     },
   });
   progress.end();
-  const probe =
-    dataset.test.count > 0 ? dataset.test : subsetTriples(dataset.train, 2000, new Rng('kg-probe'));
-  const m = await evaluateLinkPrediction(result.embeddings, probe, {
-    filter: [dataset.train, dataset.valid, dataset.test],
-    distance: result.config.distance,
-  });
+  if (signal?.aborted) throw new TrainingInterruptedError('kg');
+  const { metrics: m } = await probeLinkPrediction(dataset, result);
   await writeEmbeddings(o.output, result.embeddings, {
     metadata: { config: result.config, metrics: m.realistic.both },
   });
+  fs.rmSync(checkpoints, { recursive: true, force: true });
   out(
     `MRR ${m.realistic.both.mrr.toFixed(4)} Hits@10 ${m.realistic.both.hits10.toFixed(4)} (filtered, realistic ties) -> ${o.output}`,
   );
@@ -145,21 +143,18 @@ async function sideOf(p: string): Promise<ImageSource | FeatureStats> {
   return imageSourceFromPath(p);
 }
 
-export async function fidCommand(o: {
-  real: string;
-  fake: string;
-  batchSize: number;
-  kid: boolean;
-}): Promise<void> {
-  const runtime = await initRuntime();
-  out(`artist-ts: ${describeRuntime(runtime)}`);
+export async function fidCommand(
+  o: { real: string; fake: string; batchSize: number; kid: boolean } & RuntimeFlags,
+  signal?: AbortSignal,
+): Promise<void> {
+  out(runtimeLine(await initRuntimeFrom(o)));
   const extractor = await loadNsfwjsInceptionV3();
   try {
     const r = await evaluateImages({
       extractor,
       real: await sideOf(o.real),
       fake: await sideOf(o.fake),
-      extract: { batchSize: o.batchSize },
+      extract: { batchSize: o.batchSize, signal },
       kid: o.kid ? {} : false,
     });
     for (const line of r.summary) out(line);

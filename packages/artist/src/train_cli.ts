@@ -166,7 +166,7 @@ export function buildProgram(): Command {
       .option('--output <dir>', 'output folder (standalone)')
       .option('--kg-preset <name>', 'TransE preset (standalone)', 'default'),
   ).action(async (o: RunOpts & { input?: string; output?: string; kgPreset: string }) => {
-    if (o.input) return kgCommand(o);
+    if (o.input) return kgCommand(o, abortOnSigint().signal);
     return runCommand(o, ['kg']);
   });
 
@@ -235,7 +235,7 @@ export function buildProgram(): Command {
     .requiredOption('--fake <path>', 'generated images: folder, TSV, or .npz statistics')
     .option('--batch-size <n>', 'images per forward pass', intArg(1), 16)
     .option('--no-kid', 'skip KID')
-    .action((o) => fidCommand(o));
+    .action((o) => fidCommand(o, abortOnSigint().signal));
   addRuntimeOptions(fid);
 
   program

@@ -8,9 +8,11 @@ import { Rng } from '@artist-ts/core/rng';
 import {
   evaluateLinkPrediction,
   type KgDataset,
+  type LinkPredictionMetrics,
   readNamedDataset,
   readOpenKEFolder,
   subsetTriples,
+  type TrainResult,
   trainTransE,
   writeEmbeddings,
 } from '@artist-ts/kg-embedding';
@@ -33,6 +35,25 @@ export async function readKgFolder(dir: string): Promise<KgDataset> {
   const format = kgFolderFormat(dir);
   if (format.kind === 'openke') return readOpenKEFolder(dir);
   return readNamedDataset({ train: format.file });
+}
+
+/**
+ * Filtered link prediction (realistic tie ranks) of trained vectors: on the test triples, or, when
+ * the KG has none (it is the knowledge source, so every fact is trained on), on a fixed sample of
+ * the training triples, which measures how well the vectors fit the graph.
+ */
+export async function probeLinkPrediction(
+  dataset: KgDataset,
+  result: Pick<TrainResult, 'embeddings' | 'config'>,
+): Promise<{ probe: string; metrics: LinkPredictionMetrics }> {
+  const onTest = dataset.test.count > 0;
+  const probe = onTest ? dataset.test : subsetTriples(dataset.train, 2000, new Rng('kg-probe'));
+  const metrics = await evaluateLinkPrediction(result.embeddings, probe, {
+    filter: [dataset.train, dataset.valid, dataset.test],
+    distance: result.config.distance,
+    workers: Math.min(2, result.config.workers),
+  });
+  return { probe: onTest ? 'test' : 'train sample (fit)', metrics };
 }
 
 export const kgStage: Stage<TrainerConfig> = {
@@ -67,24 +88,14 @@ export const kgStage: Stage<TrainerConfig> = {
     });
     ctx.progress.end();
     if (ctx.signal.aborted) return {};
-    // The KG is the knowledge source, so every fact is trained on; the link-prediction numbers
-    // below measure how well the vectors fit the graph (filtered ranks over a fixed sample).
-    const probe =
-      dataset.test.count > 0
-        ? dataset.test
-        : subsetTriples(dataset.train, 2000, new Rng('kg-probe'));
-    const metrics = await evaluateLinkPrediction(result.embeddings, probe, {
-      filter: [dataset.train, dataset.valid, dataset.test],
-      distance: result.config.distance,
-      workers: Math.min(2, result.config.workers),
-    });
+    const { probe, metrics } = await probeLinkPrediction(dataset, result);
     const summary = {
       entities: dataset.entities.length,
       relations: dataset.relations.length,
       triples: dataset.train.count,
       epochs: result.epochs,
       finalLoss: result.lossHistory[result.lossHistory.length - 1] ?? null,
-      probe: dataset.test.count > 0 ? 'test' : 'train sample (fit)',
+      probe,
       mrr: metrics.realistic.both.mrr,
       hits1: metrics.realistic.both.hits1,
       hits10: metrics.realistic.both.hits10,
