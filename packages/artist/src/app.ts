@@ -8,7 +8,7 @@ import type { TrainerConfig } from './config';
 import { runStages, type Stage, type StageEvent } from './pipeline';
 import { createProgressView, type ProgressView } from './progress';
 import { type AblationRow, writeReport } from './report';
-import { RunFolder } from './run_folder';
+import { RunFolder, type StageMarker } from './run_folder';
 import { runRoot, STAGE_NAMES } from './run_layout';
 import { dataStage } from './stages/data';
 import { encodeStage } from './stages/encode';
@@ -57,10 +57,16 @@ export async function runPipeline(config: TrainerConfig, options: PipelineOption
     else if (e.type === 'start') progress.log(`[${e.stage}] running (${e.reason})`);
     else progress.log(`[${e.stage}] done in ${e.marker.seconds.toFixed(1)} s`);
   };
-  const markers = await runStages(
-    { run, config, signal: options.signal ?? new AbortController().signal, progress },
-    { stages: STAGES, only: options.only, force: options.force, onEvent },
-  );
+  let markers: Record<string, StageMarker>;
+  try {
+    markers = await runStages(
+      { run, config, signal: options.signal ?? new AbortController().signal, progress },
+      { stages: STAGES, only: options.only, force: options.force, onEvent },
+    );
+  } catch (err) {
+    progress.end(); // a stage stopped or failed mid-bar: give the terminal back (cursor, line)
+    throw err;
+  }
   let report: string | null = null;
   if (options.report ?? fs.existsSync(run.markerFile('eval'))) {
     report = await writeReport(run);

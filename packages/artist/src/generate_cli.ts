@@ -106,6 +106,9 @@ async function generateCommand(o: GenerateCliOptions): Promise<void> {
       const files = await writePngs(o.outputDir, images, o.numImages);
       view.log(`${images.length} images -> ${o.outputDir} (grid: ${files[files.length - 1]})`);
     }
+  } catch (err) {
+    view.end(); // stopped or failed mid-bar: give the terminal back (cursor, line)
+    throw err;
   } finally {
     generator.dispose();
   }
