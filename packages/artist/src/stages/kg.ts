@@ -1,5 +1,5 @@
 /**
- * Stage `kg`: TransE on `<run>/data/kg/` into `<run>/kg/` (entity2id.txt, relation2id.txt,
+ * Stage `kg`: TransE on `<run>/data/kg/` into `<run>/kg/vectors/` (entity2id.txt, relation2id.txt,
  * entity_vectors.bin, metadata.json), checkpointed in `<run>/kg/checkpoints/` and resumable.
  */
 import fs from 'node:fs';
