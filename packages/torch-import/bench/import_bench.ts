@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '@artist-ts/core/rng';
+import { encodeSafetensors, type SafetensorsEntry } from '@artist-ts/torch-files';
 import { importCheckpoint } from '../src';
-import { encodeSafetensors, type SafetensorsEntry } from '../src/reader';
 
 const layers = Number(process.env.BENCH_LAYERS ?? 2);
 const C = 768;

@@ -1,9 +1,10 @@
 /**
  * @artist-ts/torch-import: run released PyTorch checkpoints (taming VQGAN, EasyNLP ARTIST,
- * pytorch-fid Inception) with artist-ts, without Python. The reader alone (no tfjs, no target
- * packages) is `@artist-ts/torch-import/reader`.
+ * pytorch-fid Inception) with artist-ts, without Python. It re-exports the file reader and writers
+ * of `@artist-ts/torch-files` (no tfjs, no model packages), which can also be used alone.
  */
 
+export * from '@artist-ts/torch-files';
 export { GPT_SHAPE_FREE_DEFAULTS, GPT_TORCH_PREFIX, gptPlan, inferGptConfig } from './convert/gpt';
 export { INCEPTION_IGNORE, type InceptionConvSpec, inceptionPlan } from './convert/inception';
 export {
@@ -40,4 +41,3 @@ export {
   importCheckpoint,
   validateImportOptions,
 } from './import';
-export * from './reader';

@@ -13,7 +13,7 @@ import {
   parameterSpecs,
   validateGptConfig,
 } from '@artist-ts/gpt-knowl';
-import type { StateDict } from '../torch_file';
+import type { StateDict } from '@artist-ts/torch-files';
 import { ConversionError, type IgnoreRule, type MappingRow, sourceShape } from './plan';
 
 export const GPT_TORCH_PREFIX = 'transformer.';

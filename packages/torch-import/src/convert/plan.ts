@@ -5,7 +5,7 @@
  * accounts for every source key: used, ignored with a reason, or an error.
  */
 import type { RawTensor } from '@artist-ts/core/trainer-state';
-import type { StateDict } from '../torch_file';
+import type { StateDict } from '@artist-ts/torch-files';
 import { applyLayout, type LayoutTransform, transformedShape } from './layout';
 
 export interface MappingRow {

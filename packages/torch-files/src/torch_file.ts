@@ -4,7 +4,7 @@
  * TorchTensor objects, plus helpers to find the state dict inside it.
  */
 import { type ByteSource, FileSource, MemorySource } from './byte_source';
-import { TorchImportError } from './errors';
+import { TorchFileError } from './errors';
 import { DEFAULT_READER_OPTIONS, type ReaderOptions, validateReaderOptions } from './limits';
 import { describe, isTruncationError, PyDict, PyTuple, unpickle } from './pickle';
 import { parseSafetensors } from './safetensors';
@@ -42,7 +42,7 @@ class Budget {
   storage(bytes: number, key: string): void {
     this.total += bytes;
     if (this.total > this.o.maxTotalBytes) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `storages exceed the limit of ${this.o.maxTotalBytes} bytes in all`,
         {
           file: this.file,
@@ -53,7 +53,7 @@ class Budget {
   }
   tensor(): void {
     if (++this.count > this.o.maxTensors) {
-      throw new TorchImportError(`more than ${this.o.maxTensors} tensors`, { file: this.file });
+      throw new TorchFileError(`more than ${this.o.maxTensors} tensors`, { file: this.file });
     }
   }
 }
@@ -69,7 +69,7 @@ function sniff(src: ByteSource): CheckpointFormat {
     const h = src.read(0, 2);
     if (h[0] === 0x80 && h[1] >= 2 && h[1] <= 5) return 'torch-legacy';
   }
-  throw new TorchImportError(
+  throw new TorchFileError(
     'unrecognised checkpoint: not a torch.save zip, not a legacy torch pickle, not safetensors',
     { file: src.name, offset: 0 },
   );
@@ -79,7 +79,7 @@ function parsePid(pid: unknown, at: { file: string; offset: number }, legacy: bo
   const items = pid instanceof PyTuple ? pid.items : null;
   if (items?.[0] !== 'storage') {
     const kind = items && typeof items[0] === 'string' ? `'${items[0]}'` : describe(pid);
-    throw new TorchImportError(
+    throw new TorchFileError(
       `persistent id ${kind} is not a storage${kind === "'module'" ? ' (a whole pickled nn.Module: save model.state_dict() instead)' : ''}`,
       at,
     );
@@ -87,10 +87,10 @@ function parsePid(pid: unknown, at: { file: string; offset: number }, legacy: bo
   const [, type, key, location, numel, view] = items;
   const dtype = storageDTypeOf(type);
   if (!dtype)
-    throw new TorchImportError(`persistent id with unknown storage type ${describe(type)}`, at);
-  if (typeof key !== 'string') throw new TorchImportError(`storage key is ${describe(key)}`, at);
+    throw new TorchFileError(`persistent id with unknown storage type ${describe(type)}`, at);
+  if (typeof key !== 'string') throw new TorchFileError(`storage key is ${describe(key)}`, at);
   if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) {
-    throw new TorchImportError(`storage ${key}: bad element count ${describe(numel)}`, {
+    throw new TorchFileError(`storage ${key}: bad element count ${describe(numel)}`, {
       ...at,
       field: key,
     });
@@ -104,7 +104,7 @@ function openZip(src: ByteSource, o: ReaderOptions): TorchFile {
     (n) => /^[^/]+\/data\.pkl$/.test(n) || n === 'data.pkl',
   );
   if (pkl.length !== 1) {
-    throw new TorchImportError(
+    throw new TorchFileError(
       pkl.length
         ? `several data.pkl entries (${pkl.join(', ')})`
         : 'zip without <archive>/data.pkl: not a torch.save file',
@@ -119,15 +119,15 @@ function openZip(src: ByteSource, o: ReaderOptions): TorchFile {
   };
   const byteorder = text('byteorder') ?? 'little';
   if (byteorder !== 'little' && byteorder !== 'big') {
-    throw new TorchImportError(`unknown byteorder '${byteorder}'`, {
+    throw new TorchFileError(`unknown byteorder '${byteorder}'`, {
       file: src.name,
       field: `${prefix}byteorder`,
     });
   }
   const pklEntry = zip.entries.get(pkl[0]);
-  if (!pklEntry) throw new TorchImportError('data.pkl vanished', { file: src.name });
+  if (!pklEntry) throw new TorchFileError('data.pkl vanished', { file: src.name });
   if (pklEntry.size > o.maxPickleBytes) {
-    throw new TorchImportError(
+    throw new TorchFileError(
       `data.pkl is ${pklEntry.size} bytes, above maxPickleBytes ${o.maxPickleBytes}`,
       {
         file: src.name,
@@ -155,7 +155,7 @@ function openZip(src: ByteSource, o: ReaderOptions): TorchFile {
       const cached = storages.get(key);
       if (cached) {
         if (cached.dtype !== dtype || cached.numel !== numel) {
-          throw new TorchImportError(`storage ${key} referenced with two dtypes or sizes`, {
+          throw new TorchFileError(`storage ${key} referenced with two dtypes or sizes`, {
             ...at,
             field: key,
           });
@@ -163,7 +163,7 @@ function openZip(src: ByteSource, o: ReaderOptions): TorchFile {
         return cached;
       }
       if (numel > o.maxTensorElements) {
-        throw new TorchImportError(
+        throw new TorchFileError(
           `storage ${key} claims ${numel} elements, above the limit ${o.maxTensorElements}`,
           {
             ...at,
@@ -173,13 +173,13 @@ function openZip(src: ByteSource, o: ReaderOptions): TorchFile {
       }
       const e = entry(`data/${key}`);
       if (!e)
-        throw new TorchImportError(`storage data/${key} is missing from the archive`, {
+        throw new TorchFileError(`storage data/${key} is missing from the archive`, {
           ...at,
           field: key,
         });
       const nbytes = numel * DTYPE_SIZE[dtype];
       if (e.size !== nbytes) {
-        throw new TorchImportError(
+        throw new TorchFileError(
           `storage ${key} claims ${numel} x ${dtype} = ${nbytes} bytes but data/${key} holds ${e.size}`,
           { ...at, field: key },
         );
@@ -228,7 +228,7 @@ function openLegacy(src: ByteSource, o: ReaderOptions): TorchFile {
       if (!isTruncationError(e)) throw e;
       if (n >= limit) {
         if (limit < src.size) {
-          throw new TorchImportError(`pickles run past maxPickleBytes (${o.maxPickleBytes})`, {
+          throw new TorchFileError(`pickles run past maxPickleBytes (${o.maxPickleBytes})`, {
             file: src.name,
           });
         }
@@ -246,7 +246,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
       baseOffset: pos,
       maxDepth: o.maxDepth,
       resolveGlobal: (m, n, at) => {
-        throw new TorchImportError(`global ${m}.${n} inside the ${what}`, {
+        throw new TorchFileError(`global ${m}.${n} inside the ${what}`, {
           ...at,
           field: `${m}.${n}`,
         });
@@ -257,7 +257,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
   };
   const magic = plain('magic number');
   if (typeof magic !== 'bigint' || magic !== LEGACY_MAGIC) {
-    throw new TorchImportError(
+    throw new TorchFileError(
       'legacy torch file with a wrong magic number (is it a plain pickle?)',
       {
         file: src.name,
@@ -267,7 +267,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
   }
   const protocol = plain('protocol version');
   if (protocol !== LEGACY_PROTOCOL) {
-    throw new TorchImportError(
+    throw new TorchFileError(
       `legacy protocol version ${describe(protocol)}, expected ${LEGACY_PROTOCOL}`,
       {
         file: src.name,
@@ -294,7 +294,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
     persistentLoad: (pid, at) => {
       const { dtype, key, numel, view } = parsePid(pid, at, true);
       if (numel > o.maxTensorElements) {
-        throw new TorchImportError(
+        throw new TorchFileError(
           `storage ${key} claims ${numel} elements, above the limit ${o.maxTensorElements}`,
           {
             ...at,
@@ -314,12 +314,12 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
           dataOffset: -1,
           readBytes(off, len) {
             if (this.dataOffset < 0)
-              throw new TorchImportError(`storage ${key} has no data`, {
+              throw new TorchFileError(`storage ${key} has no data`, {
                 file: src.name,
                 field: key,
               });
             if (off + len > numel * DTYPE_SIZE[dtype]) {
-              throw new TorchImportError(`read past the end of storage ${key}`, {
+              throw new TorchFileError(`read past the end of storage ${key}`, {
                 file: src.name,
                 field: key,
               });
@@ -330,7 +330,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
         root = s;
         roots.set(key, s);
       } else if (root.dtype !== dtype) {
-        throw new TorchImportError(`storage ${key} referenced with two dtypes`, {
+        throw new TorchFileError(`storage ${key} referenced with two dtypes`, {
           ...at,
           field: key,
         });
@@ -346,7 +346,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
         size < 0 ||
         offset + size > numel
       ) {
-        throw new TorchImportError(`bad storage view ${describe(view)} of ${key}`, {
+        throw new TorchFileError(`bad storage view ${describe(view)} of ${key}`, {
           ...at,
           field: key,
         });
@@ -367,7 +367,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
   pos += r.end;
   const keys = plain('storage key list');
   if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) {
-    throw new TorchImportError(`storage key list is ${describe(keys)}`, {
+    throw new TorchFileError(`storage key list is ${describe(keys)}`, {
       file: src.name,
       offset: pos,
     });
@@ -376,7 +376,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
   for (const key of keys as string[]) {
     const s = roots.get(key);
     if (at + 8 > src.size) {
-      throw new TorchImportError(`file ends before storage ${key}`, {
+      throw new TorchFileError(`file ends before storage ${key}`, {
         file: src.name,
         offset: at,
         field: key,
@@ -386,7 +386,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
     const count = new DataView(c8.buffer, c8.byteOffset, 8).getBigInt64(0, littleEndian);
     const elSize = s ? DTYPE_SIZE[s.dtype] : 1;
     if (count < 0n || count * BigInt(elSize) > BigInt(src.size - at - 8)) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `storage ${key} claims ${count} elements, more than the file holds`,
         {
           file: src.name,
@@ -397,7 +397,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
     }
     if (s) {
       if (Number(count) !== s.numel) {
-        throw new TorchImportError(
+        throw new TorchFileError(
           `storage ${key}: pickle says ${s.numel} elements, data says ${count}`,
           {
             file: src.name,
@@ -412,7 +412,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
   }
   for (const [key, s] of roots) {
     if (s.dataOffset < 0)
-      throw new TorchImportError(`storage ${key} is not in the data section`, {
+      throw new TorchFileError(`storage ${key} is not in the data section`, {
         file: src.name,
         field: key,
       });
@@ -446,7 +446,7 @@ function openSafetensors(src: ByteSource, o: ReaderOptions): TorchFile {
 }
 
 /** Opens a checkpoint from a path or bytes. The format is sniffed from the content. */
-export function openTorchFile(
+export function readTorchFile(
   input: string | Uint8Array,
   options: Partial<ReaderOptions> = {},
 ): TorchFile {
@@ -490,7 +490,7 @@ function hasTensors(d: PyDict): boolean {
 export function stateDictOf(f: TorchFile, container?: string): StateDict {
   const root = f.root;
   if (!(root instanceof PyDict)) {
-    throw new TorchImportError(`checkpoint root is ${describe(root)}, not a dict of tensors`, {
+    throw new TorchFileError(`checkpoint root is ${describe(root)}, not a dict of tensors`, {
       file: f.file,
     });
   }
@@ -500,7 +500,7 @@ export function stateDictOf(f: TorchFile, container?: string): StateDict {
   if (container !== undefined && container !== '') {
     const d = root.get(container);
     if (!(d instanceof PyDict)) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `no dict under '${container}' (top-level keys: ${root.keys.map(String).join(', ')})`,
         {
           file: f.file,
@@ -553,7 +553,7 @@ export function loadStateDict(
   options: Partial<ReaderOptions> & { container?: string } = {},
 ): StateDict {
   const { container, ...readerOptions } = options;
-  const f = openTorchFile(input, readerOptions);
+  const f = readTorchFile(input, readerOptions);
   try {
     return stateDictOf(f, container);
   } catch (e) {

@@ -7,7 +7,7 @@
  * number, str -> string, bytes -> Uint8Array, list -> Array, tuple -> PyTuple, dict -> PyDict,
  * set -> PySet, allowed globals -> PyGlobal (and what they build).
  */
-import { TorchImportError } from './errors';
+import { TorchFileError } from './errors';
 
 export class PyTuple {
   constructor(readonly items: readonly unknown[]) {}
@@ -107,8 +107,8 @@ export interface UnpickleContext {
 /** True for errors that a longer input could avoid (the pickle ran past the bytes given). */
 export function isTruncationError(e: unknown): boolean {
   return (
-    e instanceof TorchImportError &&
-    (e as TorchImportError & { truncated?: boolean }).truncated === true
+    e instanceof TorchFileError &&
+    (e as TorchFileError & { truncated?: boolean }).truncated === true
   );
 }
 
@@ -213,8 +213,8 @@ export function unpickle(bytes: Uint8Array, ctx: UnpickleContext): UnpickleResul
   let opAt = 0;
 
   const fail = (msg: string, truncated = false): never => {
-    const e = new TorchImportError(`pickle: ${msg}`, { file: ctx.file, offset: base + opAt });
-    if (truncated) (e as TorchImportError & { truncated?: boolean }).truncated = true;
+    const e = new TorchFileError(`pickle: ${msg}`, { file: ctx.file, offset: base + opAt });
+    if (truncated) (e as TorchFileError & { truncated?: boolean }).truncated = true;
     throw e;
   };
   const need = (n: number): void => {
@@ -262,7 +262,7 @@ export function unpickle(bytes: Uint8Array, ctx: UnpickleContext): UnpickleResul
     try {
       return utf8.decode(take(n));
     } catch (e) {
-      if (e instanceof TorchImportError) throw e;
+      if (e instanceof TorchFileError) throw e;
       return fail('invalid UTF-8 in a string');
     }
   };

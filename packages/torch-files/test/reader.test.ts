@@ -7,16 +7,13 @@ import {
   floatToBfloat16,
   floatToHalf,
   halfToFloat,
-  inspectCheckpoint,
   loadStateDict,
   MemorySource,
-  openTorchFile,
-  PyDict,
-  PyObject,
-  TorchImportError,
+  readTorchFile,
+  TorchFileError,
   type TorchTensor,
   validateReaderOptions,
-} from '../src/reader';
+} from '../src';
 import { ZipArchive } from '../src/zip';
 
 const FIX = path.join(__dirname, 'fixtures');
@@ -102,9 +99,6 @@ describe('safetensors', () => {
     close(sd.tensors.get('bf16')?.toFloat32() ?? [], expected.bf16, 0);
     expect(Array.from(sd.tensors.get('i64')?.toInt32() ?? [])).toEqual(expected.i64);
     sd.close();
-    const vq = openTorchFile(fx('vqgan_tiny.safetensors'));
-    expect(vq.metadata).toEqual({ format: 'pt', source: 'make_fixtures.py' });
-    vq.close();
   });
 
   it('reads from memory as well as from a path', () => {
@@ -114,59 +108,13 @@ describe('safetensors', () => {
   });
 });
 
-describe('checkpoint containers', () => {
-  it('finds a Lightning state_dict and reports the rest', () => {
-    // The callback class used as a dict key is refused unless allowed as an inert object.
-    expect(() => loadStateDict(fx('vqgan_tiny_lightning.ckpt'))).toThrow(ForbiddenGlobalError);
-    const sd = loadStateDict(fx('vqgan_tiny_lightning.ckpt'), {
-      allowGlobals: ['pytorch_lightning.*'],
-    });
-    expect(sd.container).toBe('state_dict');
-    expect(sd.tensors.has('encoder.conv_in.weight')).toBe(true);
-    expect(sd.tensors.has('loss.discriminator.main.0.weight')).toBe(true);
-    expect(sd.skipped.map((s) => s.key)).toEqual([
-      '<top>.epoch',
-      '<top>.global_step',
-      '<top>.pytorch-lightning_version',
-      '<top>.callbacks',
-      '<top>.optimizer_states',
-      '<top>.lr_schedulers',
-    ]);
-    sd.close();
-  });
-
-  it('keeps inert objects inert and records their arguments', () => {
-    const f = openTorchFile(fx('vqgan_tiny_lightning.ckpt'), {
-      allowGlobals: ['pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint'],
-    });
-    const root = f.root as PyDict;
-    expect(root.get('global_step')).toBe(1200);
-    const cb = root.get('callbacks') as PyDict;
-    expect(cb.size).toBe(1);
-    const sd = root.get('state_dict') as PyDict;
-    expect(sd.attrs).toBeInstanceOf(PyDict); // _metadata via BUILD
-    expect(f.tensors.length).toBe(sd.size);
-    f.close();
-    expect(PyObject).toBeDefined();
-  });
-
-  it('reads the ARTIST layout with both prefixes', () => {
-    const sd = loadStateDict(fx('artist_tiny.bin'));
-    const keys = [...sd.tensors.keys()];
-    expect(keys.filter((k) => k.startsWith('transformer.')).length).toBeGreaterThan(0);
-    expect(keys.filter((k) => k.startsWith('first_stage_model.')).length).toBeGreaterThan(0);
-    expect(sd.skipped).toEqual([]);
-    sd.close();
-  });
-});
-
 describe('refusals', () => {
   it('refuses an os.system global, naming it, and runs nothing', () => {
     const marker = '/tmp/torch-import-pwned';
     if (fs.existsSync(marker)) fs.unlinkSync(marker);
     let err: unknown;
     try {
-      openTorchFile(fx('evil_os_system.pt'));
+      readTorchFile(fx('evil_os_system.pt'));
     } catch (e) {
       err = e;
     }
@@ -179,64 +127,64 @@ describe('refusals', () => {
   });
 
   it('refuses a storage that claims more elements than the limit or the archive holds', () => {
-    expect(() => openTorchFile(fx('evil_huge_storage.pt'))).toThrow(
+    expect(() => readTorchFile(fx('evil_huge_storage.pt'))).toThrow(
       /storage 0 claims 1099511627776 elements, above the limit/,
     );
-    expect(() => openTorchFile(fx('evil_huge_storage.pt'), { maxTensorElements: 2 ** 50 })).toThrow(
+    expect(() => readTorchFile(fx('evil_huge_storage.pt'), { maxTensorElements: 2 ** 50 })).toThrow(
       /claims 1099511627776 x float32 = 4398046511104 bytes but data\/0 holds 16/,
     );
   });
 
   it('refuses a tensor whose shape reaches past its storage', () => {
-    expect(() => openTorchFile(fx('evil_huge_shape.pt'))).toThrow(
+    expect(() => readTorchFile(fx('evil_huge_shape.pt'))).toThrow(
       /exceeds the limit|reach element/,
     );
-    expect(() => openTorchFile(fx('evil_huge_shape.pt'), { maxTensorElements: 2 ** 40 })).toThrow(
+    expect(() => readTorchFile(fx('evil_huge_shape.pt'), { maxTensorElements: 2 ** 40 })).toThrow(
       /shape \[100000,100000\] strides \[100000,1\] offset 0 reach element 9999999999 of a storage of 4/,
     );
   });
 
   it('refuses a pickle string longer than the pickle', () => {
-    expect(() => openTorchFile(fx('evil_huge_string.pt'))).toThrow(
+    expect(() => readTorchFile(fx('evil_huge_string.pt'))).toThrow(
       /BINUNICODE wants 4294967295 bytes but only 3 remain/,
     );
   });
 
   it('refuses huge safetensors headers and shapes before reading data', () => {
-    expect(() => openTorchFile(fx('evil_huge.safetensors'))).toThrow(
+    expect(() => readTorchFile(fx('evil_huge.safetensors'))).toThrow(
       /w\.shape: shape \[1048576,1048576\] exceeds the limit/,
     );
     const buf = Buffer.alloc(16);
     buf.writeBigUInt64LE(2n ** 40n, 0);
     buf[8] = 0x7b;
-    expect(() => openTorchFile(buf)).toThrow(/unrecognised checkpoint/);
+    expect(() => readTorchFile(buf)).toThrow(/unrecognised checkpoint/);
   });
 
   it('refuses legacy pickles longer than maxPickleBytes', () => {
-    expect(() => openTorchFile(fx('dtypes_views_legacy.pt'), { maxPickleBytes: 200 })).toThrow(
+    expect(() => readTorchFile(fx('dtypes_views_legacy.pt'), { maxPickleBytes: 200 })).toThrow(
       /pickles run past maxPickleBytes \(200\)/,
     );
   });
 
   it('refuses a zip data.pkl longer than maxPickleBytes', () => {
-    expect(() => openTorchFile(fx('dtypes_views.pt'), { maxPickleBytes: 200 })).toThrow(
+    expect(() => readTorchFile(fx('dtypes_views.pt'), { maxPickleBytes: 200 })).toThrow(
       /data\.pkl is \d+ bytes, above maxPickleBytes 200/,
     );
   });
 
   it('refuses a legacy storage record larger than the file', () => {
-    expect(() => openTorchFile(fx('evil_legacy_count.pt'))).toThrow(
+    expect(() => readTorchFile(fx('evil_legacy_count.pt'))).toThrow(
       /storage 0 claims 1125899906842624 elements, more than the file holds/,
     );
   });
 
   it('refuses non-checkpoint input and protocol-0 opcodes', () => {
-    expect(() => openTorchFile(Buffer.from('hello world, not a checkpoint'))).toThrow(
-      TorchImportError,
+    expect(() => readTorchFile(Buffer.from('hello world, not a checkpoint'))).toThrow(
+      TorchFileError,
     );
     // protocol 2 header then an INST opcode
     const inst = Buffer.from('\x80\x02ios\nsystem\n(S"x"\ntR.', 'latin1');
-    expect(() => openTorchFile(inst)).toThrow(/wrong magic number|INST/);
+    expect(() => readTorchFile(inst)).toThrow(/wrong magic number|INST/);
   });
 
   it('validates its options, naming the field', () => {
@@ -258,46 +206,32 @@ describe('robustness', () => {
     return seed % n;
   };
   const readAll = (bytes: Uint8Array) => {
-    const f = openTorchFile(bytes);
+    const f = readTorchFile(bytes);
     for (const t of f.tensors) t.dtype === 'int64' ? t.toInt32() : t.toFloat32();
     f.close();
   };
-  const onlyTorchImportErrors = (bytes: Uint8Array) => {
+  const onlyTorchFileErrors = (bytes: Uint8Array) => {
     try {
       readAll(bytes);
     } catch (e) {
-      if (!(e instanceof TorchImportError)) throw e;
+      if (!(e instanceof TorchFileError)) throw e;
     }
   };
 
   it.each(['dtypes_views.pt', 'dtypes_views_legacy.pt', 'dtypes.safetensors'])(
-    'truncated or corrupted %s fails only with TorchImportError',
+    'truncated or corrupted %s fails only with TorchFileError',
     (file) => {
       const good = fs.readFileSync(fx(file));
       for (let cut = 1; cut < good.length; cut += Math.max(1, Math.floor(good.length / 97))) {
-        expect(() => readAll(good.subarray(0, cut))).toThrow(TorchImportError);
+        expect(() => readAll(good.subarray(0, cut))).toThrow(TorchFileError);
       }
       for (let k = 0; k < 300; k++) {
         const bad = Uint8Array.from(good);
         for (let j = 0; j < 3; j++) bad[rand(bad.length)] = rand(256);
-        onlyTorchImportErrors(bad);
+        onlyTorchFileErrors(bad);
       }
     },
   );
-});
-
-describe('inspectCheckpoint', () => {
-  it('lists keys, dtypes and shapes without reading data', () => {
-    const s = inspectCheckpoint(fx('artist_tiny.bin'));
-    expect(s.format).toBe('torch-zip');
-    expect(s.tensors[0]).toEqual({
-      key: 'transformer.pos_emb',
-      dtype: 'float32',
-      shape: [1, 12, 16],
-    });
-    expect(s.bytes).toBe(4 * s.elements);
-    expect(s.metadata).toEqual({ byteorder: 'little', version: '3' });
-  });
 });
 
 describe('writing safetensors', () => {
@@ -447,6 +381,6 @@ describe('zip variants torch and other writers produce', () => {
     at -= 46;
     expect(bytes.readUInt32LE(at)).toBe(0x02014b50);
     bytes.writeUInt32LE(bytes.readUInt32LE(at + 24) - 4, at + 24);
-    expect(() => openTorchFile(bytes)).toThrow(/archive\/data\.pkl: cannot inflate/);
+    expect(() => readTorchFile(bytes)).toThrow(/archive\/data\.pkl: cannot inflate/);
   });
 });

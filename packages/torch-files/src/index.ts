@@ -1,9 +1,9 @@
 /**
- * `@artist-ts/torch-import/reader`: the checkpoint reader without tfjs. torch.save zip files,
- * legacy torch files and safetensors; a restricted unpickler; lazy tensors.
+ * @artist-ts/torch-files: PyTorch's file formats without Python and without tfjs. torch.save zip
+ * files, legacy torch files and safetensors; a restricted unpickler; lazy tensors.
  */
 export { type ByteSource, FileSource, MemorySource } from './byte_source';
-export { ForbiddenGlobalError, TorchImportError } from './errors';
+export { ForbiddenGlobalError, TorchFileError } from './errors';
 export { DEFAULT_READER_OPTIONS, type ReaderOptions, validateReaderOptions } from './limits';
 export {
   describe,
@@ -36,7 +36,7 @@ export {
   type CheckpointSummary,
   inspectCheckpoint,
   loadStateDict,
-  openTorchFile,
+  readTorchFile,
   type StateDict,
   stateDictOf,
   type TorchFile,

@@ -4,7 +4,7 @@
  * the file can name code to run. Anything else raises ForbiddenGlobalError, unless the caller lists
  * it in `allowGlobals`, in which case it becomes an inert PyObject.
  */
-import { ForbiddenGlobalError, TorchImportError } from './errors';
+import { ForbiddenGlobalError, TorchFileError } from './errors';
 import { type CallSite, describe, PyDict, PyGlobal, PyObject, PySet, PyTuple } from './pickle';
 import { type TorchDType, type TorchStorage, TorchTensor } from './tensor';
 
@@ -64,7 +64,7 @@ class NumpyDType {
 
 function numpyScalar(dtype: unknown, data: unknown, at: CallSite): number | boolean {
   const fail = (m: string): never => {
-    throw new TorchImportError(m, {
+    throw new TorchFileError(m, {
       file: at.file,
       offset: at.offset,
       field: 'numpy.core.multiarray.scalar',
@@ -101,7 +101,7 @@ function numpyScalar(dtype: unknown, data: unknown, at: CallSite): number | bool
 function asIntList(v: unknown, what: string, at: CallSite): number[] {
   const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : null;
   if (!items?.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) {
-    throw new TorchImportError(`${what} must be a tuple of ints, got ${describe(v)}`, at);
+    throw new TorchFileError(`${what} must be a tuple of ints, got ${describe(v)}`, at);
   }
   return items as number[];
 }
@@ -114,7 +114,7 @@ function argCount(
   at: CallSite,
 ): void {
   if (args.length < min || args.length > max) {
-    throw new TorchImportError(
+    throw new TorchFileError(
       `${name} called with ${args.length} arguments (expects ${min}..${max})`,
       {
         ...at,
@@ -142,13 +142,10 @@ export function makeGlobalResolver(
   const rebuildTensor = (args: readonly unknown[], at: CallSite, fn: string): TorchTensor => {
     const [storage, offset, size, stride] = args;
     if (!isStorage(storage)) {
-      throw new TorchImportError(
-        `${fn}: first argument is not a storage (${describe(storage)})`,
-        at,
-      );
+      throw new TorchFileError(`${fn}: first argument is not a storage (${describe(storage)})`, at);
     }
     if (typeof offset !== 'number')
-      throw new TorchImportError(`${fn}: storage offset is ${describe(offset)}`, at);
+      throw new TorchFileError(`${fn}: storage offset is ${describe(offset)}`, at);
     const t = new TorchTensor(
       storage,
       asIntList(size, `${fn} size`, at),
@@ -186,7 +183,7 @@ export function makeGlobalResolver(
     'torch._utils._rebuild_parameter': (args, at) => {
       argCount(args, 3, 3, '_rebuild_parameter', at);
       if (!(args[0] instanceof TorchTensor))
-        throw new TorchImportError('_rebuild_parameter of a non-tensor', at);
+        throw new TorchFileError('_rebuild_parameter of a non-tensor', at);
       args[0].isParameter = true;
       args[0].requiresGrad = args[1] === true;
       return args[0];
@@ -194,7 +191,7 @@ export function makeGlobalResolver(
     'torch._utils._rebuild_parameter_with_state': (args, at) => {
       argCount(args, 4, 4, '_rebuild_parameter_with_state', at);
       if (!(args[0] instanceof TorchTensor))
-        throw new TorchImportError('_rebuild_parameter_with_state of a non-tensor', at);
+        throw new TorchFileError('_rebuild_parameter_with_state of a non-tensor', at);
       args[0].isParameter = true;
       return args[0];
     },
@@ -204,13 +201,10 @@ export function makeGlobalResolver(
       const [fn, type, fnArgs] = args;
       const typeName = type instanceof PyGlobal ? type.qualifiedName : describe(type);
       if (typeName !== 'torch.Tensor' && typeName !== 'torch.nn.parameter.Parameter') {
-        throw new TorchImportError(`_rebuild_from_type_v2 for type ${typeName} is not allowed`, at);
+        throw new TorchFileError(`_rebuild_from_type_v2 for type ${typeName} is not allowed`, at);
       }
       if (!(fn instanceof PyGlobal) || !fn.call || !(fnArgs instanceof PyTuple)) {
-        throw new TorchImportError(
-          '_rebuild_from_type_v2 without a callable and argument tuple',
-          at,
-        );
+        throw new TorchFileError('_rebuild_from_type_v2 without a callable and argument tuple', at);
       }
       return fn.call(fnArgs.items, at);
     },
@@ -220,16 +214,15 @@ export function makeGlobalResolver(
     '_codecs.encode': (args, at) => {
       argCount(args, 1, 2, '_codecs.encode', at);
       if (typeof args[0] !== 'string')
-        throw new TorchImportError('_codecs.encode of a non-string', at);
+        throw new TorchFileError('_codecs.encode of a non-string', at);
       const enc = String(args[1] ?? 'utf-8').toLowerCase();
       if (enc === 'latin1' || enc === 'latin-1' || enc === 'iso-8859-1')
         return Uint8Array.from(Buffer.from(args[0], 'latin1'));
       if (enc === 'utf-8' || enc === 'utf8') return Uint8Array.from(Buffer.from(args[0], 'utf8'));
-      throw new TorchImportError(`_codecs.encode with encoding ${enc}`, at);
+      throw new TorchFileError(`_codecs.encode with encoding ${enc}`, at);
     },
     'numpy.dtype': (args, at) => {
-      if (typeof args[0] !== 'string')
-        throw new TorchImportError('numpy.dtype of a non-string', at);
+      if (typeof args[0] !== 'string') throw new TorchFileError('numpy.dtype of a non-string', at);
       return new NumpyDType(args[0]);
     },
     'numpy.core.multiarray.scalar': (args, at) => numpyScalar(args[0], args[1], at),

@@ -6,7 +6,7 @@
  */
 import { atomicWriteFile } from '@artist-ts/core/files';
 import type { ByteSource } from './byte_source';
-import { TorchImportError } from './errors';
+import { TorchFileError } from './errors';
 import type { ReaderOptions } from './limits';
 import { DTYPE_SIZE, type TorchDType, type TorchStorage, TorchTensor } from './tensor';
 
@@ -29,18 +29,18 @@ export function parseSafetensors(
 ): { tensors: TorchTensor[]; metadata: Record<string, string> } {
   const where = (field?: string, offset?: number) => ({ file: src.name, field, offset });
   if (src.size < 8)
-    throw new TorchImportError('safetensors file shorter than its 8-byte header length', where());
+    throw new TorchFileError('safetensors file shorter than its 8-byte header length', where());
   const h8 = src.read(0, 8);
   const n64 = new DataView(h8.buffer, h8.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(o.maxHeaderBytes)) {
-    throw new TorchImportError(
+    throw new TorchFileError(
       `header of ${n64} bytes exceeds maxHeaderBytes ${o.maxHeaderBytes}`,
       where(undefined, 0),
     );
   }
   const n = Number(n64);
   if (8 + n > src.size)
-    throw new TorchImportError(
+    throw new TorchFileError(
       `header of ${n} bytes runs past the end of the file`,
       where(undefined, 0),
     );
@@ -48,10 +48,10 @@ export function parseSafetensors(
   try {
     header = JSON.parse(Buffer.from(src.read(8, n)).toString('utf8'));
   } catch (e) {
-    throw new TorchImportError(`header is not JSON: ${(e as Error).message}`, where(undefined, 8));
+    throw new TorchFileError(`header is not JSON: ${(e as Error).message}`, where(undefined, 8));
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw new TorchImportError('header is not a JSON object', where(undefined, 8));
+    throw new TorchFileError('header is not a JSON object', where(undefined, 8));
   }
   const dataStart = 8 + n;
   const dataLen = src.size - dataStart;
@@ -62,10 +62,10 @@ export function parseSafetensors(
   for (const [name, spec] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof spec !== 'object' || spec === null)
-        throw new TorchImportError('__metadata__ is not an object', where(name));
+        throw new TorchFileError('__metadata__ is not an object', where(name));
       for (const [k, v] of Object.entries(spec)) {
         if (typeof v !== 'string')
-          throw new TorchImportError(`__metadata__.${k} is not a string`, where(name));
+          throw new TorchFileError(`__metadata__.${k} is not a string`, where(name));
         metadata[k] = v;
       }
       continue;
@@ -73,13 +73,13 @@ export function parseSafetensors(
     const s = spec as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = typeof s.dtype === 'string' ? ST_DTYPES[s.dtype] : undefined;
     if (!dtype) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `dtype ${JSON.stringify(s.dtype)} is not supported (allowed: ${Object.keys(ST_DTYPES).join(', ')})`,
         where(`${name}.dtype`),
       );
     }
     if (!Array.isArray(s.shape) || !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `shape ${JSON.stringify(s.shape)} is not a list of sizes`,
         where(`${name}.shape`),
       );
@@ -92,7 +92,7 @@ export function parseSafetensors(
       !off.every((d) => Number.isSafeInteger(d) && d >= 0) ||
       off[0] > off[1]
     ) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `data_offsets ${JSON.stringify(off)} are not [begin, end]`,
         where(`${name}.data_offsets`),
       );
@@ -102,30 +102,30 @@ export function parseSafetensors(
     for (const d of shape) {
       numel *= d;
       if (numel > o.maxTensorElements) {
-        throw new TorchImportError(
+        throw new TorchFileError(
           `shape [${shape}] exceeds the limit of ${o.maxTensorElements} elements`,
           where(`${name}.shape`),
         );
       }
     }
     if (e > dataLen) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `data_offsets [${b}, ${e}] run past the ${dataLen} data bytes`,
         where(`${name}.data_offsets`),
       );
     }
     const size = DTYPE_SIZE[dtype];
     if (e - b !== numel * size) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `shape [${shape}] x ${s.dtype} needs ${numel * size} bytes but data_offsets span ${e - b}`,
         where(`${name}.data_offsets`),
       );
     }
     total += e - b;
     if (total > o.maxTotalBytes)
-      throw new TorchImportError(`tensors exceed maxTotalBytes ${o.maxTotalBytes}`, where(name));
+      throw new TorchFileError(`tensors exceed maxTotalBytes ${o.maxTotalBytes}`, where(name));
     if (tensors.length >= o.maxTensors)
-      throw new TorchImportError(`more than ${o.maxTensors} tensors`, where(name));
+      throw new TorchFileError(`more than ${o.maxTensors} tensors`, where(name));
     spans.push([b, e, name]);
     const storage: TorchStorage = {
       key: name,
@@ -135,7 +135,7 @@ export function parseSafetensors(
       file: src.name,
       readBytes: (x, len) => {
         if (x + len > e - b)
-          throw new TorchImportError('read past the end of the tensor', where(name));
+          throw new TorchFileError('read past the end of the tensor', where(name));
         return src.read(dataStart + b + x, len);
       },
     };
@@ -153,7 +153,7 @@ export function parseSafetensors(
   spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   for (let i = 1; i < spans.length; i++) {
     if (spans[i][0] < spans[i - 1][1]) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `data of ${spans[i][2]} overlaps ${spans[i - 1][2]}`,
         where(spans[i][2]),
       );

@@ -4,7 +4,7 @@
  */
 import * as zlib from 'node:zlib';
 import type { ByteSource } from './byte_source';
-import { TorchImportError } from './errors';
+import { TorchFileError } from './errors';
 
 export interface ZipEntry {
   name: string;
@@ -27,7 +27,7 @@ function view(b: Uint8Array): DataView {
 function u64(dv: DataView, at: number, src: ByteSource): number {
   const v = dv.getBigUint64(at, true);
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new TorchImportError(`zip field too large (${v})`, { file: src.name });
+    throw new TorchFileError(`zip field too large (${v})`, { file: src.name });
   }
   return Number(v);
 }
@@ -55,7 +55,7 @@ export class ZipArchive {
       }
     }
     if (eocd < 0)
-      throw new TorchImportError('not a zip archive (no end-of-central-directory record)', {
+      throw new TorchFileError('not a zip archive (no end-of-central-directory record)', {
         file: src.name,
       });
     let count = tv.getUint16(eocd + 10, true);
@@ -68,7 +68,7 @@ export class ZipArchive {
         const z64at = u64(loc, 8, src);
         const z = view(src.read(z64at, 56));
         if (z.getUint32(0, true) !== SIG_ZIP64_EOCD) {
-          throw new TorchImportError('bad zip64 end-of-central-directory record', {
+          throw new TorchFileError('bad zip64 end-of-central-directory record', {
             file: src.name,
             offset: z64at,
           });
@@ -79,7 +79,7 @@ export class ZipArchive {
       }
     }
     if (count > maxEntries) {
-      throw new TorchImportError(`zip has ${count} entries, more than the limit ${maxEntries}`, {
+      throw new TorchFileError(`zip has ${count} entries, more than the limit ${maxEntries}`, {
         file: src.name,
       });
     }
@@ -88,7 +88,7 @@ export class ZipArchive {
     let p = 0;
     for (let n = 0; n < count; n++) {
       if (p + 46 > cd.length || dv.getUint32(p, true) !== SIG_CENTRAL) {
-        throw new TorchImportError(`bad central directory entry ${n}`, {
+        throw new TorchFileError(`bad central directory entry ${n}`, {
           file: src.name,
           offset: cdOffset + p,
         });
@@ -101,7 +101,7 @@ export class ZipArchive {
       const commentLen = dv.getUint16(p + 32, true);
       let localHeaderOffset = dv.getUint32(p + 42, true);
       if (p + 46 + nameLen + extraLen + commentLen > cd.length) {
-        throw new TorchImportError(`central directory entry ${n} overruns the directory`, {
+        throw new TorchFileError(`central directory entry ${n} overruns the directory`, {
           file: src.name,
         });
       }
@@ -135,7 +135,7 @@ export class ZipArchive {
   private dataOffset(entry: ZipEntry): number {
     const h = view(this.src.read(entry.localHeaderOffset, 30));
     if (h.getUint32(0, true) !== SIG_LOCAL) {
-      throw new TorchImportError('bad local file header', {
+      throw new TorchFileError('bad local file header', {
         file: this.src.name,
         offset: entry.localHeaderOffset,
         field: entry.name,
@@ -150,7 +150,7 @@ export class ZipArchive {
    */
   readEntry(entry: ZipEntry, offset = 0, length = entry.size - offset): Uint8Array {
     if (offset < 0 || length < 0 || offset + length > entry.size) {
-      throw new TorchImportError(`read ${offset}+${length} outside entry of ${entry.size} bytes`, {
+      throw new TorchFileError(`read ${offset}+${length} outside entry of ${entry.size} bytes`, {
         file: this.src.name,
         field: entry.name,
       });
@@ -158,7 +158,7 @@ export class ZipArchive {
     const start = this.dataOffset(entry);
     if (entry.method === 0) {
       if (entry.compressedSize !== entry.size) {
-        throw new TorchImportError('stored entry with different compressed and plain sizes', {
+        throw new TorchFileError('stored entry with different compressed and plain sizes', {
           file: this.src.name,
           field: entry.name,
         });
@@ -171,20 +171,20 @@ export class ZipArchive {
       try {
         out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
       } catch (e) {
-        throw new TorchImportError(`cannot inflate: ${(e as Error).message}`, {
+        throw new TorchFileError(`cannot inflate: ${(e as Error).message}`, {
           file: this.src.name,
           field: entry.name,
         });
       }
       if (out.length !== entry.size) {
-        throw new TorchImportError(`inflated to ${out.length} bytes, header says ${entry.size}`, {
+        throw new TorchFileError(`inflated to ${out.length} bytes, header says ${entry.size}`, {
           file: this.src.name,
           field: entry.name,
         });
       }
       return new Uint8Array(out.buffer, out.byteOffset + offset, length);
     }
-    throw new TorchImportError(`unsupported zip compression method ${entry.method}`, {
+    throw new TorchFileError(`unsupported zip compression method ${entry.method}`, {
       file: this.src.name,
       field: entry.name,
     });

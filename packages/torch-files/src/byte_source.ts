@@ -1,6 +1,6 @@
 /** Random-access bytes: a file read on demand (checkpoints can be GBs) or an in-memory buffer. */
 import * as fs from 'node:fs';
-import { TorchImportError } from './errors';
+import { TorchFileError } from './errors';
 
 export interface ByteSource {
   /** File name for error messages. */
@@ -13,10 +13,10 @@ export interface ByteSource {
 
 function checkRange(src: ByteSource, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-    throw new TorchImportError(`invalid read range ${offset}+${length}`, { file: src.name });
+    throw new TorchFileError(`invalid read range ${offset}+${length}`, { file: src.name });
   }
   if (offset + length > src.size) {
-    throw new TorchImportError(
+    throw new TorchFileError(
       `truncated file: needs bytes ${offset}..${offset + length} but the file has ${src.size}`,
       { file: src.name, offset },
     );
@@ -49,18 +49,18 @@ export class FileSource implements ByteSource {
       this.fd = fs.openSync(name, 'r');
       this.size = fs.fstatSync(this.fd).size;
     } catch (e) {
-      throw new TorchImportError(`cannot open: ${(e as Error).message}`, { file: name });
+      throw new TorchFileError(`cannot open: ${(e as Error).message}`, { file: name });
     }
   }
   read(offset: number, length: number): Uint8Array {
     checkRange(this, offset, length);
-    if (this.fd === null) throw new TorchImportError('read after close', { file: this.name });
+    if (this.fd === null) throw new TorchFileError('read after close', { file: this.name });
     const out = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
       const n = fs.readSync(this.fd, out, done, length - done, offset + done);
       if (n === 0)
-        throw new TorchImportError('unexpected end of file', {
+        throw new TorchFileError('unexpected end of file', {
           file: this.name,
           offset: offset + done,
         });

@@ -3,7 +3,7 @@
  * whose bytes are read only when the tensor is materialised (one tensor at a time, so a converter
  * never holds a whole multi-GB file in memory).
  */
-import { TorchImportError } from './errors';
+import { TorchFileError } from './errors';
 
 export type TorchDType =
   | 'float32'
@@ -131,7 +131,7 @@ export function decodeToInt32(
   what: { file: string; field: string },
 ): Int32Array {
   if (isFloatDType(dtype)) {
-    throw new TorchImportError(`expected an integer tensor, got ${dtype}`, what);
+    throw new TorchFileError(`expected an integer tensor, got ${dtype}`, what);
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Int32Array(n);
@@ -141,7 +141,7 @@ export function decodeToInt32(
       case 'int64': {
         const b = dv.getBigInt64(8 * i, littleEndian);
         if (b > 2147483647n || b < -2147483648n)
-          throw new TorchImportError(`int64 value ${b} does not fit int32`, what);
+          throw new TorchFileError(`int64 value ${b} does not fit int32`, what);
         v = Number(b);
         break;
       }
@@ -179,7 +179,7 @@ export class TorchTensor {
   ) {
     const where = { file: storage.file, field: origin };
     if (shape.length !== strides.length) {
-      throw new TorchImportError(`shape [${shape}] and strides [${strides}] differ in rank`, where);
+      throw new TorchFileError(`shape [${shape}] and strides [${strides}] differ in rank`, where);
     }
     let numel = 1;
     let last = storageOffset;
@@ -187,12 +187,12 @@ export class TorchTensor {
       const s = shape[d];
       const st = strides[d];
       if (!Number.isSafeInteger(s) || s < 0)
-        throw new TorchImportError(`bad size ${s} in dim ${d}`, where);
+        throw new TorchFileError(`bad size ${s} in dim ${d}`, where);
       if (!Number.isSafeInteger(st) || st < 0)
-        throw new TorchImportError(`bad stride ${st} in dim ${d}`, where);
+        throw new TorchFileError(`bad stride ${st} in dim ${d}`, where);
       numel *= s;
       if (numel > maxElements) {
-        throw new TorchImportError(
+        throw new TorchFileError(
           `tensor of shape [${shape}] exceeds the limit of ${maxElements} elements`,
           where,
         );
@@ -200,10 +200,10 @@ export class TorchTensor {
       if (s > 0) last += (s - 1) * st;
     }
     if (!Number.isSafeInteger(storageOffset) || storageOffset < 0) {
-      throw new TorchImportError(`bad storage offset ${storageOffset}`, where);
+      throw new TorchFileError(`bad storage offset ${storageOffset}`, where);
     }
     if (numel > 0 && last >= storage.numel) {
-      throw new TorchImportError(
+      throw new TorchFileError(
         `shape [${shape}] strides [${strides}] offset ${storageOffset} reach element ${last} of a storage of ${storage.numel}`,
         where,
       );

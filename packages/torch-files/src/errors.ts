@@ -2,8 +2,8 @@
  * One error type for everything the reader refuses: a bad or hostile file, a limit, an unknown pickle
  * global. It names the file, the byte offset (or the tensor key) and what was wrong.
  */
-export class TorchImportError extends Error {
-  override readonly name = 'TorchImportError';
+export class TorchFileError extends Error {
+  override readonly name = 'TorchFileError';
   /** The file being read ('<memory>' for buffers). */
   readonly file: string;
   /** Byte offset in the file or in the pickle stream where the problem was found, when known. */
@@ -23,7 +23,7 @@ export class TorchImportError extends Error {
 }
 
 /** Raised when a pickle names a global that is not on the allow-list. */
-export class ForbiddenGlobalError extends TorchImportError {
+export class ForbiddenGlobalError extends TorchFileError {
   readonly global: string;
   constructor(global: string, where: { file: string; offset?: number }) {
     super(
