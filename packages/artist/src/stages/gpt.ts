@@ -21,13 +21,14 @@ import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
 import { trainingStepReporter } from '../progress';
 import type { RunFolder } from '../run_folder';
+import type { Split } from '../run_layout';
 
-/** The split's examples from `<run>/codes/<split>/` as GPT examples. */
+/** The split's examples from its encoded shards as GPT examples. */
 export async function readExamples(
   run: RunFolder,
-  split: string,
+  split: Split,
 ): Promise<{ examples: GptExample[]; texts: string[]; idx: string[] }> {
-  const dir = run.path('encode', 'codes', split);
+  const dir = run.encode.codes(split);
   if (!fs.existsSync(dir)) return { examples: [], texts: [], idx: [] };
   const ds = await ShardDataset.open(dir);
   const examples: GptExample[] = [];
@@ -55,7 +56,7 @@ export async function readExamples(
 }
 
 export async function readEntityTable(run: RunFolder): Promise<EntityTable> {
-  const ent = await loadEntityVectors(run.path('kg', 'vectors'));
+  const ent = await loadEntityVectors(run.kg.vectors);
   return { vectors: ent.vectors, numEntities: ent.names.length, dim: ent.dim };
 }
 
@@ -65,10 +66,8 @@ export async function gptModelConfig(
   config: TrainerConfig,
   entityDim: number,
 ): Promise<GptConfig> {
-  const vocab = Vocab.fromFile(run.path('lattice', 'vocab.txt'));
-  const index = JSON.parse(
-    fs.readFileSync(run.path('encode', 'codes', 'train', 'index.json'), 'utf8'),
-  ) as {
+  const vocab = Vocab.fromFile(run.lattice.vocab);
+  const index = JSON.parse(fs.readFileSync(run.encode.codesIndex('train'), 'utf8')) as {
     meta: { grid: [number, number]; codebookSize: number };
   };
   return validateGptConfig({
@@ -92,7 +91,7 @@ export const gptStage: Stage<TrainerConfig> = {
     const { examples } = await readExamples(ctx.run, 'train');
     const model = new KnowlGpt(modelConfig, { seed: `gpt-init/${ctx.config.seed}` });
     const trainer = new GptTrainer(model, cfg.train, { entityTable: table });
-    const ckptRoot = ctx.run.path('gpt', 'checkpoints');
+    const ckptRoot = ctx.run.gpt.checkpoints;
     try {
       const resumeDir = resolveCheckpointDir(ckptRoot);
       if (resumeDir) {
@@ -124,7 +123,7 @@ export const gptStage: Stage<TrainerConfig> = {
             })
           : Number.NaN;
       ctx.metrics([{ stage: 'gpt', name: 'val_loss', step: trainer.step, value: valLoss }]);
-      const out = ctx.run.path('gpt', 'checkpoint');
+      const out = ctx.run.gpt.checkpoint;
       fs.rmSync(out, { recursive: true, force: true });
       await saveGpt(model, out, { keepLast: 1, step: trainer.step });
       return {
