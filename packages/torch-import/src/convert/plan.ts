@@ -1,10 +1,15 @@
 /**
  * A conversion plan: for every weight of the target model, which source key feeds it, with which
  * shape and layout change; plus the rules for source keys that are knowingly dropped. Applying a
- * plan checks everything at once (missing, unexpected and mis-shaped keys are listed together) and
- * accounts for every source key: used, ignored with a reason, or an error.
+ * plan checks everything at once with core's weight matcher (missing, unexpected and mis-shaped keys
+ * are listed together) and accounts for every source key: used, ignored with a reason, or an error.
  */
 import type { RawTensor } from '@artist-ts/core/trainer-state';
+import {
+  type MisShapedWeight,
+  matchWeights,
+  WeightMismatchError,
+} from '@artist-ts/core/weight-match';
 import type { StateDict } from '@artist-ts/torch-files';
 import { applyLayout, type LayoutTransform, transformedShape } from './layout';
 
@@ -40,29 +45,25 @@ export interface ConversionReport {
   unused: string[];
 }
 
-/** Everything that does not fit, listed at once. */
-export class ConversionError extends Error {
+const ALLOW_UNUSED_HINT =
+  'to convert anyway and list the unexpected keys in the report, pass allowUnused (--allow-unused)';
+
+/**
+ * Everything that does not fit, listed at once: core's WeightMismatchError (missing, unexpected and
+ * mis-shaped source keys) with a hint about the source and, when keys are unexpected, about
+ * `allowUnused`.
+ */
+export class ConversionError extends WeightMismatchError {
   override readonly name = 'ConversionError';
   constructor(
-    readonly source: string,
-    readonly missing: string[],
-    readonly unexpected: string[],
-    readonly misShaped: { key: string; expected: number[]; got: number[] }[],
-    readonly hint = '',
+    source: string,
+    missing: string[],
+    unexpected: string[],
+    misShaped: MisShapedWeight[],
+    hint = '',
   ) {
-    const list = (a: string[]) =>
-      a.slice(0, 12).join(', ') + (a.length > 12 ? `, ... (${a.length} in all)` : '');
-    const parts: string[] = [];
-    if (missing.length) parts.push(`missing source keys: ${list(missing)}`);
-    if (unexpected.length) parts.push(`source keys with no destination: ${list(unexpected)}`);
-    if (misShaped.length) {
-      parts.push(
-        `wrong shapes: ${list(misShaped.map((m) => `${m.key} [${m.got}] (expected [${m.expected}])`))}`,
-      );
-    }
-    super(
-      `${source}: the checkpoint does not match the model (${parts.join('; ')})${hint ? `. ${hint}` : ''}`,
-    );
+    const hints = [hint, unexpected.length ? ALLOW_UNUSED_HINT : ''].filter((h) => h !== '');
+    super(source, { missing, unexpected, misShaped }, hints.join('\n'));
   }
 }
 
@@ -86,29 +87,20 @@ export function checkPlan(
   ignore: readonly IgnoreRule[],
   options: ApplyOptions,
 ): { ignored: { key: string; reason: string }[]; unused: string[] } {
-  const missing: string[] = [];
-  const misShaped: { key: string; expected: number[]; got: number[] }[] = [];
-  const usedKeys = new Set<string>();
-  for (const r of rows) {
-    const t = sd.tensors.get(r.sourceKey);
-    usedKeys.add(r.sourceKey);
-    if (!t) missing.push(r.sourceKey);
-    else if (
-      t.shape.length !== r.sourceShape.length ||
-      t.shape.some((d, i) => d !== r.sourceShape[i])
-    ) {
-      misShaped.push({ key: r.sourceKey, expected: r.sourceShape, got: [...t.shape] });
-    }
-  }
+  const rowKeys = new Set(rows.map((r) => r.sourceKey));
+  const inScope = (key: string) => options.scope === undefined || key.startsWith(options.scope);
   const ignored: { key: string; reason: string }[] = [];
-  const unexpected: string[] = [];
   for (const key of sd.tensors.keys()) {
-    if (usedKeys.has(key) || (options.scope !== undefined && !key.startsWith(options.scope)))
-      continue;
+    if (rowKeys.has(key) || !inScope(key)) continue;
     const rule = ignore.find((g) => ruleMatches(g, key));
     if (rule) ignored.push({ key, reason: rule.reason });
-    else unexpected.push(key);
   }
+  const dropped = new Set(ignored.map((g) => g.key));
+  const { missing, unexpected, misShaped } = matchWeights(
+    rows.map((r) => [r.sourceKey, r.sourceShape] as const),
+    [...sd.tensors].map(([key, t]) => [key, t.shape] as const),
+    { ignore: (key) => !rowKeys.has(key) && (!inScope(key) || dropped.has(key)) },
+  );
   if (missing.length || misShaped.length || (unexpected.length && !options.allowUnused)) {
     throw new ConversionError(
       sd.file,
