@@ -78,7 +78,7 @@ function spawnCli(configFile: string): ChildProcess {
     [
       '-r',
       require.resolve('ts-node/register/transpile-only'),
-      path.join(__dirname, '..', 'src', 'cli.ts'),
+      path.join(__dirname, '..', 'src', 'train_cli.ts'),
       'run',
       '--config',
       configFile,

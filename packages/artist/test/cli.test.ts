@@ -3,14 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { initRuntime } from '@artist-ts/runtime';
 import { Vqgan } from '@artist-ts/vqgan';
-import { buildProgram } from '../src/cli';
+import { buildProgram } from '../src/train_cli';
 
 const FIXTURE = path.join(
   __dirname,
   '..',
   '..',
-  '..',
-  'packages',
   'torch-import',
   'test',
   'fixtures',

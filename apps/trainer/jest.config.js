@@ -1,1 +1,0 @@
-module.exports = { preset: '@artist-ts/jest-preset' };
