@@ -10,8 +10,14 @@ import {
   matchWeights,
   WeightMismatchError,
 } from '@artist-ts/core/weight-match';
-import type { StateDict } from '@artist-ts/torch-files';
-import { applyLayout, type LayoutTransform, transformedShape } from './layout';
+import { type ByteChunks, type StateDict, WritableTensor } from '@artist-ts/torch-files';
+import {
+  applyLayout,
+  type LayoutTransform,
+  oihwToHwio,
+  transformedShape,
+  transpose2d,
+} from './layout';
 
 export interface MappingRow {
   /** Our weight name. */
@@ -161,4 +167,74 @@ export function sourceShape(sd: StateDict, key: string, hint = ''): readonly num
   const t = sd.tensors.get(key);
   if (!t) throw new ConversionError(sd.file, [key], [], [], hint);
   return t.shape;
+}
+
+/** Our tensor back in the source layout: the inverse of applyLayout (`sourceShape`: the source's). */
+export function undoLayout(
+  data: Float32Array,
+  sourceShape: readonly number[],
+  t: LayoutTransform,
+): Float32Array {
+  if (t === 'linear_transpose') return transpose2d(data, [sourceShape[1], sourceShape[0]]);
+  if (t === 'conv_oihw_to_hwio') {
+    // HWIO [(kh kw), i, o] -> OIHW [o, i, (kh kw)]: the same tiled transpose, read as a
+    // [(kh kw), i, o, 1] "kernel".
+    const [co, ci, kh, kw] = sourceShape;
+    return oihwToHwio(data, [kh * kw, ci, co, 1]);
+  }
+  return data;
+}
+
+/** Bytes of a float32 array (a view, no copy). */
+function bytesOf(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * The inverse of applyPlan: our tensors (checked against the rows with core's weight matcher, all
+ * misfits listed at once) -> source tensors by source key, in row order. Layout changes run lazily,
+ * when a writer reaches the tensor, so only one converted copy exists at a time.
+ */
+export function invertPlan(
+  source: string,
+  tensors: Iterable<RawTensor>,
+  rows: readonly MappingRow[],
+  options: { allowUnused?: boolean; hint?: string } = {},
+): { tensors: Map<string, WritableTensor>; unused: string[] } {
+  const ours = new Map<string, RawTensor>();
+  for (const t of tensors) ours.set(t.name, t);
+  const m = matchWeights(
+    rows.map((r) => [r.name, transformedShape(r.sourceShape, r.transform)] as const),
+    [...ours].map(([name, t]) => [name, t.shape] as const),
+  );
+  if (m.missing.length || m.misShaped.length || (m.unexpected.length && !options.allowUnused)) {
+    throw new ConversionError(
+      source,
+      m.missing,
+      options.allowUnused ? [] : m.unexpected,
+      m.misShaped,
+      options.hint,
+    );
+  }
+  const out = new Map<string, WritableTensor>();
+  for (const r of rows) {
+    const t = ours.get(r.name) as RawTensor;
+    if (!(t.data instanceof Float32Array)) {
+      throw new Error(`${source}: weight '${r.name}' must be float32, got ${t.dtype}`);
+    }
+    const data = t.data;
+    const chunks: ByteChunks =
+      r.transform === 'identity'
+        ? [bytesOf(data)]
+        : {
+            *[Symbol.iterator]() {
+              yield bytesOf(undoLayout(data, r.sourceShape, r.transform));
+            },
+          };
+    out.set(
+      r.sourceKey,
+      new WritableTensor({ dtype: 'float32', shape: r.sourceShape, data: chunks }, r.sourceKey),
+    );
+  }
+  return { tensors: out, unused: options.allowUnused ? m.unexpected : [] };
 }
