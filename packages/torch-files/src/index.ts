@@ -1,9 +1,11 @@
 /**
- * @artist-ts/torch-files: PyTorch's file formats without Python and without tfjs. torch.save zip
- * files, legacy torch files and safetensors; a restricted unpickler; lazy tensors.
+ * @artist-ts/torch-files: PyTorch's file formats without Python and without tfjs. Reads torch.save
+ * zip files, legacy torch files and safetensors (a restricted unpickler, lazy tensors); writes
+ * torch.save zip files and safetensors (streamed, atomic).
  */
 export { type ByteSource, FileSource, MemorySource } from './byte_source';
 export { ForbiddenGlobalError, TorchFileError } from './errors';
+export { floatToBfloat16, floatToHalf, halfToFloat } from './half';
 export { DEFAULT_READER_OPTIONS, type ReaderOptions, validateReaderOptions } from './limits';
 export {
   describe,
@@ -15,17 +17,15 @@ export {
   type UnpickleContext,
   unpickle,
 } from './pickle';
+export { PersistentId, PickleWriter } from './pickle_writer';
 export {
   encodeSafetensors,
-  floatToBfloat16,
-  floatToHalf,
   parseSafetensors,
   type SafetensorsEntry,
   writeSafetensors,
 } from './safetensors';
 export {
   DTYPE_SIZE,
-  halfToFloat,
   isFloatDType,
   type TorchDType,
   type TorchStorage,
@@ -42,3 +42,16 @@ export {
   type TorchFile,
 } from './torch_file';
 export { makeGlobalResolver, STORAGE_TYPES } from './torch_globals';
+export {
+  encodeTorchFile,
+  type TorchValue,
+  type WriteTorchOptions,
+  writeTorchFile,
+} from './torch_writer';
+export {
+  type ByteChunks,
+  type TensorSpec,
+  type TensorValues,
+  type WritableDType,
+  WritableTensor,
+} from './writable_tensor';

@@ -4,11 +4,12 @@
  * Offsets are relative to the end of the header; every check of the format's spec is applied
  * (in bounds, sizes match dtype x shape, no overlaps) before any tensor is read.
  */
-import { atomicWriteFile } from '@artist-ts/core/files';
 import type { ByteSource } from './byte_source';
 import { TorchFileError } from './errors';
+import { writeFileAtomically } from './file_sink';
 import type { ReaderOptions } from './limits';
 import { DTYPE_SIZE, type TorchDType, type TorchStorage, TorchTensor } from './tensor';
+import { type TensorSpec, type WritableDType, WritableTensor } from './writable_tensor';
 
 const ST_DTYPES: Readonly<Record<string, TorchDType>> = {
   F32: 'float32',
@@ -163,143 +164,66 @@ export function parseSafetensors(
   return { tensors, metadata };
 }
 
-/** One tensor to write. Float data may be stored as float16/bfloat16 (rounded to nearest even). */
-export interface SafetensorsEntry {
+/** One tensor to write under `name` (see TensorSpec for the data it takes). */
+export interface SafetensorsEntry extends TensorSpec {
   name: string;
-  shape: readonly number[];
-  dtype: 'float32' | 'float16' | 'bfloat16' | 'int32' | 'int64' | 'uint8' | 'bool';
-  data: Float32Array | Int32Array | Uint8Array;
 }
 
-const ST_NAMES: Record<SafetensorsEntry['dtype'], string> = {
-  float32: 'F32',
-  float16: 'F16',
-  bfloat16: 'BF16',
-  int32: 'I32',
-  int64: 'I64',
-  uint8: 'U8',
-  bool: 'BOOL',
-};
+const ST_NAMES: Record<WritableDType, string> = Object.fromEntries(
+  Object.entries(ST_DTYPES).map(([name, dtype]) => [dtype, name]),
+) as Record<WritableDType, string>;
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float -> IEEE half bits, round to nearest even (as numpy / torch). */
-export function floatToHalf(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow -> 0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = mant & ((1 << shift) - 1);
-    let m = mant >>> shift;
-    if (rest > half || (rest === half && m & 1)) m++;
-    return sign | m;
-  }
-  const rest = mant & 0x1fff;
-  mant >>>= 13;
-  if (rest > 0x1000 || (rest === 0x1000 && mant & 1)) {
-    mant++;
-    if (mant === 0x400) {
-      mant = 0;
-      e++;
-      if (e >= 0x1f) return sign | 0x7c00;
+/** The header (padded to 8 bytes) and the validated tensors, in the given order. */
+function planSafetensors(
+  entries: readonly SafetensorsEntry[],
+  metadata?: Record<string, string>,
+): { head: Uint8Array; tensors: WritableTensor[] } {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = { ...metadata };
+  let off = 0;
+  const tensors = entries.map((e) => {
+    if (e.name === '__metadata__' || e.name in header) {
+      throw new Error(`safetensors: duplicate or reserved name '${e.name}'`);
     }
-  }
-  return sign | (e << 10) | mant;
+    const t = new WritableTensor(e, e.name);
+    header[e.name] = {
+      dtype: ST_NAMES[t.dtype],
+      shape: [...t.shape],
+      data_offsets: [off, off + t.byteLength],
+    };
+    off += t.byteLength;
+    return t;
+  });
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const text = Buffer.from(json, 'utf8');
+  const head = new Uint8Array(8 + text.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(text.length), true);
+  head.set(text, 8);
+  return { head, tensors };
 }
 
-/** float -> bfloat16 bits, round to nearest even. */
-export function floatToBfloat16(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40; // keep NaN a NaN
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/** The bytes of a safetensors file (header padded to 8 bytes, data in the given order). */
+/** The bytes of a safetensors file, in memory (typed-array data only). */
 export function encodeSafetensors(
   entries: readonly SafetensorsEntry[],
   metadata?: Record<string, string>,
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = { ...metadata };
-  const sizes = entries.map((e) => {
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    if (n !== e.data.length)
-      throw new Error(
-        `encodeSafetensors: ${e.name}: shape [${e.shape}] holds ${n} values, data has ${e.data.length}`,
-      );
-    if (!(e.dtype in ST_NAMES))
-      throw new Error(
-        `encodeSafetensors: ${e.name}: dtype '${e.dtype}' not in ${Object.keys(ST_NAMES).join(', ')}`,
-      );
-    return (
-      n *
-      ({ float32: 4, float16: 2, bfloat16: 2, int32: 4, int64: 8, uint8: 1, bool: 1 } as const)[
-        e.dtype
-      ]
-    );
-  });
-  let off = 0;
-  entries.forEach((e, i) => {
-    if (e.name === '__metadata__' || e.name in header)
-      throw new Error(`encodeSafetensors: duplicate or reserved name '${e.name}'`);
-    header[e.name] = {
-      dtype: ST_NAMES[e.dtype],
-      shape: [...e.shape],
-      data_offsets: [off, off + sizes[i]],
-    };
-    off += sizes[i];
-  });
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const head = Buffer.from(json, 'utf8');
-  const out = new Uint8Array(8 + head.length + off);
-  const dv = new DataView(out.buffer);
-  dv.setBigUint64(0, BigInt(head.length), true);
-  out.set(head, 8);
-  let p = 8 + head.length;
-  entries.forEach((e, i) => {
-    const d = e.data;
-    const n = d.length;
-    switch (e.dtype) {
-      case 'float32':
-        for (let j = 0; j < n; j++) dv.setFloat32(p + 4 * j, d[j], true);
-        break;
-      case 'int32':
-        for (let j = 0; j < n; j++) dv.setInt32(p + 4 * j, d[j], true);
-        break;
-      case 'float16':
-        for (let j = 0; j < n; j++) dv.setUint16(p + 2 * j, floatToHalf(d[j]), true);
-        break;
-      case 'bfloat16':
-        for (let j = 0; j < n; j++) dv.setUint16(p + 2 * j, floatToBfloat16(d[j]), true);
-        break;
-      case 'int64':
-        for (let j = 0; j < n; j++) dv.setBigInt64(p + 8 * j, BigInt(Math.trunc(d[j])), true);
-        break;
-      default:
-        for (let j = 0; j < n; j++) out[p + j] = d[j];
-    }
-    p += sizes[i];
-  });
-  return out;
+  const { head, tensors } = planSafetensors(entries, metadata);
+  return Buffer.concat([head, ...tensors.map((t) => t.encodeValues())]);
 }
 
-/** Writes a safetensors file atomically. */
+/**
+ * Writes a safetensors file atomically, streaming each tensor's bytes (byte-chunk data is never
+ * held whole).
+ */
 export async function writeSafetensors(
   file: string,
   entries: readonly SafetensorsEntry[],
   metadata?: Record<string, string>,
 ): Promise<void> {
-  await atomicWriteFile(file, encodeSafetensors(entries, metadata));
+  const { head, tensors } = planSafetensors(entries, metadata);
+  await writeFileAtomically(file, async (sink) => {
+    await sink.write(head);
+    for (const t of tensors) for await (const chunk of t.bytes()) await sink.write(chunk);
+  });
 }

@@ -4,6 +4,7 @@
  * never holds a whole multi-GB file in memory).
  */
 import { TorchFileError } from './errors';
+import { halfToFloat } from './half';
 
 export type TorchDType =
   | 'float32'
@@ -45,16 +46,6 @@ export interface TorchStorage {
   readonly file: string;
   /** `byteLength` bytes at `byteOffset` of the storage. */
   readBytes(byteOffset: number, byteLength: number): Uint8Array;
-}
-
-/** IEEE half -> float. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 let halfTable: Float32Array | null = null;

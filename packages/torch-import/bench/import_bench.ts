@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-import-bench-'));
   try {
     const entries = [...gptEntries(), ...vqganEntries()];
-    const params = entries.reduce((a, e) => a + e.data.length, 0);
+    const params = entries.reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1), 0);
     console.log(
       `torch-import bench: ${layers} GPT layers, ${(params / 1e6).toFixed(1)} M values, cores=${os.cpus().length}, node ${process.version}`,
     );

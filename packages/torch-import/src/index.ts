@@ -5,7 +5,15 @@
  */
 
 export * from '@artist-ts/torch-files';
-export { GPT_SHAPE_FREE_DEFAULTS, GPT_TORCH_PREFIX, gptPlan, inferGptConfig } from './convert/gpt';
+export {
+  easynlpConfig,
+  easynlpDifferences,
+  GPT_SHAPE_FREE_DEFAULTS,
+  GPT_TORCH_PREFIX,
+  gptPlan,
+  gptTorchBuffers,
+  inferGptConfig,
+} from './convert/gpt';
 export { INCEPTION_IGNORE, type InceptionConvSpec, inceptionPlan } from './convert/inception';
 export {
   applyLayout,
@@ -21,7 +29,9 @@ export {
   type ConversionReport,
   checkPlan,
   type IgnoreRule,
+  invertPlan,
   type MappingRow,
+  undoLayout,
 } from './convert/plan';
 export {
   inferVqganConfig,
@@ -29,6 +39,19 @@ export {
   vqganIgnore,
   vqganPlan,
 } from './convert/vqgan';
+export {
+  type ArtistWeights,
+  DEFAULT_EXPORT_OPTIONS,
+  EASYNLP_FILES,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportReport,
+  type ExportSource,
+  exportEasyNLP,
+  type ModelWeights,
+  validateExportOptions,
+} from './export';
 export {
   ARTIST_VQGAN_PREFIX,
   DEFAULT_ALLOWED_GLOBALS,
