@@ -18,6 +18,7 @@ export {
   type BackendRequest,
   DEFAULT_RUNTIME_OPTIONS,
   describeRuntime,
+  deviceOf,
   initRuntime,
   type RuntimeInfo,
   type RuntimeOptions,
