@@ -12,6 +12,8 @@
  * - `dimRoundingMode` is dropped (TensorFlow computes its own output size), so it only matters
  *   with a numeric pad, which is already rejected;
  * - FusedConv2D takes NHWC only; the conv gradients run in float32 only (T is fixed);
+ * - the fused ops (_FusedMatMul, FusedConv2D, FusedDepthwiseConv2D) apply only the activations
+ *   its applyActivation knows: linear, relu, prelu, leakyrelu, elu, relu6, sigmoid;
  * - Conv3D and its gradients reject a depth dilation above 1 on the CPU package;
  * - Multinomial rejects `normalized` probabilities;
  * - GatherV2 throws on an index outside [0, size of the gathered axis).
@@ -240,6 +242,9 @@ const FLOAT32_ONLY = new Set([
   'DepthwiseConv2dNativeBackpropFilter',
 ]);
 
+const FUSED = new Set(['_FusedMatMul', 'FusedConv2D', 'FusedDepthwiseConv2D']);
+const ACTIVATIONS = new Set(['linear', 'relu', 'prelu', 'leakyrelu', 'elu', 'relu6', 'sigmoid']);
+
 const CONV3D = new Set(['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2']);
 
 function show(v: unknown): string {
@@ -288,6 +293,17 @@ export function tfjsNodeViolations(
       kernel,
       attribute: 'dataFormat',
       rule: `tfjs-node's FusedConv2D takes 'NHWC' only; got ${show(attrs.dataFormat)}`,
+    });
+  }
+  if (
+    FUSED.has(kernel) &&
+    attrs.activation != null &&
+    !ACTIVATIONS.has(attrs.activation as string)
+  ) {
+    out.push({
+      kernel,
+      attribute: 'activation',
+      rule: `tfjs-node applies ${[...ACTIVATIONS].join(', ')} only; got ${show(attrs.activation)}`,
     });
   }
   if (FLOAT32_ONLY.has(kernel)) {

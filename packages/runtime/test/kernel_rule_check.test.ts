@@ -144,6 +144,10 @@ describe('tfjs-node kernel rules', () => {
       ),
     ).toEqual([]);
     expect(names('Conv2D', { x, filter }, { pad: 0, dimRoundingMode: 'floor' })).toEqual([]);
+    expect(names('_FusedMatMul', { a: x, b: x }, { activation: 'gelu' })).toEqual([
+      '_FusedMatMul.activation',
+    ]);
+    expect(names('_FusedMatMul', { a: x, b: x }, { activation: 'relu' })).toEqual([]);
     expect(names('Multinomial', { logits: x }, { normalized: true })).toEqual([
       'Multinomial.normalized',
     ]);
