@@ -266,7 +266,7 @@ function finish(
 }
 
 /** First NVIDIA GPU model the Linux driver lists (`/proc/driver/nvidia/gpus/<bus>/information`). */
-function nvidiaGpuModel(root = '/proc/driver/nvidia/gpus'): string | undefined {
+export function nvidiaGpuModel(root = '/proc/driver/nvidia/gpus'): string | undefined {
   try {
     for (const bus of fs.readdirSync(root).sort()) {
       const text = fs.readFileSync(path.join(root, bus, 'information'), 'utf8');

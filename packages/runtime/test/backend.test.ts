@@ -1,10 +1,13 @@
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   describeRuntime,
   deviceOf,
   initRuntime,
   moduleLoader,
+  nvidiaGpuModel,
   validateRuntimeOptions,
 } from '../src/backend';
 
@@ -134,6 +137,23 @@ describe('deviceOf', () => {
       device: 'apple m2',
     });
     expect(deviceOf('webgpu', {})).toEqual({ gpu: true });
+  });
+
+  it("reads the GPU model from the NVIDIA driver's /proc files", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'artist-nvidia-'));
+    expect(nvidiaGpuModel(path.join(root, 'absent'))).toBeUndefined();
+    for (const [bus, model] of [
+      ['0000:1b:00.0', 'NVIDIA H200'],
+      ['0000:3c:00.0', 'NVIDIA A100-SXM4-80GB'],
+    ]) {
+      fs.mkdirSync(path.join(root, bus));
+      fs.writeFileSync(
+        path.join(root, bus, 'information'),
+        `Model: \t\t ${model}\nIRQ:   \t\t 35\nGPU UUID: \t GPU-0\n`,
+      );
+    }
+    expect(nvidiaGpuModel(root)).toBe('NVIDIA H200');
+    fs.rmSync(root, { recursive: true, force: true });
   });
 
   it('cpu and wasm run on the CPU', () => {
