@@ -8,7 +8,7 @@
 
 import { AtomicFileStream } from './atomic_stream';
 import { checkOnBadRow, DataFormatError, type OnBadRow, type SkippedRow } from './errors';
-import type { EntityMatches, Lexicon } from './lexicon';
+import type { EntityMatches, Lexicon } from './lexicon_match';
 import { fileSize, readLines, splitStrippedLine } from './lines';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import type { BertTokenizer } from './tokenizer';

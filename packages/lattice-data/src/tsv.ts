@@ -315,7 +315,7 @@ export class TsvReader<F extends TsvFormat> implements AsyncIterable<Located<Row
         progress.skipped++;
         if (s.skippedRows.length < 20) {
           s.skippedRows.push({
-            line: err.line,
+            line: err.line ?? l.line,
             reason: err.reason,
             ...(err.column ? { column: err.column } : {}),
             ...(err.field ? { field: err.field } : {}),
