@@ -7,6 +7,7 @@ export { AtomicFileStream } from './atomic_stream';
 export * from './entity_file';
 export * from './errors';
 export * from './image';
+export * from './image_column';
 export * from './knowledge';
 export * from './lexicon_builder';
 export {

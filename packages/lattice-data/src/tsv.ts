@@ -23,14 +23,13 @@ import {
   type SkippedRow,
 } from './errors';
 import {
-  base64Problem,
-  decodeBase64,
   decodeImage,
   detectImageFormat,
   type ImagePixels,
   imageFromBase64,
   type PreprocessConfig,
 } from './image';
+import { base64Problem, decodeBase64, parseImageColumn } from './image_column';
 import { fileSize, readLines } from './lines';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import { buildCharVocab, type CharVocabOptions, type Vocab } from './tokenizer';
@@ -134,23 +133,6 @@ function checkImage(s: string, column: number, field: string, mode: ImageValidat
   }
 }
 
-/** Parses EasyNLP's prediction column: plain base64 or a Python list repr of base64 strings. */
-export function parseGeneratedImages(cell: string): string[] {
-  const t = cell.trim();
-  if (!t.startsWith('[')) return [cell];
-  if (!t.endsWith(']')) throw new Error('unterminated Python list');
-  const inner = t.slice(1, -1).trim();
-  if (inner === '') return [];
-  return inner.split(',').map((item) => {
-    const s = item.trim();
-    const q = s[0];
-    if ((q !== "'" && q !== '"') || s[s.length - 1] !== q || s.length < 2) {
-      throw new Error(`list item is not a quoted string: ${s.slice(0, 20)}`);
-    }
-    return s.slice(1, -1);
-  });
-}
-
 function parseRow(format: TsvFormat, f: string[], images: ImageValidation): RowOf[TsvFormat] {
   const n = f.length;
   switch (format) {
@@ -172,7 +154,7 @@ function parseRow(format: TsvFormat, f: string[], images: ImageValidation): RowO
       for (let c = 2; c < n; c++) {
         let list: string[];
         try {
-          list = parseGeneratedImages(f[c]!);
+          list = parseImageColumn(f[c]!);
         } catch (err) {
           throw new RowError(c + 1, 'gen_imgbase64', (err as Error).message);
         }
