@@ -27,6 +27,13 @@ export interface Lattice {
   posE: number[];
 }
 
+/**
+ * A {@link Lattice} as EasyNLP's knowledge TSV stores it: without the tokens (the columns
+ * `lex_ids, pos_s, pos_e, seq_len`). A knowledge TSV row ({@link KnowledgeRow}) is its text plus
+ * these fields, so there is one lattice type, whichever side it comes from.
+ */
+export type LatticeColumns = Omit<Lattice, 'tokens'>;
+
 /** Matches `tokens` against `lexicon` and lays the result out as EasyNLP does. */
 export function latticeOfTokens(tokens: string[], lexicon: Lexicon): Lattice {
   return layoutLattice(tokens, lexicon.matchTokens(tokens));
@@ -74,7 +81,7 @@ function layoutLattice(tokens: string[], m: EntityMatches): Lattice {
 }
 
 /** Entity spans of a lattice (the part of pos_s/pos_e after the characters). */
-export function entitySpans(lattice: Pick<Lattice, 'seqLen' | 'posS' | 'posE'>): {
+export function entitySpans(lattice: Pick<LatticeColumns, 'seqLen' | 'posS' | 'posE'>): {
   starts: number[];
   ends: number[];
 } {
@@ -85,7 +92,7 @@ export function entitySpans(lattice: Pick<Lattice, 'seqLen' | 'posS' | 'posE'>):
 export function formatKnowledgeLine(row: {
   idx: string;
   text: string;
-  lattice: Pick<Lattice, 'lexIds' | 'posS' | 'posE' | 'seqLen'>;
+  lattice: LatticeColumns;
   imageBase64?: string | undefined;
 }): string {
   const { lattice: l } = row;

@@ -20,10 +20,10 @@ import { fsyncDir } from '@artist-ts/core/files';
 import { Rng } from '@artist-ts/core/rng';
 import { ConfigError, DataFormatError, type DataLocation } from './errors';
 import { artist } from './generated/shard';
-import type { Lattice } from './knowledge';
+import type { Lattice, LatticeColumns } from './knowledge';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import type { BertTokenizer } from './tokenizer';
-import type { KnowledgeRow } from './tsv';
+import type { TextRow } from './tsv';
 
 const PbExample = artist.lattice.Example;
 
@@ -69,7 +69,7 @@ export function exampleFromLattice(
   row: {
     idx: string;
     text: string;
-    lattice: Pick<Lattice, 'tokens' | 'seqLen' | 'lexIds' | 'posS' | 'posE'>;
+    lattice: Lattice;
   },
   tokenizer: BertTokenizer,
   options: { image?: PixelImage | CodeImage; maxEntities?: number } = {},
@@ -106,7 +106,7 @@ export function exampleFromLattice(
  * agree with the tokenizer (a different vocab would shift every entity position).
  */
 export function exampleFromKnowledgeRow(
-  row: Pick<KnowledgeRow, 'idx' | 'text' | 'lexIds' | 'posS' | 'posE' | 'seqLen'>,
+  row: TextRow & LatticeColumns,
   tokenizer: BertTokenizer,
   options: { image?: PixelImage | CodeImage; maxEntities?: number } = {},
 ): EncodedExample {
