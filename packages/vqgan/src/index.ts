@@ -54,6 +54,17 @@ export { FlatAdam, type FlatAdamConfig } from './flat_adam';
 export { groupNorm, groupNormSwish, swish } from './group_norm';
 export { type ImageBatch, type ImageInput, psnr, toModelInput, toUint8Pixels } from './images';
 export { LPIPS_VGG_SLICES, Lpips, lpipsWeightSpecs, type PerceptualLoss } from './lpips';
+export {
+  countVqganParameters,
+  type LevelModules,
+  type VqganLayout,
+  type VqganModules,
+  type VqganParamInit,
+  type VqganParamSpec,
+  type VqganTable,
+  vqganParameterSpecs,
+  vqganTable,
+} from './param_table';
 export { ParamStore } from './params';
 export {
   codeDistances,
@@ -65,16 +76,7 @@ export {
   straightThrough,
 } from './quantizer';
 export { generateShapeImages, syntheticShapesDataset } from './synthetic';
-export {
-  ARTIST_VQGAN_PREFIX,
-  expectedTamingKeyCount,
-  fromTamingLayout,
-  TAMING_KEY_PATTERNS,
-  type TamingKeyPattern,
-  type TamingKeyRow,
-  type TamingTransform,
-  tamingKeyRow,
-} from './taming_keys';
+export { ARTIST_VQGAN_PREFIX, tamingKeys } from './taming_keys';
 export {
   DEFAULT_VQGAN_TRAIN_CONFIG,
   type EpochStats,
@@ -92,5 +94,4 @@ export {
   VQGAN_MODEL_TYPE,
   Vqgan,
   type VqganCreateOptions,
-  WeightMismatchError,
 } from './vqgan';
