@@ -50,7 +50,6 @@ export {
   NLayerDiscriminator,
   validateDiscriminatorConfig,
 } from './discriminator';
-export { FlatAdam, type FlatAdamConfig } from './flat_adam';
 export { groupNorm, groupNormSwish, swish } from './group_norm';
 export { type ImageBatch, type ImageInput, psnr, toModelInput, toUint8Pixels } from './images';
 export { LPIPS_VGG_SLICES, Lpips, lpipsWeightSpecs, type PerceptualLoss } from './lpips';
@@ -79,15 +78,28 @@ export { generateShapeImages, syntheticShapesDataset } from './synthetic';
 export { ARTIST_VQGAN_PREFIX, tamingKeys } from './taming_keys';
 export {
   DEFAULT_VQGAN_TRAIN_CONFIG,
+  VQGAN_TRAIN_PRESETS,
+  type VqganTrainConfig,
+  validateVqganTrainConfig,
+  vqganLrScale,
+  vqganLrSchedule,
+} from './train_config';
+export {
   type EpochStats,
   type StepMetrics,
   type TrainerOptions,
-  type TrainOptions,
-  VQGAN_TRAIN_PRESETS,
-  type VqganTrainConfig,
+  type VqganFitOptions,
+  type VqganFitResult,
   VqganTrainer,
-  validateVqganTrainConfig,
 } from './trainer';
+export {
+  adaptiveGanWeight,
+  type GeneratorLosses,
+  generatorLosses,
+  readLosses,
+  stackLosses,
+  type VqLossWeights,
+} from './vq_loss';
 export {
   isAuxWeight,
   type TrainForwardOutput,
