@@ -55,14 +55,10 @@ export { type ImageBatch, type ImageInput, psnr, toModelInput, toUint8Pixels } f
 export { LPIPS_VGG_SLICES, Lpips, lpipsWeightSpecs, type PerceptualLoss } from './lpips';
 export {
   countVqganParameters,
-  type LevelModules,
   type VqganLayout,
-  type VqganModules,
   type VqganParamInit,
   type VqganParamSpec,
-  type VqganTable,
   vqganParameterSpecs,
-  vqganTable,
 } from './param_table';
 export { ParamStore } from './params';
 export {
@@ -81,8 +77,6 @@ export {
   VQGAN_TRAIN_PRESETS,
   type VqganTrainConfig,
   validateVqganTrainConfig,
-  vqganLrScale,
-  vqganLrSchedule,
 } from './train_config';
 export {
   type EpochStats,
@@ -92,14 +86,6 @@ export {
   type VqganFitResult,
   VqganTrainer,
 } from './trainer';
-export {
-  adaptiveGanWeight,
-  type GeneratorLosses,
-  generatorLosses,
-  readLosses,
-  stackLosses,
-  type VqLossWeights,
-} from './vq_loss';
 export {
   isAuxWeight,
   type TrainForwardOutput,
