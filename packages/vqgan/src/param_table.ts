@@ -106,6 +106,36 @@ class TableBuilder {
     for (const m of ['q', 'k', 'v', 'proj_out']) this.conv(`${name}.${m}`, 1, c, c);
   }
 
+  /**
+   * One encoder or decoder level `prefix` (`encoder.down.{i}` / `decoder.up.{i}`): `count`
+   * ResnetBlocks cin -> cout -> cout ..., each followed by an AttnBlock when `attn`, then the
+   * resample conv (`prefix.downsample` / `prefix.upsample`) unless `resample` is null.
+   */
+  level(
+    prefix: string,
+    count: number,
+    cin: number,
+    cout: number,
+    attn: boolean,
+    resample: 'downsample' | 'upsample' | null,
+  ): LevelModules {
+    const level: LevelModules = {
+      blocks: [],
+      attns: [],
+      resample: resample ? `${prefix}.${resample}.conv` : null,
+    };
+    for (let j = 0; j < count; j++) {
+      level.blocks.push(`${prefix}.block.${j}`);
+      this.resBlock(`${prefix}.block.${j}`, j === 0 ? cin : cout, cout);
+      if (attn) {
+        level.attns.push(`${prefix}.attn.${j}`);
+        this.attn(`${prefix}.attn.${j}`, cout);
+      }
+    }
+    if (level.resample) this.conv(level.resample, 3, cout, cout);
+    return level;
+  }
+
   mid(prefix: string, c: number): void {
     this.resBlock(`${prefix}.mid.block_1`, c, c);
     this.attn(`${prefix}.mid.attn_1`, c);
@@ -121,33 +151,20 @@ export function vqganTable(c: VqganConfig): VqganTable {
   // Encoder (taming Encoder.__init__ order).
   t.conv('encoder.conv_in', 3, c.inChannels, c.ch);
   let res = c.resolution;
-  let blockIn = c.ch;
   const down: LevelModules[] = [];
   for (let i = 0; i < levels; i++) {
-    const level: LevelModules = { blocks: [], attns: [], resample: null };
-    blockIn = c.ch * inMult[i];
-    const blockOut = c.ch * c.chMult[i];
-    for (let j = 0; j < c.numResBlocks; j++) {
-      const name = `encoder.down.${i}.block.${j}`;
-      t.resBlock(name, blockIn, blockOut);
-      level.blocks.push(name);
-      blockIn = blockOut;
-      if (c.attnResolutions.includes(res)) {
-        const a = `encoder.down.${i}.attn.${j}`;
-        t.attn(a, blockIn);
-        level.attns.push(a);
-      }
-    }
-    if (i !== levels - 1) {
-      level.resample = `encoder.down.${i}.downsample.conv`;
-      t.conv(level.resample, 3, blockIn, blockIn);
-      res /= 2;
-    }
-    down.push(level);
+    const last = i === levels - 1;
+    const [cin, cout] = [c.ch * inMult[i], c.ch * c.chMult[i]];
+    const attn = c.attnResolutions.includes(res);
+    down.push(
+      t.level(`encoder.down.${i}`, c.numResBlocks, cin, cout, attn, last ? null : 'downsample'),
+    );
+    if (!last) res /= 2;
   }
-  t.mid('encoder', blockIn);
-  t.norm('encoder.norm_out', blockIn);
-  t.conv('encoder.conv_out', 3, blockIn, c.zChannels);
+  const top = c.ch * c.chMult[levels - 1]; // channels at the lowest resolution
+  t.mid('encoder', top);
+  t.norm('encoder.norm_out', top);
+  t.conv('encoder.conv_out', 3, top, c.zChannels);
   // Quantizer. taming: embedding.weight.data.uniform_(-1/n_e, 1/n_e).
   t.conv('quant_conv', 1, c.zChannels, c.embedDim);
   t.specs.push({
@@ -159,31 +176,23 @@ export function vqganTable(c: VqganConfig): VqganTable {
   });
   t.conv('post_quant_conv', 1, c.embedDim, c.zChannels);
   // Decoder: created from the lowest resolution up, as taming's constructor does.
-  blockIn = c.ch * c.chMult[levels - 1];
-  res = c.resolution / 2 ** (levels - 1);
-  t.conv('decoder.conv_in', 3, c.zChannels, blockIn);
-  t.mid('decoder', blockIn);
+  let blockIn = top;
+  t.conv('decoder.conv_in', 3, c.zChannels, top);
+  t.mid('decoder', top);
   const up: LevelModules[] = new Array(levels);
   for (let i = levels - 1; i >= 0; i--) {
-    const level: LevelModules = { blocks: [], attns: [], resample: null };
-    const blockOut = c.ch * c.chMult[i];
-    for (let j = 0; j < c.numResBlocks + 1; j++) {
-      const name = `decoder.up.${i}.block.${j}`;
-      t.resBlock(name, blockIn, blockOut);
-      level.blocks.push(name);
-      blockIn = blockOut;
-      if (c.attnResolutions.includes(res)) {
-        const a = `decoder.up.${i}.attn.${j}`;
-        t.attn(a, blockIn);
-        level.attns.push(a);
-      }
-    }
-    if (i !== 0) {
-      level.resample = `decoder.up.${i}.upsample.conv`;
-      t.conv(level.resample, 3, blockIn, blockIn);
-      res *= 2;
-    }
-    up[i] = level;
+    const cout = c.ch * c.chMult[i];
+    const attn = c.attnResolutions.includes(res);
+    up[i] = t.level(
+      `decoder.up.${i}`,
+      c.numResBlocks + 1,
+      blockIn,
+      cout,
+      attn,
+      i ? 'upsample' : null,
+    );
+    blockIn = cout;
+    if (i !== 0) res *= 2;
   }
   t.norm('decoder.norm_out', blockIn);
   t.conv('decoder.conv_out', 3, blockIn, c.outChannels);
