@@ -7,7 +7,6 @@ import path from 'node:path';
 import {
   type EntityTable,
   type KnowlGpt,
-  type Lattice,
   loadGpt,
   type SampleConfig,
   sampleCodes,
@@ -15,8 +14,9 @@ import {
 import { loadEntityVectors } from '@artist-ts/kg-embedding';
 import {
   BertTokenizer,
+  type Lattice,
   type Lexicon,
-  latticeOf,
+  latticeOfTokens,
   loadEntityLexicon,
   Vocab,
 } from '@artist-ts/lattice-data';
@@ -113,13 +113,7 @@ export class Generator {
   encodeText(text: string): { ids: Int32Array; lattice: Lattice | null } {
     const tokens = this.tokenizer.tokenize(text);
     const ids = this.tokenizer.tokensToIds(tokens);
-    if (!this.lexicon) return { ids, lattice: null };
-    const l = latticeOf(text, this.tokenizer, this.lexicon);
-    const lexIds = l.lexIds.map(Number);
-    return {
-      ids,
-      lattice: { lexIds, posS: l.posS.slice(l.seqLen), posE: l.posE.slice(l.seqLen) },
-    };
+    return { ids, lattice: this.lexicon ? latticeOfTokens(tokens, this.lexicon) : null };
   }
 
   /** `numSamples` images per text, text-major. */

@@ -69,8 +69,15 @@ describe('generator', () => {
     const g = await Generator.load(pathsOfRun(run));
     try {
       const enc = g.encodeText('狗脸和苹果');
-      expect(enc.lattice).toEqual({ lexIds: [0, 1], posS: [0, 3], posE: [1, 4] });
-      expect(g.encodeText('天空').lattice).toEqual({ lexIds: [], posS: [], posE: [] });
+      // lattice-data's lattice, passed through as is: FLAT layout, then the entity spans
+      expect(enc.lattice).toEqual({
+        tokens: ['狗', '脸', '和', '苹', '果'],
+        seqLen: 5,
+        lexIds: ['0', '1'],
+        posS: [0, 1, 2, 3, 4, 0, 3],
+        posE: [0, 1, 2, 3, 4, 1, 4],
+      });
+      expect(g.encodeText('天空').lattice).toMatchObject({ seqLen: 2, lexIds: [], posS: [0, 1] });
       const a = await g.generate(['一只狗脸', '红色的苹果'], { numSamples: 2, seed: 7 });
       const b = await g.generate(['一只狗脸', '红色的苹果'], { numSamples: 2, seed: 7 });
       expect(a.map((x) => [x.textIndex, x.sample])).toEqual([
