@@ -4,11 +4,13 @@
  */
 export type { GptExample } from './batch';
 export {
+  blockSize,
   countParameters,
   DEFAULT_GPT_CONFIG,
   type FusionMode,
   type GptConfig,
   ignoredTorchKeys,
+  jointVocabSize,
   type ParamInit,
   type ParamSpec,
   PRESETS,
