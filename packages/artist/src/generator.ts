@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   type EntityTable,
-  type Lattice as GptLattice,
   type KnowlGpt,
   loadGpt,
   type SampleConfig,
@@ -101,14 +100,6 @@ export interface EncodedText {
   lattice: Lattice | null;
 }
 
-/**
- * gpt-knowl's lattice takes numeric entity ids; lattice-data's are entity2id.txt's strings. The
- * layout (FLAT: token entries, then one span per entity) is the same, so nothing else changes.
- */
-function gptLattice(l: Lattice): GptLattice {
-  return { lexIds: l.lexIds.map(Number), posS: l.posS, posE: l.posE };
-}
-
 /** A loaded generator. Owns its models: call `dispose()`. */
 export class Generator {
   private constructor(
@@ -192,7 +183,7 @@ export class Generator {
       this.gpt,
       {
         texts: encoded.map((e) => e.ids),
-        lattices: encoded.map((e) => (e.lattice ? gptLattice(e.lattice) : null)),
+        lattices: encoded.map((e) => e.lattice),
         entityTable: this.entityTable,
       },
       { ...sample, numSamples: numImages },

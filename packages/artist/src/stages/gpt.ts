@@ -11,11 +11,12 @@ import {
   type GptExample,
   GptTrainer,
   KnowlGpt,
+  type LatticeFields,
   saveGpt,
   validateGptConfig,
 } from '@artist-ts/gpt-knowl';
 import { loadEntityVectors } from '@artist-ts/kg-embedding';
-import { ShardDataset, Vocab } from '@artist-ts/lattice-data';
+import { type EncodedExample, ShardDataset, Vocab } from '@artist-ts/lattice-data';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
@@ -23,7 +24,18 @@ import { trainingStepReporter } from '../progress';
 import type { RunFolder } from '../run_folder';
 import type { Split } from '../run_layout';
 
-/** The split's examples from its encoded shards as GPT examples. */
+/** A shard example's entities as lattice-data's FLAT lattice fields (what gpt-knowl reads). */
+function latticeOfExample(ex: EncodedExample): LatticeFields {
+  const chars = Array.from({ length: ex.seqLen }, (_, i) => i);
+  return {
+    seqLen: ex.seqLen,
+    lexIds: Array.from(ex.lexIds, String),
+    posS: [...chars, ...ex.lexStart],
+    posE: [...chars, ...ex.lexEnd],
+  };
+}
+
+/** The split's examples from `<run>/codes/<split>/` as GPT examples. */
 export async function readExamples(
   run: RunFolder,
   split: Split,
@@ -40,11 +52,7 @@ export async function readExamples(
       examples.push({
         text: ex.textIds,
         codes: ex.image.codes,
-        lattice: {
-          lexIds: Array.from(ex.lexIds),
-          posS: Array.from(ex.lexStart),
-          posE: Array.from(ex.lexEnd),
-        },
+        lattice: latticeOfExample(ex),
       });
       texts.push(ex.text);
       idx.push(ex.idx);
@@ -94,14 +102,11 @@ export const gptStage: Stage<TrainerConfig> = {
     const ckptRoot = ctx.run.gpt.checkpoints;
     try {
       const resumeDir = resolveCheckpointDir(ckptRoot);
-      if (resumeDir) {
-        await trainer.restore(ckptRoot);
-        ctx.progress.log(`gpt: resuming at step ${trainer.step} from ${resumeDir}`);
-      }
+      if (resumeDir) ctx.progress.log(`gpt: resuming from ${resumeDir}`);
       const report = trainingStepReporter(ctx, 'gpt', () => tf.memory().numTensors);
       ctx.progress.begin('gpt', trainer.config.totalSteps, 'steps');
       await trainer.fit(examples, {
-        checkpointRoot: ckptRoot,
+        checkpointDir: ckptRoot,
         checkpointEvery: cfg.checkpointEvery,
         keepLast: 2,
         signal: ctx.signal,

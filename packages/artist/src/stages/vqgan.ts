@@ -41,7 +41,7 @@ export const vqganStage: Stage<TrainerConfig> = {
     let lastEpoch: Record<string, number> = {};
     try {
       ctx.progress.begin('vqgan', cfg.steps, 'steps');
-      await trainer.train({
+      await trainer.fit({
         steps: cfg.steps,
         checkpointDir: ckptRoot,
         checkpointEvery: cfg.checkpointEvery,
