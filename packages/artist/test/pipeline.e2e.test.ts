@@ -328,7 +328,7 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
         "stage 'eval' stopped: run the same command again to continue",
       ),
     });
-    expect(inEval.output).toMatch(/gpt: resuming at step [1-9]/);
+    expect(inEval.output).toMatch(/gpt: resuming from \S*step-0*[1-9]/);
     expect(inEval.output).not.toMatch(/aborted/);
     expect(fs.existsSync(path.join(dir, 'gpt', 'DONE.json'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'eval', 'DONE.json'))).toBe(false);
