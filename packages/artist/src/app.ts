@@ -3,13 +3,13 @@
  * the run folder, initialise the backend, run stages, write the report.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { describeRuntime, initRuntime, type RuntimeInfo } from '@artist-ts/runtime';
 import type { TrainerConfig } from './config';
 import { runStages, type Stage, type StageEvent } from './pipeline';
 import { createProgressView, type ProgressView } from './progress';
 import { type AblationRow, writeReport } from './report';
 import { RunFolder } from './run_folder';
+import { runRoot, STAGE_NAMES } from './run_layout';
 import { dataStage } from './stages/data';
 import { encodeStage } from './stages/encode';
 import { evalStage } from './stages/eval';
@@ -27,7 +27,6 @@ export const STAGES: Stage<TrainerConfig>[] = [
   gptStage,
   evalStage,
 ];
-export const STAGE_NAMES = STAGES.map((s) => s.name);
 
 export interface PipelineOptions {
   /** Stages to run (default all); the others must be done already. */
@@ -43,7 +42,7 @@ export interface PipelineOptions {
 }
 
 export function runFolderOf(config: TrainerConfig): RunFolder {
-  return new RunFolder(path.join(config.runsDir, config.name));
+  return new RunFolder(runRoot(config.runsDir, config.name));
 }
 
 export async function runPipeline(config: TrainerConfig, options: PipelineOptions = {}) {
@@ -63,12 +62,15 @@ export async function runPipeline(config: TrainerConfig, options: PipelineOption
     { stages: STAGES, only: options.only, force: options.force, onEvent },
   );
   let report: string | null = null;
-  if (options.report ?? fs.existsSync(run.markerPath('eval'))) {
+  if (options.report ?? fs.existsSync(run.markerFile('eval'))) {
     report = await writeReport(run);
     progress.log(`report: ${report}`);
   }
   return { run, markers, report, runtime };
 }
+
+/** The stages every fusion mode of the ablation shares (run once, copied into each mode's run). */
+const ABLATION_SHARED_STAGES = STAGE_NAMES.filter((s) => s !== 'gpt' && s !== 'eval');
 
 /**
  * The knowledge ablation: the shared stages once, then gpt + eval for each fusion mode in
@@ -82,20 +84,22 @@ export async function runAblation(
   const progress = options.progress ?? createProgressView();
   const base = await runPipeline(config, {
     ...options,
-    only: ['data', 'kg', 'lattice', 'vqgan', 'encode'],
+    only: ABLATION_SHARED_STAGES,
     report: false,
   });
   const rows: AblationRow[] = [];
   for (const mode of modes) {
     const sub: TrainerConfig = structuredClone(config);
-    sub.runsDir = base.run.path('ablation');
+    sub.runsDir = base.run.ablationDir;
     sub.name = mode;
     sub.gpt.model = { ...sub.gpt.model, fusion: mode as TrainerConfig['gpt']['model']['fusion'] };
     const subRun = runFolderOf(sub);
-    for (const stage of ['data', 'kg', 'lattice', 'vqgan', 'encode']) {
-      if (!fs.existsSync(subRun.markerPath(stage))) {
-        fs.rmSync(subRun.path(stage), { recursive: true, force: true });
-        await fs.promises.cp(base.run.path(stage), subRun.path(stage), { recursive: true });
+    for (const stage of ABLATION_SHARED_STAGES) {
+      if (!fs.existsSync(subRun.markerFile(stage))) {
+        fs.rmSync(subRun.stagePath(stage), { recursive: true, force: true });
+        await fs.promises.cp(base.run.stagePath(stage), subRun.stagePath(stage), {
+          recursive: true,
+        });
       }
     }
     progress.log(`[ablation] fusion=${mode}`);

@@ -30,13 +30,7 @@ import {
   validateVqganConfig,
   validateVqganTrainConfig,
 } from '@artist-ts/vqgan';
-import {
-  ConfigError,
-  type ConfigObject,
-  deepMerge,
-  mergeConfig,
-  parseOverride,
-} from './config_tree';
+import { ConfigError, type ConfigObject, mergeConfig, parseOverride } from './config_tree';
 
 /** GPT fields that come from the run's files, not from the config. */
 export const DERIVED_GPT_FIELDS = [
@@ -217,12 +211,42 @@ export function validateSections(c: TrainerConfig): void {
   }
 }
 
+/**
+ * A dotted override `a.b=value`: as typed after `--set`, or from another flag (`--name demo` is
+ * `{text: 'name="demo"', label: '--name'}`), whose label errors then name.
+ */
+export type ConfigOverride = string | { text: string; label: string };
+
 export interface ResolveOptions {
   preset?: string;
   /** Parsed JSON of a config file (and its path, for messages). */
   file?: { path: string; json: unknown };
-  /** `--set a.b=value` overrides, applied in order after the file. */
-  overrides?: string[];
+  /** Overrides, applied in order after the file. */
+  overrides?: ConfigOverride[];
+}
+
+/**
+ * An error about `err.field` raised while applying `override`, or while validating the result:
+ * restated in the override's own words (the dotted key as the user typed it, the flag it came in).
+ */
+function overrideError(override: ConfigOverride, err: ConfigError): ConfigError {
+  const { text, label } =
+    typeof override === 'string' ? { text: override, label: '--set' } : override;
+  const key = keyOf(text);
+  const detail = err.field === key ? err.detail : `'${err.field}': ${err.detail}`;
+  return new ConfigError(key, detail, label === '--set' ? `--set ${text}` : label);
+}
+
+/** The dotted key of `a.b=value` as typed (the whole text when there is no '='). */
+function keyOf(text: string): string {
+  const eq = text.indexOf('=');
+  return eq > 0 ? text.slice(0, eq) : text;
+}
+
+/** Is the override's key the field, inside it, or around it? */
+function concerns(override: ConfigOverride, field: string): boolean {
+  const key = keyOf(typeof override === 'string' ? override : override.text);
+  return key === field || key.startsWith(`${field}.`) || field.startsWith(`${key}.`);
 }
 
 export function resolveConfig(options: ResolveOptions = {}): TrainerConfig {
@@ -235,10 +259,24 @@ export function resolveConfig(options: ResolveOptions = {}): TrainerConfig {
     );
   const defaults = make() as unknown as ConfigObject;
   let cfg = options.file ? mergeConfig(defaults, options.file.json, options.file.path) : defaults;
-  let overrides: ConfigObject = {};
-  for (const o of options.overrides ?? []) overrides = deepMerge(overrides, parseOverride(o));
-  cfg = mergeConfig(cfg, overrides, '--set');
+  const overrides = options.overrides ?? [];
+  for (const o of overrides) {
+    try {
+      cfg = mergeConfig(cfg, parseOverride(typeof o === 'string' ? o : o.text));
+    } catch (err) {
+      throw err instanceof ConfigError ? overrideError(o, err) : err;
+    }
+  }
   const c = cfg as unknown as TrainerConfig;
-  validateSections(c);
+  try {
+    validateSections(c);
+  } catch (err) {
+    // A bad value an override set: name the override (the last one that touched the field).
+    const culprit =
+      err instanceof ConfigError
+        ? [...overrides].reverse().find((o) => concerns(o, err.field))
+        : undefined;
+    throw culprit ? overrideError(culprit, err as ConfigError) : err;
+  }
   return c;
 }

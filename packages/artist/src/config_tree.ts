@@ -13,10 +13,11 @@ export interface ConfigObject {
 export class ConfigError extends Error {
   constructor(
     readonly field: string,
-    message: string,
+    /** What is wrong with the field (the message without the source and field). */
+    readonly detail: string,
     readonly source?: string,
   ) {
-    super(`${source ? `${source}: ` : ''}config field '${field}': ${message}`);
+    super(`${source ? `${source}: ` : ''}config field '${field}': ${detail}`);
     this.name = 'ConfigError';
   }
 }
@@ -123,16 +124,6 @@ export function parseOverride(text: string): ConfigObject {
   }
   node[path[path.length - 1]] = value;
   return root;
-}
-
-/** Deep merge of plain objects (b wins), without schema checks: for stacking overrides. */
-export function deepMerge(a: ConfigObject, b: ConfigObject): ConfigObject {
-  const out: ConfigObject = structuredClone(a);
-  for (const [k, v] of Object.entries(b)) {
-    const cur = out[k];
-    out[k] = isObject(cur) && isObject(v) ? deepMerge(cur, v) : structuredClone(v);
-  }
-  return out;
 }
 
 /** JSON with sorted keys: equal configs give equal text, whatever the key order. */

@@ -1,13 +1,14 @@
 /**
- * Text -> images with a run folder (or explicit checkpoint paths): tokenize, match entities against
- * the run's lexicon, sample VQ codes with GPT-knowl, decode with the VQGAN.
+ * Text -> images with a run folder (or explicit checkpoint paths): tokenize each caption once,
+ * match its entities against the run's lexicon (lattice-data), sample VQ codes with GPT-knowl,
+ * decode with the VQGAN. The eval stage generates through this class too, so evaluation and
+ * generation share one text path.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import {
   type EntityTable,
   type KnowlGpt,
-  type Lattice,
   loadGpt,
   type SampleConfig,
   sampleCodes,
@@ -15,12 +16,15 @@ import {
 import { loadEntityVectors } from '@artist-ts/kg-embedding';
 import {
   BertTokenizer,
+  encodePng,
+  type Lattice,
   type Lexicon,
-  latticeOf,
+  latticesOfTokens,
   loadEntityLexicon,
   Vocab,
 } from '@artist-ts/lattice-data';
 import { Vqgan } from '@artist-ts/vqgan';
+import { RunLayout } from './run_layout';
 
 /** Where a generator's pieces live. A run folder fills all of them. */
 export interface GeneratorPaths {
@@ -31,13 +35,14 @@ export interface GeneratorPaths {
   entities: string | null;
 }
 
+/** The generator's pieces in a run folder; names the first one missing. */
 export function pathsOfRun(runDir: string): GeneratorPaths {
-  const p = (...parts: string[]) => path.join(runDir, ...parts);
+  const run = new RunLayout(runDir);
   const paths: GeneratorPaths = {
-    gpt: p('gpt', 'checkpoint'),
-    vqgan: p('vqgan', 'checkpoint'),
-    vocab: p('lattice', 'vocab.txt'),
-    entities: fs.existsSync(p('kg', 'vectors', 'entity2id.txt')) ? p('kg', 'vectors') : null,
+    gpt: run.gpt.checkpoint,
+    vqgan: run.vqgan.checkpoint,
+    vocab: run.lattice.vocab,
+    entities: fs.existsSync(run.kg.entity2id) ? run.kg.vectors : null,
   };
   for (const [field, file] of Object.entries(paths)) {
     if (file !== null && !fs.existsSync(file)) {
@@ -49,17 +54,50 @@ export function pathsOfRun(runDir: string): GeneratorPaths {
   return paths;
 }
 
-export interface GeneratedImage {
-  textIndex: number;
-  sample: number;
-  /** [size, size, 3] uint8 */
-  pixels: Uint8Array;
+/** Sampling options of {@link Generator.generate} (defaults: gpt-knowl's DEFAULT_SAMPLE_CONFIG). */
+export interface GenerateOptions extends Partial<Omit<SampleConfig, 'numSamples'>> {
+  /** Images per text (EasyNLP `max_generated_num`; default 1). */
+  numImages?: number;
+  /** 'rgb' (default): `pixels`, [size, size, 3] uint8; 'png': `png`, encoded PNG bytes. */
+  format?: 'rgb' | 'png';
+  signal?: AbortSignal;
+  /** Called after every sampled token position of every batch. */
+  onProgress?: (p: GenerateProgress) => void;
 }
 
 export interface GenerateProgress {
-  image: number;
+  /** Image tokens sampled so far, over all images. */
+  tokens: number;
+  totalTokens: number;
+  /** Images whose codes are complete. */
   images: number;
+  totalImages: number;
   tokensPerSecond: number;
+}
+
+interface ImageOf {
+  /** Index of the text in the `texts` given to generate(). */
+  textIndex: number;
+  /** 0 .. numImages-1 */
+  sample: number;
+  width: number;
+  height: number;
+}
+
+export interface GeneratedImage extends ImageOf {
+  /** [height, width, 3] uint8 RGB */
+  pixels: Uint8Array;
+}
+
+export interface GeneratedPng extends ImageOf {
+  png: Uint8Array;
+}
+
+/** A caption as the GPT sees it: token ids (truncated/padded to textLen) and its entity lattice. */
+export interface EncodedText {
+  ids: Int32Array;
+  /** null when the model uses no knowledge (fusion 'none', or no entity table). */
+  lattice: Lattice | null;
 }
 
 /** A loaded generator. Owns its models: call `dispose()`. */
@@ -72,7 +110,9 @@ export class Generator {
     readonly entityTable: EntityTable | undefined,
   ) {}
 
-  static async load(paths: GeneratorPaths): Promise<Generator> {
+  /** Loads a run folder (`runs/<name>`) or explicit checkpoint paths, checking they fit together. */
+  static async load(source: string | GeneratorPaths): Promise<Generator> {
+    const paths = typeof source === 'string' ? pathsOfRun(source) : source;
     const vocab = Vocab.fromFile(paths.vocab);
     const gpt = await loadGpt(paths.gpt);
     let vqgan: Vqgan | null = null;
@@ -93,8 +133,9 @@ export class Generator {
       let lexicon: Lexicon | null = null;
       let table: EntityTable | undefined;
       if (paths.entities && gpt.config.fusion !== 'none') {
-        lexicon = (await loadEntityLexicon(path.join(paths.entities, 'entity2id.txt'))).lexicon;
         const ent = await loadEntityVectors(paths.entities);
+        // entity2id.txt of kg-embedding's output folder: the names the lexicon matches.
+        lexicon = (await loadEntityLexicon(path.join(paths.entities, 'entity2id.txt'))).lexicon;
         table = { vectors: ent.vectors, numEntities: ent.names.length, dim: ent.dim };
       }
       return new Generator(gpt, vqgan, tokenizer, lexicon, table);
@@ -109,28 +150,35 @@ export class Generator {
     return this.vqgan.config.resolution;
   }
 
-  /** Token ids and entity lattice of a caption, as at training time. */
-  encodeText(text: string): { ids: Int32Array; lattice: Lattice | null } {
-    const tokens = this.tokenizer.tokenize(text);
-    const ids = this.tokenizer.tokensToIds(tokens);
-    if (!this.lexicon) return { ids, lattice: null };
-    const l = latticeOf(text, this.tokenizer, this.lexicon);
-    const lexIds = l.lexIds.map(Number);
-    return {
-      ids,
-      lattice: { lexIds, posS: l.posS.slice(l.seqLen), posE: l.posE.slice(l.seqLen) },
-    };
+  /** Token ids and entity lattices of captions, as at training time (each tokenized once). */
+  encodeTexts(texts: readonly string[]): EncodedText[] {
+    const tokens = texts.map((t) => this.tokenizer.tokenize(t));
+    const lattices = this.lexicon ? latticesOfTokens(tokens, this.lexicon) : null;
+    return tokens.map((t, i) => ({
+      ids: this.tokenizer.tokensToIds(t),
+      lattice: lattices ? lattices[i] : null,
+    }));
   }
 
-  /** `numSamples` images per text, text-major. */
+  /** `numImages` images per text, text-major (text 0's images first). */
   async generate(
-    texts: string[],
-    sample: Partial<SampleConfig> = {},
-    options: { onImage?: (p: GenerateProgress) => void; signal?: AbortSignal } = {},
-  ): Promise<GeneratedImage[]> {
-    const encoded = texts.map((t) => this.encodeText(t));
-    const perImage = this.gpt.config.imageLen;
+    texts: readonly string[],
+    options: GenerateOptions & { format: 'png' },
+  ): Promise<GeneratedPng[]>;
+  async generate(
+    texts: readonly string[],
+    options?: GenerateOptions & { format?: 'rgb' },
+  ): Promise<GeneratedImage[]>;
+  async generate(
+    texts: readonly string[],
+    options: GenerateOptions = {},
+  ): Promise<GeneratedImage[] | GeneratedPng[]> {
+    const { numImages = 1, format = 'rgb', signal, onProgress, ...sample } = options;
+    const encoded = this.encodeTexts(texts);
+    const imageLen = this.gpt.config.imageLen;
+    const totalImages = texts.length * numImages;
     let tokens = 0;
+    let images = 0;
     const result = await sampleCodes(
       this.gpt,
       {
@@ -138,29 +186,43 @@ export class Generator {
         lattices: encoded.map((e) => e.lattice),
         entityTable: this.entityTable,
       },
-      sample,
+      { ...sample, numSamples: numImages },
       {
-        signal: options.signal,
+        signal,
         onToken: (p) => {
           tokens += p.images;
-          if (p.token === p.imageLen) {
-            options.onImage?.({
-              image: Math.round(tokens / perImage),
-              images: texts.length * (sample.numSamples ?? 1),
-              tokensPerSecond: tokens / Math.max(1e-3, p.elapsedMs / 1000),
-            });
-          }
+          if (p.token === p.imageLen) images += p.images;
+          onProgress?.({
+            tokens,
+            totalTokens: totalImages * imageLen,
+            images,
+            totalImages,
+            tokensPerSecond: tokens / Math.max(1e-3, p.elapsedMs / 1000),
+          });
         },
       },
     );
     const size = this.imageSize;
     const per = size * size * 3;
     const pixels = await this.vqgan.decodeToPixels(result.codes, { batchSize: 16 });
-    return result.codes.map((_, i) => ({
+    const of = (i: number): ImageOf => ({
       textIndex: result.textIndex[i],
       sample: result.sampleIndex[i],
-      pixels: pixels.slice(i * per, (i + 1) * per),
-    }));
+      width: size,
+      height: size,
+    });
+    if (format === 'png') {
+      const out: GeneratedPng[] = [];
+      for (let i = 0; i < result.codes.length; i++) {
+        const data = pixels.subarray(i * per, (i + 1) * per);
+        out.push({
+          ...of(i),
+          png: await encodePng({ data, width: size, height: size, channels: 3 }),
+        });
+      }
+      return out;
+    }
+    return result.codes.map((_, i) => ({ ...of(i), pixels: pixels.slice(i * per, (i + 1) * per) }));
   }
 
   dispose(): void {

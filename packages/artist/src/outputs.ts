@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
-import type { SampleConfig } from '@artist-ts/gpt-knowl';
 import {
   encodeBase64,
   encodePng,
@@ -12,7 +11,7 @@ import {
   TsvReader,
   TsvWriter,
 } from '@artist-ts/lattice-data';
-import type { GeneratedImage, GenerateProgress, Generator } from './generator';
+import type { GeneratedImage, GenerateOptions, Generator } from './generator';
 
 /** A grid of same-sized RGB images, `cols` per row, with 2 px white gutters. */
 export function gridOf(
@@ -36,12 +35,14 @@ export function gridOf(
   return { data: out, width, height };
 }
 
-/** Writes `<out>/<t>-<s>.png` per image and `<out>/grid.png` (one row per text). Returns the files. */
+/**
+ * Writes `<out>/<t>-<s>.png` per image (text index padded to 3 digits, sample) and `<out>/grid.png`
+ * (one row per text, `imagesPerText` columns). Returns the files, grid last.
+ */
 export async function writePngs(
   out: string,
   images: GeneratedImage[],
-  size: number,
-  samplesPerText: number,
+  imagesPerText: number,
 ): Promise<string[]> {
   fs.mkdirSync(out, { recursive: true });
   const files: string[] = [];
@@ -49,14 +50,15 @@ export async function writePngs(
     const file = path.join(out, `${String(img.textIndex).padStart(3, '0')}-${img.sample}.png`);
     await atomicWriteFile(
       file,
-      await encodePng({ data: img.pixels, width: size, height: size, channels: 3 }),
+      await encodePng({ data: img.pixels, width: img.width, height: img.height, channels: 3 }),
     );
     files.push(file);
   }
+  if (images.length === 0) return files;
   const grid = gridOf(
     images.map((i) => i.pixels),
-    size,
-    samplesPerText,
+    images[0].width,
+    imagesPerText,
   );
   const gridFile = path.join(out, 'grid.png');
   await atomicWriteFile(gridFile, await encodePng({ ...grid, channels: 3 }));
@@ -67,49 +69,53 @@ export async function writePngs(
 /**
  * EasyNLP's test TSV (`idx\ttext`) in, prediction TSV out: `idx\ttext\tgen_imgbase64`, one row per
  * image (EasyNLP writes one row per text with a Python list repr of all images in one column;
- * our reader accepts both). Texts are sampled in chunks of `chunk` rows.
+ * our reader accepts both). The whole input is read (and checked) before sampling starts; texts are
+ * then sampled in chunks of `chunk` rows (default 32), and `onProgress` counts over the whole file.
  */
 export async function generateTsv(
   generator: Generator,
   input: string,
   output: string,
-  sample: Partial<SampleConfig>,
-  options: { chunk?: number; onImage?: (p: GenerateProgress) => void; signal?: AbortSignal } = {},
+  options: Omit<GenerateOptions, 'format'> & { chunk?: number } = {},
 ): Promise<{ texts: number; images: number }> {
-  const chunk = options.chunk ?? 32;
+  const { chunk = 32, onProgress, ...sample } = options;
+  const rows: TextRow[] = [];
+  for await (const row of new TsvReader(input, 'text')) rows.push({ idx: row.idx, text: row.text });
+  const perText = sample.numImages ?? 1;
+  const imageLen = generator.gpt.config.imageLen;
   const writer = await TsvWriter.open(output, 'prediction');
-  let texts = 0;
   let images = 0;
-  const size = generator.imageSize;
-  const flush = async (rows: TextRow[]) => {
-    if (rows.length === 0) return;
-    const gen = await generator.generate(
-      rows.map((r) => r.text),
-      sample,
-      options,
-    );
-    for (const g of gen) {
-      const png = await encodePng({ data: g.pixels, width: size, height: size, channels: 3 });
-      const row = rows[g.textIndex];
-      await writer.write({ idx: row.idx, text: row.text, images: [encodeBase64(png)] });
-      images++;
-    }
-    texts += rows.length;
-  };
   try {
-    let rows: TextRow[] = [];
-    for await (const row of new TsvReader(input, 'text')) {
-      rows.push({ idx: row.idx, text: row.text });
-      if (rows.length >= chunk) {
-        await flush(rows);
-        rows = [];
+    for (let start = 0; start < rows.length; start += chunk) {
+      const part = rows.slice(start, start + chunk);
+      const before = { images, tokens: images * imageLen };
+      const gen = await generator.generate(
+        part.map((r) => r.text),
+        {
+          ...sample,
+          format: 'png',
+          onProgress:
+            onProgress &&
+            ((p) =>
+              onProgress({
+                ...p,
+                tokens: before.tokens + p.tokens,
+                totalTokens: rows.length * perText * imageLen,
+                images: before.images + p.images,
+                totalImages: rows.length * perText,
+              })),
+        },
+      );
+      for (const g of gen) {
+        const row = part[g.textIndex];
+        await writer.write({ idx: row.idx, text: row.text, images: [encodeBase64(g.png)] });
+        images++;
       }
     }
-    await flush(rows);
     await writer.close();
   } catch (err) {
     await writer.abort();
     throw err;
   }
-  return { texts, images };
+  return { texts: rows.length, images };
 }

@@ -3,8 +3,8 @@
  * DONE marker is skipped; otherwise it runs (resuming from its own checkpoints) and is marked done.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
+import { TrainingInterruptedError } from '@artist-ts/core/train-loop';
 import type { ProgressView } from './progress';
 import { hashStageInputs, type MetricRecord, type RunFolder, type StageMarker } from './run_folder';
 
@@ -33,15 +33,9 @@ export type StageEvent =
   | { type: 'start'; stage: string; reason: string }
   | { type: 'done'; stage: string; marker: StageMarker };
 
-export class AbortedError extends Error {
-  constructor(stage: string) {
-    super(`stage '${stage}' stopped by request; run the same command again to continue`);
-    this.name = 'AbortedError';
-  }
-}
-
+/** Throws the shared "stopped: run the same command again" error once `signal` is aborted. */
 export function throwIfAborted(signal: AbortSignal, stage: string): void {
-  if (signal.aborted) throw new AbortedError(stage);
+  if (signal.aborted) throw new TrainingInterruptedError(`stage '${stage}'`);
 }
 
 export interface RunStagesOptions<C> {
@@ -92,18 +86,23 @@ export async function runStages<C>(
     ctx.run.clearMarker(stage.name);
     // Checkpoints in the stage folder belong to the inputs they were made from: keep them when the
     // inputs are the same (resume after a kill), wipe them when the inputs changed.
-    const hashFile = path.join(ctx.run.stageDir(stage.name), 'INPUT_HASH');
+    const hashFile = ctx.run.inputHashFile(stage.name);
     const previous = fs.existsSync(hashFile) ? fs.readFileSync(hashFile, 'utf8').trim() : null;
     if (previous !== inputHash) {
-      fs.rmSync(ctx.run.path(stage.name), { recursive: true, force: true });
+      fs.rmSync(ctx.run.stagePath(stage.name), { recursive: true, force: true });
       ctx.run.stageDir(stage.name);
       await atomicWriteFile(hashFile, `${inputHash}\n`);
     }
     const t0 = Date.now();
-    const summary = await stage.run({
-      ...ctx,
-      metrics: (records) => ctx.run.appendMetrics(records),
-    });
+    let summary: Record<string, unknown>;
+    try {
+      summary = await stage.run({ ...ctx, metrics: (records) => ctx.run.appendMetrics(records) });
+    } catch (err) {
+      // Whatever a stopped library call threw (a sampler's or an extractor's own abort error),
+      // a stop is a stop: the stage is not marked done and the same command continues it.
+      throwIfAborted(ctx.signal, stage.name);
+      throw err;
+    }
     throwIfAborted(ctx.signal, stage.name);
     const marker: StageMarker = {
       stage: stage.name,

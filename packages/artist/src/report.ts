@@ -19,6 +19,7 @@ import {
   svgLinePlot,
 } from './report_html';
 import type { MetricRecord, RunFolder } from './run_folder';
+import { STAGE_NAMES } from './run_layout';
 import { pngOf, readSplitImages } from './split_images';
 
 function series(metrics: MetricRecord[], stage: string, name: string, label = name): Series {
@@ -53,13 +54,12 @@ export async function writeReport(
   const config = run.readResolvedConfig() as { name?: string; data?: { size?: number } } | null;
   const size = config?.data?.size ?? 32;
   const sections: { title: string; html: string }[] = [];
-  const stages = ['data', 'kg', 'lattice', 'vqgan', 'encode', 'gpt', 'eval'];
-  const markers = stages.map((s) => run.readMarker(s));
+  const markers = STAGE_NAMES.map((s) => run.readMarker(s));
   sections.push({
     title: 'Stages',
     html: htmlTable(
       ['stage', 'status', 'seconds', 'finished'],
-      stages.map((s, i) => {
+      STAGE_NAMES.map((s, i) => {
         const m = markers[i];
         return [s, m ? 'done' : 'not run', m ? m.seconds.toFixed(1) : '', m ? m.finishedAt : ''];
       }),
@@ -142,8 +142,8 @@ export async function writeReport(
       ],
     );
   }
-  const recFile = run.path('eval', 'reconstructions.bin');
-  const testTsv = run.path('data', 'test.tsv');
+  const recFile = run.eval.reconstructions;
+  const testTsv = run.data.split('test');
   if (fs.existsSync(recFile) && fs.existsSync(testTsv)) {
     const rec = new Uint8Array(fs.readFileSync(recFile));
     const per = size * size * 3;
@@ -236,7 +236,7 @@ export async function writeReport(
         htmlTable(['group', 'images', 'habitat', 'colour', 'shape'], rows);
     }
     sections.push({ title: 'Evaluation', html });
-    const pred = run.path('eval', 'predictions.tsv');
+    const pred = run.eval.predictions;
     if (fs.existsSync(pred) && fs.existsSync(testTsv)) {
       const maxRows = options.maxRows ?? 24;
       const byIdx = new Map<string, string[]>();
@@ -287,7 +287,7 @@ export async function writeReport(
     title: 'Configuration',
     html: `<pre>${escapeHtml(JSON.stringify(config, null, 2))}</pre>`,
   });
-  const file = run.path('report.html');
+  const file = run.reportFile;
   await atomicWriteFile(
     file,
     htmlPage(options.title ?? `artist-ts run ${config?.name ?? path.basename(run.root)}`, sections),

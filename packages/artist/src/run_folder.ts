@@ -1,12 +1,14 @@
 /**
- * The run folder `runs/<name>/`: resolved config, metrics.jsonl, one subfolder per stage, and a
- * `DONE.json` marker per finished stage holding the hash of its inputs and config.
+ * The run folder `runs/<name>/` on disk: resolved config, metrics.jsonl, one subfolder per stage, and
+ * a `DONE.json` marker per finished stage holding the hash of its inputs and config. Where each file
+ * lives is RunLayout's business (run_layout.ts).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
 import { canonicalJson } from './config_tree';
+import { RunLayout } from './run_layout';
 
 export interface StageMarker {
   stage: string;
@@ -26,31 +28,26 @@ export interface MetricRecord {
   time?: string;
 }
 
-export class RunFolder {
-  readonly root: string;
-
+export class RunFolder extends RunLayout {
   constructor(root: string) {
-    this.root = path.resolve(root);
+    super(root);
     fs.mkdirSync(this.root, { recursive: true });
   }
 
-  path(...parts: string[]): string {
-    return path.join(this.root, ...parts);
-  }
-
+  /** A stage's folder, created if needed. */
   stageDir(stage: string): string {
-    const dir = this.path(stage);
+    const dir = this.stagePath(stage);
     fs.mkdirSync(dir, { recursive: true });
     return dir;
   }
 
   async writeResolvedConfig(config: unknown, argv: string[]): Promise<void> {
-    await atomicWriteFile(this.path('config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    await atomicWriteFile(this.path('args.txt'), `${argv.join(' ')}\n`);
+    await atomicWriteFile(this.configFile, `${JSON.stringify(config, null, 2)}\n`);
+    await atomicWriteFile(this.argsFile, `${argv.join(' ')}\n`);
   }
 
   readResolvedConfig(): unknown | null {
-    const p = this.path('config.json');
+    const p = this.configFile;
     return fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, 'utf8')) : null;
   }
 
@@ -59,7 +56,7 @@ export class RunFolder {
     if (records.length === 0) return;
     const time = new Date().toISOString();
     const text = records.map((r) => JSON.stringify({ time, ...r })).join('\n');
-    fs.appendFileSync(this.path('metrics.jsonl'), `${text}\n`);
+    fs.appendFileSync(this.metricsFile, `${text}\n`);
   }
 
   /**
@@ -67,7 +64,7 @@ export class RunFolder {
    * its last checkpoint, and the later value wins. A torn last line (kill mid-write) is skipped.
    */
   readMetrics(): MetricRecord[] {
-    const p = this.path('metrics.jsonl');
+    const p = this.metricsFile;
     if (!fs.existsSync(p)) return [];
     const byKey = new Map<string, MetricRecord>();
     for (const line of fs.readFileSync(p, 'utf8').split('\n')) {
@@ -93,12 +90,8 @@ export class RunFolder {
     );
   }
 
-  markerPath(stage: string): string {
-    return this.path(stage, 'DONE.json');
-  }
-
   readMarker(stage: string): StageMarker | null {
-    const p = this.markerPath(stage);
+    const p = this.markerFile(stage);
     if (!fs.existsSync(p)) return null;
     try {
       return JSON.parse(fs.readFileSync(p, 'utf8')) as StageMarker;
@@ -109,11 +102,11 @@ export class RunFolder {
 
   async writeMarker(marker: StageMarker): Promise<void> {
     this.stageDir(marker.stage);
-    await atomicWriteFile(this.markerPath(marker.stage), `${JSON.stringify(marker, null, 2)}\n`);
+    await atomicWriteFile(this.markerFile(marker.stage), `${JSON.stringify(marker, null, 2)}\n`);
   }
 
   clearMarker(stage: string): void {
-    fs.rmSync(this.markerPath(stage), { force: true });
+    fs.rmSync(this.markerFile(stage), { force: true });
   }
 }
 

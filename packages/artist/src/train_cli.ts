@@ -10,14 +10,29 @@
  *   artist-train fid --real real/ --fake generated.tsv
  *   artist-train ablation --preset demo --set data.dataset=kg-shapes-zh
  *   artist-train report --name demo
+ *   artist-train self-check [--backend wasm]
+ *
+ * Every command takes --backend (alias --device) and --threads; --help lists the environment.
  */
 import fs from 'node:fs';
+import { runSelfCheck } from '@artist-ts/runtime';
 import { Command, Option } from 'commander';
-import { runAblation, runFolderOf, runPipeline, STAGE_NAMES } from './app';
-import { resolveConfig, TRAINER_PRESETS, type TrainerConfig } from './config';
+import { runAblation, runFolderOf, runPipeline } from './app';
+import {
+  abortOnSigint,
+  addRuntimeOptions,
+  describeProgram,
+  initRuntimeFrom,
+  intArg,
+  type RuntimeFlags,
+  runProgram,
+  runtimeLine,
+  runtimeOptionsFrom,
+} from './cli_shared';
+import { type ConfigOverride, resolveConfig, TRAINER_PRESETS, type TrainerConfig } from './config';
 import { ConfigError } from './config_tree';
-import { AbortedError } from './pipeline';
 import { writeReport } from './report';
+import { STAGE_NAMES } from './run_layout';
 import {
   buildDatasetCommand,
   fidCommand,
@@ -31,7 +46,7 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-interface RunOpts {
+interface RunOpts extends RuntimeFlags {
   preset: string;
   config?: string;
   set: string[];
@@ -42,7 +57,7 @@ interface RunOpts {
 }
 
 function addRunOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .addOption(
       new Option('--preset <name>', 'configuration preset')
         .choices(Object.keys(TRAINER_PRESETS))
@@ -59,6 +74,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--runs-dir <dir>', 'where run folders live')
     .option('--force <stages>', 'comma-separated stages to re-run even if up to date')
     .option('--dry-run', 'print the resolved configuration and exit');
+  return addRuntimeOptions(cmd);
 }
 
 function configFrom(opts: RunOpts): TrainerConfig {
@@ -76,23 +92,14 @@ function configFrom(opts: RunOpts): TrainerConfig {
       throw new ConfigError('(file)', `invalid JSON (${(err as Error).message})`, opts.config);
     }
   }
-  const overrides = [...opts.set];
-  if (opts.name) overrides.push(`name=${JSON.stringify(opts.name)}`);
-  if (opts.runsDir) overrides.push(`runsDir=${JSON.stringify(opts.runsDir)}`);
+  const overrides: ConfigOverride[] = [...opts.set];
+  const flag = (key: string, value: string | undefined, label: string) => {
+    if (value !== undefined) overrides.push({ text: `${key}=${JSON.stringify(value)}`, label });
+  };
+  flag('name', opts.name, '--name');
+  flag('runsDir', opts.runsDir, '--runs-dir');
+  flag('backend', opts.backend, '--backend');
   return resolveConfig({ preset: opts.preset, file, overrides });
-}
-
-/** SIGINT: first press stops at the next safe point (after a checkpoint); a second exits at once. */
-function abortOnSigint(): AbortController {
-  const ctl = new AbortController();
-  let pressed = false;
-  process.on('SIGINT', () => {
-    if (pressed) process.exit(130);
-    pressed = true;
-    process.stderr.write('\nstopping after the current step (press Ctrl-C again to quit now)...\n');
-    ctl.abort();
-  });
-  return ctl;
 }
 
 async function runCommand(opts: RunOpts, only?: string[]): Promise<void> {
@@ -108,14 +115,17 @@ async function runCommand(opts: RunOpts, only?: string[]): Promise<void> {
     force,
     signal: ctl.signal,
     argv: process.argv.slice(2),
+    runtime: await initRuntimeFrom(opts, config.backend as RuntimeFlags['backend']),
   });
   process.stdout.write(`run folder: ${run.root}\n`);
 }
 
 export function buildProgram(): Command {
-  const program = new Command('artist-train')
-    .description('Train ARTIST (knowledge-enhanced Chinese text-to-image) end to end')
-    .showHelpAfterError();
+  const program = describeProgram(
+    new Command('artist-train').description(
+      'Train ARTIST (knowledge-enhanced Chinese text-to-image) end to end',
+    ),
+  );
 
   addRunOptions(
     program.command('run').description(`run every stage in order: ${STAGE_NAMES.join(' -> ')}`),
@@ -129,9 +139,9 @@ export function buildProgram(): Command {
       .argument('[action]', "'build' or 'list' (omit to run the pipeline's data stage)")
       .argument('[dataset]', 'dataset name for build')
       .option('--out <dir>', 'output folder (data build)')
-      .option('--size <px>', 'image side in pixels (data build)', (v) => Number.parseInt(v, 10))
-      .option('--seed <n>', 'seed (data build)', (v) => Number.parseInt(v, 10), 0)
-      .option('--limit <n>', 'rows per split at most (data build)', (v) => Number.parseInt(v, 10)),
+      .option('--size <px>', 'image side in pixels (data build)', intArg(1))
+      .option('--seed <n>', 'seed (data build)', intArg(0), 0)
+      .option('--limit <n>', 'rows per split at most (data build)', intArg(1)),
   ).action(
     async (
       action: string | undefined,
@@ -204,7 +214,10 @@ export function buildProgram(): Command {
     await runAblation(
       config,
       o.modes.split(',').map((s) => s.trim()),
-      { signal: abortOnSigint().signal },
+      {
+        signal: abortOnSigint().signal,
+        runtime: await initRuntimeFrom(o, config.backend as RuntimeFlags['backend']),
+      },
     );
   });
 
@@ -215,14 +228,15 @@ export function buildProgram(): Command {
     },
   );
 
-  program
+  const fid = program
     .command('fid')
     .description('FID and KID between two image sets (folders of images or EasyNLP TSVs)')
     .requiredOption('--real <path>', 'real images: folder, TSV, or .npz statistics')
     .requiredOption('--fake <path>', 'generated images: folder, TSV, or .npz statistics')
-    .option('--batch-size <n>', 'images per forward pass', (v) => Number.parseInt(v, 10), 16)
+    .option('--batch-size <n>', 'images per forward pass', intArg(1), 16)
     .option('--no-kid', 'skip KID')
     .action((o) => fidCommand(o));
+  addRuntimeOptions(fid);
 
   program
     .command('import')
@@ -247,24 +261,31 @@ export function buildProgram(): Command {
     .option('--allow-unused', 'list source keys with no destination instead of failing')
     .action((o) => importCommand(o));
 
+  const selfCheck = program
+    .command('self-check')
+    .description(
+      'print the backend this machine gets (and why faster ones were skipped), then train, checkpoint, reload and resume a small model',
+    )
+    .action((o: RuntimeFlags) => selfCheckCommand(o));
+  addRuntimeOptions(selfCheck);
+
   return program;
 }
 
-export async function main(argv = process.argv): Promise<void> {
-  try {
-    await buildProgram().parseAsync(argv);
-  } catch (err) {
-    if (err instanceof AbortedError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exitCode = 130;
-      return;
-    }
-    const detail = process.env.ARTIST_DEBUG && err instanceof Error ? err.stack : undefined;
-    process.stderr.write(
-      `artist-train: ${detail ?? (err instanceof Error ? err.message : String(err))}\n`,
-    );
-    process.exitCode = 1;
-  }
+async function selfCheckCommand(o: RuntimeFlags): Promise<void> {
+  const report = await runSelfCheck(runtimeOptionsFrom(o));
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(runtimeLine(report.runtime));
+  for (const s of report.runtime.skipped) out(`  skipped ${s.backend}: ${s.reason}`);
+  out(
+    `train ${report.steps} steps: loss ${report.lossBefore.toFixed(4)} -> ${report.lossAfter.toFixed(4)}; checkpoint round trip max |dw| = ${report.weightMaxAbsDiff}`,
+  );
+  out(`self-check ${report.ok ? 'OK' : 'FAILED'} in ${report.seconds.toFixed(1)} s`);
+  if (!report.ok) throw new Error('self-check failed (see above)');
+}
+
+export function main(argv = process.argv): Promise<void> {
+  return runProgram(buildProgram(), argv);
 }
 
 if (require.main === module) void main();

@@ -1,63 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { atomicWriteFile } from '@artist-ts/core/files';
-import { PRESETS as GPT_PRESETS, KnowlGpt, saveGpt } from '@artist-ts/gpt-knowl';
-import { writeEmbeddings } from '@artist-ts/kg-embedding';
-import { buildCharVocab, decodeImage, TsvReader } from '@artist-ts/lattice-data';
+import { decodeImage, TsvReader } from '@artist-ts/lattice-data';
 import { initRuntime } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
-import { Vqgan } from '@artist-ts/vqgan';
 import { Generator, pathsOfRun } from '../src/generator';
 import { generateTsv, gridOf, writePngs } from '../src/outputs';
-
-const CAPTIONS = ['一只狗脸', '红色的苹果', '狗脸和苹果'];
-
-/** A run folder with untrained tiny models: enough to exercise every file the generator reads. */
-async function makeRun(fusion: 'lattice' | 'none'): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'artist-gen-test-'));
-  const vocab = buildCharVocab(CAPTIONS);
-  await atomicWriteFile(path.join(dir, 'lattice', 'vocab.txt'), vocab.toText());
-  await writeEmbeddings(path.join(dir, 'kg', 'vectors'), {
-    dim: 8,
-    entities: ['狗脸', '苹果'],
-    relations: ['属于'],
-    entity: Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)),
-    relation: new Float32Array(8),
-  });
-  const vqgan = Vqgan.create(
-    {
-      resolution: 8,
-      ch: 4,
-      chMult: [1, 2],
-      numResBlocks: 1,
-      attnResolutions: [],
-      zChannels: 4,
-      embedDim: 4,
-      nEmbed: 16,
-      numGroups: 2,
-    },
-    { seed: 1 },
-  );
-  await vqgan.save(path.join(dir, 'vqgan', 'checkpoint'));
-  const [gh, gw] = vqgan.codeShape;
-  const gpt = new KnowlGpt(
-    {
-      ...GPT_PRESETS.nano,
-      fusion,
-      textLen: 8,
-      textVocabSize: vocab.size,
-      imageLen: gh * gw,
-      imageVocabSize: 16,
-      entityDim: 8,
-    },
-    { seed: 2 },
-  );
-  await saveGpt(gpt, path.join(dir, 'gpt', 'checkpoint'));
-  vqgan.dispose();
-  gpt.dispose();
-  return dir;
-}
+import { CAPTIONS, makeRun } from './tiny_run';
 
 describe('generator', () => {
   beforeAll(async () => {
@@ -66,23 +15,57 @@ describe('generator', () => {
 
   it('matches the run lexicon in captions and generates n images per text, reproducibly', async () => {
     const run = await makeRun('lattice');
-    const g = await Generator.load(pathsOfRun(run));
+    const g = await Generator.load(run);
     try {
-      const enc = g.encodeText('狗脸和苹果');
-      expect(enc.lattice).toEqual({ lexIds: [0, 1], posS: [0, 3], posE: [1, 4] });
-      expect(g.encodeText('天空').lattice).toEqual({ lexIds: [], posS: [], posE: [] });
-      const a = await g.generate(['一只狗脸', '红色的苹果'], { numSamples: 2, seed: 7 });
-      const b = await g.generate(['一只狗脸', '红色的苹果'], { numSamples: 2, seed: 7 });
+      const [enc, none] = g.encodeTexts(['狗脸和苹果', '天空']);
+      // EasyNLP's FLAT layout, straight from lattice-data: token entries, then one per entity.
+      expect(enc.lattice).toEqual({
+        tokens: ['狗', '脸', '和', '苹', '果'],
+        seqLen: 5,
+        lexIds: ['0', '1'],
+        posS: [0, 1, 2, 3, 4, 0, 3],
+        posE: [0, 1, 2, 3, 4, 1, 4],
+      });
+      expect(Array.from(enc.ids.subarray(0, 6))).toEqual([
+        ...['狗', '脸', '和', '苹', '果'].map((t) => g.tokenizer.vocab.id(t)),
+        g.tokenizer.padId,
+      ]);
+      expect(none.lattice?.lexIds).toEqual([]);
+      const a = await g.generate(['一只狗脸', '红色的苹果'], { numImages: 2, seed: 7 });
+      const b = await g.generate(['一只狗脸', '红色的苹果'], { numImages: 2, seed: 7 });
       expect(a.map((x) => [x.textIndex, x.sample])).toEqual([
         [0, 0],
         [0, 1],
         [1, 0],
         [1, 1],
       ]);
-      expect(a.every((x) => x.pixels.length === 8 * 8 * 3)).toBe(true);
+      expect(a.every((x) => x.pixels.length === 8 * 8 * 3 && x.width === 8 && x.height === 8)).toBe(
+        true,
+      );
       expect(b.map((x) => Array.from(x.pixels))).toEqual(a.map((x) => Array.from(x.pixels)));
+      const png = await g.generate(['一只狗脸', '红色的苹果'], {
+        numImages: 2,
+        seed: 7,
+        format: 'png',
+      });
+      for (const [i, p] of png.entries()) {
+        const img = await decodeImage(Buffer.from(p.png));
+        expect([img.width, img.height, p.textIndex, p.sample]).toEqual([
+          8,
+          8,
+          a[i].textIndex,
+          a[i].sample,
+        ]);
+        expect(Array.from(img.data)).toEqual(Array.from(a[i].pixels));
+      }
+      const seen: number[] = [];
+      await g.generate(['一只狗脸'], {
+        numImages: 2,
+        onProgress: (p) => seen.push(p.images),
+      });
+      expect(seen[seen.length - 1]).toBe(2);
       await expectNoLeakedTensors(() =>
-        g.generate(['一只狗脸'], { numSamples: 1, seed: 1 }).then(() => undefined),
+        g.generate(['一只狗脸'], { numImages: 1, seed: 1 }).then(() => undefined),
       );
     } finally {
       g.dispose();
@@ -96,7 +79,7 @@ describe('generator', () => {
     const output = path.join(run, 'pred.tsv');
     const g = await Generator.load(pathsOfRun(run));
     try {
-      const r = await generateTsv(g, input, output, { numSamples: 2, seed: 3 }, { chunk: 2 });
+      const r = await generateTsv(g, input, output, { numImages: 2, seed: 3, chunk: 2 });
       expect(r).toEqual({ texts: 3, images: 6 });
     } finally {
       g.dispose();
@@ -132,7 +115,11 @@ describe('generator', () => {
     const p = (2 * 10 + 2) * 3; // row 2, col 2: first pixel of image 0
     expect(Array.from(grid.data.subarray(p, p + 3))).toEqual([255, 0, 0]);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'artist-gen-png-'));
-    const files = await writePngs(out, [{ textIndex: 0, sample: 0, pixels: red }], 2, 1);
+    const files = await writePngs(
+      out,
+      [{ textIndex: 0, sample: 0, width: 2, height: 2, pixels: red }],
+      1,
+    );
     expect(files.map((f) => path.basename(f))).toEqual(['000-0.png', 'grid.png']);
   });
 });

@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TrainingInterruptedError } from '@artist-ts/core/train-loop';
 import {
   ConfigError,
   canonicalJson,
-  deepMerge,
   hashConfig,
   mergeConfig,
   parseOverride,
 } from '../src/config_tree';
-import { AbortedError, runStages, type Stage, throwIfAborted } from '../src/pipeline';
+import { runStages, type Stage, throwIfAborted } from '../src/pipeline';
 import { formatDuration, LineProgress, type ProgressView, TensorWatch } from '../src/progress';
 import { htmlPage, htmlTable, svgLinePlot } from '../src/report_html';
 import { RunFolder } from '../src/run_folder';
@@ -44,8 +44,11 @@ describe('config trees', () => {
     expect(parseOverride('gpt.fusion=none')).toEqual({ gpt: { fusion: 'none' } });
     expect(parseOverride('gpt.dims=[3,4]')).toEqual({ gpt: { dims: [3, 4] } });
     expect(() => parseOverride('gpt.nLayer')).toThrow(/section.key=value/);
-    const merged = deepMerge(parseOverride('gpt.nLayer=4'), parseOverride('gpt.lr=0.1'));
-    expect(mergeConfig(defaults, merged).gpt.lr).toBe(0.1);
+    const merged = mergeConfig(
+      mergeConfig(defaults, parseOverride('gpt.nLayer=4')),
+      parseOverride('gpt.lr=0.1'),
+    );
+    expect([merged.gpt.nLayer, merged.gpt.lr]).toEqual([4, 0.1]);
   });
 
   it('hashes configs independently of key order', () => {
@@ -108,7 +111,7 @@ describe('stages and run folders', () => {
         { run, signal: ctl.signal, progress: silent(), config: { a: 1, b: 1 } },
         { stages: makeStages(counter, { stage: 'two', ctl }) },
       ),
-    ).rejects.toBeInstanceOf(AbortedError);
+    ).rejects.toThrow(new TrainingInterruptedError("stage 'two'"));
     expect(run.readMarker('one')).not.toBeNull();
     expect(run.readMarker('two')).toBeNull();
     await runStages(
@@ -135,7 +138,7 @@ describe('stages and run folders', () => {
       { stage: 'gpt', name: 'loss', step: 2, value: 2.5 },
     ]);
     run.appendMetrics([{ stage: 'gpt', name: 'loss', step: 2, value: 2.4 }]);
-    fs.appendFileSync(run.path('metrics.jsonl'), '{"stage":"gpt","na');
+    fs.appendFileSync(run.metricsFile, '{"stage":"gpt","na');
     expect(run.readMetrics().map((m) => [m.step, m.value])).toEqual([
       [1, 3],
       [2, 2.4],

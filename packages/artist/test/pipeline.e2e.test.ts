@@ -7,11 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TrainingInterruptedError } from '@artist-ts/core/train-loop';
 import { initRuntime, type RuntimeInfo } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { runPipeline } from '../src/app';
 import { resolveConfig, type TrainerConfig } from '../src/config';
-import { AbortedError } from '../src/pipeline';
 import type { ProgressView } from '../src/progress';
 
 const MICRO = {
@@ -107,6 +107,30 @@ function exitOf(child: ChildProcess): Promise<Exit> {
   );
 }
 
+/**
+ * Spawns `artist-train run --config <file>`, sends SIGINT (Ctrl-C) once `when(output so far)`
+ * holds, and resolves with how the child exited (or how it ended on its own, if it never held).
+ */
+async function interruptWhen(configFile: string, when: (output: string) => boolean): Promise<Exit> {
+  const child = spawnCli(configFile);
+  let output = '';
+  const take = (d: Buffer) => {
+    output += String(d);
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  const exited = new Promise<Exit>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, output })),
+  );
+  let alive = true;
+  void exited.then(() => {
+    alive = false;
+  });
+  while (alive && !when(output)) await new Promise((r) => setTimeout(r, 5));
+  if (alive) child.kill('SIGINT');
+  return exited;
+}
+
 /** A progress view that records lines, and aborts when a stage reaches a given step. */
 function recorder(abort?: { stage: string; at: number; ctl: AbortController }) {
   const lines: string[] = [];
@@ -159,11 +183,11 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
       'eval/metrics.json',
       'report.html',
     ]) {
-      expect(fs.existsSync(run.path(f))).toBe(true);
+      expect(fs.existsSync(path.join(run.root, f))).toBe(true);
     }
-    const preds = fs.readFileSync(run.path('eval/predictions.tsv'), 'utf8').trim().split('\n');
+    const preds = fs.readFileSync(run.eval.predictions, 'utf8').trim().split('\n');
     expect(preds).toHaveLength(3);
-    const html = fs.readFileSync(run.path('report.html'), 'utf8');
+    const html = fs.readFileSync(run.reportFile, 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('data:image/png;base64,');
     const again = recorder();
@@ -186,8 +210,10 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
       () => null,
       (e: unknown) => e,
     );
-    expect((err as Error).message).toMatch(/stopped by request/);
-    expect(err).toBeInstanceOf(AbortedError);
+    expect((err as Error).message).toBe(
+      "stage 'gpt' stopped: run the same command again to continue",
+    );
+    expect(err).toBeInstanceOf(TrainingInterruptedError);
     const resumedDir = path.join(runsDir, 'resumed');
     expect(fs.existsSync(path.join(resumedDir, 'gpt', 'DONE.json'))).toBe(false);
     expect(fs.existsSync(path.join(resumedDir, 'gpt', 'checkpoints', 'latest'))).toBe(true);
@@ -235,7 +261,7 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
 
     const again = await exitOf(spawnCli(configFile));
     expect({ code: again.code, output: again.output }).toEqual({ code: 0, output: again.output });
-    expect(again.output).toMatch(/gpt: resuming at step [1-9]/);
+    expect(again.output).toMatch(/gpt: resuming from \S*step-0*[1-9]/);
 
     const r = await runPipeline(microConfig(runsDir, 'straight', gpt), {
       progress: recorder().view,
@@ -248,5 +274,52 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
     const a = fs.readFileSync(path.join(r.run.root, 'eval', 'predictions.tsv'), 'utf8');
     const b = fs.readFileSync(path.join(killedDir, 'eval', 'predictions.tsv'), 'utf8');
     expect(b).toBe(a);
+  });
+  it('Ctrl-C mid-gpt and mid-eval exits 130 with "run the same command again"; the same command continues', async () => {
+    // Longer gpt (stopped after a checkpoint) and a slower eval (one image per forward pass).
+    const gpt = { ...MICRO.gpt, train: { ...MICRO.gpt.train, totalSteps: 40 }, checkpointEvery: 3 };
+    const evalCfg = {
+      ...MICRO.eval,
+      maxCaptions: 12,
+      sample: { batchSize: 1, topK: 8, numSamples: 4 },
+    };
+    await copyStagesBeforeGpt(runsDir, 'ctrlc');
+    const dir = path.join(runsDir, 'ctrlc');
+    const configFile = path.join(runsDir, 'ctrlc.json');
+    fs.writeFileSync(
+      configFile,
+      JSON.stringify({ ...microJson(runsDir, 'ctrlc', gpt), eval: evalCfg }),
+    );
+    const checkpoints = path.join(dir, 'gpt', 'checkpoints');
+
+    const inGpt = await interruptWhen(
+      configFile,
+      () => fs.existsSync(checkpoints) && fs.readdirSync(checkpoints).length >= 1,
+    );
+    expect({ code: inGpt.code, output: inGpt.output }).toEqual({
+      code: 130,
+      output: expect.stringContaining(
+        "stage 'gpt' stopped: run the same command again to continue",
+      ),
+    });
+    expect(fs.existsSync(path.join(dir, 'gpt', 'DONE.json'))).toBe(false);
+
+    const inEval = await interruptWhen(configFile, (out) => out.includes('[eval] running'));
+    expect({ code: inEval.code, output: inEval.output }).toEqual({
+      code: 130,
+      output: expect.stringContaining(
+        "stage 'eval' stopped: run the same command again to continue",
+      ),
+    });
+    expect(inEval.output).toMatch(/gpt: resuming at step [1-9]/);
+    expect(inEval.output).not.toMatch(/aborted/);
+    expect(fs.existsSync(path.join(dir, 'gpt', 'DONE.json'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'eval', 'DONE.json'))).toBe(false);
+
+    const again = await exitOf(spawnCli(configFile));
+    expect({ code: again.code, output: again.output }).toEqual({ code: 0, output: again.output });
+    expect(again.output).toContain('[gpt] up to date');
+    const preds = fs.readFileSync(path.join(dir, 'eval', 'predictions.tsv'), 'utf8').trim();
+    expect(preds.split('\n')).toHaveLength(12 * 4);
   });
 });

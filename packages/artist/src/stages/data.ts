@@ -8,24 +8,18 @@ import { atomicWriteDir } from '@artist-ts/core/files';
 import { buildDataset, readDatasetManifest } from '@artist-ts/datasets';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
-
-const SPLIT_FILES = ['train.tsv', 'val.tsv', 'test.tsv'];
+import { dataFolderLayout, SPLITS } from '../run_layout';
+import { kgFolderFormat } from './kg';
 
 /** Checks a user data folder: split TSVs and an OpenKE kg/ folder (or named triples). */
 export function checkUserDataFolder(dir: string): void {
-  for (const f of SPLIT_FILES) {
-    if (!fs.existsSync(path.join(dir, f)))
-      throw new Error(`${path.join(dir, f)}: missing (data.input needs train/val/test.tsv)`);
+  const folder = dataFolderLayout(dir);
+  for (const split of SPLITS) {
+    const file = folder.split(split);
+    if (!fs.existsSync(file))
+      throw new Error(`${file}: missing (data.input needs train/val/test.tsv)`);
   }
-  const kg = path.join(dir, 'kg');
-  const openke =
-    fs.existsSync(path.join(kg, 'entity2id.txt')) && fs.existsSync(path.join(kg, 'train2id.txt'));
-  const named = fs.existsSync(path.join(kg, 'triples.tsv'));
-  if (!openke && !named) {
-    throw new Error(
-      `${kg}: needs OpenKE files (entity2id.txt, relation2id.txt, train2id.txt) or triples.tsv`,
-    );
-  }
+  kgFolderFormat(folder.kg);
 }
 
 export const dataStage: Stage<TrainerConfig> = {
@@ -35,7 +29,7 @@ export const dataStage: Stage<TrainerConfig> = {
   externalInputs: (c) => (c.data.input ? [c.data.input] : []),
   async run(ctx) {
     const { data, seed } = ctx.config;
-    const out = ctx.run.path('data');
+    const out = ctx.run.data.dir;
     if (data.input) {
       checkUserDataFolder(data.input);
       ctx.progress.log(`[data] copying ${data.input}`);

@@ -18,7 +18,7 @@ import { Vqgan } from '@artist-ts/vqgan';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
 import { type Stage, throwIfAborted } from '../pipeline';
-import { SPLITS } from './lattice';
+import { SPLITS } from '../run_layout';
 
 export const encodeStage: Stage<TrainerConfig> = {
   name: 'encode',
@@ -26,16 +26,16 @@ export const encodeStage: Stage<TrainerConfig> = {
   configSlice: (c) => ({ encode: c.encode, textLen: c.lattice.textLen, size: c.data.size }),
   async run(ctx) {
     const size = ctx.config.data.size;
-    const vocab = Vocab.fromFile(ctx.run.path('lattice', 'vocab.txt'));
+    const vocab = Vocab.fromFile(ctx.run.lattice.vocab);
     const tokenizer = new BertTokenizer(vocab, { textLen: ctx.config.lattice.textLen });
-    const model = await Vqgan.load(ctx.run.path('vqgan', 'checkpoint'));
+    const model = await Vqgan.load(ctx.run.vqgan.checkpoint);
     const [gh, gw] = model.codeShape;
     const summary: Record<string, unknown> = { grid: [gh, gw], codebookSize: model.config.nEmbed };
     try {
       for (const split of SPLITS) {
-        const input = ctx.run.path('lattice', `${split}.knowl.tsv`);
+        const input = ctx.run.lattice.knowledgeTsv(split);
         if (!fs.existsSync(input)) continue;
-        const writer = await ShardWriter.create(ctx.run.path('encode', 'codes', split), {
+        const writer = await ShardWriter.create(ctx.run.encode.codes(split), {
           overwrite: true,
           maxRecordsPerShard: ctx.config.encode.shardSize,
           meta: {

@@ -1,20 +1,18 @@
 /**
- * Stage `eval`: generates images for held-out (test) captions, scores them with FID/KID against the
- * real test images (and the VQGAN reconstructions as the upper bound), scores kg-shapes-zh images
- * by their KG facts, and writes `<run>/eval/{samples/, predictions.tsv, metrics.json}`.
+ * Stage `eval`: generates images for held-out (test) captions through the Generator (the same text
+ * path as artist-generate), scores them with FID/KID against the real test images (and the VQGAN
+ * reconstructions as the upper bound), scores kg-shapes-zh images by their KG facts, and writes
+ * the eval folder (samples, predictions.tsv, reconstructions, metrics.json).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
 import { scoreKgShapesTsv } from '@artist-ts/datasets';
 import { evaluateImages, type FeatureExtractor, loadNsfwjsInceptionV3 } from '@artist-ts/eval-fid';
-import { loadGpt, sampleCodes } from '@artist-ts/gpt-knowl';
 import { encodeBase64, TsvWriter } from '@artist-ts/lattice-data';
-import { toUint8Pixels, Vqgan } from '@artist-ts/vqgan';
+import { toUint8Pixels } from '@artist-ts/vqgan';
 import type { TrainerConfig } from '../config';
-import { type Stage, throwIfAborted } from '../pipeline';
+import { Generator } from '../generator';
+import type { Stage } from '../pipeline';
 import { pngOf, readSplitImages } from '../split_images';
-import { readEntityTable, readExamples } from './gpt';
 
 export const evalStage: Stage<TrainerConfig> = {
   name: 'eval',
@@ -23,62 +21,46 @@ export const evalStage: Stage<TrainerConfig> = {
   async run(ctx) {
     const cfg = ctx.config.eval;
     const size = ctx.config.data.size;
-    const dir = ctx.run.stageDir('eval');
-    const vqgan = await Vqgan.load(ctx.run.path('vqgan', 'checkpoint'));
-    const gpt = await loadGpt(ctx.run.path('gpt', 'checkpoint'));
+    const run = ctx.run;
+    run.stageDir('eval');
+    const generator = await Generator.load(run.root);
+    const vqgan = generator.vqgan;
     let extractor: FeatureExtractor | null = null;
     try {
-      const table = await readEntityTable(ctx.run);
-      const test = await readExamples(ctx.run, 'test');
-      const n = Math.min(cfg.maxCaptions, test.examples.length);
-      const examples = test.examples.slice(0, n);
-      const k = cfg.sample.numSamples;
-      ctx.progress.begin('eval:sample', n * k * gpt.config.imageLen, 'tokens');
-      let doneTokens = 0;
-      const sampled = await sampleCodes(
-        gpt,
-        {
-          texts: examples.map((e) => e.text),
-          lattices: examples.map((e) => e.lattice ?? null),
-          entityTable: table,
+      // Real test images (FID reference, reconstructions) and the captions to generate for.
+      const real = await readSplitImages(run.data.split('test'), size);
+      const n = Math.min(cfg.maxCaptions, real.count);
+      const { numSamples: k, ...sample } = cfg.sample;
+      ctx.progress.begin('eval:sample', n * k * generator.gpt.config.imageLen, 'tokens');
+      let tokensPerSecond = 0;
+      const images = await generator.generate(real.texts.slice(0, n), {
+        ...sample,
+        numImages: k,
+        signal: ctx.signal,
+        onProgress: (p) => {
+          tokensPerSecond = p.tokensPerSecond;
+          ctx.progress.update(p.tokens, { images: `${p.images}/${p.totalImages}` });
         },
-        cfg.sample,
-        {
-          signal: ctx.signal,
-          onToken: (p) => {
-            doneTokens += p.images;
-            ctx.progress.update(doneTokens, { batch: `${p.batch + 1}/${p.numBatches}` });
-          },
-        },
-      );
-      ctx.progress.end(`${sampled.tokensPerSecond.toFixed(1)} tokens/s`);
-      throwIfAborted(ctx.signal, 'eval');
-      const generated = await vqgan.decodeToPixels(sampled.codes, { batchSize: 16 });
-      const samplesDir = path.join(dir, 'samples');
-      fs.mkdirSync(samplesDir, { recursive: true });
-      const pred = await TsvWriter.open(path.join(dir, 'predictions.tsv'), 'prediction');
+      });
+      ctx.progress.end(`${tokensPerSecond.toFixed(1)} tokens/s`);
+      const per = size * size * 3;
+      const generated = new Uint8Array(images.length * per);
+      for (const [i, img] of images.entries()) generated.set(img.pixels, i * per);
+      const pred = await TsvWriter.open(run.eval.predictions, 'prediction');
       try {
-        for (let t = 0; t < n; t++) {
-          for (let j = 0; j < k; j++) {
-            const png = await pngOf(generated, t * k + j, size);
-            await atomicWriteFile(path.join(samplesDir, `${test.idx[t]}-${j}.png`), png);
-            // One row per image (EasyNLP writes a Python list of all images in one column).
-            await pred.write({
-              idx: test.idx[t],
-              text: test.texts[t],
-              images: [encodeBase64(png)],
-            });
-          }
+        for (const [i, img] of images.entries()) {
+          const png = await pngOf(generated, i, size);
+          const t = img.textIndex;
+          await atomicWriteFile(run.eval.sample(real.idx[t], img.sample), png);
+          // One row per image (EasyNLP writes a Python list of all images in one column).
+          await pred.write({ idx: real.idx[t], text: real.texts[t], images: [encodeBase64(png)] });
         }
         await pred.close();
       } catch (err) {
         await pred.abort();
         throw err;
       }
-      // Real test images and their VQGAN reconstructions.
-      const real = await readSplitImages(ctx.run.path('data', 'test.tsv'), size);
       const nRec = Math.min(cfg.reconstructions, real.count);
-      const per = size * size * 3;
       const rec = new Uint8Array(nRec * per);
       for (let i = 0; i < nRec; i += 16) {
         const m = Math.min(16, nRec - i);
@@ -89,12 +71,12 @@ export const evalStage: Stage<TrainerConfig> = {
         rec.set(toUint8Pixels(out), i * per);
         out.dispose();
       }
-      await atomicWriteFile(path.join(dir, 'reconstructions.bin'), rec);
+      await atomicWriteFile(run.eval.reconstructions, rec);
       const summary: Record<string, unknown> = {
         captions: n,
         imagesPerCaption: k,
-        tokensPerSecond: sampled.tokensPerSecond,
-        fusion: gpt.config.fusion,
+        tokensPerSecond,
+        fusion: generator.gpt.config.fusion,
       };
       const nReal = Math.min(cfg.realImages ?? real.count, real.count);
       if (cfg.extractor !== 'none' && n * k >= 2 && nReal >= 2) {
@@ -116,7 +98,7 @@ export const evalStage: Stage<TrainerConfig> = {
           extractor,
           real: realSource,
           fake: { kind: 'array', data: generated, count: n * k, height: size, width: size },
-          realCachePath: path.join(dir, 'real_stats.npz'),
+          realCachePath: run.eval.realStats,
           extract: { signal: ctx.signal },
           onProgress: (side, done) => ctx.progress.update(side === 'real' ? done : nReal + done),
         });
@@ -138,20 +120,16 @@ export const evalStage: Stage<TrainerConfig> = {
         ctx.progress.end();
         summary.realImages = nReal;
       }
-      const dataset = ctx.run.readMarker('data')?.summary.dataset;
+      const dataset = run.readMarker('data')?.summary.dataset;
       if (dataset === 'kg-shapes-zh') {
-        const s = scoreKgShapesTsv(ctx.run.path('data'), path.join(dir, 'predictions.tsv'), 'test');
+        const s = scoreKgShapesTsv(run.data.dir, run.eval.predictions, 'test');
         summary.kgShapes = { overall: s.overall, byGroup: s.byGroup };
       }
-      await atomicWriteFile(
-        path.join(dir, 'metrics.json'),
-        `${JSON.stringify(summary, null, 2)}\n`,
-      );
+      await atomicWriteFile(run.eval.metrics, `${JSON.stringify(summary, null, 2)}\n`);
       return summary;
     } finally {
       extractor?.dispose();
-      gpt.dispose();
-      vqgan.dispose();
+      generator.dispose();
     }
   },
 };

@@ -11,23 +11,36 @@ import {
   type GptExample,
   GptTrainer,
   KnowlGpt,
+  type LatticeFields,
   saveGpt,
   validateGptConfig,
 } from '@artist-ts/gpt-knowl';
 import { loadEntityVectors } from '@artist-ts/kg-embedding';
-import { ShardDataset, Vocab } from '@artist-ts/lattice-data';
+import { type EncodedExample, ShardDataset, Vocab } from '@artist-ts/lattice-data';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
 import { trainingStepReporter } from '../progress';
 import type { RunFolder } from '../run_folder';
+import type { Split } from '../run_layout';
+
+/** A shard example's entities as lattice-data's FLAT lattice fields (what gpt-knowl reads). */
+function latticeOfExample(ex: EncodedExample): LatticeFields {
+  const chars = Array.from({ length: ex.seqLen }, (_, i) => i);
+  return {
+    seqLen: ex.seqLen,
+    lexIds: Array.from(ex.lexIds, String),
+    posS: [...chars, ...ex.lexStart],
+    posE: [...chars, ...ex.lexEnd],
+  };
+}
 
 /** The split's examples from `<run>/codes/<split>/` as GPT examples. */
 export async function readExamples(
   run: RunFolder,
-  split: string,
+  split: Split,
 ): Promise<{ examples: GptExample[]; texts: string[]; idx: string[] }> {
-  const dir = run.path('encode', 'codes', split);
+  const dir = run.encode.codes(split);
   if (!fs.existsSync(dir)) return { examples: [], texts: [], idx: [] };
   const ds = await ShardDataset.open(dir);
   const examples: GptExample[] = [];
@@ -39,11 +52,7 @@ export async function readExamples(
       examples.push({
         text: ex.textIds,
         codes: ex.image.codes,
-        lattice: {
-          lexIds: Array.from(ex.lexIds),
-          posS: Array.from(ex.lexStart),
-          posE: Array.from(ex.lexEnd),
-        },
+        lattice: latticeOfExample(ex),
       });
       texts.push(ex.text);
       idx.push(ex.idx);
@@ -55,7 +64,7 @@ export async function readExamples(
 }
 
 export async function readEntityTable(run: RunFolder): Promise<EntityTable> {
-  const ent = await loadEntityVectors(run.path('kg', 'vectors'));
+  const ent = await loadEntityVectors(run.kg.vectors);
   return { vectors: ent.vectors, numEntities: ent.names.length, dim: ent.dim };
 }
 
@@ -65,10 +74,8 @@ export async function gptModelConfig(
   config: TrainerConfig,
   entityDim: number,
 ): Promise<GptConfig> {
-  const vocab = Vocab.fromFile(run.path('lattice', 'vocab.txt'));
-  const index = JSON.parse(
-    fs.readFileSync(run.path('encode', 'codes', 'train', 'index.json'), 'utf8'),
-  ) as {
+  const vocab = Vocab.fromFile(run.lattice.vocab);
+  const index = JSON.parse(fs.readFileSync(run.encode.codesIndex('train'), 'utf8')) as {
     meta: { grid: [number, number]; codebookSize: number };
   };
   return validateGptConfig({
@@ -92,17 +99,14 @@ export const gptStage: Stage<TrainerConfig> = {
     const { examples } = await readExamples(ctx.run, 'train');
     const model = new KnowlGpt(modelConfig, { seed: `gpt-init/${ctx.config.seed}` });
     const trainer = new GptTrainer(model, cfg.train, { entityTable: table });
-    const ckptRoot = ctx.run.path('gpt', 'checkpoints');
+    const ckptRoot = ctx.run.gpt.checkpoints;
     try {
       const resumeDir = resolveCheckpointDir(ckptRoot);
-      if (resumeDir) {
-        await trainer.restore(ckptRoot);
-        ctx.progress.log(`gpt: resuming at step ${trainer.step} from ${resumeDir}`);
-      }
+      if (resumeDir) ctx.progress.log(`gpt: resuming from ${resumeDir}`);
       const report = trainingStepReporter(ctx, 'gpt', () => tf.memory().numTensors);
       ctx.progress.begin('gpt', trainer.config.totalSteps, 'steps');
       await trainer.fit(examples, {
-        checkpointRoot: ckptRoot,
+        checkpointDir: ckptRoot,
         checkpointEvery: cfg.checkpointEvery,
         keepLast: 2,
         signal: ctx.signal,
@@ -124,7 +128,7 @@ export const gptStage: Stage<TrainerConfig> = {
             })
           : Number.NaN;
       ctx.metrics([{ stage: 'gpt', name: 'val_loss', step: trainer.step, value: valLoss }]);
-      const out = ctx.run.path('gpt', 'checkpoint');
+      const out = ctx.run.gpt.checkpoint;
       fs.rmSync(out, { recursive: true, force: true });
       await saveGpt(model, out, { keepLast: 1, step: trainer.step });
       return {

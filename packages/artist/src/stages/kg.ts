@@ -17,9 +17,22 @@ import {
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
 
+/** A KG folder holds OpenKE files or a named-triples TSV; which one (else an error naming both). */
+export function kgFolderFormat(
+  dir: string,
+): { kind: 'openke' } | { kind: 'triples'; file: string } {
+  const has = (name: string) => fs.existsSync(path.join(dir, name));
+  if (has('entity2id.txt') && has('train2id.txt')) return { kind: 'openke' };
+  if (has('triples.tsv')) return { kind: 'triples', file: path.join(dir, 'triples.tsv') };
+  throw new Error(
+    `${dir}: needs OpenKE files (entity2id.txt, relation2id.txt, train2id.txt) or triples.tsv`,
+  );
+}
+
 export async function readKgFolder(dir: string): Promise<KgDataset> {
-  if (fs.existsSync(path.join(dir, 'train2id.txt'))) return readOpenKEFolder(dir);
-  return readNamedDataset({ train: path.join(dir, 'triples.tsv') });
+  const format = kgFolderFormat(dir);
+  if (format.kind === 'openke') return readOpenKEFolder(dir);
+  return readNamedDataset({ train: format.file });
 }
 
 export const kgStage: Stage<TrainerConfig> = {
@@ -27,9 +40,9 @@ export const kgStage: Stage<TrainerConfig> = {
   after: ['data'],
   configSlice: (c) => c.kg,
   async run(ctx) {
-    const dataset = await readKgFolder(ctx.run.path('data', 'kg'));
+    const dataset = await readKgFolder(ctx.run.data.kg);
     const cfg = ctx.config.kg;
-    const ckpt = ctx.run.path('kg', 'checkpoints');
+    const ckpt = ctx.run.kg.checkpoints;
     ctx.progress.begin('kg', cfg.epochs, 'epochs');
     const result = await trainTransE(dataset, cfg, {
       checkpointDir: ckpt,
@@ -77,7 +90,7 @@ export const kgStage: Stage<TrainerConfig> = {
       hits10: metrics.realistic.both.hits10,
       mr: metrics.realistic.both.mr,
     };
-    await writeEmbeddings(ctx.run.path('kg', 'vectors'), result.embeddings, {
+    await writeEmbeddings(ctx.run.kg.vectors, result.embeddings, {
       metadata: { config: result.config, metrics: summary },
     });
     return summary;

@@ -14,8 +14,7 @@ import {
 } from '@artist-ts/lattice-data';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
-
-export const SPLITS = ['train', 'val', 'test'] as const;
+import { SPLITS } from '../run_layout';
 
 export const latticeStage: Stage<TrainerConfig> = {
   name: 'lattice',
@@ -24,7 +23,6 @@ export const latticeStage: Stage<TrainerConfig> = {
   externalInputs: (c) => (c.lattice.vocab ? [c.lattice.vocab] : []),
   async run(ctx) {
     const cfg = ctx.config.lattice;
-    const dataDir = ctx.run.path('data');
     let vocab: Vocab;
     if (cfg.vocab) {
       vocab = Vocab.fromFile(cfg.vocab);
@@ -32,24 +30,22 @@ export const latticeStage: Stage<TrainerConfig> = {
       // Captions of every split: held-out captions must tokenize too (their characters get ids
       // whose embeddings stay at their initial values unless seen in training).
       const built = await buildCharVocabFromTsv(
-        SPLITS.map((s) => ({ file: `${dataDir}/${s}.tsv`, format: 'text-image' as const })),
+        SPLITS.map((s) => ({ file: ctx.run.data.split(s), format: 'text-image' as const })),
         { minFreq: cfg.minFreq },
       );
       vocab = built.vocab;
     }
-    await atomicWriteFile(ctx.run.path('lattice', 'vocab.txt'), vocab.toText());
+    await atomicWriteFile(ctx.run.lattice.vocab, vocab.toText());
     const tokenizer = new BertTokenizer(vocab, { textLen: cfg.textLen });
-    const { lexicon, summary: lex } = await loadEntityLexicon(
-      ctx.run.path('kg', 'vectors', 'entity2id.txt'),
-    );
+    const { lexicon, summary: lex } = await loadEntityLexicon(ctx.run.kg.entity2id);
     const splits: Record<string, unknown> = {};
     for (const split of SPLITS) {
-      const input = `${dataDir}/${split}.tsv`;
+      const input = ctx.run.data.split(split);
       if (!fs.existsSync(input)) continue;
       ctx.progress.begin(`lattice:${split}`, 100, '%');
       const s = await writeKnowledgeTsv({
         input,
-        output: ctx.run.path('lattice', `${split}.knowl.tsv`),
+        output: ctx.run.lattice.knowledgeTsv(split),
         tokenizer,
         lexicon,
         onProgress: (e) => {

@@ -25,9 +25,9 @@ export const vqganStage: Stage<TrainerConfig> = {
   async run(ctx) {
     const cfg = ctx.config.vqgan;
     const size = ctx.config.data.size;
-    const train = await readSplitImages(ctx.run.path('data', 'train.tsv'), size);
+    const train = await readSplitImages(ctx.run.data.split('train'), size);
     const dataset = new InMemoryImageDataset(train.pixels, size, size, 3);
-    const ckptRoot = ctx.run.path('vqgan', 'checkpoints');
+    const ckptRoot = ctx.run.vqgan.checkpoints;
     const resumeDir = resolveCheckpointDir(ckptRoot);
     const trainer = resumeDir
       ? await VqganTrainer.resume(ckptRoot, dataset, { config: cfg.train })
@@ -41,7 +41,7 @@ export const vqganStage: Stage<TrainerConfig> = {
     let lastEpoch: Record<string, number> = {};
     try {
       ctx.progress.begin('vqgan', cfg.steps, 'steps');
-      await trainer.train({
+      await trainer.fit({
         steps: cfg.steps,
         checkpointDir: ckptRoot,
         checkpointEvery: cfg.checkpointEvery,
@@ -64,7 +64,7 @@ export const vqganStage: Stage<TrainerConfig> = {
       ctx.progress.end();
       if (ctx.signal.aborted) return {};
       // Validation PSNR of reconstructions.
-      const val = await readSplitImages(ctx.run.path('data', 'val.tsv'), size, 256);
+      const val = await readSplitImages(ctx.run.data.split('val'), size, 256);
       let psnrSum = 0;
       // Codebook health on held-out images (the per-epoch numbers need a whole epoch of training).
       const valCounts = new Float64Array(trainer.model.config.nEmbed);
@@ -84,7 +84,7 @@ export const vqganStage: Stage<TrainerConfig> = {
         psnrSum += psnrUint8(batch.data, recPixels) * n;
       }
       const valCodes = codebookStats(valCounts);
-      const out = ctx.run.path('vqgan', 'checkpoint');
+      const out = ctx.run.vqgan.checkpoint;
       fs.rmSync(out, { recursive: true, force: true });
       await trainer.model.save(out, { keepLast: 1 });
       return {

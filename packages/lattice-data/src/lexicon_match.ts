@@ -1,16 +1,8 @@
 /**
- * Entity lexicon and matcher with EasyNLP's `Trie.get_lexicon` semantics.
- *
- * Storage is a trie in flat typed arrays: every trie node is a slot of one open-addressing hash table
- * keyed by (parent node, character), so a node's id IS its slot and no child pointers are stored.
- * A slot costs 12 bytes (parent, label word, value); at the default final load factor of 0.45
- * and ~2.6 nodes per 2-6 character name this is ~70 bytes per entry, against ~0.9 KB for a Python
- * dict trie. A transition is one linear-probing lookup (one cache miss).
- *
- * The label word of a node packs its character label, its word flag and a child signature: a small
- * Bloom filter (2 bits per child label) of the labels of its children. Matching reads all three
- * from the cache line the probe fetched, so it never reads `values` except to report a match, and
- * the signature ends most walks (which end on a miss) without probing for the next character.
+ * {@link Lexicon}: the entity lexicon's lookups and matcher, with EasyNLP's `Trie.get_lexicon`
+ * semantics, over the hash-table trie of lexicon_table.ts (each lookup reads a node's label word,
+ * word flag and child signature from the one cache line its probe fetched, so it never reads
+ * `values` except to report a match, and the signature ends most walks without another probe).
  *
  * At millions of names nearly every probe misses the cache and the TLB, and each step of one walk
  * needs the previous step's result. So the matcher does not walk depth first: it advances every
@@ -25,29 +17,25 @@
  * keyed by characters and walked by tokens, so only single-character tokens can match (a WordPiece
  * token such as `iphone` or `##ab` never does), as in EasyNLP.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import { AtomicFileStream } from './atomic_stream';
-import { ConfigError, DataFormatError } from './errors';
-import { codePointLength } from './text_utils';
+import { ConfigError } from './errors';
+import { readLexiconFile, writeLexiconFile } from './lexicon_file';
+import {
+  buildPairFilter,
+  buildPairTable,
+  DEFAULT_PAIR_BYTES,
+  EMPTY,
+  growInt32,
+  hash,
+  type LabelLayout,
+  type LexiconParts,
+  labelLayout,
+  NO_WORD,
+  packLabelWords,
+  pairHash,
+  slotOf,
+  type Table,
+} from './lexicon_table';
 
-const LEXICON_MAGIC = Buffer.from('ARTLEX01', 'ascii');
-const LEXICON_FORMAT = 'artist-lattice-lexicon';
-const EMPTY = 0;
-/** Parent field of depth-1 nodes (the root has no slot). All table words stay in int32 (Smi) range. */
-const ROOT_KEY = -1;
-/** `values[node]` of a node that ends no word. */
-const NO_WORD = -1;
-/**
- * Label words in the builder and in files (format 2): the label in the low 29 bits, and this bit
- * when a name ends at the node. A {@link Lexicon} repacks them in memory (see {@link LabelLayout}).
- */
-const WORD_BIT = 1 << 29;
-const LABEL_MASK = WORD_BIT - 1;
-/** Format of {@link Lexicon.save}: v1 (0.1.0) had no word flag in the label words. */
-const LEXICON_VERSION = 2;
-const MAX_NUMERIC_ID = 0x7fffffff;
-const CANONICAL_INT = /^(0|[1-9][0-9]{0,9})$/;
 /**
  * Positions of one interleaved matching pass. Longer inputs (big batches) run in chunks of about
  * this many characters, so that the lines a round gathers are still in the cache when it resolves
@@ -69,7 +57,7 @@ const INTERLEAVE_MIN_TABLE_BYTES = 16 << 20;
 export type MatcherKind = 'auto' | 'interleaved' | 'depth-first';
 const MATCHER_KINDS: readonly MatcherKind[] = ['auto', 'interleaved', 'depth-first'];
 
-function checkMatcher(kind: unknown): MatcherKind {
+export function checkMatcher(kind: unknown): MatcherKind {
   if (!MATCHER_KINDS.includes(kind as MatcherKind)) {
     throw new ConfigError(
       'matcher',
@@ -77,150 +65,6 @@ function checkMatcher(kind: unknown): MatcherKind {
     );
   }
   return kind as MatcherKind;
-}
-
-function hash(parentKey: number, label: number): number {
-  let h = Math.imul(parentKey, 0x9e3779b1) ^ Math.imul(label + 0x7f4a7c15, 0x85ebca77);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 12;
-  return h >>> 0;
-}
-
-/** Rolling hash of a label path (the prefix filter's key): depth 1 starts from `PREFIX_SEED`. */
-const PREFIX_SEED = 0x1234567;
-function prefixMix(h: number, label: number): number {
-  h = Math.imul(h ^ label, 0x9e3779b1);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h;
-}
-
-/** Slot of `h` in a table of `cap` slots (multiply-high, works for any capacity). */
-function slotOf(h: number, cap: number): number {
-  return Math.floor((h * cap) / 4294967296);
-}
-
-/** Default budget of the direct 2-character table, bytes per entry. */
-const DEFAULT_PAIR_BYTES = 8;
-/** Bytes of one pair-table entry: the depth-2 node and a copy of its label word. */
-const PAIR_ENTRY_BYTES = 8;
-
-/**
- * In-memory layout of a node's label word: `[signature | word flag | label]`, with `labelBits`
- * just wide enough for the alphabet and the rest of the 31 non-sign bits for the signature.
- */
-interface LabelLayout {
-  labelBits: number;
-  labelMask: number;
-  wordBit: number;
-  /** `sigMask[label]`: the signature bits of a child with this label (already shifted). */
-  sigMask: Int32Array;
-}
-
-function labelLayout(alphabet: number): LabelLayout {
-  const labelBits = Math.max(1, 32 - Math.clz32(alphabet));
-  const sigShift = labelBits + 1;
-  const sigBits = 30 - labelBits;
-  const sigMask = new Int32Array(alphabet + 1);
-  for (let l = 1; l <= alphabet; l++) {
-    const b1 = (Math.imul(l, 0x9e3779b1) >>> 0) % sigBits;
-    // Two bits per label when there is room: most nodes have 0-2 children, where a 2-bit
-    // signature has fewer false positives than a 1-bit one.
-    const b2 = sigBits >= 12 ? (Math.imul(l, 0x85ebca6b) >>> 0) % sigBits : b1;
-    sigMask[l] = ((1 << b1) | (1 << b2)) << sigShift;
-  }
-  return { labelBits, labelMask: (1 << labelBits) - 1, wordBit: 1 << labelBits, sigMask };
-}
-
-/**
- * Repacks the label words of `keys` from the file layout into `layout` and ORs the signature of
- * every child into its parent's word.
- */
-function packLabelWords(keys: Int32Array, cap: number, layout: LabelLayout): void {
-  const { wordBit, labelMask, sigMask } = layout;
-  for (let s = 0; s < cap; s++) {
-    if (keys[2 * s] === EMPTY) continue;
-    const w = keys[2 * s + 1]!;
-    keys[2 * s + 1] = (w & LABEL_MASK) | ((w & WORD_BIT) !== 0 ? wordBit : 0);
-  }
-  for (let s = 0; s < cap; s++) {
-    const pk = keys[2 * s]!;
-    if (pk > 0) keys[2 * (pk - 1) + 1]! |= sigMask[keys[2 * s + 1]! & labelMask]!;
-  }
-}
-
-/** The file-layout label word of an in-memory one. */
-function fileLabelWord(w: number, layout: LabelLayout): number {
-  return (w & layout.labelMask) | ((w & layout.wordBit) !== 0 ? WORD_BIT : 0);
-}
-
-/**
- * Fills the direct table of 2-character paths over labels below `side` (chosen from the budget),
- * from the depth-2 nodes of the trie: `pairs[2p]` is the node (-1 if none), `pairs[2p + 1]` a
- * copy of its label word. Returns [table, side]; side 0 means no table.
- */
-function buildPairTable(
-  table: Table,
-  rootChild: Int32Array,
-  entries: number,
-  bytesPerEntry: number,
-  labelMask: number,
-): [Int32Array, number] {
-  const side = Math.min(
-    rootChild.length,
-    Math.floor(Math.sqrt((bytesPerEntry * Math.max(entries, 1)) / PAIR_ENTRY_BYTES)),
-  );
-  if (side < 2) return [new Int32Array(0), 0];
-  const pairs = new Int32Array(2 * side * side).fill(-1);
-  const { keys, cap } = table;
-  for (let s = 0; s < cap; s++) {
-    const pk = keys[2 * s]!;
-    if (pk <= 0 || keys[2 * (pk - 1)] !== ROOT_KEY) continue;
-    const l0 = keys[2 * (pk - 1) + 1]! & labelMask;
-    const w = keys[2 * s + 1]!;
-    const l1 = w & labelMask;
-    if (l0 < side && l1 < side) {
-      pairs[2 * (l0 * side + l1)] = s;
-      pairs[2 * (l0 * side + l1) + 1] = w;
-    }
-  }
-  return [pairs, side];
-}
-
-/**
- * A bitset over hashes of the 2-character paths (depth-2 nodes), 16 bits per path (about 6% false
- * positives): walks over characters the pair table does not cover check it before probing the
- * table for their second character. Empty when the pair table covers the whole alphabet.
- */
-function buildPairFilter(table: Table, labelMask: number): Int32Array {
-  const { keys, cap } = table;
-  let depth2 = 0;
-  for (let s = 0; s < cap; s++) {
-    const pk = keys[2 * s]!;
-    if (pk > 0 && keys[2 * (pk - 1)] === ROOT_KEY) depth2++;
-  }
-  const bits = 2 ** Math.max(10, Math.ceil(Math.log2(16 * depth2)));
-  const filter = new Int32Array(bits / 32);
-  const mask = bits - 1;
-  for (let s = 0; s < cap; s++) {
-    const pk = keys[2 * s]!;
-    if (pk <= 0 || keys[2 * (pk - 1)] !== ROOT_KEY) continue;
-    const bit = pairHash(keys[2 * (pk - 1) + 1]! & labelMask, keys[2 * s + 1]! & labelMask) & mask;
-    filter[bit >>> 5]! |= 1 << (bit & 31);
-  }
-  return filter;
-}
-
-function pairHash(l0: number, l1: number): number {
-  return prefixMix(prefixMix(PREFIX_SEED, l0), l1);
-}
-
-function growInt32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
 }
 
 /** Reusable output buffer for {@link Lexicon.matchLabels}: starts, ends and trie nodes of matches. */
@@ -277,17 +121,6 @@ export interface LexiconStats {
   /** Bytes held by the typed arrays of the structure. */
   bytes: number;
   bytesPerEntry: number;
-}
-
-interface Table {
-  cap: number;
-  /** [parent+1 or ROOT_KEY (0 = empty), label word] per slot. */
-  keys: Int32Array;
-  values: Int32Array;
-}
-
-function newTable(cap: number): Table {
-  return { cap, keys: new Int32Array(cap * 2), values: new Int32Array(cap).fill(NO_WORD) };
 }
 
 /**
@@ -391,22 +224,29 @@ class WalkScratch {
  * {@link Lexicon.matchTokensBatch} (many, faster on big lexicons).
  */
 export class Lexicon {
-  /** @internal */
-  constructor(
-    private readonly table: Table,
-    private readonly bmpLabel: Uint32Array,
-    private readonly astralLabel: Map<number, number>,
-    private readonly rootChild: Int32Array,
-    private readonly stringIds: string[],
-    readonly entries: number,
-    readonly nodes: number,
-    /**
-     * Bitset over the prefix hashes of every trie path of 2+ characters (no false negatives). Kept
-     * in files for compatibility; matching now uses the per-node child signatures instead.
-     */
-    private readonly filter: Int32Array,
-    pairTableBytesPerEntry = DEFAULT_PAIR_BYTES,
-  ) {
+  private readonly table: Table;
+  private readonly bmpLabel: Uint32Array;
+  private readonly astralLabel: Map<number, number>;
+  private readonly rootChild: Int32Array;
+  private readonly stringIds: string[];
+  /** Distinct names stored. */
+  readonly entries: number;
+  /** Trie nodes (= occupied hash slots). */
+  readonly nodes: number;
+  /** See {@link LexiconParts.filter}. */
+  private readonly filter: Int32Array;
+
+  /** @internal Built by {@link LexiconBuilder.finish} and {@link Lexicon.load}. */
+  constructor(parts: LexiconParts, pairTableBytesPerEntry = DEFAULT_PAIR_BYTES) {
+    const { table, rootChild, entries } = parts;
+    this.table = table;
+    this.bmpLabel = parts.bmpLabel;
+    this.astralLabel = parts.astralLabel;
+    this.rootChild = rootChild;
+    this.stringIds = parts.stringIds;
+    this.entries = entries;
+    this.nodes = parts.nodes;
+    this.filter = parts.filter;
     this.alphabet = rootChild.length - 1;
     this.layout = labelLayout(this.alphabet);
     packLabelWords(table.keys, table.cap, this.layout);
@@ -973,130 +813,26 @@ export class Lexicon {
    * {@link Lexicon.load} maps it back in one read, much faster than re-reading `entity2id.txt`.
    */
   async save(file: string): Promise<void> {
-    if (os.endianness() !== 'LE')
-      throw new Error('Lexicon.save: only little-endian machines are supported');
-    const sections: [string, Int32Array | Uint32Array][] = [
-      ['keys', this.table.keys],
-      ['values', this.table.values],
-      ['bmpLabel', this.bmpLabel],
-      ['rootChild', this.rootChild],
-      ['filter', this.filter],
-    ];
-    const header = {
-      format: LEXICON_FORMAT,
-      version: LEXICON_VERSION,
-      capacity: this.table.cap,
-      entries: this.entries,
-      nodes: this.nodes,
-      astral: [...this.astralLabel],
-      stringIds: this.stringIds,
-      sections: sections.map(([name, a]) => ({ name, bytes: a.byteLength })),
-    };
-    let json = Buffer.from(JSON.stringify(header), 'utf8');
-    // Pad the header so the arrays start 8-byte aligned.
-    const pad = (8 - ((LEXICON_MAGIC.length + 4 + json.length) % 8)) % 8;
-    json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(json.length);
-    const out = await AtomicFileStream.open(file);
-    try {
-      await out.write(Buffer.concat([LEXICON_MAGIC, len, json]));
-      // 16 MB at a time; the keys' label words go back to the file layout (no signatures).
-      const step = 1 << 22;
-      for (const [name, a] of sections) {
-        for (let o = 0; o < a.length; o += step) {
-          const part = a.subarray(o, o + step);
-          let view: Int32Array | Uint32Array = part;
-          if (name === 'keys') {
-            // A fresh buffer: the stream may still hold the previous one.
-            view = new Int32Array(part.length);
-            // Label words are at odd indices of keys; `o` and `step` are even.
-            for (let k = 0; k < part.length; k += 2) {
-              view[k] = part[k]!;
-              view[k + 1] = fileLabelWord(part[k + 1]!, this.layout);
-            }
-          }
-          await out.write(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-        }
-      }
-      await out.close();
-    } catch (err) {
-      await out.abort();
-      throw err;
-    }
+    const { table, bmpLabel, astralLabel, rootChild, stringIds, entries, nodes, filter } = this;
+    await writeLexiconFile(
+      file,
+      { table, bmpLabel, astralLabel, rootChild, stringIds, entries, nodes, filter },
+      this.layout,
+    );
   }
 
   /**
-   * Loads a file written by {@link Lexicon.save} (format 2, or 1 from 0.1.0). The direct pair table
-   * is rebuilt (`pairTableBytesPerEntry`, default 8, as in {@link LexiconBuilderOptions}).
+   * Loads a file written by {@link Lexicon.save} (format 2; a format-1 file from 0.1.0 raises an
+   * error saying to rebuild it). The direct pair table is rebuilt (`pairTableBytesPerEntry`,
+   * default 8, as in {@link LexiconBuilderOptions}).
    */
   static async load(
     file: string,
     options: { pairTableBytesPerEntry?: number; matcher?: MatcherKind } = {},
   ): Promise<Lexicon> {
-    if (os.endianness() !== 'LE')
-      throw new Error('Lexicon.load: only little-endian machines are supported');
     checkMatcher(options.matcher ?? 'auto');
-    const buf = await fs.promises.readFile(file);
-    const bad = (reason: string) => new DataFormatError({ file, line: 1 }, reason);
-    if (buf.length < 12 || !buf.subarray(0, 8).equals(LEXICON_MAGIC))
-      throw bad('not a lexicon file (bad magic)');
-    const hlen = buf.readUInt32LE(8);
-    let header: {
-      format: string;
-      version: number;
-      capacity: number;
-      entries: number;
-      nodes: number;
-      astral: [number, number][];
-      stringIds: string[];
-      sections: { name: string; bytes: number }[];
-    };
-    try {
-      header = JSON.parse(buf.subarray(12, 12 + hlen).toString('utf8'));
-    } catch {
-      throw bad('corrupt header');
-    }
-    if (header.format !== LEXICON_FORMAT || (header.version !== 1 && header.version !== 2))
-      throw bad(`unsupported format ${header.format} v${header.version}`);
-    let off = 12 + hlen;
-    const arrays = new Map<string, ArrayBuffer>();
-    for (const s of header.sections) {
-      if (off + s.bytes > buf.length)
-        throw bad(`truncated: section ${s.name} needs ${s.bytes} bytes`);
-      // Copy each section into its own aligned buffer.
-      arrays.set(
-        s.name,
-        buf.buffer.slice(buf.byteOffset + off, buf.byteOffset + off + s.bytes) as ArrayBuffer,
-      );
-      off += s.bytes;
-    }
-    const need = (name: string) => {
-      const a = arrays.get(name);
-      if (!a) throw bad(`missing section ${name}`);
-      return a;
-    };
-    const table: Table = {
-      cap: header.capacity,
-      keys: new Int32Array(need('keys')),
-      values: new Int32Array(need('values')),
-    };
-    if (table.keys.length !== 2 * table.cap || table.values.length !== table.cap)
-      throw bad('table size mismatch');
-    if (header.version === 1) {
-      // v1 kept the word flag only in `values`.
-      for (let s = 0; s < table.cap; s++)
-        if (table.values[s] !== NO_WORD) table.keys[2 * s + 1]! |= WORD_BIT;
-    }
     const lexicon = new Lexicon(
-      table,
-      new Uint32Array(need('bmpLabel')),
-      new Map(header.astral),
-      new Int32Array(need('rootChild')),
-      header.stringIds,
-      header.entries,
-      header.nodes,
-      arrays.has('filter') ? new Int32Array(need('filter')) : new Int32Array(0),
+      await readLexiconFile(file),
       options.pairTableBytesPerEntry ?? DEFAULT_PAIR_BYTES,
     );
     lexicon.matcher = options.matcher ?? 'auto';
@@ -1123,278 +859,5 @@ export class Lexicon {
       bytes,
       bytesPerEntry: this.entries === 0 ? 0 : bytes / this.entries,
     };
-  }
-}
-
-export interface LexiconBuilderOptions {
-  /** Drop names of exactly one character, as EasyNLP does (`drop_characters=True`). Default true. */
-  dropSingleChar?: boolean;
-  /** Load factor of the final table (default 0.45; higher is smaller and slower). */
-  finalLoad?: number;
-  /** Expected number of names, to size the table once instead of growing it (optional). */
-  expectedEntries?: number;
-  /**
-   * Bits per trie node of a prefix filter (a bitset over rolling hashes of every path of 2+
-   * characters) stored in saved files. Default 0 (none). Matching no longer reads it: the child
-   * signature in each node's label word does its job without an extra cache miss. Set it only
-   * for files that @artist-ts/lattice-data 0.1.x must read fast (it checks the filter).
-   */
-  filterBitsPerNode?: number;
-  /**
-   * Budget of the direct table of 2-character paths, in bytes per entry (default 8; 0 disables
-   * it). Each entry is 8 bytes (the node and its label word), so it covers the first
-   * ⌊√(budget · entries / 8)⌋ characters (in order of first appearance in the lexicon, so mostly
-   * the frequent ones); the first step of a walk over two of them is one lookup in it instead of
-   * a hash probe. At 10M names over 3000 characters it covers all of them with 72 MB (7.2 bytes
-   * per entry).
-   */
-  pairTableBytesPerEntry?: number;
-  /** Matching strategy of the lexicon (default `'auto'`; see {@link MatcherKind}). */
-  matcher?: MatcherKind;
-}
-
-/**
- * Builds a {@link Lexicon} one name at a time. Later additions of the same name overwrite the id
- * (a Python dict's "last line wins").
- *
- * ```ts
- * const b = new LexiconBuilder();
- * b.add('红色', '17');
- * b.add('连衣裙', '5');
- * const lex = b.finish();
- * ```
- */
-export class LexiconBuilder {
-  private table: Table;
-  private nodeCount = 0;
-  private entryCount = 0;
-  private readonly cpToLabel = new Map<number, number>();
-  private readonly bmpLabel = new Uint32Array(0x10000);
-  private readonly stringIds: string[] = [];
-  private readonly stringIdIndex = new Map<string, number>();
-  private rootChild = new Int32Array(1024).fill(-1);
-  private readonly dropSingleChar: boolean;
-  private readonly finalLoad: number;
-  private readonly filterBitsPerNode: number;
-  private readonly pairTableBytesPerEntry: number;
-  private readonly matcher: MatcherKind;
-  private finished = false;
-  private readonly path: number[] = [];
-
-  constructor(options: LexiconBuilderOptions = {}) {
-    this.dropSingleChar = options.dropSingleChar ?? true;
-    this.finalLoad = options.finalLoad ?? 0.45;
-    this.filterBitsPerNode = options.filterBitsPerNode ?? 0;
-    this.pairTableBytesPerEntry = options.pairTableBytesPerEntry ?? DEFAULT_PAIR_BYTES;
-    this.matcher = checkMatcher(options.matcher ?? 'auto');
-    if (!(this.pairTableBytesPerEntry >= 0 && this.pairTableBytesPerEntry <= 1024)) {
-      throw new ConfigError(
-        'pairTableBytesPerEntry',
-        `must be a number in [0, 1024], got ${this.pairTableBytesPerEntry}`,
-      );
-    }
-    if (
-      !Number.isInteger(this.filterBitsPerNode) ||
-      this.filterBitsPerNode < 0 ||
-      this.filterBitsPerNode > 64
-    ) {
-      throw new ConfigError(
-        'filterBitsPerNode',
-        `must be an integer in [0, 64], got ${this.filterBitsPerNode}`,
-      );
-    }
-    if (!(this.finalLoad > 0.1 && this.finalLoad < 0.95)) {
-      throw new ConfigError('finalLoad', `must be in (0.1, 0.95), got ${this.finalLoad}`);
-    }
-    const expected = options.expectedEntries ?? 0;
-    if (!Number.isInteger(expected) || expected < 0) {
-      throw new ConfigError('expectedEntries', `must be a non-negative integer, got ${expected}`);
-    }
-    // About 3 trie nodes per name, filled to 0.75 before the first growth.
-    this.table = newTable(Math.max(1024, Math.ceil((expected * 3) / 0.75)));
-  }
-
-  /** Names added so far that were kept (duplicates count once). */
-  get size(): number {
-    return this.entryCount;
-  }
-
-  /**
-   * Adds `name` with entity `id` (kept exactly as given; canonical non-negative integers are stored
-   * as numbers). Returns false when the name was dropped (single character, or empty).
-   */
-  add(name: string, id: string | number): boolean {
-    if (this.finished) throw new Error('LexiconBuilder: add() after finish()');
-    const len = codePointLength(name);
-    if (len === 0 || (this.dropSingleChar && len === 1)) return false;
-    // Grow before walking: a rehash renumbers nodes, so it must not happen mid-name.
-    if (this.nodeCount + len > this.table.cap * 0.8) {
-      this.rehash(Math.ceil(Math.max(this.table.cap * 2, (this.nodeCount + len) / 0.5)));
-    }
-    let node = -1;
-    for (const ch of name) {
-      const label = this.labelFor(ch.codePointAt(0)!);
-      node = this.childOrInsert(node, label);
-    }
-    const t = this.table;
-    if (t.values[node] === NO_WORD) {
-      this.entryCount++;
-      t.keys[2 * node + 1]! |= WORD_BIT;
-    }
-    t.values[node] = typeof id === 'number' ? this.encodeNumber(id) : this.encodeId(id);
-    return true;
-  }
-
-  /** Freezes the builder into a compact {@link Lexicon} (the table is resized to `finalLoad`). */
-  finish(): Lexicon {
-    if (this.finished) throw new Error('LexiconBuilder: finish() called twice');
-    this.finished = true;
-    const cap = Math.max(16, Math.ceil(this.nodeCount / this.finalLoad));
-    if (Math.abs(cap - this.table.cap) > 0.05 * cap) this.rehash(cap);
-    const alphabet = this.cpToLabel.size;
-    const astral = new Map<number, number>();
-    for (const [cp, l] of this.cpToLabel) if (cp >= 0x10000) astral.set(cp, l);
-    const lexicon = new Lexicon(
-      this.table,
-      this.bmpLabel,
-      astral,
-      this.rootChild.slice(0, alphabet + 1),
-      this.stringIds,
-      this.entryCount,
-      this.nodeCount,
-      this.buildFilter(),
-      this.pairTableBytesPerEntry,
-    );
-    lexicon.matcher = this.matcher;
-    return lexicon;
-  }
-
-  /** Sets the filter bit of every node at depth >= 2 (prefix hashes follow the parent chain). */
-  private buildFilter(): Int32Array {
-    if (this.filterBitsPerNode === 0 || this.nodeCount === 0) return new Int32Array(0);
-    const bits = 2 ** Math.max(10, Math.ceil(Math.log2(this.nodeCount * this.filterBitsPerNode)));
-    const filter = new Int32Array(bits / 32);
-    const mask = bits - 1;
-    const { keys, cap } = this.table;
-    const ph = new Int32Array(cap);
-    const done = new Uint8Array(cap);
-    const stack = this.path;
-    for (let s0 = 0; s0 < cap; s0++) {
-      if (keys[2 * s0] === EMPTY || done[s0] === 1) continue;
-      stack.length = 0;
-      let s = s0;
-      for (;;) {
-        stack.push(s);
-        const pk = keys[2 * s]!;
-        if (pk === ROOT_KEY || done[pk - 1] === 1) break;
-        s = pk - 1;
-      }
-      while (stack.length > 0) {
-        const o = stack.pop()!;
-        const pk = keys[2 * o]!;
-        const label = keys[2 * o + 1]! & LABEL_MASK;
-        if (pk === ROOT_KEY) ph[o] = prefixMix(PREFIX_SEED, label);
-        else {
-          const h = prefixMix(ph[pk - 1]!, label);
-          ph[o] = h;
-          const bit = h & mask;
-          filter[bit >>> 5]! |= 1 << (bit & 31);
-        }
-        done[o] = 1;
-      }
-    }
-    return filter;
-  }
-
-  private encodeNumber(id: number): number {
-    if (Number.isInteger(id) && id >= 0 && id <= MAX_NUMERIC_ID) return id;
-    return this.encodeId(String(id));
-  }
-
-  private encodeId(id: string): number {
-    if (CANONICAL_INT.test(id)) {
-      const v = Number(id);
-      if (v <= MAX_NUMERIC_ID) return v;
-    }
-    let k = this.stringIdIndex.get(id);
-    if (k === undefined) {
-      k = this.stringIds.length;
-      this.stringIds.push(id);
-      this.stringIdIndex.set(id, k);
-    }
-    return -k - 2;
-  }
-
-  private labelFor(cp: number): number {
-    let l = cp < 0x10000 ? this.bmpLabel[cp]! : (this.cpToLabel.get(cp) ?? 0);
-    if (l === 0) {
-      l = this.cpToLabel.size + 1;
-      this.cpToLabel.set(cp, l);
-      if (cp < 0x10000) this.bmpLabel[cp] = l;
-      if (l >= this.rootChild.length) {
-        const r = new Int32Array(this.rootChild.length * 2).fill(-1);
-        r.set(this.rootChild);
-        this.rootChild = r;
-      }
-    }
-    return l;
-  }
-
-  private childOrInsert(node: number, label: number): number {
-    if (node < 0) {
-      const c = this.rootChild[label]!;
-      if (c >= 0) return c;
-    }
-    const { keys, cap } = this.table;
-    const key = node < 0 ? ROOT_KEY : node + 1;
-    let s = slotOf(hash(key, label), cap);
-    for (;;) {
-      const k = keys[2 * s]!;
-      if (k === EMPTY) break;
-      if (k === key && (keys[2 * s + 1]! & LABEL_MASK) === label) return s;
-      if (++s === cap) s = 0;
-    }
-    keys[2 * s] = key;
-    keys[2 * s + 1] = label;
-    this.nodeCount++;
-    if (node < 0) this.rootChild[label] = s;
-    return s;
-  }
-
-  /** Moves every node into a table of `cap` slots; node ids change, parents are remapped. */
-  private rehash(cap: number): void {
-    const old = this.table;
-    const next = newTable(cap);
-    const map = new Int32Array(old.cap).fill(-1);
-    const stack = this.path;
-    for (let s0 = 0; s0 < old.cap; s0++) {
-      if (old.keys[2 * s0] === EMPTY || map[s0] !== -1) continue;
-      // Walk up to the first mapped ancestor (or the root), then insert downwards.
-      stack.length = 0;
-      let s = s0;
-      for (;;) {
-        stack.push(s);
-        const pk = old.keys[2 * s]!;
-        if (pk === ROOT_KEY) break;
-        const p = pk - 1;
-        if (map[p] !== -1) break;
-        s = p;
-      }
-      while (stack.length > 0) {
-        const o = stack.pop()!;
-        const pk = old.keys[2 * o]!;
-        const key = pk === ROOT_KEY ? ROOT_KEY : map[pk - 1]! + 1;
-        const labelWord = old.keys[2 * o + 1]!;
-        const label = labelWord & LABEL_MASK;
-        let t = slotOf(hash(key, label), cap);
-        while (next.keys[2 * t] !== EMPTY) if (++t === cap) t = 0;
-        next.keys[2 * t] = key;
-        next.keys[2 * t + 1] = labelWord;
-        next.values[t] = old.values[o]!;
-        map[o] = t;
-        if (key === ROOT_KEY) this.rootChild[label] = t;
-      }
-    }
-    this.table = next;
   }
 }
