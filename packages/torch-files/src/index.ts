@@ -17,7 +17,6 @@ export {
   type UnpickleContext,
   unpickle,
 } from './pickle';
-export { PersistentId, PickleWriter } from './pickle_writer';
 export {
   encodeSafetensors,
   parseSafetensors,

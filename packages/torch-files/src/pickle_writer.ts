@@ -89,24 +89,23 @@ export class PickleWriter {
     const key = `${module}\n${name}\n`;
     const at = this.memo.get(key);
     if (at !== undefined) {
-      if (at < 256) {
-        this.op(OP.BINGET);
-        this.op(at);
-      } else {
-        this.op(OP.LONG_BINGET);
-        this.u32(at);
-      }
+      this.memoOp(at, OP.BINGET, OP.LONG_BINGET);
       return;
     }
     this.op(OP.GLOBAL);
     this.raw(Buffer.from(key, 'utf8'));
     const index = this.memo.size;
     this.memo.set(key, index);
+    this.memoOp(index, OP.BINPUT, OP.LONG_BINPUT);
+  }
+
+  /** A memo PUT or GET: the 1-byte form below 256, else the 4-byte one. */
+  private memoOp(index: number, short: number, long: number): void {
     if (index < 256) {
-      this.op(OP.BINPUT);
+      this.op(short);
       this.op(index);
     } else {
-      this.op(OP.LONG_BINPUT);
+      this.op(long);
       this.u32(index);
     }
   }

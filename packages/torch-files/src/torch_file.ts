@@ -58,6 +58,18 @@ class Budget {
   }
 }
 
+/** The allow-listed globals, collecting every tensor built (within the tensor-count budget). */
+function tensorGlobals(o: ReaderOptions, budget: Budget, tensors: TorchTensor[]) {
+  return makeGlobalResolver({
+    maxTensorElements: o.maxTensorElements,
+    allowGlobals: o.allowGlobals,
+    onTensor: (t) => {
+      budget.tensor();
+      tensors.push(t);
+    },
+  });
+}
+
 function sniff(src: ByteSource): CheckpointFormat {
   if (isZip(src)) return 'torch-zip';
   if (src.size >= 9) {
@@ -142,14 +154,7 @@ function openZip(src: ByteSource, o: ReaderOptions): TorchFile {
   const { value } = unpickle(zip.readEntry(pklEntry), {
     file,
     maxDepth: o.maxDepth,
-    resolveGlobal: makeGlobalResolver({
-      maxTensorElements: o.maxTensorElements,
-      allowGlobals: o.allowGlobals,
-      onTensor: (t) => {
-        budget.tensor();
-        tensors.push(t);
-      },
-    }),
+    resolveGlobal: tensorGlobals(o, budget, tensors),
     persistentLoad: (pid, at) => {
       const { dtype, key, numel } = parsePid(pid, at, false);
       const cached = storages.get(key);
@@ -283,14 +288,7 @@ function openLegacyFrom(src: ByteSource, o: ReaderOptions, head: Uint8Array): To
     file: src.name,
     baseOffset: pos,
     maxDepth: o.maxDepth,
-    resolveGlobal: makeGlobalResolver({
-      maxTensorElements: o.maxTensorElements,
-      allowGlobals: o.allowGlobals,
-      onTensor: (t) => {
-        budget.tensor();
-        tensors.push(t);
-      },
-    }),
+    resolveGlobal: tensorGlobals(o, budget, tensors),
     persistentLoad: (pid, at) => {
       const { dtype, key, numel, view } = parsePid(pid, at, true);
       if (numel > o.maxTensorElements) {

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '@artist-ts/core/rng';
 import { encodeSafetensors, type SafetensorsEntry } from '@artist-ts/torch-files';
-import { importCheckpoint } from '../src';
+import { exportEasyNLP, importCheckpoint } from '../src';
 
 const layers = Number(process.env.BENCH_LAYERS ?? 2);
 const C = 768;
@@ -179,6 +179,17 @@ async function main(): Promise<void> {
             .map(([k, v]) => `${k} ${v.toFixed(0)}`)
             .join(', ')} ms)`,
       );
+      if (dtype === 'float32') {
+        // The way back: the imported folder -> pytorch_model.bin (torch.save zip, float32).
+        t = performance.now();
+        const back = await exportEasyNLP(path.join(tmp, `out_${dtype}`), path.join(tmp, 'export'));
+        const exportMs = performance.now() - t;
+        const outMb = fs.statSync(path.join(tmp, 'export', 'pytorch_model.bin')).size / 1e6;
+        console.log(
+          `exportEasyNLP: ${back.tensors} tensors, ${outMb.toFixed(0)} MB pytorch_model.bin in ${exportMs.toFixed(0)} ms ` +
+            `(${(outMb / (exportMs / 1000)).toFixed(0)} MB/s, reading our checkpoint included)`,
+        );
+      }
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -10,6 +10,7 @@ export {
   easynlpDifferences,
   GPT_SHAPE_FREE_DEFAULTS,
   GPT_TORCH_PREFIX,
+  gptOverridesFromEasyNLPConfig,
   gptPlan,
   gptTorchBuffers,
   inferGptConfig,

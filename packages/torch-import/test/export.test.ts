@@ -37,9 +37,9 @@ const GPT: GptConfig = validateGptConfig({
   fusion: 'easynlp',
 });
 const VQ = validateVqganConfig(VQGAN_PRESETS.nano);
-/** What the weights' shapes cannot tell the importer. */
+/** What the weights' shapes cannot tell the importer (nHead comes from the exported config.json). */
 const IMPORT_OVERRIDES = {
-  gpt: { nHead: GPT.nHead, textLen: GPT.textLen, entitySlots: GPT.entitySlots },
+  gpt: { textLen: GPT.textLen, entitySlots: GPT.entitySlots },
   vqgan: { resolution: VQ.resolution, numGroups: VQ.numGroups },
 };
 
@@ -141,6 +141,7 @@ describe('exportEasyNLP', () => {
         out: back,
         ...IMPORT_OVERRIDES,
       });
+      expect(imported.easynlpConfig).toBe(path.join(out, 'config.json'));
       // Everything the export wrote is used or a mask buffer; nothing else.
       expect(imported.models.map((m) => m.conversion.unused)).toEqual([[], []]);
       expect(imported.models[0].conversion.ignored.map((g) => g.key)).toEqual([
@@ -235,6 +236,17 @@ describe('exportEasyNLP', () => {
     const sd = loadStateDict(path.join(out, 'pytorch_model.bin'));
     expect([...sd.tensors.keys()].every((k) => k.startsWith('transformer.'))).toBe(true);
     sd.close();
+  });
+
+  it('takes n_head from the config.json beside the weights, refusing a bad one by name', async () => {
+    const out = path.join(tmp, 'bad-config');
+    await exportEasyNLP(weights(), out);
+    const cfg = path.join(out, 'config.json');
+    fs.writeFileSync(cfg, JSON.stringify({ model_type: 'artist', n_head: 'two' }));
+    const from = path.join(out, 'pytorch_model.bin');
+    await expect(
+      importCheckpoint({ from, kind: 'artist', out: path.join(tmp, 'x'), ...IMPORT_OVERRIDES }),
+    ).rejects.toThrow(/bad-config\/config.json: n_head must be a positive integer, got "two"/);
   });
 
   it('undoes every layout change exactly', () => {

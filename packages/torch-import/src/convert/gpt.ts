@@ -6,6 +6,7 @@
  * from the `artist-base` preset or overrides. A checkpoint with `ent_emb` gets `fusion: 'easynlp'`
  * (bit-compatible with GPT_knowl), one without it `fusion: 'none'`.
  */
+import * as fs from 'node:fs';
 import {
   blockSize,
   type GptConfig,
@@ -114,6 +115,27 @@ export function easynlpConfig(c: GptConfig): Record<string, unknown> {
     attn_pdrop: c.attnPdrop,
     n_unmasked: 0,
   };
+}
+
+/**
+ * What an EasyNLP `config.json` (`model_type` "artist") tells that the weights cannot: the head
+ * count. Null when there is no such file or it describes another model; throws naming the file when
+ * it is not JSON or `n_head` is not a positive integer.
+ */
+export function gptOverridesFromEasyNLPConfig(file: string): Partial<GptConfig> | null {
+  if (!fs.existsSync(file)) return null;
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not JSON (${(e as Error).message})`);
+  }
+  if (cfg?.model_type !== 'artist') return null;
+  const nHead = cfg.n_head;
+  if (typeof nHead !== 'number' || !Number.isInteger(nHead) || nHead <= 0) {
+    throw new Error(`${file}: n_head must be a positive integer, got ${JSON.stringify(nHead)}`);
+  }
+  return { nHead };
 }
 
 /**
