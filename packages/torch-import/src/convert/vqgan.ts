@@ -5,8 +5,9 @@
  * discriminator of Lightning `last.ckpt` files). The architecture is read off the tensor shapes;
  * only what shapes cannot tell (input resolution, GroupNorm groups) comes from the preset/overrides.
  */
+
+import type { StateDict } from '@artist-ts/torch-files';
 import { type VqganConfig, validateVqganConfig, vqganParameterSpecs } from '@artist-ts/vqgan';
-import type { StateDict } from '../torch_file';
 import { ConversionError, type IgnoreRule, type MappingRow, sourceShape } from './plan';
 
 /** What the shapes cannot tell; defaults are taming's f16-16384 (= ARTIST's VQGAN). */
