@@ -458,7 +458,8 @@ export class VqganTrainer {
 
   /**
    * Loads the newest checkpoint under `root` into this trainer and its model when it is ahead of
-   * the trainer. Returns the step that checkpoint holds, or null when it is not ahead.
+   * the trainer. Returns the trainer's step when that checkpoint now holds it (restored, or
+   * already there), null when the checkpoint is behind the trainer.
    */
   private async resumeFrom(root: string): Promise<number | null> {
     const ckpt = await readCheckpoint(root);
