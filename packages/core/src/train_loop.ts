@@ -51,7 +51,7 @@ export interface TrainLoopResult<StepReport = unknown> {
 }
 
 /** Checks the shared options; the error names the bad field. */
-export function validateTrainLoopOptions<T extends TrainLoopOptions<unknown>>(
+export function validateTrainLoopOptions<T extends TrainLoopOptions<never>>(
   o: T,
   where = 'fit',
 ): T {

@@ -281,7 +281,7 @@ export class GptTrainer {
   async fit(dataset: readonly GptExample[], options: FitOptions = {}): Promise<FitResult> {
     const where = 'GptTrainer.fit';
     // (the shared validator is typed for `TrainLoopOptions<unknown>`, whose onStep takes unknown)
-    validateTrainLoopOptions(options as TrainLoopOptions, where);
+    validateTrainLoopOptions(options, where);
     if (options.epochs !== undefined) {
       throw new RangeError(`${where}: 'epochs' is not supported; the GPT trainer counts 'steps'`);
     }

@@ -20,6 +20,7 @@ import {
   writeTorchFile,
 } from '@artist-ts/torch-files';
 import {
+  ARTIST_VQGAN_PREFIX,
   VQGAN_MODEL_TYPE,
   PRESETS as VQGAN_PRESETS,
   type VqganConfig,
@@ -28,7 +29,6 @@ import {
 import { easynlpConfig, easynlpDifferences, gptPlan, gptTorchBuffers } from './convert/gpt';
 import { invertPlan } from './convert/plan';
 import { vqganPlan } from './convert/vqgan';
-import { ARTIST_VQGAN_PREFIX } from './import';
 
 export type ExportFormat = 'easynlp' | 'safetensors';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['easynlp', 'safetensors'];

@@ -13,7 +13,7 @@ import { FID_INCEPTION_ID } from '@artist-ts/eval-fid';
 import { type GptConfig, gptMetadata } from '@artist-ts/gpt-knowl';
 import type { ReaderOptions } from '@artist-ts/torch-files';
 import { loadStateDict, type StateDict } from '@artist-ts/torch-files';
-import { VQGAN_MODEL_TYPE, type VqganConfig } from '@artist-ts/vqgan';
+import { ARTIST_VQGAN_PREFIX, VQGAN_MODEL_TYPE, type VqganConfig } from '@artist-ts/vqgan';
 import {
   GPT_TORCH_PREFIX,
   gptOverridesFromEasyNLPConfig,
@@ -28,7 +28,6 @@ export type ImportKind = 'artist' | 'vqgan' | 'inception';
 export const IMPORT_KINDS: readonly ImportKind[] = ['artist', 'vqgan', 'inception'];
 
 /** Prefix of the VQGAN inside ARTIST's `pytorch_model.bin`. */
-export const ARTIST_VQGAN_PREFIX = 'first_stage_model.';
 
 /** Extra globals accepted as inert objects per kind (metadata classes of training checkpoints). */
 export const DEFAULT_ALLOWED_GLOBALS: Readonly<Record<ImportKind, readonly string[]>> = {

@@ -5,6 +5,7 @@
  */
 
 export * from '@artist-ts/torch-files';
+export { ARTIST_VQGAN_PREFIX } from '@artist-ts/vqgan';
 export {
   easynlpConfig,
   easynlpDifferences,
@@ -54,7 +55,6 @@ export {
   validateExportOptions,
 } from './export';
 export {
-  ARTIST_VQGAN_PREFIX,
   DEFAULT_ALLOWED_GLOBALS,
   IMPORT_KINDS,
   type ImportedModel,

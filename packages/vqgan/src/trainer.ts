@@ -426,7 +426,7 @@ export class VqganTrainer {
    */
   async fit(options: VqganFitOptions = {}): Promise<VqganFitResult> {
     // (core's validator is typed for `unknown` reports; the checks do not look at the callbacks)
-    validateTrainLoopOptions(options as unknown as TrainLoopOptions, 'VqganTrainer.fit');
+    validateTrainLoopOptions(options, 'VqganTrainer.fit');
     const root = options.checkpointDir;
     let savedStep: number | null = null;
     if (root && (options.resume ?? true) && resolveCheckpointDir(root)) {
