@@ -15,7 +15,11 @@ const texts = [
   [5, 6, 7],
   [9, 10, 11, 12, 13],
 ];
-const lattices = [{ lexIds: [1, 2], posS: [0, 1], posE: [1, 2] }, null];
+// lattice-data's FLAT layout: one entry per token, then one span per entity.
+const lattices = [
+  { seqLen: 3, lexIds: ['1', '2'], posS: [0, 1, 2, 0, 1], posE: [0, 1, 2, 1, 2] },
+  null,
+];
 
 describe.each(['cpu', 'wasm'] as const)('GPT under tfjs-node kernel rules on %s', (backend) => {
   beforeAll(async () => {

@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '@artist-ts/core/rng';
-import { importCheckpoint } from '../src';
-import { encodeSafetensors, type SafetensorsEntry } from '../src/reader';
+import { encodeSafetensors, type SafetensorsEntry } from '@artist-ts/torch-files';
+import { exportEasyNLP, importCheckpoint } from '../src';
 
 const layers = Number(process.env.BENCH_LAYERS ?? 2);
 const C = 768;
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-import-bench-'));
   try {
     const entries = [...gptEntries(), ...vqganEntries()];
-    const params = entries.reduce((a, e) => a + e.data.length, 0);
+    const params = entries.reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1), 0);
     console.log(
       `torch-import bench: ${layers} GPT layers, ${(params / 1e6).toFixed(1)} M values, cores=${os.cpus().length}, node ${process.version}`,
     );
@@ -179,6 +179,17 @@ async function main(): Promise<void> {
             .map(([k, v]) => `${k} ${v.toFixed(0)}`)
             .join(', ')} ms)`,
       );
+      if (dtype === 'float32') {
+        // The way back: the imported folder -> pytorch_model.bin (torch.save zip, float32).
+        t = performance.now();
+        const back = await exportEasyNLP(path.join(tmp, `out_${dtype}`), path.join(tmp, 'export'));
+        const exportMs = performance.now() - t;
+        const outMb = fs.statSync(path.join(tmp, 'export', 'pytorch_model.bin')).size / 1e6;
+        console.log(
+          `exportEasyNLP: ${back.tensors} tensors, ${outMb.toFixed(0)} MB pytorch_model.bin in ${exportMs.toFixed(0)} ms ` +
+            `(${(outMb / (exportMs / 1000)).toFixed(0)} MB/s, reading our checkpoint included)`,
+        );
+      }
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

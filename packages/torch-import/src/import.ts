@@ -11,13 +11,18 @@ import { atomicWriteFile } from '@artist-ts/core/files';
 import type { RawTensor } from '@artist-ts/core/trainer-state';
 import { FID_INCEPTION_ID } from '@artist-ts/eval-fid';
 import { type GptConfig, gptMetadata } from '@artist-ts/gpt-knowl';
+import type { ReaderOptions } from '@artist-ts/torch-files';
+import { loadStateDict, type StateDict } from '@artist-ts/torch-files';
 import { VQGAN_MODEL_TYPE, type VqganConfig } from '@artist-ts/vqgan';
-import { GPT_TORCH_PREFIX, gptPlan, inferGptConfig } from './convert/gpt';
+import {
+  GPT_TORCH_PREFIX,
+  gptOverridesFromEasyNLPConfig,
+  gptPlan,
+  inferGptConfig,
+} from './convert/gpt';
 import { INCEPTION_IGNORE, inceptionPlan } from './convert/inception';
 import { applyPlan, ConversionError, type ConversionReport, checkPlan } from './convert/plan';
 import { inferVqganConfig, vqganIgnore, vqganPlan } from './convert/vqgan';
-import type { ReaderOptions } from './limits';
-import { loadStateDict, type StateDict } from './torch_file';
 
 export type ImportKind = 'artist' | 'vqgan' | 'inception';
 export const IMPORT_KINDS: readonly ImportKind[] = ['artist', 'vqgan', 'inception'];
@@ -51,7 +56,10 @@ export interface ImportOptions {
   onProgress?: (p: ImportProgress) => void;
   /** VQGAN fields the shapes cannot tell (default: taming f16-16384, resolution 256, 32 groups). */
   vqgan?: Partial<VqganConfig>;
-  /** GPT fields the shapes cannot tell (default: ARTIST, textLen 32, nHead nEmbd/64, 10 entity slots). */
+  /**
+   * GPT fields the shapes cannot tell (default: ARTIST, textLen 32, 10 entity slots, nHead from an
+   * EasyNLP `config.json` beside `from`, else nEmbd/64).
+   */
   gpt?: Partial<GptConfig>;
   /** Accept source keys with no destination (they are listed in the report) instead of failing. */
   allowUnused?: boolean;
@@ -83,6 +91,8 @@ export interface ImportReport {
   nonTensor: { key: string; what: string }[];
   /** artist: tensor keys under neither `transformer.` nor `first_stage_model.` (only with allowUnused). */
   strayKeys: string[];
+  /** artist: the EasyNLP `config.json` beside `from` whose `n_head` was used, or null. */
+  easynlpConfig: string | null;
   /** Path of import_report.json. */
   reportPath: string;
 }
@@ -155,7 +165,7 @@ function hasPrefix(sd: StateDict, prefix: string): boolean {
 
 /**
  * Converts `from` into runtime checkpoints under `out`. Throws ConversionError (listing every
- * missing, unexpected and mis-shaped key) or TorchImportError (a bad or hostile file); nothing is
+ * missing, unexpected and mis-shaped key) or TorchFileError (a bad or hostile file); nothing is
  * written unless every check passes.
  */
 export async function importCheckpoint(options: ImportOptions): Promise<ImportReport> {
@@ -190,6 +200,7 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
         progress?.({ stage: 'convert', model, done, total, name });
 
     let stray: string[] = [];
+    let easynlpConfig: string | null = null;
     if (o.kind === 'inception') {
       const r = applyPlan(sd, inceptionPlan(), INCEPTION_IGNORE, {
         kind: 'inception',
@@ -225,7 +236,10 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
         onTensor: convertProgress('vqgan'),
       };
       // Check everything (both models, stray keys) before converting anything.
-      const gptConfig = artist ? inferGptConfig(sd, o.gpt) : null;
+      const sidecar = path.join(path.dirname(o.from), 'config.json');
+      const fromConfig = artist ? gptOverridesFromEasyNLPConfig(sidecar) : null;
+      if (fromConfig) easynlpConfig = sidecar;
+      const gptConfig = artist ? inferGptConfig(sd, { ...fromConfig, ...o.gpt }) : null;
       const gpt = gptConfig ? gptPlan(gptConfig) : null;
       const gptOptions = {
         kind: 'gpt',
@@ -298,6 +312,7 @@ export async function importCheckpoint(options: ImportOptions): Promise<ImportRe
       models,
       nonTensor: sd.skipped,
       strayKeys: stray,
+      easynlpConfig,
       reportPath,
     };
     if (!o.dryRun) await atomicWriteFile(reportPath, `${JSON.stringify(report, null, 1)}\n`);
