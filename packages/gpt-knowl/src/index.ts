@@ -60,3 +60,15 @@ export {
   trainSchedule,
   validateTrainConfig,
 } from './trainer';
+export {
+  backendMemoryLimit,
+  checkTrainingMemory,
+  estimateTrainingMemory,
+  largestFittingBatch,
+  type MemoryLimit,
+  TrainingMemoryError,
+  type TrainingMemoryEstimate,
+  type TrainingMemoryOptions,
+  WASM_HEAP_BYTES,
+  WASM_HEAP_USABLE,
+} from './training_memory';

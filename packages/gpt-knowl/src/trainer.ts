@@ -5,6 +5,8 @@
  * stop through an AbortSignal and exact resume (weights, AdamW slots, step, data position, RNG
  * streams).
  */
+
+import os from 'node:os';
 import { resolveCheckpointDir } from '@artist-ts/core/checkpoint-files';
 import { type LrSchedule, learningRateAt, validateLrSchedule } from '@artist-ts/core/lr-schedule';
 import {
@@ -18,6 +20,7 @@ import {
   loadCheckpoint,
   Rng,
   restoreOptimizer,
+  runtimeInfo,
   saveCheckpoint,
 } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
@@ -26,6 +29,7 @@ import { type GptConfig, type PresetName, parameterSpecs, validateGptConfig } fr
 import { disposeKnowledge, knowledgeTensors } from './fusion';
 import type { EntityTable } from './knowledge';
 import { KnowlGpt } from './model';
+import { backendMemoryLimit, checkTrainingMemory, type MemoryLimit } from './training_memory';
 
 export interface TrainConfig {
   /** Peak learning rate. */
@@ -153,6 +157,13 @@ export interface FitResult extends TrainLoopResult<StepMetrics> {
 export interface TrainerOptions {
   /** The frozen TransE table used by lattices (needed for knowledge fusion). */
   entityTable?: EntityTable;
+  /**
+   * What a training step may use; checked before the first step (`checkTrainingMemory`), which
+   * throws a TrainingMemoryError naming the need, the limit and the largest micro-batch that fits.
+   * Default: the backend's (`backendMemoryLimit`: 90 % of the wasm heap's 4 GiB, or the machine's
+   * memory on cpu); null skips the check.
+   */
+  memoryLimit?: MemoryLimit | null;
 }
 
 /** Trains a KnowlGpt on in-memory examples. Owns its optimizer: call `dispose()`. */
@@ -174,12 +185,15 @@ export class GptTrainer {
   private readonly varByTfName = new Map<string, string>();
   private order: Uint32Array | null = null;
   private orderKey = '';
+  private readonly memoryLimit: MemoryLimit | null | undefined;
+  private memoryChecked = false;
 
   constructor(model: KnowlGpt, config: Partial<TrainConfig> = {}, options: TrainerOptions = {}) {
     this.model = model;
     this.config = validateTrainConfig(config);
     this.schedule = trainSchedule(this.config);
     this.entityTable = options.entityTable;
+    this.memoryLimit = options.memoryLimit;
     const decayed = new Set(
       parameterSpecs(model.config)
         .filter((s) => s.decay)
@@ -225,8 +239,28 @@ export class GptTrainer {
     return out;
   }
 
+  /**
+   * Refuses a micro-batch that cannot fit in the backend's memory (once, before the first step):
+   * a clear TrainingMemoryError instead of a wasm crash mid-run.
+   */
+  private checkMemory(): void {
+    if (this.memoryChecked) return;
+    const backend = tf.getBackend();
+    const limit =
+      this.memoryLimit === undefined
+        ? backendMemoryLimit(backend, os.totalmem())
+        : this.memoryLimit;
+    if (limit) {
+      const info = runtimeInfo();
+      const fusedKernels = info?.nativeKernels === true && info.backend === backend;
+      checkTrainingMemory(this.model.config, this.config.batchSize, limit, { fusedKernels });
+    }
+    this.memoryChecked = true;
+  }
+
   /** One AdamW update on `examples`. */
   async trainStep(examples: readonly GptExample[]): Promise<StepMetrics> {
+    this.checkMemory();
     const t0 = performance.now();
     const c = this.model.config;
     const p = this.config.textDropout;
@@ -297,6 +331,7 @@ export class GptTrainer {
         `${where}: 'steps' (${target}) is past the schedule's totalSteps (${this.config.totalSteps}), where the learning rate reaches 0`,
       );
     }
+    this.checkMemory();
     const root = options.checkpointDir;
     if (root && options.resume !== false && resolveCheckpointDir(root)) await this.restore(root);
     const every = options.checkpointEvery ?? 0;

@@ -9,17 +9,13 @@ import {
   withKernelRuleCheck,
 } from '@artist-ts/runtime/testing';
 import { GptTrainer, KnowlGpt, sampleCodes } from '../src';
-import { makeExamples, makeTable } from './helpers';
+import { flatLattice, makeExamples, makeTable } from './helpers';
 
 const texts = [
   [5, 6, 7],
   [9, 10, 11, 12, 13],
 ];
-// lattice-data's FLAT layout: one entry per token, then one span per entity.
-const lattices = [
-  { seqLen: 3, lexIds: ['1', '2'], posS: [0, 1, 2, 0, 1], posE: [0, 1, 2, 1, 2] },
-  null,
-];
+const lattices = [flatLattice([1, 2], [0, 1], [1, 2]), null];
 
 describe.each(['cpu', 'wasm'] as const)('GPT under tfjs-node kernel rules on %s', (backend) => {
   beforeAll(async () => {
