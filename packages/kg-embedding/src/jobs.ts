@@ -4,13 +4,14 @@
  * threads split an epoch without a coordinator. Each step seeds its own RNG stream from
  * (seed, epoch, step), so results do not depend on which thread ran it.
  */
+
+import { stepSeed } from './fast_rng';
 import {
   type KernelConfig,
   learningRateAt,
   prepareRanking,
   type RankData,
   rankRange,
-  stepSeed,
   type Tables,
   type TrainData,
   trainRange,

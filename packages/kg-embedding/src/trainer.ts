@@ -6,18 +6,25 @@
  * negatives come from an RNG seeded by (seed, epoch, step), so a resumed run repeats the loss
  * sequence of an uninterrupted one bit for bit (with `workers` 0 or 1).
  */
+import { Rng, type RngState } from '@artist-ts/core/rng';
+import type { TrainerState } from '@artist-ts/core/trainer-state';
 import {
-  readCheckpoint,
-  resolveCheckpointDir,
-  writeCheckpoint,
-} from '@artist-ts/core/checkpoint-files';
-import { Rng } from '@artist-ts/core/rng';
-import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
+  type CheckpointExtra,
+  fingerprintTriples,
+  type OpenCheckpoint,
+  openTransECheckpoint,
+  type ValidationEntry,
+  writeTransECheckpoint,
+} from './checkpoint';
 import { type TransEConfig, validateTransEConfig } from './config';
+
+export { fingerprintTriples, type ValidationEntry } from './checkpoint';
+
 import { checkIds, type LinkPredictionMetrics, rankWithExecutor, summarize } from './evaluate';
 import { allocArray, createExecutor, type Executor } from './executor';
+import { FastRng } from './fast_rng';
 import type { EpochJob } from './jobs';
-import { FastRng, type KernelConfig, learningRateAt, type Tables } from './kernel';
+import { type KernelConfig, learningRateAt, type Tables } from './kernel';
 import type { KgDataset, TripleSet } from './kg_data';
 import {
   allocWasmTables,
@@ -73,6 +80,11 @@ export interface TrainOptions {
    * with 'auto' continues on the kernel recorded in the checkpoint (bit-identical continuation).
    */
   kernel?: TrainKernel;
+  /**
+   * Tables larger than this many bytes are checkpointed as row blocks (default 1 GiB: each block
+   * is one write, below Node's 2 GiB limit per I/O call). Lower it only to test the split.
+   */
+  checkpointPartBytes?: number;
 }
 
 export interface TransEEmbeddings {
@@ -86,12 +98,6 @@ export interface TransEEmbeddings {
   entity: Float32Array;
   /** [R * dim] */
   relation: Float32Array;
-}
-
-export interface ValidationEntry {
-  epoch: number;
-  mrr: number;
-  hits10: number;
 }
 
 export interface TrainResult {
@@ -111,42 +117,6 @@ export interface TrainResult {
   /** Training seconds in this call (validation included). */
   seconds: number;
 }
-
-interface Extra {
-  lossHistory: number[];
-  validation: ValidationEntry[];
-  bestEpoch: number;
-  bestMrr: number | null;
-  badEvals: number;
-  stoppedEarly: boolean;
-  numEntities: number;
-  numRelations: number;
-  trainFingerprint: string;
-  /** Training kernel of the run ('simd' or 'js'); absent in checkpoints older than the SIMD kernels. */
-  kernel?: 'simd' | 'js';
-}
-
-/** FNV-1a over the training triples: a resume on different data is refused. */
-export function fingerprintTriples(s: TripleSet): string {
-  let h = 0x811c9dc5;
-  const d = s.data;
-  for (let i = 0; i < s.count * 3; i++) {
-    const v = d[i];
-    h = Math.imul(h ^ (v & 0xff), 0x01000193);
-    h = Math.imul(h ^ ((v >>> 8) & 0xff), 0x01000193);
-    h = Math.imul(h ^ ((v >>> 16) & 0xffff), 0x01000193);
-  }
-  return `${s.count}:${(h >>> 0).toString(16)}`;
-}
-
-/** Config fields that may differ between a checkpoint and the run that resumes it. */
-const RESUMABLE_CHANGES = new Set<keyof TransEConfig>([
-  'workers',
-  'evalEvery',
-  'patience',
-  'checkpointEvery',
-  'keepCheckpoints',
-]);
 
 /**
  * Which training kernel: 'auto' runs the WebAssembly SIMD kernels wherever they can train the
@@ -198,6 +168,7 @@ function initTables(
   r: number,
   shared: boolean,
   simd: boolean,
+  randomInit: boolean,
 ): Tables {
   const dim = cfg.dim;
   let entity: Float32Array;
@@ -224,9 +195,11 @@ function initTables(
   }
   const a = cfg.initRange > 0 ? cfg.initRange : 6 / Math.sqrt(dim);
   const rng = new Rng(cfg.seed).fork('init');
-  rng.fillUniform(entity, -a, a);
-  rng.fillUniform(relation, -a, a);
-  if (cfg.renorm !== 'none') {
+  if (randomInit) {
+    rng.fillUniform(entity, -a, a);
+    rng.fillUniform(relation, -a, a);
+  }
+  if (randomInit && cfg.renorm !== 'none') {
     // Bordes et al.: relations start on the unit sphere, entities inside the unit ball.
     normalizeRows(relation, dim, true);
     normalizeRows(entity, dim, cfg.renorm === 'unit');
@@ -278,10 +251,6 @@ function kernelConfig(c: TransEConfig): KernelConfig {
   };
 }
 
-function raw(name: string, shape: number[], data: Float32Array): RawTensor {
-  return { name, shape, dtype: 'float32', data: data.slice() };
-}
-
 /** A seeded subset of `s` with at most `max` triples (all when max is 0 or larger than s). */
 export function subsetTriples(s: TripleSet, max: number, rng: Rng): TripleSet {
   if (max <= 0 || max >= s.count) return s;
@@ -325,7 +294,7 @@ export async function trainTransE(
 
   const shuffle = new Rng(cfg.seed).fork('shuffle');
   const fastShuffle = new FastRng();
-  let extra: Extra = {
+  let extra: CheckpointExtra = {
     lossHistory: [],
     validation: [],
     bestEpoch: 0,
@@ -339,9 +308,9 @@ export async function trainTransE(
   let best: { entity: Float32Array; relation: Float32Array } | null = null;
   let startEpoch = 0;
   let resumedFromEpoch: number | null = null;
-  const restored =
+  const restored: OpenCheckpoint | null =
     options.checkpointDir && options.resume !== false
-      ? await tryRestore(options.checkpointDir, cfg, fingerprint, N, R)
+      ? await openTransECheckpoint(options.checkpointDir, cfg, fingerprint, N, R)
       : null;
   // 'auto' resumes on the kernel the checkpoint was trained with (checkpoints that do not say
   // were written by the JavaScript kernel), so the continuation is bit-identical.
@@ -351,22 +320,30 @@ export async function trainTransE(
   }
   const simd = useSimdTraining(cfg, kernel, N, R);
   extra.kernel = simd ? 'simd' : 'js';
-  const tables = initTables(cfg, N, R, shared, simd);
+  const tables = initTables(cfg, N, R, shared, simd, restored === null);
   if (restored) {
-    tables.entity.set(restored.entity);
-    tables.relation.set(restored.relation);
-    tables.entityAcc.set(restored.entityAcc);
-    tables.relationAcc.set(restored.relationAcc);
-    shuffle.setState(restored.state.rng.shuffle);
+    // Straight from weights.bin into the (shared or WebAssembly) tables: no intermediate copy.
+    await restored.readInto('entity', tables.entity);
+    await restored.readInto('relation', tables.relation);
+    tables.entityAcc.set(restored.slot('entity_acc', N));
+    tables.relationAcc.set(restored.slot('relation_acc', R));
+    if (restored.hasBest) {
+      best = { entity: new Float32Array(N * cfg.dim), relation: new Float32Array(R * cfg.dim) };
+      await restored.readInto('best/entity', best.entity);
+      await restored.readInto('best/relation', best.relation);
+    }
+    shuffle.setState(restored.state.rng.shuffle as RngState);
     extra = { ...restored.extra, kernel: extra.kernel };
-    best = restored.best;
     startEpoch = restored.state.epoch;
     resumedFromEpoch = startEpoch;
   }
 
-  // Training data in (possibly shared) memory.
-  const triples = allocArray(Int32Array, n * 3, shared);
-  triples.set(dataset.train.data.subarray(0, n * 3));
+  // Training data in (possibly shared) memory: the dataset's own array when workers can read it
+  // (readOpenKEFolder allocates SharedArrayBuffers), else one copy.
+  const own = dataset.train.data.subarray(0, n * 3);
+  const triples =
+    !shared || own.buffer instanceof SharedArrayBuffer ? own : allocArray(Int32Array, n * 3, true);
+  if (triples !== own) triples.set(own);
   const headProb = allocArray(Float64Array, R, shared);
   if (cfg.corruption === 'bernoulli') headProb.set(bernoulliHeadProbabilities(dataset.train, R));
   else headProb.fill(0.5);
@@ -392,8 +369,8 @@ export async function trainTransE(
       epoch,
       optimizerName: cfg.optimizer === 'adagrad' ? 'adagrad-rowwise' : 'sgd',
       optimizerSlots: [
-        raw('entity_acc', [N], tables.entityAcc),
-        raw('relation_acc', [R], tables.relationAcc),
+        { name: 'entity_acc', shape: [N], dtype: 'float32', data: tables.entityAcc },
+        { name: 'relation_acc', shape: [R], dtype: 'float32', data: tables.relationAcc },
       ],
       rng: { shuffle: shuffle.getState() },
       dataCursor: 0,
@@ -401,20 +378,12 @@ export async function trainTransE(
       extra,
     };
     if (extra.bestMrr !== null) state.bestMetric = extra.bestMrr;
-    const tensors = [
-      raw('entity', [N, cfg.dim], tables.entity),
-      raw('relation', [R, cfg.dim], tables.relation),
-    ];
-    if (best) {
-      tensors.push(
-        raw('best/entity', [N, cfg.dim], best.entity),
-        raw('best/relation', [R, cfg.dim], best.relation),
-      );
-    }
-    const dir = await writeCheckpoint(
+    const dir = await writeTransECheckpoint(
       options.checkpointDir,
-      { tensors, state, metadata: { model: 'TransE', package: '@artist-ts/kg-embedding' } },
-      { keepLast: cfg.keepCheckpoints },
+      { dim: cfg.dim, entity: tables.entity, relation: tables.relation, best },
+      state,
+      cfg.keepCheckpoints,
+      options.checkpointPartBytes,
     );
     await cb.onCheckpoint?.(dir, epoch);
   };
@@ -514,8 +483,9 @@ export async function trainTransE(
     relations: dataset.relations,
     numEntities: N,
     numRelations: R,
-    entity: useBest && best ? best.entity.slice() : tables.entity.slice(),
-    relation: useBest && best ? best.relation.slice() : tables.relation.slice(),
+    // The tables themselves (this call allocated them): no second copy of a large entity table.
+    entity: useBest && best ? best.entity : tables.entity,
+    relation: useBest && best ? best.relation : tables.relation,
   };
   return {
     embeddings,
@@ -529,81 +499,5 @@ export async function trainTransE(
     interrupted,
     resumedFromEpoch,
     seconds: (performance.now() - t0) / 1000,
-  };
-}
-
-interface Restored {
-  state: TrainerState;
-  extra: Extra;
-  entity: Float32Array;
-  relation: Float32Array;
-  entityAcc: Float32Array;
-  relationAcc: Float32Array;
-  best: { entity: Float32Array; relation: Float32Array } | null;
-}
-
-async function tryRestore(
-  root: string,
-  cfg: TransEConfig,
-  fingerprint: string,
-  N: number,
-  R: number,
-): Promise<Restored | null> {
-  const dir = resolveCheckpointDir(root);
-  if (dir === null) return null;
-  const ck = await readCheckpoint(dir);
-  const saved = ck.state.config as Partial<TransEConfig> | undefined;
-  if (!saved)
-    throw new Error(`${dir}: trainer_state.pb has no config; not a kg-embedding checkpoint`);
-  for (const key of Object.keys(cfg) as (keyof TransEConfig)[]) {
-    if (RESUMABLE_CHANGES.has(key)) continue;
-    if (saved[key] !== cfg[key]) {
-      throw new Error(
-        `${dir}: cannot resume: config field '${key}' was ${JSON.stringify(saved[key])}, now ${JSON.stringify(cfg[key])}`,
-      );
-    }
-  }
-  const extra = ck.state.extra as Extra | undefined;
-  if (!extra || !Array.isArray(extra.lossHistory))
-    throw new Error(`${dir}: trainer_state.pb field 'extra' lacks lossHistory`);
-  if (
-    extra.numEntities !== N ||
-    extra.numRelations !== R ||
-    extra.trainFingerprint !== fingerprint
-  ) {
-    throw new Error(
-      `${dir}: cannot resume: checkpoint was trained on ${extra.numEntities} entities, ${extra.numRelations} relations, train ${extra.trainFingerprint}; now ${N}, ${R}, ${fingerprint}`,
-    );
-  }
-  if (!ck.state.rng.shuffle) throw new Error(`${dir}: trainer_state.pb has no 'shuffle' RNG state`);
-  const get = (
-    name: string,
-    list: RawTensor[],
-    len: number,
-    required = true,
-  ): Float32Array | null => {
-    const t = list.find((x) => x.name === name);
-    if (!t) {
-      if (required) throw new Error(`${dir}: tensor '${name}' is missing`);
-      return null;
-    }
-    if (t.dtype !== 'float32' || t.data.length !== len) {
-      throw new Error(
-        `${dir}: tensor '${name}' has ${t.data.length} ${t.dtype} values, expected ${len} float32`,
-      );
-    }
-    return t.data as Float32Array;
-  };
-  const D = cfg.dim;
-  const bestEntity = get('best/entity', ck.tensors, N * D, false);
-  const bestRelation = get('best/relation', ck.tensors, R * D, false);
-  return {
-    state: ck.state,
-    extra,
-    entity: get('entity', ck.tensors, N * D) as Float32Array,
-    relation: get('relation', ck.tensors, R * D) as Float32Array,
-    entityAcc: get('entity_acc', ck.state.optimizerSlots, N) as Float32Array,
-    relationAcc: get('relation_acc', ck.state.optimizerSlots, R) as Float32Array,
-    best: bestEntity && bestRelation ? { entity: bestEntity, relation: bestRelation } : null,
   };
 }

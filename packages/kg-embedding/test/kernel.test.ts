@@ -1,5 +1,6 @@
 import { validateTransEConfig } from '../src/config';
-import { learningRateAt, stepSeed, type Tables, trainRange, Workspace } from '../src/kernel';
+import { stepSeed } from '../src/fast_rng';
+import { learningRateAt, type Tables, trainRange, Workspace } from '../src/kernel';
 import { buildTripleIndex } from '../src/triple_index';
 
 // One update of the positive (1, r0, 2) whose only admissible tail corruption is entity 0
