@@ -9,6 +9,11 @@
  *   pnpm bench -- --quality            + quality: preset fb15k237-best within --minutes (30), test metrics
  *   pnpm bench -- --quality --dataset WN18RR --preset wn18rr-best --minutes 30
  *   pnpm bench -- --only quality       skip the speed part
+ *   pnpm bench -- --only scale [--sizes 1m,10m,67m] [--scale-dir DIR] [--epochs 1]
+ *                                      CN-DBpedia-sized synthetic graphs (seeded, generated into
+ *                                      --scale-dir, default $TMPDIR/kg-scale): load (text, then the
+ *                                      binary cache), epoch time, positives/s and peak RSS of the
+ *                                      classic step at dim 100 with 2 workers, one process per size
  *
  * Ratios are against the first kernel (js) of the same invocation. Prints one JSON line per
  * result, each with the 1-minute load average (the machine may be shared).
@@ -21,6 +26,7 @@ import { evaluateLinkPrediction } from '../src/evaluate';
 import { readVectorFile, writeEmbeddings } from '../src/export';
 import type { RankKernel } from '../src/kernel';
 import { type KgDataset, readOpenKEFolder } from '../src/kg_data';
+import { writeSyntheticOpenKE } from '../src/synthetic_graph';
 import { type TrainKernel, trainTransE } from '../src/trainer';
 
 function arg(name: string, fallback?: string): string | undefined {
@@ -307,7 +313,125 @@ async function quality(): Promise<void> {
     });
 }
 
+/** Graph sizes of the scale bench: CN-DBpedia's ratio (9 M entities per 67 M triples). */
+const SCALE_SIZES: Record<string, { entities: number; relations: number; triples: number }> = {
+  '1m': { entities: 134_000, relations: 1000, triples: 1_000_000 },
+  '10m': { entities: 1_340_000, relations: 1000, triples: 10_000_000 },
+  '67m': { entities: 9_000_000, relations: 1000, triples: 67_000_000 },
+};
+
+/** The classic step of the throughput bench, at scale. */
+const SCALE_CONFIG: Partial<TransEConfig> = {
+  dim: 100,
+  distance: 'L1',
+  loss: 'margin',
+  margin: 5,
+  negatives: 1,
+  optimizer: 'sgd',
+  learningRate: 0.01,
+  corruption: 'bernoulli',
+  filterNegatives: true,
+  renorm: 'max',
+  batchSize: 4096,
+  checkpointEvery: 0,
+  workers: 2,
+};
+
+/** One size in this process (the parent runs one child per size, so peak RSS is per size). */
+async function scaleOne(size: string): Promise<void> {
+  const spec = SCALE_SIZES[size];
+  if (!spec) throw new Error(`--size must be one of ${Object.keys(SCALE_SIZES).join(', ')}`);
+  const root = arg('scale-dir') ?? path.join(os.tmpdir(), 'kg-scale');
+  const folder = path.join(root, size);
+  if (!fs.existsSync(path.join(folder, 'test2id.txt'))) {
+    const g0 = performance.now();
+    writeSyntheticOpenKE(folder, { ...spec, seed: 1 });
+    log({ bench: 'scale-generate', size, seconds: secs(g0), load1: load1() });
+  }
+  fs.rmSync(path.join(folder, '.artist-kg-cache'), { recursive: true, force: true });
+  const textBytes = fs.statSync(path.join(folder, 'train2id.txt')).size;
+  const l0 = performance.now();
+  await readOpenKEFolder(folder);
+  const textSeconds = secs(l0);
+  const c0 = performance.now();
+  const ds = await readOpenKEFolder(folder);
+  log({
+    bench: 'scale-load',
+    size,
+    triples: ds.train.count,
+    entities: ds.entities.length,
+    trainTextMiB: Math.round(textBytes / 2 ** 20),
+    textSeconds,
+    cachedSeconds: secs(c0),
+    load1: load1(),
+  });
+  const epochs = Number(arg('epochs', '1'));
+  const t0 = performance.now();
+  const ck = arg('checkpoint');
+  let cpu = cpuSeconds();
+  const res = await trainTransE(
+    ds,
+    { ...SCALE_CONFIG, epochs },
+    {
+      ...(ck ? { checkpointDir: ck } : {}),
+      callbacks: {
+        onEpoch: (r) => {
+          const c = cpuSeconds();
+          log({
+            bench: 'scale-epoch',
+            size,
+            epoch: r.epoch,
+            epochSeconds: Number(r.seconds.toFixed(1)),
+            posPerSecond: Math.round(r.triplesPerSecond),
+            posPerCpuSecond: Math.round(ds.train.count / (c - cpu)),
+            rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+            load1: load1(),
+          });
+          cpu = c;
+        },
+      },
+    },
+  );
+  log({
+    bench: 'scale-train',
+    size,
+    config: 'classic step: dim 100, L1, margin, 1 filtered negative, SGD, bernoulli, 2 workers',
+    setupAndTrainSeconds: secs(t0),
+    epochs: res.epochs,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    load1: load1(),
+  });
+}
+
+const secs = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(2));
+
+/** Every size of `--sizes`, each in a child process of this script. */
+async function scale(): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  const extra = ['scale-dir', 'epochs', 'checkpoint'].flatMap((k) =>
+    arg(k) ? [`--${k}`, arg(k) as string] : [],
+  );
+  for (const size of (arg('sizes', '1m,10m') as string).split(',')) {
+    const r = spawnSync(
+      process.execPath,
+      [
+        ...(process.argv[1].endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : []),
+        process.argv[1],
+        '--only',
+        'scale-one',
+        '--size',
+        size,
+        ...extra,
+      ],
+      { stdio: 'inherit' },
+    );
+    if (r.status !== 0) throw new Error(`scale ${size}: child exited with ${r.status ?? r.signal}`);
+  }
+}
+
 async function main(): Promise<void> {
+  if (only === 'scale-one') return scaleOne(arg('size') as string);
+  if (only === 'scale') return scale();
   log({
     machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}`,
     node: process.version,
