@@ -21,6 +21,7 @@ import {
   type TrainerState,
 } from '@artist-ts/core/trainer-state';
 import type { TransEConfig } from './config';
+import { bytesOf, readAll } from './file_io';
 import type { TripleSet } from './kg_data';
 
 /** Default largest tensor stored in one piece. */
@@ -216,18 +217,14 @@ export async function openTransECheckpoint(
           `${dir}: tensor '${name}' has ${total} float32 values, expected ${target.length}`,
         );
       }
-      const bytes = new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
+      const bytes = bytesOf(target);
       let w = 0;
       for (const n of names) {
         const loc = where.get(n) as { file: string; offset: number; values: number };
         const fh = await fs.promises.open(loc.file, 'r');
         try {
-          for (let done = 0; done < loc.values * 4; ) {
-            const len = Math.min(64 << 20, loc.values * 4 - done);
-            const { bytesRead } = await fh.read(bytes, w + done, len, loc.offset + done);
-            if (bytesRead === 0) throw new Error(`${loc.file}: ends inside tensor '${n}'`);
-            done += bytesRead;
-          }
+          if (!(await readAll(fh, bytes.subarray(w, w + loc.values * 4), loc.offset)))
+            throw new Error(`${loc.file}: ends inside tensor '${n}'`);
         } finally {
           await fh.close();
         }

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { parseIdMapBytes, parseOpenKETriplesBytes } from './openke_bytes';
+import { NameIndex } from './name_index';
+import { MAX_NAMES, parseIdMapBytes, parseOpenKETriplesBytes } from './openke_bytes';
 import { readTripleCache, tripleCachePath, writeTripleCache } from './triple_cache';
 
 /** Bad input: names the file, the 1-based line and the field. */
@@ -342,7 +343,8 @@ export interface NamedTripleOptions {
 /** Builds name -> id maps while reading named triples; ids are assigned in order of first appearance. */
 export class Vocabulary {
   readonly names: string[] = [];
-  readonly ids = new Map<string, number>();
+  /** name -> id (a Map-like index without V8's 2^24-entry Map limit). */
+  readonly ids = new NameIndex();
 
   constructor(names: readonly string[] = []) {
     for (const n of names) this.add(n);
@@ -352,6 +354,10 @@ export class Vocabulary {
     let id = this.ids.get(name);
     if (id === undefined) {
       id = this.names.length;
+      if (id >= MAX_NAMES) {
+        // Growing the names array further would abort the process (V8's array size limit).
+        throw new RangeError(`Vocabulary: more than ${MAX_NAMES} names (JavaScript's array limit)`);
+      }
       this.ids.set(name, id);
       this.names.push(name);
     }

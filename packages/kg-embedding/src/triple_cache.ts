@@ -13,11 +13,11 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { bytesOf, littleEndian, readAll, writeAll } from './file_io';
 import type { TripleSet } from './kg_data';
 
 export const TRIPLE_CACHE_MAGIC = 'ARTKGTRI';
 export const TRIPLE_CACHE_VERSION = 1;
-const PIECE = 64 << 20;
 const EDGE = 1 << 20;
 
 export interface TripleCacheHeader {
@@ -105,13 +105,7 @@ export async function readTripleCache(
       0,
       n,
     );
-    const view = new Uint8Array(data.buffer, 0, n * 4);
-    for (let off = 0; off < view.length; ) {
-      const len = Math.min(PIECE, view.length - off);
-      const { bytesRead } = await fh.read(view, off, len, h.dataOffset + off);
-      if (bytesRead === 0) return null;
-      off += bytesRead;
-    }
+    if (!(await readAll(fh, bytesOf(data), h.dataOffset))) return null;
     if (!littleEndian()) for (let i = 0; i < n; i++) data[i] = swap32(data[i]);
     return { data, count: h.count };
   } finally {
@@ -152,19 +146,9 @@ export async function writeTripleCache(
   const tmp = `${cacheFile}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await fs.promises.open(tmp, 'w');
   try {
-    await fh.write(prefix, 0, prefix.length);
+    await writeAll(fh, prefix);
     const d = triples.data.subarray(0, triples.count * 3);
-    const le = littleEndian();
-    for (let i = 0; i < d.length; i += PIECE / 4) {
-      const part = d.subarray(i, Math.min(d.length, i + PIECE / 4));
-      const bytes = le
-        ? new Uint8Array(part.buffer, part.byteOffset, part.byteLength)
-        : new Uint8Array(Int32Array.from(part, swap32).buffer);
-      for (let off = 0; off < bytes.length; ) {
-        const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
-        off += bytesWritten;
-      }
-    }
+    await writeAll(fh, bytesOf(littleEndian() ? d : Int32Array.from(d, swap32)));
     await fh.sync();
   } catch (e) {
     await fh.close();
@@ -173,10 +157,6 @@ export async function writeTripleCache(
   }
   await fh.close();
   await fs.promises.rename(tmp, cacheFile);
-}
-
-function littleEndian(): boolean {
-  return new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 }
 
 function swap32(v: number): number {
