@@ -12,7 +12,9 @@ export {
   PRESETS,
   presetConfig,
   type Renorm,
+  stepLearningRate,
   type TransEConfig,
+  transESchedule,
   validateTransEConfig,
 } from './config';
 export {
@@ -45,7 +47,7 @@ export {
   type WriteEmbeddingsOptions,
   writeEmbeddings,
 } from './export';
-export { learningRateAt, type RankKernel } from './kernel';
+export type { RankKernel } from './kernel';
 export {
   emptyTriples,
   forEachLine,

@@ -5,10 +5,10 @@
  * (seed, epoch, step), so results do not depend on which thread ran it.
  */
 
+import { stepLearningRate, transESchedule } from './config';
 import { stepSeed } from './fast_rng';
 import {
   type KernelConfig,
-  learningRateAt,
   prepareRanking,
   type RankData,
   rankRange,
@@ -41,13 +41,14 @@ export function runEpoch(
   job: EpochJob,
 ): void {
   const B = cfg.batchSize;
+  const schedule = transESchedule(cfg, job.totalSteps, job.warmupSteps);
   for (;;) {
     const s = Atomics.add(job.counter, 0, 1);
     if (s >= job.steps) return;
     const start = s * B;
     const end = Math.min(start + B, data.count);
     ws.rng.reseed(stepSeed(cfg.seed, job.epoch, s));
-    const lr = learningRateAt(cfg, job.stepBase + s, job.totalSteps, job.warmupSteps);
+    const lr = stepLearningRate(schedule, job.stepBase + s);
     job.stepLoss[s] = trainRange(ws, t, data, cfg, start, end, lr);
   }
 }

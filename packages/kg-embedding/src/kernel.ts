@@ -70,23 +70,6 @@ export type KernelConfig = Pick<
   | 'epochs'
 >;
 
-/** Learning rate at `step` (0-based) of `totalSteps`, with linear warm-up over `warmupSteps`. */
-export function learningRateAt(
-  cfg: KernelConfig,
-  step: number,
-  totalSteps: number,
-  warmupSteps: number,
-): number {
-  const base = cfg.learningRate;
-  if (warmupSteps > 0 && step < warmupSteps) return (base * (step + 1)) / warmupSteps;
-  if (cfg.lrSchedule === 'constant') return base;
-  const span = Math.max(1, totalSteps - warmupSteps);
-  const p = Math.min(1, Math.max(0, (step - warmupSteps) / span));
-  const floor = base * cfg.minLrRatio;
-  if (cfg.lrSchedule === 'linear') return floor + (base - floor) * (1 - p);
-  return floor + (base - floor) * 0.5 * (1 + Math.cos(Math.PI * p));
-}
-
 /** Coordinates per block of the evaluation lower bound. */
 export const RANK_BLOCK_DIMS = 16;
 

@@ -16,7 +16,12 @@ import {
   type ValidationEntry,
   writeTransECheckpoint,
 } from './checkpoint';
-import { type TransEConfig, validateTransEConfig } from './config';
+import {
+  stepLearningRate,
+  type TransEConfig,
+  transESchedule,
+  validateTransEConfig,
+} from './config';
 
 export { fingerprintTriples, type ValidationEntry } from './checkpoint';
 
@@ -24,7 +29,7 @@ import { checkIds, type LinkPredictionMetrics, rankWithExecutor, summarize } fro
 import { allocArray, createExecutor, type Executor } from './executor';
 import { FastRng } from './fast_rng';
 import type { EpochJob } from './jobs';
-import { type KernelConfig, learningRateAt, type Tables } from './kernel';
+import type { KernelConfig, Tables } from './kernel';
 import type { KgDataset, TripleSet } from './kg_data';
 import {
   allocWasmTables,
@@ -430,7 +435,10 @@ export async function trainTransE(
         epoch,
         epochs: cfg.epochs,
         loss,
-        learningRate: learningRateAt(cfg, epoch * stepsPerEpoch - 1, totalSteps, warmupSteps),
+        learningRate: stepLearningRate(
+          transESchedule(cfg, totalSteps, warmupSteps),
+          epoch * stepsPerEpoch - 1,
+        ),
         triplesPerSecond: n / seconds,
         seconds,
         step: epoch * stepsPerEpoch,
