@@ -69,11 +69,13 @@ export { simdSupported } from './simd_kernels';
 export {
   type EpochReport,
   fingerprintTriples,
+  fitTransE,
   subsetTriples,
   type TrainCallbacks,
   type TrainKernel,
   type TrainOptions,
   type TrainResult,
+  type TransECheckpointEvent,
   type TransEEmbeddings,
   trainTransE,
   type ValidationEntry,

@@ -7,6 +7,12 @@
  * sequence of an uninterrupted one bit for bit (with `workers` 0 or 1).
  */
 import { Rng, type RngState } from '@artist-ts/core/rng';
+import {
+  type CheckpointEvent,
+  type TrainLoopOptions,
+  type TrainLoopResult,
+  validateTrainLoopOptions,
+} from '@artist-ts/core/train-loop';
 import type { TrainerState } from '@artist-ts/core/trainer-state';
 import {
   type CheckpointExtra,
@@ -64,20 +70,32 @@ export interface ValidationReport {
   bestMrr: number;
 }
 
+/** @deprecated Use the `TrainLoopOptions` names of `TrainOptions` (`onStep`, `onValidation`, `onCheckpoint`). */
 export interface TrainCallbacks {
   onEpoch?: (report: EpochReport) => void | Promise<void>;
   onValidation?: (report: ValidationReport) => void | Promise<void>;
   onCheckpoint?: (dir: string, epoch: number) => void | Promise<void>;
 }
 
-export interface TrainOptions {
-  /** Checkpoint root (runtime layout: step folders + `latest`). */
-  checkpointDir?: string;
-  /** Continue from the newest checkpoint in `checkpointDir` when there is one (default true). */
-  resume?: boolean;
+/** A checkpoint written (the shared event, plus the epoch). */
+export interface TransECheckpointEvent extends CheckpointEvent {
+  epoch: number;
+}
+
+/**
+ * The shared training-loop options of `@artist-ts/core/train-loop` (TransE's unit of progress is
+ * the epoch: `onStep` receives one report per epoch and every stop happens at an epoch's end):
+ * - `epochs`: stop after this many more epochs in this call (the schedule still spans
+ *   `config.epochs`); `steps`: stop after the epoch in which this many steps in all are done;
+ * - `checkpointEvery` (steps: a checkpoint after each epoch that crosses a multiple; default
+ *   `config.checkpointEvery` epochs), `keepLast` (default `config.keepCheckpoints`);
+ * - `signal`: stop after the current epoch, resolving with `aborted: true` after a checkpoint.
+ */
+export interface TrainOptions extends Omit<TrainLoopOptions<EpochReport>, 'onCheckpoint'> {
+  onCheckpoint?: (event: TransECheckpointEvent) => void | Promise<void>;
+  onValidation?: (report: ValidationReport) => void | Promise<void>;
+  /** @deprecated Use `onStep`, `onValidation` and `onCheckpoint`. */
   callbacks?: TrainCallbacks;
-  /** Stop after the current epoch (a checkpoint is written first when `checkpointDir` is set). */
-  signal?: AbortSignal;
   /**
    * 'auto' (default): WebAssembly SIMD kernels (float32 arithmetic) wherever they apply
    * (regularization 0, dim a multiple of 4, tables under 4 GiB), else the JavaScript kernels
@@ -105,7 +123,8 @@ export interface TransEEmbeddings {
   relation: Float32Array;
 }
 
-export interface TrainResult {
+/** The shared result (`step`: steps done in all, `aborted`, `last` epoch report, `checkpoint`) plus TransE's. */
+export interface TrainResult extends TrainLoopResult<EpochReport> {
   embeddings: TransEEmbeddings;
   config: TransEConfig;
   /** Mean loss per positive of every epoch run so far (including epochs before a resume). */
@@ -117,6 +136,7 @@ export interface TrainResult {
   /** Epochs completed. */
   epochs: number;
   stoppedEarly: boolean;
+  /** Same as `aborted`. */
   interrupted: boolean;
   resumedFromEpoch: number | null;
   /** Training seconds in this call (validation included). */
@@ -265,7 +285,10 @@ export function subsetTriples(s: TripleSet, max: number, rng: Rng): TripleSet {
   return { data, count: max };
 }
 
-/** Trains TransE on `dataset.train`, validating on `dataset.valid` when `evalEvery` > 0. */
+/**
+ * Trains TransE on `dataset.train`, validating on `dataset.valid` when `evalEvery` > 0: the
+ * package's `fit` (options and result follow `@artist-ts/core/train-loop`).
+ */
 export async function trainTransE(
   dataset: KgDataset,
   config: Partial<TransEConfig> = {},
@@ -289,7 +312,17 @@ export async function trainTransE(
     }
   }
   const t0 = performance.now();
-  const cb = options.callbacks ?? {};
+  // (core's bound is TrainLoopOptions<unknown>, which a typed onStep does not satisfy)
+  validateTrainLoopOptions(options as unknown as TrainLoopOptions, 'trainTransE');
+  const old = options.callbacks ?? {};
+  const onStep = options.onStep ?? old.onEpoch;
+  const onValidation = options.onValidation ?? old.onValidation;
+  const onCheckpoint =
+    options.onCheckpoint ??
+    (old.onCheckpoint
+      ? (e: TransECheckpointEvent) => old.onCheckpoint?.(e.dir, e.epoch)
+      : undefined);
+  const keepLast = options.keepLast ?? cfg.keepCheckpoints;
   const shared = cfg.workers > 0;
   const n = dataset.train.count;
   const stepsPerEpoch = Math.ceil(n / cfg.batchSize);
@@ -367,6 +400,19 @@ export async function trainTransE(
   const stepLoss = allocArray(Float64Array, stepsPerEpoch, shared);
   let interrupted = false;
   let epoch = startEpoch;
+  let lastCheckpoint: string | null = null;
+  let last: EpochReport | null = null;
+  // Where this call stops (an epoch boundary): the schedule's end, or the options' limits.
+  let stopEpoch = cfg.epochs;
+  if (options.epochs !== undefined) stopEpoch = Math.min(stopEpoch, startEpoch + options.epochs);
+  if (options.steps !== undefined)
+    stopEpoch = Math.min(stopEpoch, Math.max(startEpoch, Math.ceil(options.steps / stepsPerEpoch)));
+  const checkpointDue = (e: number) =>
+    options.checkpointEvery !== undefined
+      ? options.checkpointEvery > 0 &&
+        Math.floor((e * stepsPerEpoch) / options.checkpointEvery) >
+          Math.floor(((e - 1) * stepsPerEpoch) / options.checkpointEvery)
+      : cfg.checkpointEvery > 0 && e % cfg.checkpointEvery === 0;
   const save = async () => {
     if (!options.checkpointDir) return;
     const state: TrainerState = {
@@ -387,10 +433,11 @@ export async function trainTransE(
       options.checkpointDir,
       { dim: cfg.dim, entity: tables.entity, relation: tables.relation, best },
       state,
-      cfg.keepCheckpoints,
+      keepLast,
       options.checkpointPartBytes,
     );
-    await cb.onCheckpoint?.(dir, epoch);
+    lastCheckpoint = dir;
+    await onCheckpoint?.({ dir, step: epoch * stepsPerEpoch, epoch });
   };
 
   try {
@@ -399,7 +446,7 @@ export async function trainTransE(
       { triples, count: n, order, headProb, index: trainIndex },
       kernelConfig(cfg),
     );
-    while (epoch < cfg.epochs && !extra.stoppedEarly) {
+    while (epoch < stopEpoch && !extra.stoppedEarly) {
       if (options.signal?.aborted) {
         interrupted = true;
         break;
@@ -431,7 +478,7 @@ export async function trainTransE(
       epoch++;
       extra.lossHistory.push(loss);
       const seconds = (performance.now() - e0) / 1000;
-      await cb.onEpoch?.({
+      last = {
         epoch,
         epochs: cfg.epochs,
         loss,
@@ -442,7 +489,8 @@ export async function trainTransE(
         triplesPerSecond: n / seconds,
         seconds,
         step: epoch * stepsPerEpoch,
-      });
+      };
+      await onStep?.(last);
       if (validating && validSubset && (epoch % cfg.evalEvery === 0 || epoch === cfg.epochs)) {
         const v0 = performance.now();
         const counts = await rankWithExecutor(exec, validSubset, evalIndex, cfg.distance);
@@ -453,13 +501,19 @@ export async function trainTransE(
           extra.bestMrr = mrr;
           extra.bestEpoch = epoch;
           extra.badEvals = 0;
-          best = { entity: tables.entity.slice(), relation: tables.relation.slice() };
+          // One buffer for the best tables, refilled (a large table is not reallocated per best epoch).
+          if (best === null)
+            best = { entity: tables.entity.slice(), relation: tables.relation.slice() };
+          else {
+            best.entity.set(tables.entity);
+            best.relation.set(tables.relation);
+          }
         } else {
           extra.badEvals++;
           if (cfg.patience > 0 && extra.badEvals >= cfg.patience) extra.stoppedEarly = true;
         }
         extra.validation.push({ epoch, mrr, hits10: metrics.realistic.both.hits10 });
-        await cb.onValidation?.({
+        await onValidation?.({
           epoch,
           metrics,
           mrr,
@@ -468,16 +522,12 @@ export async function trainTransE(
           bestMrr: extra.bestMrr ?? mrr,
         });
       }
-      const finalEpoch = epoch === cfg.epochs || extra.stoppedEarly;
-      if (
-        finalEpoch ||
-        (cfg.checkpointEvery > 0 && epoch % cfg.checkpointEvery === 0) ||
-        options.signal?.aborted
-      ) {
+      const finalEpoch = epoch === stopEpoch || extra.stoppedEarly;
+      if (finalEpoch || checkpointDue(epoch) || options.signal?.aborted) {
         await save();
       }
     }
-    if (options.signal?.aborted && epoch < cfg.epochs && !extra.stoppedEarly) interrupted = true;
+    if (options.signal?.aborted && epoch < stopEpoch && !extra.stoppedEarly) interrupted = true;
   } finally {
     await exec.close();
   }
@@ -507,5 +557,12 @@ export async function trainTransE(
     interrupted,
     resumedFromEpoch,
     seconds: (performance.now() - t0) / 1000,
+    step: epoch * stepsPerEpoch,
+    aborted: interrupted,
+    last,
+    checkpoint: lastCheckpoint,
   };
 }
+
+/** `trainTransE` under the name every trainer's entry has. */
+export const fitTransE = trainTransE;
