@@ -7,8 +7,9 @@
 import type { Distance } from './config';
 import { allocArray, createExecutor, type Executor } from './executor';
 import { RANK_BLOCK } from './jobs';
-import type { RankKernel, Tables } from './kernel';
+import type { Tables } from './kernel';
 import type { TripleSet } from './kg_data';
+import type { RankKernel } from './rank';
 import { rankSampled } from './sampled_rank';
 import { buildTripleIndex, type TripleIndexData } from './triple_index';
 

@@ -47,7 +47,6 @@ export {
   type WriteEmbeddingsOptions,
   writeEmbeddings,
 } from './export';
-export type { RankKernel } from './kernel';
 export {
   emptyTriples,
   forEachLine,
@@ -65,6 +64,7 @@ export {
   type TripleSet,
   Vocabulary,
 } from './kg_data';
+export type { RankKernel } from './rank';
 export { simdSupported } from './simd_kernels';
 export {
   type EpochReport,

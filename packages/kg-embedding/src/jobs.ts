@@ -4,20 +4,12 @@
  * threads split an epoch without a coordinator. Each step seeds its own RNG stream from
  * (seed, epoch, step), so results do not depend on which thread ran it.
  */
-
 import { stepLearningRate, transESchedule } from './config';
 import { stepSeed } from './fast_rng';
-import {
-  type KernelConfig,
-  prepareRanking,
-  type RankData,
-  rankRange,
-  type Tables,
-  type TrainData,
-  trainRange,
-  type Workspace,
-} from './kernel';
+import type { KernelConfig, Tables, TrainData, Workspace } from './kernel';
+import { prepareRanking, type RankData, rankRange } from './rank';
 import { rankTablesFit, SimdRanker, simdSupported } from './simd_kernels';
+import { trainRange } from './train_step';
 
 export interface EpochJob {
   epoch: number;

@@ -1,6 +1,7 @@
 import { stepLearningRate, transESchedule, validateTransEConfig } from '../src/config';
 import { stepSeed } from '../src/fast_rng';
-import { type Tables, trainRange, Workspace } from '../src/kernel';
+import { type Tables, Workspace } from '../src/kernel';
+import { trainRange } from '../src/train_step';
 import { buildTripleIndex } from '../src/triple_index';
 
 // One update of the positive (1, r0, 2) whose only admissible tail corruption is entity 0
