@@ -7,6 +7,7 @@
  * colour type, bit depth and interlacing that real files use.
  */
 import zlib from 'node:zlib';
+import { decodeBase64 } from '@artist-ts/lattice-data';
 import { PNG } from 'pngjs';
 
 /** An 8-bit image, row-major, `channels` bytes per pixel (3 = RGB, 4 = RGBA). */
@@ -209,8 +210,13 @@ export function decodePng(bytes: Uint8Array, source = 'png'): RasterImage {
 
 /** Decodes standard or URL-safe base64 (EasyNLP accepts both) PNG to RGBA. */
 export function decodePngBase64(text: string, source = 'imgbase64'): RasterImage {
-  const normal = text.trim().replace(/-/g, '+').replace(/_/g, '/');
-  return decodePng(Buffer.from(normal, 'base64'), source);
+  let bytes: Buffer;
+  try {
+    bytes = decodeBase64(text.trim());
+  } catch (err) {
+    throw new Error(`${source}: ${(err as Error).message}`);
+  }
+  return decodePng(bytes, source);
 }
 
 /** Drops alpha (after compositing onto `background`) and returns an RGB raster. */

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseImageColumn } from '@artist-ts/lattice-data';
 import type { SplitName } from './output';
 
 export interface TsvRow {
@@ -15,23 +16,16 @@ export interface TsvRow {
   line: number;
 }
 
-/** Parses column 3: plain base64, or a Python/JSON list of base64 strings. */
+/**
+ * Parses column 3 with lattice-data's EasyNLP image-column parser: plain base64, or a Python/JSON
+ * list of base64 strings. Errors start with `where` (`file:line`).
+ */
 export function parseImageCell(cell: string, where: string): string[] {
-  const s = cell.trim();
-  if (s.startsWith('[')) {
-    const inner = s.slice(1, -1).trim();
-    if (!s.endsWith(']')) throw new Error(`${where}: image list is not closed with "]"`);
-    if (inner.length === 0) return [];
-    return inner.split(',').map((part) => {
-      const p = part.trim();
-      const q = p[0];
-      if ((q !== "'" && q !== '"') || p[p.length - 1] !== q) {
-        throw new Error(`${where}: image list item is not a quoted string`);
-      }
-      return p.slice(1, -1);
-    });
+  try {
+    return parseImageColumn(cell.trim());
+  } catch (err) {
+    throw new Error(`${where}: image column: ${(err as Error).message}`);
   }
-  return [s];
 }
 
 /** Reads an EasyNLP TSV with images (`idx\ttext\timgbase64` or a prediction file). */
@@ -51,7 +45,7 @@ export function readImageTsv(file: string): TsvRow[] {
     rows.push({
       idx: cols[0],
       text: cols[1],
-      images: parseImageCell(cols[2], `${file}:${i + 1}`),
+      images: parseImageCell(cols[2], `${file}:${i + 1}:3`),
       line: i + 1,
     });
   });

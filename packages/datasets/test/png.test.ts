@@ -47,6 +47,10 @@ describe('decode helpers', () => {
     const std = bytes.toString('base64');
     const url = std.replace(/\+/g, '-').replace(/\//g, '_');
     expect(decodePngBase64(url).data).toEqual(decodePngBase64(std).data);
+    // Anything else is an error naming the source (lattice-data's strict decoder).
+    expect(() => decodePngBase64(`${std.slice(0, 8)}*`, 'x.tsv:2:3')).toThrow(
+      'x.tsv:2:3: invalid base64 character "*" at offset 8',
+    );
   });
 
   it('names the source of an unreadable PNG', () => {

@@ -9,7 +9,11 @@ describe('parseImageCell', () => {
   });
 
   it('names the location of a malformed list', () => {
-    expect(() => parseImageCell('[abc]', 'pred.tsv:3')).toThrow(/pred\.tsv:3/);
-    expect(() => parseImageCell("['a'", 'pred.tsv:4')).toThrow(/pred\.tsv:4/);
+    expect(() => parseImageCell('[abc]', 'pred.tsv:3:3')).toThrow(
+      'pred.tsv:3:3: image column: list item is not a quoted string: abc',
+    );
+    expect(() => parseImageCell("['a'", 'pred.tsv:4:3')).toThrow(
+      /^pred\.tsv:4:3: image column: unterminated/,
+    );
   });
 });

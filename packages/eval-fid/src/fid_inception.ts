@@ -11,7 +11,8 @@
  */
 
 import type { Rng } from '@artist-ts/core/rng';
-import { CheckpointMismatchError, loadCheckpoint, randomUniformTensor } from '@artist-ts/runtime';
+import { assertWeightsMatch } from '@artist-ts/core/weight-match';
+import { loadCheckpoint, randomUniformTensor } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import {
   BILINEAR_HALF_PIXEL,
@@ -168,6 +169,24 @@ const TORCH_SUFFIXES = [
 ] as const;
 /** Keys of the .pth that the feature network does not use. */
 const IGNORED = [/^fc\./, /^AuxLogits\./, /\.num_batches_tracked$/];
+const isIgnored = (name: string): boolean => IGNORED.some((r) => r.test(name));
+
+/** Name -> shape of every weight the extractor reads, conv kernels in torch or tfjs layout. */
+function expectedShapes(layout: 'torch' | 'tfjs'): Map<string, number[]> {
+  const expected = new Map<string, number[]>();
+  for (const s of FID_INCEPTION_CONVS) {
+    expected.set(
+      `${s.name}.conv.weight`,
+      layout === 'torch' ? [s.cout, s.cin, s.kh, s.kw] : [s.kh, s.kw, s.cin, s.cout],
+    );
+    for (const suf of TORCH_SUFFIXES.slice(1)) expected.set(`${s.name}.${suf}`, [s.cout]);
+  }
+  return expected;
+}
+
+function shapesOf(weights: Record<string, { shape: number[] }>): [string, number[]][] {
+  return Object.entries(weights).map(([name, w]) => [name, w.shape]);
+}
 const BN_EPS = 1e-3;
 
 /** A tensor given as data (e.g. from a converted .pth) or as a tfjs tensor. */
@@ -220,7 +239,7 @@ export class FidInceptionV3 implements FeatureExtractor {
    * From a torchvision-named state dict (`Mixed_5b.branch1x1.conv.weight` [out, in, kh, kw],
    * `...bn.weight|bias|running_mean|running_var`). `fc.*`, `AuxLogits.*` and
    * `num_batches_tracked` are ignored; anything missing, unexpected or mis-shaped throws a
-   * CheckpointMismatchError listing all of them.
+   * WeightMismatchError (`@artist-ts/core/weight-match`) listing all of them.
    */
   static fromTorchStateDict(
     stateDict: Record<string, WeightLike>,
@@ -228,24 +247,7 @@ export class FidInceptionV3 implements FeatureExtractor {
     source = 'state dict',
   ): FidInceptionV3 {
     const c = validateFidInceptionConfig(config);
-    const expected = new Map<string, number[]>();
-    for (const s of FID_INCEPTION_CONVS) {
-      expected.set(`${s.name}.conv.weight`, [s.cout, s.cin, s.kh, s.kw]);
-      for (const suf of TORCH_SUFFIXES.slice(1)) expected.set(`${s.name}.${suf}`, [s.cout]);
-    }
-    const missing = [...expected.keys()].filter((k) => !(k in stateDict));
-    const unexpected = Object.keys(stateDict).filter(
-      (k) => !expected.has(k) && !IGNORED.some((r) => r.test(k)),
-    );
-    const misShaped: { name: string; expected: number[]; got: number[] }[] = [];
-    for (const [k, shape] of expected) {
-      const w = stateDict[k];
-      if (w && w.shape.join(',') !== shape.join(','))
-        misShaped.push({ name: k, expected: shape, got: w.shape.slice() });
-    }
-    if (missing.length || unexpected.length || misShaped.length) {
-      throw new CheckpointMismatchError(missing, unexpected, misShaped, source);
-    }
+    assertWeightsMatch(source, expectedShapes('torch'), shapesOf(stateDict), { ignore: isIgnored });
     const tfjsWeights: Record<string, tf.Tensor> = {};
     try {
       for (const s of FID_INCEPTION_CONVS) {
@@ -281,24 +283,8 @@ export class FidInceptionV3 implements FeatureExtractor {
     source = 'weights',
   ): FidInceptionV3 {
     const c = validateFidInceptionConfig(config);
-    const expected = new Map<string, number[]>();
-    for (const s of FID_INCEPTION_CONVS) {
-      expected.set(`${s.name}.conv.weight`, [s.kh, s.kw, s.cin, s.cout]);
-      for (const suf of TORCH_SUFFIXES.slice(1)) expected.set(`${s.name}.${suf}`, [s.cout]);
-    }
-    const missing = [...expected.keys()].filter((k) => !(k in weights));
-    const unexpected = Object.keys(weights).filter(
-      (k) => !expected.has(k) && !IGNORED.some((r) => r.test(k)),
-    );
-    const misShaped: { name: string; expected: number[]; got: number[] }[] = [];
-    for (const [k, shape] of expected) {
-      const w = weights[k];
-      if (w && w.shape.join(',') !== shape.join(','))
-        misShaped.push({ name: k, expected: shape, got: w.shape.slice() });
-    }
-    if (missing.length || unexpected.length || misShaped.length) {
-      throw new CheckpointMismatchError(missing, unexpected, misShaped, source);
-    }
+    const expected = expectedShapes('tfjs');
+    assertWeightsMatch(source, expected, shapesOf(weights), { ignore: isIgnored });
     const used: Record<string, tf.Tensor> = {};
     for (const k of expected.keys()) used[k] = weights[k]!;
     const hash = hashNamedTensors(used);

@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { decodeImageColumn } from '@artist-ts/lattice-data';
 
 /** One decoded RGB image, row-major HWC uint8. */
 export interface RgbImage {
@@ -112,15 +113,6 @@ async function listImages(dir: string, recursive: boolean): Promise<string[]> {
   return out.sort();
 }
 
-/** Parses an image cell: plain base64, or a Python/JSON list of base64 strings. */
-function cellImages(cell: string): string[] {
-  const t = cell.trim();
-  if (t.startsWith('[')) {
-    return [...t.matchAll(/['"]([A-Za-z0-9+/=_-]+)['"]/g)].map((m) => m[1]!);
-  }
-  return t.length > 0 ? [t] : [];
-}
-
 /**
  * Decoded images of a source, in order, with a label naming each (file, or file:line).
  * `limit` stops after that many images.
@@ -155,14 +147,22 @@ export async function* readImages(
             `${source.path}:${line}: expected an image column ${ci + 1}, the line has ${cols.length} columns`,
           );
         }
-        const cells = cellImages(cols[ci]!);
-        if (cells.length === 0)
+        const cell = cols[ci]!;
+        let files: Buffer[];
+        try {
+          // EasyNLP's image column, parsed by lattice-data's one parser.
+          files = cell.trim() === '' ? [] : decodeImageColumn(cell.trim());
+        } catch (e) {
+          throw new ImageSourceError(
+            `${source.path}:${line}:${ci + 1} (image): ${(e as Error).message}`,
+          );
+        }
+        if (files.length === 0)
           throw new ImageSourceError(`${source.path}:${line}: column ${ci + 1} (image) is empty`);
-        for (let k = 0; k < cells.length; k++) {
+        for (let k = 0; k < files.length; k++) {
           if (n++ >= limit) return;
-          const where = `${source.path}:${line}: column ${ci + 1}${cells.length > 1 ? ` image ${k}` : ''}`;
-          const bytes = Buffer.from(cells[k]!, 'base64');
-          yield { image: await decodeImage(new Uint8Array(bytes), where), label: where };
+          const where = `${source.path}:${line}: column ${ci + 1}${files.length > 1 ? ` image ${k}` : ''}`;
+          yield { image: await decodeImage(new Uint8Array(files[k]!), where), label: where };
         }
       }
     } finally {

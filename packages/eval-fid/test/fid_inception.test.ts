@@ -1,5 +1,6 @@
 import { Rng } from '@artist-ts/core/rng';
-import { CheckpointMismatchError, initRuntime } from '@artist-ts/runtime';
+import { WeightMismatchError } from '@artist-ts/core/weight-match';
+import { initRuntime } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { hashNamedTensors } from '../src/extractor';
@@ -111,8 +112,8 @@ describe('FidInceptionV3 (pytorch-fid architecture, random weights)', () => {
       FidInceptionV3.fromTfjsWeights(broken, { imageSize: 75 }, 'ckpt/x');
       throw new Error('expected a mismatch');
     } catch (e) {
-      expect(e).toBeInstanceOf(CheckpointMismatchError);
-      const m = e as CheckpointMismatchError;
+      expect(e).toBeInstanceOf(WeightMismatchError);
+      const m = e as WeightMismatchError;
       expect(m.missing).toEqual(['Mixed_7c.branch_pool.bn.running_var']);
       expect(m.unexpected).toEqual(['Mixed_8a.conv.weight']);
       expect(m.misShaped.map((x) => x.name)).toEqual(['Conv2d_1a_3x3.bn.weight']);

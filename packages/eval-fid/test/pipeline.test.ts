@@ -155,6 +155,23 @@ test('bad inputs name the file, line and column', async () => {
   await expect(extractStats(ex, { kind: 'tsv', path: bad })).rejects.toThrow(
     /bad\.tsv:2: column 3: not a decodable image/,
   );
+  // Bad base64 and bad list reprs: lattice-data's image-column parser, at file:line:column.
+  writeFileSync(bad, `0\tok\t${pngs[0]!.toString('base64')}\n1\tbroken\tiVBO*w0K\n`);
+  await expect(
+    readImages({ kind: 'tsv', path: bad }, 2)
+      .next()
+      .then(() => 0),
+  ).resolves.toBe(0);
+  const all = async () => {
+    for await (const _ of readImages({ kind: 'tsv', path: bad })) {
+      /* consume */
+    }
+  };
+  await expect(all()).rejects.toThrow(
+    'bad.tsv:2:3 (image): invalid base64 character "*" at offset 4',
+  );
+  writeFileSync(bad, "0\tpred\t['iVBORw0K', iVBORw0K]\n");
+  await expect(all()).rejects.toThrow(/bad\.tsv:1:3 \(image\): list item is not a quoted string/);
   const empty = mkdtempSync(join(tmpdir(), 'eval-fid-empty-'));
   try {
     await expect(readImages({ kind: 'folder', path: empty }).next()).rejects.toThrow(

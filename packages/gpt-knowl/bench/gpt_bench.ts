@@ -20,7 +20,7 @@ import {
   type GptExample,
   GptTrainer,
   KnowlGpt,
-  type Lattice,
+  type LatticeFields,
   sampleCodes,
 } from '../src';
 
@@ -59,10 +59,13 @@ async function benchSampling(tokens: number, skipUncached8: boolean) {
   const texts = Array.from({ length: 8 }, () =>
     Array.from({ length: 24 }, () => 1 + rng.int(c.textVocabSize - 1)),
   );
-  const lattices: Lattice[] = texts.map(() => ({
-    lexIds: [rng.int(1000), rng.int(1000), rng.int(1000)],
-    posS: [0, 4, 10],
-    posE: [2, 6, 13],
+  // lattice-data's FLAT layout: 24 character entries, then the entity spans
+  const chars = Array.from({ length: 24 }, (_, i) => i);
+  const lattices: LatticeFields[] = texts.map(() => ({
+    seqLen: 24,
+    lexIds: [rng.int(1000), rng.int(1000), rng.int(1000)].map(String),
+    posS: [...chars, 0, 4, 10],
+    posE: [...chars, 2, 6, 13],
   }));
   const rows: Record<string, number> = {};
   const cpuRows: Record<string, number> = {};
@@ -131,10 +134,16 @@ async function benchTraining(steps: number, fusion: 'none' | 'lattice') {
     numEntities: 1000,
     dim: c.entityDim,
   };
+  const textPositions = Array.from({ length: c.textLen }, (_, i) => i); // FLAT character entries
   const data: GptExample[] = Array.from({ length: 32 }, () => ({
     text: Array.from({ length: c.textLen }, () => rng.int(c.textVocabSize)),
     codes: Array.from({ length: c.imageLen }, () => rng.int(c.imageVocabSize)),
-    lattice: { lexIds: [rng.int(1000), rng.int(1000)], posS: [0, 5], posE: [3, 9] },
+    lattice: {
+      seqLen: c.textLen,
+      lexIds: [rng.int(1000), rng.int(1000)].map(String),
+      posS: [...textPositions, 0, 5],
+      posE: [...textPositions, 3, 9],
+    },
   }));
   const trainer = new GptTrainer(
     model,

@@ -3,7 +3,12 @@
  * joint-id arrays the model reads. No tfjs here.
  */
 import type { GptConfig } from './config';
-import { buildKnowledge, type EntityTable, type KnowledgeArrays, type Lattice } from './knowledge';
+import {
+  buildKnowledge,
+  type EntityTable,
+  type KnowledgeArrays,
+  type LatticeFields,
+} from './knowledge';
 
 /** One training example. */
 export interface GptExample {
@@ -12,7 +17,7 @@ export interface GptExample {
   /** Image codes in [0, imageVocabSize), exactly imageLen of them (row-major over the code grid). */
   codes: ArrayLike<number>;
   /** Entities matched in the text (optional). */
-  lattice?: Lattice | null;
+  lattice?: LatticeFields | null;
 }
 
 /** A batch as plain arrays. */
@@ -76,7 +81,7 @@ export function makeTrainBatch(
   const L = X + config.imageLen - 1;
   const tokens = new Int32Array(B * L);
   const targets = new Int32Array(B * config.imageLen);
-  const lattices: (Lattice | null)[] = [];
+  const lattices: (LatticeFields | null)[] = [];
   examples.forEach((ex, b) => {
     const drop = dropText?.[b] === true;
     const text = jointText(config, drop ? [] : ex.text, `${where}[${b}].text`);

@@ -222,11 +222,6 @@ export function blockSize(c: GptConfig): number {
   return c.textLen + c.imageLen;
 }
 
-/** Tokens fed in training: the text plus all image codes but the last. */
-export function imageInputLen(c: GptConfig): number {
-  return c.imageLen - 1;
-}
-
 /** Joint vocabulary: image codes then text ids (EasyNLP 37512). */
 export function jointVocabSize(c: GptConfig): number {
   return c.imageVocabSize + c.textVocabSize;

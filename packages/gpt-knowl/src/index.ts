@@ -2,16 +2,14 @@
  * @artist-ts/gpt-knowl: ARTIST's second stage, the knowledge-fused GPT over
  * [text tokens | image codes], with its trainer and KV-cache sampler.
  */
-export { type GptExample, jointText, makeTrainBatch, type TrainBatch } from './batch';
+export type { GptExample } from './batch';
 export {
   blockSize,
   countParameters,
   DEFAULT_GPT_CONFIG,
-  FUSION_MODES,
   type FusionMode,
   type GptConfig,
   ignoredTorchKeys,
-  imageInputLen,
   jointVocabSize,
   type ParamInit,
   type ParamSpec,
@@ -20,58 +18,45 @@ export {
   parameterSpecs,
   validateGptConfig,
 } from './config';
+export { disposeKnowledge, type KnowledgeTensors, knowledgeTensors } from './fusion';
 export {
   buildKnowledge,
-  concatKnowledge,
   type EasyNlpKnowledge,
-  type EntitySpan,
   type EntityTable,
   type KnowledgeArrays,
-  type Lattice,
+  type LatticeFields,
   type LatticeKnowledge,
-  latticeSpans,
 } from './knowledge';
+export type { LayerCache } from './layers';
 export {
-  disposeKnowledge,
-  disposePacked,
-  easyNlpFusion,
   type ForwardOptions,
   type ForwardResult,
-  gelu,
-  imageCrossEntropy,
-  type KnowledgeTensors,
   KnowlGpt,
   type KnowlGptOptions,
-  knowledgeTensors,
-  type LayerCache,
-  latticeFusion,
-  layerNorm,
-  type PackedWeights,
 } from './model';
+export { disposePacked, type PackedWeights } from './packed_inference';
 export {
   DEFAULT_SAMPLE_CONFIG,
-  kthLargest,
   type SampleConfig,
   type SampleOptions,
   type SampleProgress,
   type SampleRequest,
   type SampleResult,
   sampleCodes,
-  sampleFromLogits,
   validateSampleConfig,
 } from './sampler';
 export {
   DEFAULT_TRAIN_CONFIG,
   evaluateLoss,
   type FitOptions,
+  type FitResult,
   GptTrainer,
   gptMetadata,
-  learningRateAt,
   loadGpt,
   type StepMetrics,
   saveGpt,
   type TrainConfig,
   type TrainerOptions,
+  trainSchedule,
   validateTrainConfig,
-  warmupSteps,
 } from './trainer';

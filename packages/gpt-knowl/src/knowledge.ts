@@ -3,23 +3,16 @@
  * inputs. Plain typed arrays only: the TransE table stays outside the model (it is frozen, as in
  * EasyNLP), so no gather gradient over the entity table is ever needed.
  *
- * Lattice positions follow EasyNLP's preprocessing (`preprocess_data_knowl.py`): 0-based BERT-token
- * indices into the text (no [CLS] offset), `posE` inclusive. Two layouts are accepted:
- * - spans only: `posS.length === lexIds.length`;
- * - FLAT (EasyNLP's TSV columns): `seqLen` character entries `0..seqLen-1` first, then one entry per
- *   entity, so `posS.length === seqLen + lexIds.length`.
+ * Lattices are `@artist-ts/lattice-data`'s, as it produces them (EasyNLP's FLAT layout, from
+ * `preprocess_data_knowl.py`): `seqLen` character entries `0..seqLen-1` first in `posS`/`posE`,
+ * then one 0-based, inclusive BERT-token span (no [CLS] offset) per entity of `lexIds`, whose ids
+ * (decimal strings, as in entity2id.txt) are rows of the TransE table.
  */
+import type { Lattice } from '@artist-ts/lattice-data';
 import type { GptConfig } from './config';
 
-/** The entity lattice of one text (as produced by `@artist-ts/lattice-data`). */
-export interface Lattice {
-  /** Entity ids (rows of the TransE table), in match order. */
-  lexIds: number[];
-  /** Span starts (0-based token index). */
-  posS: number[];
-  /** Span ends (0-based token index, inclusive). */
-  posE: number[];
-}
+/** The fields of a `Lattice` the model reads (its WordPiece tokens are not needed). */
+export type LatticeFields = Pick<Lattice, 'seqLen' | 'lexIds' | 'posS' | 'posE'>;
 
 /** The frozen TransE table: row k is entity k. */
 export interface EntityTable {
@@ -36,23 +29,23 @@ export interface EntitySpan {
 }
 
 /** Validates a lattice and returns its entity spans (FLAT character entries dropped). */
-export function latticeSpans(lattice: Lattice, where = 'lattice'): EntitySpan[] {
-  const { lexIds, posS, posE } = lattice;
-  if (!Array.isArray(lexIds) && !ArrayBuffer.isView(lexIds)) {
-    throw new Error(`${where}.lexIds must be an array of entity ids`);
+export function latticeSpans(lattice: LatticeFields, where = 'lattice'): EntitySpan[] {
+  const { seqLen, lexIds, posS, posE } = lattice;
+  if (!Array.isArray(lexIds)) throw new Error(`${where}.lexIds must be an array of entity ids`);
+  if (!(Number.isInteger(seqLen) && seqLen >= 0)) {
+    throw new Error(`${where}.seqLen must be an integer >= 0, got ${JSON.stringify(seqLen)}`);
   }
   if (posS.length !== posE.length) {
     throw new Error(
       `${where}: posS has ${posS.length} entries but posE has ${posE.length}; they must match`,
     );
   }
-  const offset = posS.length - lexIds.length;
-  if (offset < 0) {
+  if (posS.length !== seqLen + lexIds.length) {
     throw new Error(
-      `${where}: ${lexIds.length} lexIds but only ${posS.length} posS entries (need one span per entity)`,
+      `${where}: posS has ${posS.length} entries, expected seqLen + lexIds.length = ${seqLen} + ${lexIds.length}`,
     );
   }
-  for (let i = 0; i < offset; i++) {
+  for (let i = 0; i < seqLen; i++) {
     if (posS[i] !== i || posE[i] !== i) {
       throw new Error(
         `${where}: FLAT layout expects character entries posS[${i}] = posE[${i}] = ${i}, got ${posS[i]}, ${posE[i]}`,
@@ -61,11 +54,14 @@ export function latticeSpans(lattice: Lattice, where = 'lattice'): EntitySpan[] 
   }
   const spans: EntitySpan[] = [];
   for (let k = 0; k < lexIds.length; k++) {
-    const id = lexIds[k];
-    const start = posS[offset + k];
-    const end = posE[offset + k];
-    if (!Number.isInteger(id) || id < 0) {
-      throw new Error(`${where}.lexIds[${k}] must be a non-negative integer, got ${id}`);
+    const raw = lexIds[k];
+    const id = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
+    const start = posS[seqLen + k];
+    const end = posE[seqLen + k];
+    if (!Number.isSafeInteger(id)) {
+      throw new Error(
+        `${where}.lexIds[${k}] must be a non-negative integer id, got ${JSON.stringify(raw)}`,
+      );
     }
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start) {
       throw new Error(
@@ -129,7 +125,7 @@ function checkId(id: number, table: EntityTable, where: string): void {
  */
 export function buildKnowledge(
   config: GptConfig,
-  lattices: ReadonlyArray<Lattice | null | undefined>,
+  lattices: ReadonlyArray<LatticeFields | null | undefined>,
   table: EntityTable | undefined,
   where = 'batch',
 ): KnowledgeArrays | null {

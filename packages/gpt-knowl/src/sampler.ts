@@ -10,22 +10,17 @@
 import { Rng } from '@artist-ts/core/rng';
 import * as tf from '@tensorflow/tfjs';
 import { jointText } from './batch';
+import { disposeKnowledge, type KnowledgeTensors, knowledgeTensors } from './fusion';
 import {
   buildKnowledge,
   concatKnowledge,
   type EntityTable,
   type KnowledgeArrays,
-  type Lattice,
+  type LatticeFields,
 } from './knowledge';
-import {
-  disposeKnowledge,
-  disposePacked,
-  type KnowledgeTensors,
-  type KnowlGpt,
-  knowledgeTensors,
-  type LayerCache,
-  type PackedWeights,
-} from './model';
+import type { LayerCache } from './layers';
+import type { KnowlGpt } from './model';
+import { disposePacked, type PackedWeights } from './packed_inference';
 
 export interface SampleConfig {
   /** Softmax temperature; 0 means greedy (argmax). */
@@ -98,8 +93,8 @@ export function validateSampleConfig(
 export interface SampleRequest {
   /** Text ids (BERT space) per text. */
   texts: ReadonlyArray<ArrayLike<number>>;
-  /** Lattice per text (optional; null = no entity). */
-  lattices?: ReadonlyArray<Lattice | null | undefined>;
+  /** Lattice per text, as `@artist-ts/lattice-data` makes them (optional; null = no entity). */
+  lattices?: ReadonlyArray<LatticeFields | null | undefined>;
   /** TransE table the lattices index. */
   entityTable?: EntityTable;
 }

@@ -1,8 +1,17 @@
 /**
  * Training: one-step function and a trainer with AdamW (warm-up then linear decay), global-norm
- * gradient clipping, optional text dropout (for classifier-free guidance), progress callbacks,
- * periodic checkpoints and exact resume (weights, AdamW slots, step, data position, RNG streams).
+ * gradient clipping, optional text dropout (for classifier-free guidance), and `fit` on the shared
+ * training-loop surface (`@artist-ts/core/train-loop`): progress callbacks, periodic checkpoints,
+ * stop through an AbortSignal and exact resume (weights, AdamW slots, step, data position, RNG
+ * streams).
  */
+import { resolveCheckpointDir } from '@artist-ts/core/checkpoint-files';
+import { type LrSchedule, learningRateAt, validateLrSchedule } from '@artist-ts/core/lr-schedule';
+import {
+  type TrainLoopOptions,
+  type TrainLoopResult,
+  validateTrainLoopOptions,
+} from '@artist-ts/core/train-loop';
 import {
   AdamW,
   assignWeights,
@@ -14,8 +23,9 @@ import {
 import * as tf from '@tensorflow/tfjs';
 import { type GptExample, makeTrainBatch } from './batch';
 import { type GptConfig, type PresetName, parameterSpecs, validateGptConfig } from './config';
+import { disposeKnowledge, knowledgeTensors } from './fusion';
 import type { EntityTable } from './knowledge';
-import { disposeKnowledge, KnowlGpt, knowledgeTensors } from './model';
+import { KnowlGpt } from './model';
 
 export interface TrainConfig {
   /** Peak learning rate. */
@@ -91,20 +101,22 @@ export function validateTrainConfig(
   return out;
 }
 
-/** Warm-up steps resolved from the config. */
-export function warmupSteps(c: TrainConfig): number {
-  return c.warmupSteps ?? Math.round(c.warmupProportion * c.totalSteps);
-}
-
 /**
- * Learning rate of update number `step` (1-based): linear warm-up to the peak over the warm-up
- * steps, then linear decay to 0 at totalSteps (EasyNLP / HF `linear` schedule).
+ * The learning-rate schedule of a training config: linear warm-up to `learningRate` over
+ * `warmupSteps` (or `warmupProportion` of `totalSteps`), then linear decay to 0 at `totalSteps`
+ * (EasyNLP / HF `linear`).
  */
-export function learningRateAt(c: TrainConfig, step: number): number {
-  const w = warmupSteps(c);
-  if (step <= w) return (c.learningRate * step) / w;
-  if (c.totalSteps <= w) return 0;
-  return c.learningRate * Math.max(0, (c.totalSteps - step) / (c.totalSteps - w));
+export function trainSchedule(c: TrainConfig): LrSchedule {
+  return validateLrSchedule(
+    {
+      peak: c.learningRate,
+      kind: 'linear',
+      warmupSteps: c.warmupSteps ?? Math.round(c.warmupProportion * c.totalSteps),
+      totalSteps: c.totalSteps,
+      minRatio: 0,
+    },
+    'TrainConfig',
+  );
 }
 
 export interface StepMetrics {
@@ -119,24 +131,23 @@ export interface StepMetrics {
   stepMs: number;
 }
 
-export interface FitOptions {
-  /** Updates to run now (default: until totalSteps). */
-  steps?: number;
-  /** Called after every update. */
-  onStep?: (m: StepMetrics) => void;
-  /** Save under this root every `checkpointEvery` updates and at the end. */
-  checkpointRoot?: string;
-  checkpointEvery?: number;
-  keepLast?: number;
-  /** Called after each checkpoint with its folder. */
-  onCheckpoint?: (dir: string, step: number) => void;
-  /** Stops after the current update when aborted. */
-  signal?: AbortSignal;
+/** `GptTrainer.fit` options: the shared training-loop options plus validation. */
+export interface FitOptions extends TrainLoopOptions<StepMetrics> {
   /** Validation examples: mean image-code cross-entropy every `evalEvery` updates and at the end. */
   evalData?: readonly GptExample[];
   evalEvery?: number;
   /** Called with each validation loss (`best` is the lowest so far, this one included). */
-  onEval?: (e: { step: number; loss: number; best: number }) => void;
+  onEval?: (e: { step: number; loss: number; best: number }) => void | Promise<void>;
+}
+
+/** What `GptTrainer.fit` resolves to. */
+export interface FitResult extends TrainLoopResult<StepMetrics> {
+  /** Every update of this call, in order. */
+  history: StepMetrics[];
+  /** Completed passes over the data set. */
+  epoch: number;
+  /** Lowest validation loss seen (also across a resume), if any. */
+  bestMetric: number | undefined;
 }
 
 export interface TrainerOptions {
@@ -148,6 +159,8 @@ export interface TrainerOptions {
 export class GptTrainer {
   readonly model: KnowlGpt;
   readonly config: TrainConfig;
+  /** The learning rate of each update (`trainSchedule(config)`). */
+  readonly schedule: LrSchedule;
   readonly optimizer: AdamW;
   /** Completed passes over the data set. */
   epoch = 0;
@@ -165,6 +178,7 @@ export class GptTrainer {
   constructor(model: KnowlGpt, config: Partial<TrainConfig> = {}, options: TrainerOptions = {}) {
     this.model = model;
     this.config = validateTrainConfig(config);
+    this.schedule = trainSchedule(this.config);
     this.entityTable = options.entityTable;
     const decayed = new Set(
       parameterSpecs(model.config)
@@ -219,7 +233,7 @@ export class GptTrainer {
     const dropText = examples.map(() => p > 0 && this.textRng.uniform() < p);
     const batch = makeTrainBatch(c, examples, this.entityTable, dropText);
     const dropoutSeed = this.dropoutRng.nextUint32();
-    const lr = learningRateAt(this.config, this.step + 1);
+    const lr = learningRateAt(this.schedule, this.step + 1);
     this.optimizer.learningRate = lr;
     const L = c.textLen + c.imageLen - 1;
     const { loss, norm } = tf.tidy(() => {
@@ -258,17 +272,43 @@ export class GptTrainer {
     };
   }
 
-  /** Trains until totalSteps (or `options.steps` more updates), with callbacks and checkpoints. */
-  async fit(dataset: readonly GptExample[], options: FitOptions = {}): Promise<StepMetrics[]> {
-    const target = Math.min(
-      this.config.totalSteps,
-      this.step + (options.steps ?? this.config.totalSteps),
-    );
-    const every = options.checkpointEvery ?? 0;
+  /**
+   * Trains until `options.steps` updates in all (default: `totalSteps`), on the shared
+   * training-loop surface: with `checkpointDir` it first resumes from the newest checkpoint there
+   * (unless `resume: false`), saves every `checkpointEvery` updates, at the end and when stopped
+   * through `signal` (then it resolves with `aborted: true`; running it again continues exactly).
+   */
+  async fit(dataset: readonly GptExample[], options: FitOptions = {}): Promise<FitResult> {
+    const where = 'GptTrainer.fit';
+    // (the shared validator is typed for `TrainLoopOptions<unknown>`, whose onStep takes unknown)
+    validateTrainLoopOptions(options as TrainLoopOptions, where);
+    if (options.epochs !== undefined) {
+      throw new RangeError(`${where}: 'epochs' is not supported; the GPT trainer counts 'steps'`);
+    }
     const evalEvery = options.evalEvery ?? 0;
+    if (!(Number.isInteger(evalEvery) && evalEvery >= 0)) {
+      throw new RangeError(
+        `${where}: 'evalEvery' must be an integer >= 0; got ${JSON.stringify(evalEvery)}`,
+      );
+    }
+    const target = options.steps ?? this.config.totalSteps;
+    if (target > this.config.totalSteps) {
+      throw new RangeError(
+        `${where}: 'steps' (${target}) is past the schedule's totalSteps (${this.config.totalSteps}), where the learning rate reaches 0`,
+      );
+    }
+    const root = options.checkpointDir;
+    if (root && options.resume !== false && resolveCheckpointDir(root)) await this.restore(root);
+    const every = options.checkpointEvery ?? 0;
     const history: StepMetrics[] = [];
+    let checkpoint: string | null = null;
     let savedAt = -1;
     let evaluatedAt = -1;
+    const save = async () => {
+      checkpoint = await this.save(root!, { keepLast: options.keepLast });
+      savedAt = this.step;
+      await options.onCheckpoint?.({ dir: checkpoint, step: this.step });
+    };
     const evaluate = async () => {
       if (!options.evalData || options.evalData.length === 0 || evaluatedAt === this.step) return;
       const loss = await evaluateLoss(this.model, options.evalData, {
@@ -277,25 +317,27 @@ export class GptTrainer {
       });
       evaluatedAt = this.step;
       if (this.bestMetric === undefined || loss < this.bestMetric) this.bestMetric = loss;
-      options.onEval?.({ step: this.step, loss, best: this.bestMetric });
+      await options.onEval?.({ step: this.step, loss, best: this.bestMetric });
     };
     while (this.step < target && !options.signal?.aborted) {
       const m = await this.trainStep(this.nextBatch(dataset));
       history.push(m);
-      options.onStep?.(m);
+      await options.onStep?.(m);
       if (evalEvery > 0 && this.step % evalEvery === 0) await evaluate();
-      if (options.checkpointRoot && every > 0 && this.step % every === 0) {
-        const dir = await this.save(options.checkpointRoot, { keepLast: options.keepLast });
-        savedAt = this.step;
-        options.onCheckpoint?.(dir, this.step);
-      }
+      if (root && every > 0 && this.step % every === 0) await save();
     }
-    if (history.length > 0) await evaluate();
-    if (options.checkpointRoot && savedAt !== this.step && history.length > 0) {
-      const dir = await this.save(options.checkpointRoot, { keepLast: options.keepLast });
-      options.onCheckpoint?.(dir, this.step);
-    }
-    return history;
+    const aborted = this.step < target;
+    if (history.length > 0 && !aborted) await evaluate();
+    if (root && history.length > 0 && savedAt !== this.step) await save();
+    return {
+      step: this.step,
+      aborted,
+      last: history.at(-1) ?? null,
+      checkpoint,
+      history,
+      epoch: this.epoch,
+      bestMetric: this.bestMetric,
+    };
   }
 
   /** Writes weights, AdamW slots and the full trainer state as `root/step-N`. */

@@ -4,14 +4,13 @@ import * as tf from '@tensorflow/tfjs';
 import {
   buildKnowledge,
   disposeKnowledge,
-  easyNlpFusion,
   KnowlGpt,
   knowledgeTensors,
-  latticeFusion,
-  latticeSpans,
   validateGptConfig,
 } from '../src';
-import { makeTable } from './helpers';
+import { easyNlpFusion, latticeFusion } from '../src/fusion';
+import { latticeSpans } from '../src/knowledge';
+import { flatLattice, makeTable } from './helpers';
 
 beforeAll(async () => {
   await initRuntime({ backend: 'cpu' });
@@ -145,37 +144,48 @@ describe('easynlp fusion (EasyNLP GPT_knowl, after the last block)', () => {
 });
 
 describe('knowledge inputs', () => {
-  test('FLAT layout (EasyNLP TSV) and spans-only layout give the same spans', () => {
+  test("lattice-data's FLAT layout (EasyNLP TSV columns) gives the entity spans", () => {
     // artist.md worked example: 红色连衣裙女夏季, lexicon {红色:17, 连衣裙:5, 衣裙:9, 夏季:3}
     const flat = {
-      lexIds: [17, 5, 9, 3],
+      tokens: ['红', '色', '连', '衣', '裙', '女', '夏', '季'],
+      seqLen: 8,
+      lexIds: ['17', '5', '9', '3'],
       posS: [0, 1, 2, 3, 4, 5, 6, 7, 0, 2, 3, 6],
       posE: [0, 1, 2, 3, 4, 5, 6, 7, 1, 4, 4, 7],
     };
-    const spans = { lexIds: [17, 5, 9, 3], posS: [0, 2, 3, 6], posE: [1, 4, 4, 7] };
-    const expected = [
+    expect(latticeSpans(flat)).toEqual([
       { id: 17, start: 0, end: 1 },
       { id: 5, start: 2, end: 4 },
       { id: 9, start: 3, end: 4 },
       { id: 3, start: 6, end: 7 },
-    ];
-    expect(latticeSpans(flat)).toEqual(expected);
-    expect(latticeSpans(spans)).toEqual(expected);
+    ]);
   });
 
   test('bad lattices raise errors naming the example and field', () => {
     const c = validateGptConfig({ preset: 'nano' });
     const table = makeTable(10, c.entityDim);
-    expect(() => buildKnowledge(c, [null, { lexIds: [1], posS: [2], posE: [1] }], table)).toThrow(
+    expect(() => buildKnowledge(c, [null, flatLattice([1], [2], [1], 3)], table)).toThrow(
       /batch\[1\]\.lattice: entity 0 \(id 1\) has span \[2, 1\]/,
     );
-    expect(() => buildKnowledge(c, [{ lexIds: [12], posS: [0], posE: [0] }], table)).toThrow(
+    expect(() => buildKnowledge(c, [flatLattice([12], [0], [0])], table)).toThrow(
       /entity id 12 is out of range for a table of 10 entities/,
     );
-    expect(() =>
-      buildKnowledge(c, [{ lexIds: [1], posS: [0, 2, 0], posE: [0, 2, 1] }], table),
-    ).toThrow(/FLAT layout expects character entries posS\[1\] = posE\[1\] = 1, got 2, 2/);
-    expect(() => buildKnowledge(c, [{ lexIds: [1], posS: [0], posE: [0] }], undefined)).toThrow(
+    const lat = (posS: number[], posE: number[], lexIds = ['1']) => ({
+      seqLen: 2,
+      lexIds,
+      posS,
+      posE,
+    });
+    expect(() => buildKnowledge(c, [lat([0, 2, 0], [0, 2, 1])], table)).toThrow(
+      /FLAT layout expects character entries posS\[1\] = posE\[1\] = 1, got 2, 2/,
+    );
+    expect(() => buildKnowledge(c, [lat([0, 1], [0, 1])], table)).toThrow(
+      /posS has 2 entries, expected seqLen \+ lexIds.length = 2 \+ 1/,
+    );
+    expect(() => buildKnowledge(c, [lat([0, 1, 0], [0, 1, 0], ['e7'])], table)).toThrow(
+      /lexIds\[0\] must be a non-negative integer id, got "e7"/,
+    );
+    expect(() => buildKnowledge(c, [flatLattice([1], [0], [0])], undefined)).toThrow(
       /needs an entity table/,
     );
   });
@@ -183,11 +193,7 @@ describe('knowledge inputs', () => {
   test('lattice mode: slots, clipping, explicit empty slots (never entity 0)', () => {
     const c = validateGptConfig({ preset: 'nano', entitySlots: 3 });
     const table = makeTable(10, c.entityDim);
-    const k = buildKnowledge(
-      c,
-      [{ lexIds: [4, 0, 7, 2], posS: [6, 20, 0, 1], posE: [9, 21, 0, 2] }],
-      table,
-    );
+    const k = buildKnowledge(c, [flatLattice([4, 0, 7, 2], [6, 20, 0, 1], [9, 21, 0, 2])], table);
     if (k?.mode !== 'lattice') throw new Error('expected lattice knowledge');
     const E = c.entityDim;
     const T = c.textLen;
@@ -210,7 +216,7 @@ describe('knowledge inputs', () => {
   test('easynlp mode reproduces words_mat with entity-0 padding', () => {
     const c = validateGptConfig({ preset: 'nano', fusion: 'easynlp', entitySlots: 2 });
     const table = makeTable(10, c.entityDim);
-    const k = buildKnowledge(c, [{ lexIds: [4, 7, 2], posS: [6, 9, 0], posE: [9, 9, 0] }], table);
+    const k = buildKnowledge(c, [flatLattice([4, 7, 2], [6, 9, 0], [9, 9, 0])], table);
     if (k?.mode !== 'easynlp') throw new Error('expected easynlp knowledge');
     const E = c.entityDim;
     const T = c.textLen;
@@ -233,7 +239,7 @@ describe('fusion inside the model', () => {
     const none = new KnowlGpt({ preset: 'nano', fusion: 'none' }, { seed: 3 });
     const table = makeTable(10, withK.config.entityDim);
     // no lattice, and a lattice whose only entity lies past the text
-    for (const lat of [null, { lexIds: [3], posS: [9], posE: [10] }]) {
+    for (const lat of [null, flatLattice([3], [9], [10])]) {
       const k = buildKnowledge(withK.config, [lat], table)!;
       const [a, b] = tf.tidy(() => {
         const kt = knowledgeTensors(k, withK.config);
@@ -243,7 +249,7 @@ describe('fusion inside the model', () => {
       tf.dispose([a, b]);
     }
     // and a real entity changes the logits
-    const k = buildKnowledge(withK.config, [{ lexIds: [3], posS: [1], posE: [2] }], table)!;
+    const k = buildKnowledge(withK.config, [flatLattice([3], [1], [2])], table)!;
     const [a, b] = tf.tidy(() => [
       withK.forward(tokens(), { knowledge: knowledgeTensors(k, withK.config) }).logits,
       none.forward(tokens()).logits,
@@ -262,7 +268,7 @@ describe('fusion inside the model', () => {
   test('easynlp fusion changes only text-position logits (as in EasyNLP)', () => {
     const m = new KnowlGpt({ preset: 'nano', fusion: 'easynlp' }, { seed: 4 });
     const table = makeTable(10, m.config.entityDim);
-    const k = buildKnowledge(m.config, [{ lexIds: [3], posS: [1], posE: [2] }], table)!;
+    const k = buildKnowledge(m.config, [flatLattice([3], [1], [2])], table)!;
     const [a, b] = tf.tidy(() => {
       const kt = knowledgeTensors(k, m.config);
       return [
@@ -286,7 +292,7 @@ describe('fusion inside the model', () => {
     for (const fusion of ['lattice', 'easynlp'] as const) {
       const m = new KnowlGpt({ preset: 'nano', fusion });
       const table = makeTable(10, m.config.entityDim);
-      const k = buildKnowledge(m.config, [{ lexIds: [3], posS: [1], posE: [2] }], table)!;
+      const k = buildKnowledge(m.config, [flatLattice([3], [1], [2])], table)!;
       await expectNoLeakedTensors(() => {
         const kt = knowledgeTensors(k, m.config);
         const out = tf.tidy(() => m.forward(tokens(), { knowledge: kt }).logits);

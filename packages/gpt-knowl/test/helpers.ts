@@ -1,5 +1,24 @@
 import { Rng } from '@artist-ts/core/rng';
-import type { EntityTable, GptConfig, GptExample, Lattice } from '../src';
+import type { EntityTable, GptConfig, GptExample, LatticeFields } from '../src';
+
+/**
+ * A lattice in lattice-data's FLAT layout: `seqLen` character entries (default: just enough for
+ * the spans), then one span per entity.
+ */
+export function flatLattice(
+  ids: number[],
+  starts: number[],
+  ends: number[],
+  seqLen = ends.length > 0 ? Math.max(...ends) + 1 : 0,
+): LatticeFields {
+  const chars = Array.from({ length: seqLen }, (_, i) => i);
+  return {
+    seqLen,
+    lexIds: ids.map(String),
+    posS: [...chars, ...starts],
+    posE: [...chars, ...ends],
+  };
+}
 
 /** A small random TransE-like table. */
 export function makeTable(numEntities: number, dim: number, seed = 'table'): EntityTable {
@@ -18,11 +37,7 @@ export function makeExamples(c: GptConfig, n: number, seed = 'data'): GptExample
       { length: c.imageLen },
       (_, k) => (text[0] * 7 + k * 3) % c.imageVocabSize,
     );
-    const lattice: Lattice = {
-      lexIds: [1 + (i % 5), 2],
-      posS: [0, 1],
-      posE: [1, Math.min(3, len - 1)],
-    };
+    const lattice = flatLattice([1 + (i % 5), 2], [0, 1], [1, Math.min(3, len - 1)], len);
     out.push({ text, codes, lattice });
   }
   return out;

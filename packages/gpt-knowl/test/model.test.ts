@@ -1,14 +1,10 @@
 import { initRuntime } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import {
-  buildKnowledge,
-  imageCrossEntropy,
-  KnowlGpt,
-  knowledgeTensors,
-  makeTrainBatch,
-} from '../src';
-import { makeExamples, makeTable } from './helpers';
+import { buildKnowledge, KnowlGpt, knowledgeTensors, type LatticeFields } from '../src';
+import { makeTrainBatch } from '../src/batch';
+import { imageCrossEntropy } from '../src/model';
+import { flatLattice, makeExamples, makeTable } from './helpers';
 
 beforeAll(async () => {
   await initRuntime({ backend: 'cpu' });
@@ -19,7 +15,7 @@ describe('KnowlGpt', () => {
     const m = new KnowlGpt({ preset: 'nano' }, { seed: 1 });
     const c = m.config;
     const table = makeTable(10, c.entityDim);
-    const k = buildKnowledge(c, [{ lexIds: [2, 5], posS: [0, 3], posE: [1, 5] }], table)!;
+    const k = buildKnowledge(c, [flatLattice([2, 5], [0, 3], [1, 5])], table)!;
     const T = c.textLen + c.imageLen - 1;
     const V = c.imageVocabSize;
     const base = Array.from({ length: T }, (_, i) => (i < c.textLen ? V + 3 + i : (i * 5) % V));
@@ -88,7 +84,7 @@ describe('KnowlGpt', () => {
     const T = c.textLen + 3;
     const V = c.imageVocabSize;
     const ids = Array.from({ length: T }, (_, i) => (i < c.textLen ? V + 3 + i : i));
-    const run = (lat: { lexIds: number[]; posS: number[]; posE: number[] } | null) => {
+    const run = (lat: LatticeFields | null) => {
       const k = buildKnowledge(c, [lat], table)!;
       return tf.tidy(() =>
         m
@@ -97,7 +93,7 @@ describe('KnowlGpt', () => {
       );
     };
     const a = run(null);
-    const b = run({ lexIds: [4], posS: [5], posE: [6] });
+    const b = run(flatLattice([4], [5], [6]));
     expect(Array.from(b.subarray(0, 5 * V))).toEqual(Array.from(a.subarray(0, 5 * V)));
     expect(Array.from(b.subarray(5 * V, 6 * V))).not.toEqual(Array.from(a.subarray(5 * V, 6 * V)));
     m.dispose();

@@ -2,7 +2,9 @@ import { Rng } from '@artist-ts/core/rng';
 import { initRuntime } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import { disposePacked, gelu, KnowlGpt, kthLargest, layerNorm } from '../src';
+import { disposePacked, KnowlGpt } from '../src';
+import { gelu, layerNorm } from '../src/layers';
+import { kthLargest } from '../src/sampler';
 
 beforeAll(async () => {
   await initRuntime({ backend: 'cpu' });

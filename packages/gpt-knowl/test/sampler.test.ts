@@ -2,25 +2,16 @@ import { Rng } from '@artist-ts/core/rng';
 import { initRuntime } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import {
-  KnowlGpt,
-  type SampleProgress,
-  sampleCodes,
-  sampleFromLogits,
-  validateSampleConfig,
-} from '../src';
-import { makeTable } from './helpers';
+import { KnowlGpt, type SampleProgress, sampleCodes, validateSampleConfig } from '../src';
+import { sampleFromLogits } from '../src/sampler';
+import { flatLattice, makeTable } from './helpers';
 
 beforeAll(async () => {
   await initRuntime({ backend: 'cpu' });
 });
 
 const texts = [[5, 6, 7], [9, 10, 11, 12, 13], [3]];
-const lattices = [
-  { lexIds: [1, 2], posS: [0, 1], posE: [1, 2] },
-  null,
-  { lexIds: [4], posS: [0], posE: [0] },
-];
+const lattices = [flatLattice([1, 2], [0, 1], [1, 2]), null, flatLattice([4], [0], [0])];
 
 describe('sampleFromLogits', () => {
   test('top-k keeps exactly the k best (ties kept), top-p the nucleus, temperature 0 is argmax', () => {

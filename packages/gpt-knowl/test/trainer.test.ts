@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { learningRateAt } from '@artist-ts/core/lr-schedule';
 import { initRuntime, listCheckpoints } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
@@ -8,10 +9,10 @@ import {
   evaluateLoss,
   GptTrainer,
   KnowlGpt,
-  learningRateAt,
   loadGpt,
   type StepMetrics,
   saveGpt,
+  trainSchedule,
   validateGptConfig,
   validateTrainConfig,
 } from '../src';
@@ -28,15 +29,34 @@ const values = (m: KnowlGpt) =>
   Object.fromEntries(Object.entries(m.variables).map(([k, v]) => [k, Array.from(v.dataSync())]));
 
 describe('schedule and config', () => {
-  test('linear warm-up then linear decay to 0', () => {
+  test('linear warm-up then linear decay to 0 (EasyNLP / HF linear schedule)', () => {
     const c = validateTrainConfig({ learningRate: 1, totalSteps: 100, warmupProportion: 0.1 });
-    expect(learningRateAt(c, 1)).toBeCloseTo(0.1);
-    expect(learningRateAt(c, 10)).toBeCloseTo(1);
-    expect(learningRateAt(c, 55)).toBeCloseTo(0.5);
-    expect(learningRateAt(c, 100)).toBe(0);
-    expect(
-      learningRateAt(validateTrainConfig({ learningRate: 1, totalSteps: 10, warmupSteps: 0 }), 1),
-    ).toBeCloseTo(0.9);
+    const s = trainSchedule(c);
+    expect(s).toEqual({ peak: 1, kind: 'linear', warmupSteps: 10, totalSteps: 100, minRatio: 0 });
+    expect(learningRateAt(s, 1)).toBeCloseTo(0.1);
+    expect(learningRateAt(s, 10)).toBeCloseTo(1);
+    expect(learningRateAt(s, 55)).toBeCloseTo(0.5);
+    expect(learningRateAt(s, 100)).toBe(0);
+    const noWarmup = trainSchedule(
+      validateTrainConfig({ learningRate: 1, totalSteps: 10, warmupSteps: 0 }),
+    );
+    expect(learningRateAt(noWarmup, 1)).toBeCloseTo(0.9);
+    // HF get_linear_schedule_with_warmup, written out: the same float32 rate at every update
+    const lr = 3e-4;
+    const hf = (u: number, w: number, total: number) =>
+      u <= w ? (lr * u) / w : lr * Math.max(0, (total - u) / (total - w));
+    for (const [w, total] of [
+      [0, 7],
+      [3, 1000],
+      [100, 1000],
+    ]) {
+      const sched = trainSchedule(
+        validateTrainConfig({ learningRate: lr, totalSteps: total, warmupSteps: w }),
+      );
+      for (let u = 1; u <= total; u++) {
+        expect(Math.fround(learningRateAt(sched, u))).toBe(Math.fround(hf(u, w, total)));
+      }
+    }
   });
 
   test('validateTrainConfig names the bad field', () => {
@@ -63,12 +83,19 @@ describe('GptTrainer', () => {
     );
     const seen: StepMetrics[] = [];
     const evals: { step: number; loss: number; best: number }[] = [];
-    await trainer.fit(data, {
-      onStep: (m) => seen.push(m),
+    const result = await trainer.fit(data, {
+      onStep: (m) => {
+        seen.push(m);
+      },
       evalData: data,
       evalEvery: 5,
-      onEval: (e) => evals.push(e),
+      onEval: (e) => {
+        evals.push(e);
+      },
     });
+    expect(result).toMatchObject({ step: 10, aborted: false, checkpoint: null });
+    expect(result.last).toEqual(seen[9]);
+    expect(result.history).toEqual(seen);
     expect(evals.map((e) => e.step)).toEqual([5, 10]);
     expect(evals[1].best).toBe(Math.min(evals[0].loss, evals[1].loss));
     expect(trainer.bestMetric).toBe(evals[1].best);
@@ -82,7 +109,7 @@ describe('GptTrainer', () => {
     expect(seen[0].loss).toBeGreaterThan(3);
     expect(seen[9].loss).toBeLessThan(seen[0].loss * 0.7);
     expect(seen.every((m) => m.gradNorm > 0 && Number.isFinite(m.loss))).toBe(true);
-    expect(seen[9].learningRate).toBeCloseTo(learningRateAt(trainer.config, 10));
+    expect(seen[9].learningRate).toBe(learningRateAt(trainer.schedule, 10));
     trainer.dispose();
     model.dispose();
   });
@@ -135,7 +162,7 @@ describe('GptTrainer', () => {
 
     const straight = new KnowlGpt(mcfg, { seed: 5 });
     const t1 = new GptTrainer(straight, cfg, { entityTable: table });
-    const losses1 = (await t1.fit(data)).map((m) => m.loss);
+    const losses1 = (await t1.fit(data)).history.map((m) => m.loss);
 
     const first = new KnowlGpt(mcfg, { seed: 5 });
     const t2 = new GptTrainer(first, cfg, { entityTable: table });
@@ -143,8 +170,10 @@ describe('GptTrainer', () => {
     const dirs: string[] = [];
     const part1 = await t2.fit(data, {
       steps: 2,
-      checkpointRoot: root,
-      onCheckpoint: (d) => dirs.push(d),
+      checkpointDir: root,
+      onCheckpoint: (e) => {
+        dirs.push(e.dir);
+      },
     });
     expect(dirs.length).toBe(1);
     t2.dispose();
@@ -155,7 +184,7 @@ describe('GptTrainer', () => {
     await t3.restore(root);
     expect(t3.step).toBe(2);
     const part2 = await t3.fit(data);
-    expect([...part1, ...part2].map((m) => m.loss)).toEqual(losses1);
+    expect([...part1.history, ...part2.history].map((m) => m.loss)).toEqual(losses1);
     expect(values(resumed)).toEqual(values(straight));
     t1.dispose();
     t3.dispose();
@@ -163,12 +192,70 @@ describe('GptTrainer', () => {
     resumed.dispose();
   });
 
+  test('abort writes a checkpoint and resolves aborted; fit on that checkpointDir resumes exactly', async () => {
+    const cfg = { learningRate: 5e-3, totalSteps: 5, warmupSteps: 1, batchSize: 3 };
+    const mcfg = { preset: 'nano' as const, embdPdrop: 0.1, residPdrop: 0.1, attnPdrop: 0.1 };
+    const data = makeExamples(validateGptConfig(mcfg), 7);
+    const straight = new KnowlGpt(mcfg, { seed: 8 });
+    const t1 = new GptTrainer(straight, cfg, { entityTable: table });
+    const all = (await t1.fit(data)).history.map((m) => m.loss);
+
+    const root = path.join(tmp, 'abort');
+    const stop = new AbortController();
+    const first = new KnowlGpt(mcfg, { seed: 8 });
+    const t2 = new GptTrainer(first, cfg, { entityTable: table });
+    const events: { dir: string; step: number }[] = [];
+    const r2 = await t2.fit(data, {
+      checkpointDir: root,
+      signal: stop.signal,
+      onStep: (m) => {
+        if (m.step === 3) stop.abort();
+      },
+      onCheckpoint: (e) => {
+        events.push(e);
+      },
+    });
+    expect(r2).toMatchObject({ step: 3, aborted: true });
+    expect(events).toEqual([{ dir: r2.checkpoint, step: 3 }]);
+
+    const resumed = new KnowlGpt(mcfg, { seed: 999 });
+    const t3 = new GptTrainer(resumed, cfg, { entityTable: table });
+    const r3 = await t3.fit(data, { checkpointDir: root });
+    expect(r3).toMatchObject({ step: 5, aborted: false });
+    expect([...r2.history, ...r3.history].map((m) => m.loss)).toEqual(all);
+    expect(values(resumed)).toEqual(values(straight));
+
+    // resume: false ignores the checkpoints and starts from this trainer's own state
+    const fresh = new KnowlGpt(mcfg, { seed: 8 });
+    const t4 = new GptTrainer(fresh, cfg, { entityTable: table });
+    const r4 = await t4.fit(data, { checkpointDir: root, resume: false, steps: 1 });
+    expect(r4.history[0].loss).toBe(all[0]);
+    for (const x of [t1, t2, t3, t4, straight, first, resumed, fresh]) x.dispose();
+  });
+
+  test('fit rejects bad options, naming the field', async () => {
+    const model = new KnowlGpt({ preset: 'nano' });
+    const trainer = new GptTrainer(model, { totalSteps: 4 }, { entityTable: table });
+    const data = makeExamples(model.config, 2);
+    await expect(trainer.fit(data, { steps: 5 })).rejects.toThrow(
+      /'steps' \(5\) is past the schedule's totalSteps \(4\)/,
+    );
+    await expect(trainer.fit(data, { epochs: 1 })).rejects.toThrow(/'epochs' is not supported/);
+    await expect(trainer.fit(data, { evalEvery: -1 })).rejects.toThrow(/'evalEvery' must be/);
+    await expect(trainer.fit(data, { checkpointEvery: 2 })).rejects.toThrow(
+      /'checkpointEvery' needs 'checkpointDir'/,
+    );
+    expect(trainer.step).toBe(0);
+    trainer.dispose();
+    model.dispose();
+  });
+
   test('checkpoints every N steps with keepLast; saveGpt/loadGpt round trip', async () => {
     const model = new KnowlGpt({ preset: 'nano', fusion: 'easynlp' }, { seed: 6 });
     const trainer = new GptTrainer(model, { totalSteps: 4, batchSize: 2 }, { entityTable: table });
     const root = path.join(tmp, 'every');
     await trainer.fit(makeExamples(model.config, 4), {
-      checkpointRoot: root,
+      checkpointDir: root,
       checkpointEvery: 1,
       keepLast: 2,
     });

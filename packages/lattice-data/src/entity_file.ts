@@ -5,7 +5,8 @@
  * Later lines win for repeated names; single-character names are dropped from the matcher.
  */
 import { checkOnBadRow, DataFormatError, type OnBadRow, type SkippedRow } from './errors';
-import { type Lexicon, LexiconBuilder, type LexiconBuilderOptions } from './lexicon';
+import { LexiconBuilder, type LexiconBuilderOptions } from './lexicon_builder';
+import type { Lexicon } from './lexicon_match';
 import { fileSize, readLines, splitStrippedLine } from './lines';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import { pyStrip } from './text_utils';

@@ -1,6 +1,6 @@
 /**
- * Images in TSV columns: base64 (standard or URL-safe alphabet) of a PNG, JPEG or WebP file,
- * decoded with sharp (libvips) to uint8 RGB in HWC order. `preprocessImage` reproduces ARTIST's
+ * Images of TSV columns (base64 of a PNG, JPEG or WebP file; the column itself is parsed in
+ * image_column.ts), decoded with sharp (libvips) to uint8 RGB in HWC order. `preprocessImage` reproduces ARTIST's
  * training transform: the shorter side is resized to `size` (albumentations `SmallestMaxSize`, whose
  * output size rounds half to even), then a center crop of `size × size`.
  *
@@ -12,6 +12,7 @@
 import type { Rng } from '@artist-ts/core/rng';
 import type { Sharp, SharpOptions } from 'sharp';
 import { ConfigError } from './errors';
+import { decodeBase64 } from './image_column';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
 
@@ -29,41 +30,6 @@ let sharpFactory: SharpFactory | undefined;
 function sharp(): SharpFactory {
   if (!sharpFactory) sharpFactory = require('sharp') as SharpFactory;
   return sharpFactory;
-}
-
-const B64_BODY = /^[A-Za-z0-9+/_-]*$/;
-
-/** Why `s` is not base64 (standard or URL-safe, padded or not), or undefined if it is. */
-export function base64Problem(s: string): string | undefined {
-  if (s.length === 0) return 'empty base64 string';
-  let end = s.length;
-  let pad = 0;
-  while (end > 0 && s.charCodeAt(end - 1) === 61 /* = */ && pad < 3) {
-    end--;
-    pad++;
-  }
-  const body = end === s.length ? s : s.slice(0, end);
-  if (!B64_BODY.test(body)) {
-    const bad = body.search(/[^A-Za-z0-9+/_-]/);
-    return `invalid base64 character ${JSON.stringify(body[bad])} at offset ${bad}`;
-  }
-  const rem = body.length % 4;
-  if (rem === 1) return `invalid base64 length ${body.length} (a multiple of 4 plus 1)`;
-  if (pad > 0 && (body.length + pad) % 4 !== 0) return 'invalid base64 padding';
-  return undefined;
-}
-
-/** Decodes standard or URL-safe base64 strictly; throws on any other character or bad length. */
-export function decodeBase64(s: string): Buffer {
-  const problem = base64Problem(s);
-  if (problem) throw new Error(problem);
-  return Buffer.from(s, 'base64');
-}
-
-/** Base64 of `bytes` (standard alphabet with padding, or URL-safe without padding). */
-export function encodeBase64(bytes: Uint8Array, { urlSafe = false } = {}): string {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return buf.toString(urlSafe ? 'base64url' : 'base64');
 }
 
 /** The container format from the magic bytes, or undefined. */

@@ -7,8 +7,16 @@ export { AtomicFileStream } from './atomic_stream';
 export * from './entity_file';
 export * from './errors';
 export * from './image';
+export * from './image_column';
 export * from './knowledge';
-export * from './lexicon';
+export * from './lexicon_builder';
+export {
+  type EntityMatches,
+  Lexicon,
+  type LexiconStats,
+  MatchBuffer,
+  type MatcherKind,
+} from './lexicon_match';
 export {
   firstInvalidUtf8,
   type LineOrInvalid,

@@ -8,7 +8,7 @@
 
 import { AtomicFileStream } from './atomic_stream';
 import { checkOnBadRow, DataFormatError, type OnBadRow, type SkippedRow } from './errors';
-import type { EntityMatches, Lexicon } from './lexicon';
+import type { EntityMatches, Lexicon } from './lexicon_match';
 import { fileSize, readLines, splitStrippedLine } from './lines';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import type { BertTokenizer } from './tokenizer';
@@ -26,6 +26,13 @@ export interface Lattice {
   /** `0 … seqLen−1`, then the inclusive end token of each match. */
   posE: number[];
 }
+
+/**
+ * A {@link Lattice} as EasyNLP's knowledge TSV stores it: without the tokens (the columns
+ * `lex_ids, pos_s, pos_e, seq_len`). A knowledge TSV row ({@link KnowledgeRow}) is its text plus
+ * these fields, so there is one lattice type, whichever side it comes from.
+ */
+export type LatticeColumns = Omit<Lattice, 'tokens'>;
 
 /** Matches `tokens` against `lexicon` and lays the result out as EasyNLP does. */
 export function latticeOfTokens(tokens: string[], lexicon: Lexicon): Lattice {
@@ -74,7 +81,7 @@ function layoutLattice(tokens: string[], m: EntityMatches): Lattice {
 }
 
 /** Entity spans of a lattice (the part of pos_s/pos_e after the characters). */
-export function entitySpans(lattice: Pick<Lattice, 'seqLen' | 'posS' | 'posE'>): {
+export function entitySpans(lattice: Pick<LatticeColumns, 'seqLen' | 'posS' | 'posE'>): {
   starts: number[];
   ends: number[];
 } {
@@ -85,7 +92,7 @@ export function entitySpans(lattice: Pick<Lattice, 'seqLen' | 'posS' | 'posE'>):
 export function formatKnowledgeLine(row: {
   idx: string;
   text: string;
-  lattice: Pick<Lattice, 'lexIds' | 'posS' | 'posE' | 'seqLen'>;
+  lattice: LatticeColumns;
   imageBase64?: string | undefined;
 }): string {
   const { lattice: l } = row;

@@ -18,12 +18,12 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fsyncDir } from '@artist-ts/core/files';
 import { Rng } from '@artist-ts/core/rng';
-import { ConfigError, DataFormatError } from './errors';
+import { ConfigError, DataFormatError, type DataLocation } from './errors';
 import { artist } from './generated/shard';
-import type { Lattice } from './knowledge';
+import type { Lattice, LatticeColumns } from './knowledge';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import type { BertTokenizer } from './tokenizer';
-import type { KnowledgeRow } from './tsv';
+import type { TextRow } from './tsv';
 
 const PbExample = artist.lattice.Example;
 
@@ -69,7 +69,7 @@ export function exampleFromLattice(
   row: {
     idx: string;
     text: string;
-    lattice: Pick<Lattice, 'tokens' | 'seqLen' | 'lexIds' | 'posS' | 'posE'>;
+    lattice: Lattice;
   },
   tokenizer: BertTokenizer,
   options: { image?: PixelImage | CodeImage; maxEntities?: number } = {},
@@ -106,7 +106,7 @@ export function exampleFromLattice(
  * agree with the tokenizer (a different vocab would shift every entity position).
  */
 export function exampleFromKnowledgeRow(
-  row: Pick<KnowledgeRow, 'idx' | 'text' | 'lexIds' | 'posS' | 'posE' | 'seqLen'>,
+  row: TextRow & LatticeColumns,
   tokenizer: BertTokenizer,
   options: { image?: PixelImage | CodeImage; maxEntities?: number } = {},
 ): EncodedExample {
@@ -122,6 +122,21 @@ export function exampleFromKnowledgeRow(
     tokenizer,
     options,
   );
+}
+
+/**
+ * Where a JSON parse error is (JSON is text): `file:line:column` from the position in V8's message
+ * (`… at position N` or `(line L column C)`), else just the file.
+ */
+function jsonErrorLocation(file: string, text: string, err: unknown): DataLocation {
+  const msg = (err as Error).message;
+  const lc = /line (\d+) column (\d+)/.exec(msg);
+  if (lc) return { file, line: Number(lc[1]), column: Number(lc[2]) };
+  const pos = /position (\d+)/.exec(msg);
+  if (!pos) return { file };
+  const before = text.slice(0, Number(pos[1]));
+  const line = before.split('\n').length;
+  return { file, line, column: before.length - before.lastIndexOf('\n') };
 }
 
 export interface ShardInfo {
@@ -481,18 +496,27 @@ export class ShardDataset {
 
   static async open(dir: string, options: OpenShardsOptions = {}): Promise<ShardDataset> {
     const file = path.join(dir, 'index.json');
-    let index: ShardIndex;
+    let text: string;
     try {
-      index = JSON.parse(await fs.promises.readFile(file, 'utf8')) as ShardIndex;
+      text = await fs.promises.readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new Error(`${dir}: no index.json (not a shard set, or its writer did not finish)`);
       }
-      throw new DataFormatError({ file, line: 1 }, `unreadable index: ${(err as Error).message}`);
+      throw err;
+    }
+    let index: ShardIndex;
+    try {
+      index = JSON.parse(text) as ShardIndex;
+    } catch (err) {
+      throw new DataFormatError(
+        jsonErrorLocation(file, text, err),
+        `unreadable index: ${(err as Error).message}`,
+      );
     }
     if (index.format !== SHARD_FORMAT || index.version !== SHARD_FORMAT_VERSION) {
       throw new DataFormatError(
-        { file, line: 1, field: 'format' },
+        { file, field: 'format' },
         `not ${SHARD_FORMAT} v${SHARD_FORMAT_VERSION}`,
       );
     }
@@ -505,15 +529,15 @@ export class ShardDataset {
       const raw = await fs.promises.readFile(idxFile);
       if (raw.length !== (s.records + 1) * 4) {
         throw new DataFormatError(
-          { file: idxFile, line: 1 },
-          `expected ${s.records + 1} offsets, found ${raw.length / 4}`,
+          { file: idxFile, offset: raw.length },
+          `ends at byte ${raw.length}: expected ${s.records + 1} uint32 offsets (${(s.records + 1) * 4} bytes)`,
         );
       }
       const offs = new Uint32Array(s.records + 1);
       for (let i = 0; i <= s.records; i++) offs[i] = raw.readUInt32LE(i * 4);
       if (offs[s.records] !== s.bytes) {
         throw new DataFormatError(
-          { file: idxFile, line: 1 },
+          { file: idxFile, record: s.records, offset: s.records * 4 },
           `last offset ${offs[s.records]} != shard size ${s.bytes}`,
         );
       }
@@ -596,8 +620,8 @@ export class ShardDataset {
       return decodeExampleRecord(buf.subarray(offs[r]!, offs[r + 1]!));
     } catch (err) {
       throw new DataFormatError(
-        { file: path.join(this.dir, this.index.shards[shard]!.file), line: r + 1 },
-        `record ${r} is corrupt: ${(err as Error).message}`,
+        { file: path.join(this.dir, this.index.shards[shard]!.file), record: r, offset: offs[r]! },
+        `corrupt record: ${(err as Error).message}`,
       );
     }
   }
@@ -624,8 +648,8 @@ export class ShardDataset {
       return decodeExampleRecord(buf);
     } catch (err) {
       throw new DataFormatError(
-        { file: path.join(this.dir, info.file), line: r + 1 },
-        `record ${r} is corrupt: ${(err as Error).message}`,
+        { file: path.join(this.dir, info.file), record: r, offset: offs[r]! },
+        `corrupt record: ${(err as Error).message}`,
       );
     }
   }
@@ -639,12 +663,12 @@ export class ShardDataset {
     if (this.options.verify && !this.verified.has(shard)) {
       if (buf.length !== info.bytes) {
         throw new DataFormatError(
-          { file, line: 1 },
+          { file, offset: Math.min(buf.length, info.bytes) },
           `size ${buf.length} != ${info.bytes} in index.json`,
         );
       }
       if (zlib.crc32(buf) !== info.crc32)
-        throw new DataFormatError({ file, line: 1 }, 'CRC-32 mismatch: the shard is corrupt');
+        throw new DataFormatError({ file }, 'CRC-32 mismatch: the shard is corrupt');
       this.verified.add(shard);
     }
     if (keep && this.cachedBytes + buf.length <= this.options.cacheBytes) {

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { atomicWriteFile } from '@artist-ts/core/files';
 import { ConfigError, DataFormatError } from './errors';
+import { firstInvalidUtf8 } from './lines';
 import { pySplitWhitespace } from './text_utils';
 
 /** The special tokens of a BERT vocabulary. */
@@ -36,14 +37,15 @@ export class Vocab {
   }
 
   static fromFile(file: string): Vocab {
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(fs.readFileSync(file));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code) throw err;
-      throw new DataFormatError({ file, line: 1 }, 'vocab file is not valid UTF-8');
+    const bytes = fs.readFileSync(file);
+    const bad = firstInvalidUtf8(bytes);
+    if (bad >= 0) {
+      // The line of the first bad byte (vocab.txt is a text file: lines, not byte offsets).
+      let line = 1;
+      for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
+      throw new DataFormatError({ file, line }, `invalid UTF-8 byte 0x${bytes[bad]!.toString(16)}`);
     }
-    return Vocab.fromText(text);
+    return Vocab.fromText(bytes.toString('utf8'));
   }
 
   get size(): number {

@@ -23,14 +23,14 @@ import {
   type SkippedRow,
 } from './errors';
 import {
-  base64Problem,
-  decodeBase64,
   decodeImage,
   detectImageFormat,
   type ImagePixels,
   imageFromBase64,
   type PreprocessConfig,
 } from './image';
+import { base64Problem, decodeBase64, parseImageColumn } from './image_column';
+import { formatKnowledgeLine, type LatticeColumns } from './knowledge';
 import { fileSize, readLines } from './lines';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import { buildCharVocab, type CharVocabOptions, type Vocab } from './tokenizer';
@@ -46,11 +46,8 @@ export interface TextImageRow extends TextRow {
   /** The image column as written (base64, either alphabet). */
   imageBase64: string;
 }
-export interface KnowledgeRow extends TextRow {
-  lexIds: string[];
-  posS: number[];
-  posE: number[];
-  seqLen: number;
+/** A knowledge TSV row: the text and its lattice's columns (see {@link Lattice}). */
+export interface KnowledgeRow extends TextRow, LatticeColumns {
   imageBase64?: string;
 }
 export interface PredictionRow extends TextRow {
@@ -82,6 +79,11 @@ export interface TsvReadOptions {
   onProgress?: ProgressCallback;
   /** Longest accepted line in bytes (default 256 MiB). */
   maxLineBytes?: number;
+  /**
+   * Rows of the entity table (TransE vectors) that knowledge rows index: every `lex_ids` item must
+   * then be an integer in [0, entityCount). Unchecked when absent (ids stay strings, as written).
+   */
+  entityCount?: number;
 }
 
 export type ImageValidation = 'none' | 'syntax' | 'magic' | 'decode';
@@ -134,45 +136,69 @@ function checkImage(s: string, column: number, field: string, mode: ImageValidat
   }
 }
 
-/** Parses EasyNLP's prediction column: plain base64 or a Python list repr of base64 strings. */
-export function parseGeneratedImages(cell: string): string[] {
-  const t = cell.trim();
-  if (!t.startsWith('[')) return [cell];
-  if (!t.endsWith(']')) throw new Error('unterminated Python list');
-  const inner = t.slice(1, -1).trim();
-  if (inner === '') return [];
-  return inner.split(',').map((item) => {
-    const s = item.trim();
-    const q = s[0];
-    if ((q !== "'" && q !== '"') || s[s.length - 1] !== q || s.length < 2) {
-      throw new Error(`list item is not a quoted string: ${s.slice(0, 20)}`);
-    }
-    return s.slice(1, -1);
-  });
+/**
+ * A wrong column count, located at the first missing column (named) or the first extra one, so
+ * that the error reads `file:line:column (field): …`.
+ */
+function columnCountError(
+  format: TsvFormat,
+  n: number,
+  min: number,
+  max: number,
+  expected: string,
+): RowError {
+  const missing = n < min;
+  const column = missing ? n + 1 : max + 1;
+  const field = missing ? COLUMNS[format][n]! : '';
+  return new RowError(column, field, `expected ${expected}, got ${n}`);
 }
 
-function parseRow(format: TsvFormat, f: string[], images: ImageValidation): RowOf[TsvFormat] {
+function checkLexIds(lexIds: readonly string[], entityCount: number | undefined): void {
+  if (entityCount === undefined) return;
+  for (let i = 0; i < lexIds.length; i++) {
+    const id = lexIds[i]!;
+    if (!/^[0-9]+$/.test(id))
+      throw new RowError(3, 'lex_ids', `item ${i + 1} is not an entity row: ${JSON.stringify(id)}`);
+    if (Number(id) >= entityCount) {
+      throw new RowError(
+        3,
+        'lex_ids',
+        `item ${i + 1}: entity ${id} is beyond the entity table (${entityCount} rows)`,
+      );
+    }
+  }
+}
+
+function parseRow(
+  format: TsvFormat,
+  f: string[],
+  images: ImageValidation,
+  entityCount: number | undefined,
+): RowOf[TsvFormat] {
   const n = f.length;
   switch (format) {
     case 'text':
-      if (n !== 2) throw new RowError(0, '', `expected 2 columns (idx, text), got ${n}`);
+      if (n !== 2) throw columnCountError(format, n, 2, 2, '2 columns (idx, text)');
       return { idx: f[0]!, text: f[1]! };
     case 'text-image':
-      if (n !== 3) throw new RowError(0, '', `expected 3 columns (idx, text, imgbase64), got ${n}`);
+      if (n !== 3) throw columnCountError(format, n, 3, 3, '3 columns (idx, text, imgbase64)');
       checkImage(f[2]!, 3, 'imgbase64', images);
       return { idx: f[0]!, text: f[1]!, imageBase64: f[2]! };
     case 'prediction': {
-      if (n < 3)
-        throw new RowError(
-          0,
-          '',
-          `expected at least 3 columns (idx, text, gen_imgbase64), got ${n}`,
+      if (n < 3) {
+        throw columnCountError(
+          format,
+          n,
+          3,
+          Number.POSITIVE_INFINITY,
+          'at least 3 columns (idx, text, gen_imgbase64)',
         );
+      }
       const imgs: string[] = [];
       for (let c = 2; c < n; c++) {
         let list: string[];
         try {
-          list = parseGeneratedImages(f[c]!);
+          list = parseImageColumn(f[c]!);
         } catch (err) {
           throw new RowError(c + 1, 'gen_imgbase64', (err as Error).message);
         }
@@ -183,13 +209,16 @@ function parseRow(format: TsvFormat, f: string[], images: ImageValidation): RowO
     }
     case 'knowledge': {
       if (n !== 6 && n !== 7) {
-        throw new RowError(
-          0,
-          '',
-          `expected 6 or 7 columns (idx, text, lex_ids, pos_s, pos_e, seq_len[, imgbase64]), got ${n}`,
+        throw columnCountError(
+          format,
+          n,
+          6,
+          7,
+          '6 or 7 columns (idx, text, lex_ids, pos_s, pos_e, seq_len[, imgbase64])',
         );
       }
       const lexIds = f[2] === '' ? [] : f[2]!.split(' ');
+      checkLexIds(lexIds, entityCount);
       const posS = parseInts(f[3]!, 4, 'pos_s');
       const posE = parseInts(f[4]!, 5, 'pos_e');
       if (!/^[0-9]+$/.test(f[5]!))
@@ -220,9 +249,10 @@ function parseRow(format: TsvFormat, f: string[], images: ImageValidation): RowO
         const s = posS[k]!;
         const e = posE[k]!;
         if (s < 0 || s > e || e >= seqLen) {
+          const [column, field] = s < 0 || s >= seqLen ? [4, 'pos_s'] : [5, 'pos_e'];
           throw new RowError(
-            4,
-            'pos_s',
+            column,
+            field,
             `entity ${k - seqLen + 1} span [${s}, ${e}] is outside [0, ${seqLen})`,
           );
         }
@@ -258,6 +288,10 @@ export class TsvReader<F extends TsvFormat> implements AsyncIterable<Located<Row
       );
     }
     this.onBadRow = checkOnBadRow(options.onBadRow);
+    const ec = options.entityCount;
+    if (ec !== undefined && !(Number.isInteger(ec) && ec >= 0)) {
+      throw new ConfigError('entityCount', `must be a non-negative integer, got ${ec}`);
+    }
     this.images = options.validateImages ?? 'syntax';
     if (!['none', 'syntax', 'magic', 'decode'].includes(this.images)) {
       throw new ConfigError('validateImages', `must be 'none', 'syntax', 'magic' or 'decode'`);
@@ -297,7 +331,12 @@ export class TsvReader<F extends TsvFormat> implements AsyncIterable<Located<Row
         continue;
       } else {
         try {
-          row = parseRow(this.format, l.text.split('\t'), this.images) as RowOf[F];
+          row = parseRow(
+            this.format,
+            l.text.split('\t'),
+            this.images,
+            this.options.entityCount,
+          ) as RowOf[F];
         } catch (e) {
           if (!(e instanceof RowError)) throw e;
           const loc = {
@@ -315,7 +354,7 @@ export class TsvReader<F extends TsvFormat> implements AsyncIterable<Located<Row
         progress.skipped++;
         if (s.skippedRows.length < 20) {
           s.skippedRows.push({
-            line: err.line,
+            line: err.line ?? l.line,
             reason: err.reason,
             ...(err.column ? { column: err.column } : {}),
             ...(err.field ? { field: err.field } : {}),
@@ -375,6 +414,122 @@ export async function readTsv<F extends TsvFormat>(
   return { rows, summary: reader.summary };
 }
 
+/** The formats of EasyNLP's input TSVs (train, val, test, predict inputs). */
+export type InputTsvFormat = 'text' | 'text-image' | 'knowledge';
+
+/**
+ * The input format of a TSV from its column count, as EasyNLP's files tell them apart: 2 `text`
+ * (raw test), 3 `text-image` (raw train/val), 6 or 7 `knowledge` (`preprocess_data_knowl.py`'s
+ * output, test or train/val). Undefined for any other count.
+ */
+export function detectTsvFormat(columns: number): InputTsvFormat | undefined {
+  if (columns === 2) return 'text';
+  if (columns === 3) return 'text-image';
+  if (columns === 6 || columns === 7) return 'knowledge';
+  return undefined;
+}
+
+export interface TsvCheckOptions extends TsvReadOptions {
+  /** Every row must carry an image (train and val files): `text` files and 6-column knowledge rows are errors. */
+  requireImages?: boolean;
+  /** The formats accepted (default: all of {@link InputTsvFormat}). */
+  formats?: readonly InputTsvFormat[];
+}
+
+/** What {@link checkTsv} found. */
+export interface TsvCheck {
+  file: string;
+  format: InputTsvFormat;
+  /** Whether the rows carry an image column (the same for every row). */
+  images: boolean;
+  rows: number;
+  summary: TsvReadSummary;
+}
+
+const INPUT_COLUMNS: Record<InputTsvFormat, string> = {
+  text: '2 (idx, text)',
+  'text-image': '3 (idx, text, imgbase64)',
+  knowledge: '6 or 7 (idx, text, lex_ids, pos_s, pos_e, seq_len[, imgbase64])',
+};
+
+/**
+ * Validates a whole input TSV before any work starts, in either of EasyNLP's schemas: raw
+ * (`idx, text[, imgbase64]`) or knowledge (`idx, text, lex_id, pos_s, pos_e, token_len[,
+ * imgbase64]`), detected from the column count of the first row ({@link detectTsvFormat}). Every
+ * row must then have the same columns; base64 images, integer `pos_s`/`pos_e` within the caption,
+ * and (with `entityCount`) `lex_ids` within the entity table are checked as {@link TsvReader}
+ * does. The first bad row raises a {@link DataFormatError} naming file:line:column (or, with
+ * `onBadRow: 'skip'`, is counted in the summary). Reads the file once and keeps nothing.
+ */
+export async function checkTsv(file: string, options: TsvCheckOptions = {}): Promise<TsvCheck> {
+  const formats = options.formats ?? (Object.keys(INPUT_COLUMNS) as InputTsvFormat[]);
+  for (const f of formats) {
+    if (!(f in INPUT_COLUMNS)) {
+      throw new ConfigError(
+        'formats',
+        `must list formats among ${Object.keys(INPUT_COLUMNS).join(', ')}, got ${JSON.stringify(f)}`,
+      );
+    }
+  }
+  // The first non-blank line decides the format.
+  let first: { line: number; columns: number } | undefined;
+  for await (const l of readLines(file, { onInvalidUtf8: 'yield' })) {
+    if (l.text === undefined)
+      throw new DataFormatError({ file, line: l.line }, l.invalidUtf8!.message);
+    if (l.text === '') continue;
+    first = { line: l.line, columns: l.text.split('\t').length };
+    break;
+  }
+  if (!first) throw new DataFormatError({ file, line: 1 }, 'the file has no rows');
+  const expected = formats.map((f) => INPUT_COLUMNS[f]).join(', or ');
+  const format = detectTsvFormat(first.columns);
+  if (!format || !formats.includes(format)) {
+    throw new DataFormatError(
+      { file, line: first.line },
+      `expected ${expected} columns, got ${first.columns}`,
+    );
+  }
+  const images = format === 'text-image' || first.columns === 7;
+  if (options.requireImages && !images) {
+    throw new DataFormatError(
+      { file, line: first.line },
+      `no imgbase64 column (${first.columns} columns): training and validation files need an image on every row`,
+    );
+  }
+  const reader = new TsvReader(file, format, options);
+  const imageColumn = format === 'knowledge' ? 7 : 3;
+  let rows = 0;
+  for await (const row of reader) {
+    // Knowledge rows parse with or without the image: all of them must agree with the first.
+    if (format === 'knowledge' && 'imageBase64' in row !== images) {
+      const err = new DataFormatError(
+        { file, line: row.line, column: imageColumn, field: 'imgbase64' },
+        images
+          ? `no imgbase64 column, but line ${first.line} has one (every row needs the same columns)`
+          : `an imgbase64 column, but line ${first.line} has none (every row needs the same columns)`,
+      );
+      if ((options.onBadRow ?? 'error') === 'error') throw err;
+      reader.summary.skipped++;
+      continue;
+    }
+    rows++;
+  }
+  return { file, format, images, rows, summary: reader.summary };
+}
+
+/**
+ * {@link checkTsv}, then a reader of the validated file in the detected format: the way to take
+ * any of EasyNLP's input TSVs (raw or knowledge) knowing that nothing is read or written from a
+ * file with a bad row.
+ */
+export async function openInputTsv(
+  file: string,
+  options: TsvCheckOptions = {},
+): Promise<{ check: TsvCheck; reader: TsvReader<InputTsvFormat> }> {
+  const check = await checkTsv(file, options);
+  return { check, reader: new TsvReader(file, check.format, options) };
+}
+
 function checkCell(value: string, name: string): string {
   if (/[\t\n\r]/.test(value)) {
     throw new ConfigError(name, 'contains a tab or newline, which the TSV format cannot hold');
@@ -382,36 +537,41 @@ function checkCell(value: string, name: string): string {
   return value;
 }
 
-/** Formats one row of `format` as a TSV line (no newline). */
+/**
+ * Formats one row of `format` as a TSV line (no newline). A prediction row gives one line per
+ * image, in EasyNLP's prediction schema `idx \t text \t gen_imgbase64`, joined by `\n`.
+ */
 export function formatRow<F extends TsvFormat>(format: F, row: RowOf[F]): string {
   const r = row as RowOf[TsvFormat];
-  const cols = [checkCell(r.idx, 'idx'), checkCell(r.text, 'text')];
+  const head = `${checkCell(r.idx, 'idx')}\t${checkCell(r.text, 'text')}`;
   switch (format) {
     case 'text':
-      break;
+      return head;
     case 'text-image':
-      cols.push(checkCell((r as TextImageRow).imageBase64, 'imageBase64'));
-      break;
+      return `${head}\t${checkCell((r as TextImageRow).imageBase64, 'imageBase64')}`;
     case 'prediction': {
       const imgs = (r as PredictionRow).images;
       if (imgs.length === 0)
         throw new ConfigError('images', 'a prediction row needs at least one image');
-      for (const i of imgs) cols.push(checkCell(i, 'images'));
-      break;
+      return imgs.map((i) => `${head}\t${checkCell(i, 'images')}`).join('\n');
     }
-    case 'knowledge': {
+    default: {
       const k = r as KnowledgeRow;
-      cols.push(k.lexIds.join(' '), k.posS.join(' '), k.posE.join(' '), String(k.seqLen));
-      if (k.imageBase64 !== undefined) cols.push(checkCell(k.imageBase64, 'imageBase64'));
-      break;
+      if (k.imageBase64 !== undefined) checkCell(k.imageBase64, 'imageBase64');
+      return formatKnowledgeLine({
+        idx: r.idx,
+        text: r.text,
+        lattice: k,
+        imageBase64: k.imageBase64,
+      });
     }
   }
-  return cols.join('\t');
 }
 
 /**
  * Streaming TSV writer, atomic: rows go to a temporary file renamed over `file` by `close()`
- * (`abort()` discards). Prediction rows with several images get one column per image.
+ * (`abort()` discards), so a failure never leaves a partial file. Prediction rows are written in
+ * EasyNLP's prediction schema (`idx, text, gen_imgbase64`), one line per image; `rows` counts lines.
  */
 export class TsvWriter<F extends TsvFormat> {
   rows = 0;
@@ -435,7 +595,7 @@ export class TsvWriter<F extends TsvFormat> {
 
   async write(row: RowOf[F]): Promise<void> {
     this.buffer += `${formatRow(this.format, row)}\n`;
-    this.rows++;
+    this.rows += this.format === 'prediction' ? (row as PredictionRow).images.length : 1;
     if (this.buffer.length >= 1 << 20) await this.flush();
   }
 

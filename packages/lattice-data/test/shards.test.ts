@@ -119,7 +119,33 @@ describe('dataset shards', () => {
       }
     })().catch((e) => e);
     expect(err).toBeInstanceOf(DataFormatError);
-    expect(err.message).toMatch(/shard-00001\.pb:1: CRC-32 mismatch/);
+    // Binary files: the file (and a record / byte offset where there is one), never a line.
+    expect(err.message).toMatch(/shard-00001\.pb: CRC-32 mismatch/);
+    // A record that does not decode: its index and byte offset.
+    const first = path.join(dir, 'shard-00000.pb');
+    const offs = fs.readFileSync(path.join(dir, 'shard-00000.idx'));
+    const b0 = fs.readFileSync(first);
+    b0.fill(0xff, offs.readUInt32LE(4), offs.readUInt32LE(8));
+    fs.writeFileSync(first, b0);
+    const unverified = await ShardDataset.open(dir, { verify: false });
+    await expect(unverified.get(1)).rejects.toThrow(
+      new RegExp(`shard-00000\\.pb: record 1, byte ${offs.readUInt32LE(4)}: corrupt record`),
+    );
+    await unverified.close();
+    // A short offset table: the byte where it ends.
+    const idx = path.join(dir, 'shard-00001.idx');
+    const idxBytes = fs.readFileSync(idx);
+    fs.writeFileSync(idx, idxBytes.subarray(0, 8));
+    await expect(ShardDataset.open(dir)).rejects.toThrow(
+      /shard-00001\.idx: byte 8: ends at byte 8: expected 4 uint32 offsets/,
+    );
+    fs.writeFileSync(idx, idxBytes);
+    // index.json is text: line and column of the JSON error.
+    const indexFile = path.join(dir, 'index.json');
+    const indexText = fs.readFileSync(indexFile, 'utf8');
+    fs.writeFileSync(indexFile, '{\n  "format": 1,\n}');
+    await expect(ShardDataset.open(dir)).rejects.toThrow(/index\.json:3:1: unreadable index/);
+    fs.writeFileSync(indexFile, indexText);
     await expect(ShardDataset.open(path.join(tmp, 'nope'))).rejects.toThrow(/no index\.json/);
     await expect(ShardWriter.create(dir)).rejects.toThrow(ConfigError);
     const w = await ShardWriter.create(dir, { overwrite: true });

@@ -139,6 +139,9 @@ describe('Vocab files and buildCharVocab', () => {
     const file = path.join(dir, 'vocab.txt');
     await vocab.save(file);
     expect(Vocab.fromFile(file).tokens).toEqual(vocab.tokens);
+    // Invalid UTF-8 names the line it is on (a text file).
+    fs.writeFileSync(file, Buffer.from([0x61, 0x0a, 0x62, 0x0a, 0x63, 0xff, 0x0a]));
+    expect(() => Vocab.fromFile(file)).toThrow(/vocab\.txt:3: invalid UTF-8 byte 0xff/);
     fs.rmSync(dir, { recursive: true });
   });
 

@@ -3,7 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   buildCharVocabFromTsv,
+  checkTsv,
   DataFormatError,
+  detectTsvFormat,
+  openInputTsv,
   type ProgressEvent,
   parseGeneratedImages,
   readLines,
@@ -74,7 +77,7 @@ describe('TSV readers', () => {
       `1\t红色\t${PNG64}\n2\t只有两列\n3\t坏图\tno*base64\n4\t好\t${PNG64}\n`,
     );
     await expect(readTsv(p, 'text-image')).rejects.toThrow(
-      `${p}:2: expected 3 columns (idx, text, imgbase64), got 2`,
+      `${p}:2:3 (imgbase64): expected 3 columns (idx, text, imgbase64), got 2`,
     );
     const reader = new TsvReader(p, 'text-image', { onBadRow: 'skip' });
     const idx: string[] = [];
@@ -131,7 +134,7 @@ describe('TSV readers', () => {
     );
     const span = file('k3.tsv', '7\tx\t17\t0 1 1\t0 1 2\t2\n');
     await expect(readTsv(span, 'knowledge')).rejects.toThrow(
-      /:1:4 \(pos_s\): entity 1 span \[1, 2\] is outside \[0, 2\)/,
+      /:1:5 \(pos_e\): entity 1 span \[1, 2\] is outside \[0, 2\)/,
     );
     const nan = file('k4.tsv', '7\tx\t\t0 a\t0 1\t2\n');
     await expect(readTsv(nan, 'knowledge')).rejects.toThrow(
@@ -152,6 +155,106 @@ describe('TSV readers', () => {
   });
 });
 
+describe("EasyNLP's input TSVs in both schemas", () => {
+  // Raw: idx, text, imgbase64 (train/val) or idx, text (test). Knowledge (preprocess_data_knowl.py):
+  // idx, text, lex_id, pos_s, pos_e, token_len[, imgbase64]. 红色连衣裙 with 红色 = 17, 连衣裙 = 5.
+  const K = '红色连衣裙\t17 5\t0 1 2 3 4 0 2\t0 1 2 3 4 1 4\t5';
+
+  it('detects the schema from the column count', async () => {
+    expect([2, 3, 6, 7, 4].map(detectTsvFormat)).toEqual([
+      'text',
+      'text-image',
+      'knowledge',
+      'knowledge',
+      undefined,
+    ]);
+    const cases: [string, string, string, boolean][] = [
+      ['raw-train.tsv', `1\t红色\t${PNG64}\n\n2\t蓝天\t${URLSAFE64}\n`, 'text-image', true],
+      ['raw-test.tsv', '1\t红色\n2\t蓝天\n', 'text', false],
+      ['k-train.tsv', `1\t${K}\t${PNG64}\n2\t${K}\t${PNG64}\n`, 'knowledge', true],
+      ['k-test.tsv', `1\t${K}\n2\t${K}\n`, 'knowledge', false],
+    ];
+    for (const [name, content, format, images] of cases) {
+      const check = await checkTsv(file(name, content), { entityCount: 18 });
+      expect([check.format, check.images, check.rows]).toEqual([format, images, 2]);
+    }
+    const { check, reader } = await openInputTsv(file('k.tsv', `7\t${K}\t${PNG64}\n`));
+    expect(check.format).toBe('knowledge');
+    const rows = [];
+    for await (const r of reader) rows.push(r);
+    expect(rows).toEqual([
+      {
+        idx: '7',
+        text: '红色连衣裙',
+        lexIds: ['17', '5'],
+        posS: [0, 1, 2, 3, 4, 0, 2],
+        posE: [0, 1, 2, 3, 4, 1, 4],
+        seqLen: 5,
+        imageBase64: PNG64,
+        line: 1,
+      },
+    ]);
+  });
+
+  it('names file:line:column of the first bad row before anything is read', async () => {
+    const bad: [string, string, RegExp | string][] = [
+      // wrong column count against the first row's schema
+      ['count.tsv', `1\t红色\t${PNG64}\n2\t蓝天\n`, ':2:3 (imgbase64): expected 3 columns'],
+      ['unknown.tsv', '1\t红色\ta\tb\n', ':1: expected 2 (idx, text), or 3'],
+      // bad base64
+      ['b64.tsv', `1\t${K}\t${PNG64}\n2\t${K}\tiVBO*\n`, ':2:7 (imgbase64): invalid base64'],
+      // pos_s / pos_e not integers, or out of the caption
+      [
+        'int.tsv',
+        `1\t红色连衣裙\t17\t0 1 2 3 4 x\t0 1 2 3 4 1\t5\n`,
+        ':1:4 (pos_s): item 6 is not an integer',
+      ],
+      [
+        'end.tsv',
+        `1\t红色连衣裙\t17\t0 1 2 3 4 3\t0 1 2 3 4 5\t5\n`,
+        ':1:5 (pos_e): entity 1 span [3, 5] is outside [0, 5)',
+      ],
+      [
+        'start.tsv',
+        `1\t红色连衣裙\t17\t0 1 2 3 4 -1\t0 1 2 3 4 1\t5\n`,
+        ':1:4 (pos_s): entity 1 span [-1, 1]',
+      ],
+      // lex_id beyond the entity table (18 rows) or not an entity row
+      [
+        'lex.tsv',
+        `1\t红色连衣裙\t17 18\t0 1 2 3 4 0 2\t0 1 2 3 4 1 4\t5\n`,
+        ':1:3 (lex_ids): item 2: entity 18 is beyond the entity table (18 rows)',
+      ],
+      [
+        'lexq.tsv',
+        `1\t红色连衣裙\tQ5\t0 1 2 3 4 2\t0 1 2 3 4 4\t5\n`,
+        ':1:3 (lex_ids): item 1 is not an entity row: "Q5"',
+      ],
+      // knowledge rows with and without images mixed
+      [
+        'mixed.tsv',
+        `1\t${K}\t${PNG64}\n2\t${K}\n`,
+        ':2:7 (imgbase64): no imgbase64 column, but line 1 has one',
+      ],
+    ];
+    for (const [name, content, want] of bad) {
+      const p = file(name, content);
+      await expect(checkTsv(p, { entityCount: 18 })).rejects.toThrow(`${p}${want}`);
+    }
+    const test = file('test.tsv', '1\t红色\n');
+    await expect(checkTsv(test, { requireImages: true })).rejects.toThrow(
+      `${test}:1: no imgbase64 column (2 columns)`,
+    );
+    await expect(checkTsv(test, { formats: ['knowledge'] })).rejects.toThrow(
+      `${test}:1: expected 6 or 7 (idx, text, lex_ids, pos_s, pos_e, seq_len[, imgbase64]) columns, got 2`,
+    );
+    await expect(checkTsv(file('empty.tsv', '\n'))).rejects.toThrow(
+      /empty\.tsv:1: the file has no rows/,
+    );
+    await expect(checkTsv(test, { entityCount: -1 })).rejects.toThrow(/entityCount/);
+  });
+});
+
 describe('TSV writers', () => {
   it('writes atomically and round-trips every format', async () => {
     const p = path.join(tmp, 'out', 'train.tsv');
@@ -167,9 +270,15 @@ describe('TSV writers', () => {
       { idx: '1', text: '红色', lexIds: ['17'], posS: [0, 1, 0], posE: [0, 1, 1], seqLen: 2 },
     ]);
     expect(fs.readFileSync(k, 'utf8')).toBe('1\t红色\t17\t0 1 0\t0 1 1\t2\n');
+    // Predictions: EasyNLP's schema (idx, text, gen_imgbase64), one line per image.
     const pr = path.join(tmp, 'pred.tsv');
-    await writeTsv(pr, 'prediction', [{ idx: '1', text: '猫', images: [PNG64, PNG64] }]);
-    expect(fs.readFileSync(pr, 'utf8')).toBe(`1\t猫\t${PNG64}\t${PNG64}\n`);
+    const two = [{ idx: '1', text: '猫', images: [PNG64, URLSAFE64] }];
+    expect(await writeTsv(pr, 'prediction', two)).toBe(2);
+    expect(fs.readFileSync(pr, 'utf8')).toBe(`1\t猫\t${PNG64}\n1\t猫\t${URLSAFE64}\n`);
+    expect((await readTsv(pr, 'prediction')).rows.map((r) => r.images)).toEqual([
+      [PNG64],
+      [URLSAFE64],
+    ]);
   });
 
   it('rejects cells with tabs or newlines and leaves no file behind on abort', async () => {

@@ -3,7 +3,8 @@
  * what it chose, so apps can print it. Library packages never pick a backend themselves.
  *
  * `auto` order: `tensorflow` through @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (both
- * optional dependencies that cannot install without libtensorflow; loaded with a guarded require),
+ * optional peer dependencies a user installs on purpose, since their install downloads
+ * libtensorflow; looked for at run time and loaded with a guarded require only when present),
  * then `wasm` with @artist-ts/native-kernels (BLAS addon plus the training kernels stock wasm lacks),
  * then `cpu` (with the same package's fixes). `ARTIST_BACKEND` overrides the requested backend.
  */
@@ -53,6 +54,10 @@ export interface RuntimeInfo {
   skipped: { backend: string; reason: string }[];
   cores: number;
   tfjsVersion: string;
+  /** Whether tensors live on a GPU: the tensorflow backend on a GPU device, webgl or webgpu. */
+  gpu: boolean;
+  /** The device computing, when known: GPU model, else the CPU model. */
+  device?: string;
 }
 
 /** What @artist-ts/native-kernels' installKernels returns. */
@@ -253,16 +258,76 @@ function finish(
     skipped,
     cores: os.cpus().length,
     tfjsVersion: tf.version.tfjs,
+    ...deviceOf(backend, tf.findBackend(backend)),
   };
   if (report.reason !== undefined && !report.native) info.nativeReason = report.reason;
   if (report.blasThreads !== undefined) info.blasThreads = report.blasThreads;
   return info;
 }
 
-/** One line for logs: `backend=wasm native=yes (openblas, 1 thread) cores=2 tfjs=4.22.0`. */
+/** First NVIDIA GPU model the Linux driver lists (`/proc/driver/nvidia/gpus/<bus>/information`). */
+export function nvidiaGpuModel(root = '/proc/driver/nvidia/gpus'): string | undefined {
+  try {
+    for (const bus of fs.readdirSync(root).sort()) {
+      const text = fs.readFileSync(path.join(root, bus, 'information'), 'utf8');
+      const model = /^Model:\s*(.+)$/m.exec(text)?.[1]?.trim();
+      if (model) return model;
+    }
+  } catch {
+    // no NVIDIA driver, or not Linux
+  }
+  return undefined;
+}
+
+/** The parts of tfjs-node's, tfjs-backend-webgl's and tfjs-backend-webgpu's backends read here. */
+interface BackendDeviceProbe {
+  isUsingGpuDevice?: boolean;
+  gpgpu?: { gl?: { getExtension(n: string): unknown; getParameter(p: number): unknown } };
+  adapterInfo?: { vendor?: string; architecture?: string };
+}
+
+/**
+ * Whether backend `name` (the object tf.findBackend returns) computes on a GPU, and on which device
+ * when known: tfjs-node(-gpu) reports whether TensorFlow placed ops on a GPU (its model comes from
+ * the NVIDIA driver), webgl reports its renderer, webgpu its adapter; every other backend runs on
+ * the CPU.
+ */
+export function deviceOf(
+  name: string,
+  backend: unknown,
+  gpuModel: () => string | undefined = nvidiaGpuModel,
+): { gpu: boolean; device?: string } {
+  const probe = (backend ?? {}) as BackendDeviceProbe;
+  const cpu = os.cpus()[0]?.model.trim();
+  const withDevice = (gpu: boolean, device: string | undefined) =>
+    device ? { gpu, device } : { gpu };
+  if (name === 'tensorflow') {
+    return probe.isUsingGpuDevice === true ? withDevice(true, gpuModel()) : withDevice(false, cpu);
+  }
+  if (name === 'webgl') {
+    const gl = probe.gpgpu?.gl;
+    let renderer: unknown;
+    if (gl) {
+      const ext = gl.getExtension('WEBGL_debug_renderer_info') as {
+        UNMASKED_RENDERER_WEBGL: number;
+      } | null;
+      renderer = gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : 0x1f01 /* RENDERER */);
+    }
+    return withDevice(true, typeof renderer === 'string' ? renderer : undefined);
+  }
+  if (name === 'webgpu') {
+    const a = probe.adapterInfo;
+    const device = [a?.vendor, a?.architecture].filter((x) => x).join(' ');
+    return withDevice(true, device || undefined);
+  }
+  return withDevice(false, cpu);
+}
+
+/** One line for logs: `backend=wasm device=cpu (AMD EPYC 7B13) native=yes (threads 1) train=yes cores=2 tfjs=4.22.0`. */
 export function describeRuntime(info: RuntimeInfo): string {
   const nativePart = info.nativeKernels
     ? `native=yes${info.blasThreads !== undefined ? ` (threads ${info.blasThreads})` : ''}`
     : `native=no${info.nativeReason ? ` (${info.nativeReason})` : ''}`;
-  return `backend=${info.backend} ${nativePart} train=${info.canTrain ? 'yes' : 'no'} cores=${info.cores} tfjs=${info.tfjsVersion}`;
+  const devicePart = `${info.gpu ? 'gpu' : 'cpu'}${info.device ? ` (${info.device})` : ''}`;
+  return `backend=${info.backend} device=${devicePart} ${nativePart} train=${info.canTrain ? 'yes' : 'no'} cores=${info.cores} tfjs=${info.tfjsVersion}`;
 }

@@ -15,6 +15,7 @@ import {
   type RawTensor,
   type TrainerState,
 } from '@artist-ts/core/trainer-state';
+import { assertWeightsMatch } from '@artist-ts/core/weight-match';
 import * as tf from '@tensorflow/tfjs';
 
 export type NamedTensors = Record<string, tf.Tensor>;
@@ -107,29 +108,6 @@ export async function loadCheckpoint(p: string): Promise<LoadedTensorCheckpoint>
   return { dir: ck.dir, weights, state: ck.state, metadata: ck.metadata };
 }
 
-/** Raised when checkpoint weights don't match a model's variables. */
-export class CheckpointMismatchError extends Error {
-  constructor(
-    readonly missing: string[],
-    readonly unexpected: string[],
-    readonly misShaped: { name: string; expected: number[]; got: number[] }[],
-    source: string,
-  ) {
-    const parts: string[] = [];
-    if (missing.length)
-      parts.push(`missing (in the model, not in the checkpoint): ${missing.join(', ')}`);
-    if (unexpected.length)
-      parts.push(`unexpected (in the checkpoint, not in the model): ${unexpected.join(', ')}`);
-    if (misShaped.length) {
-      parts.push(
-        `mis-shaped: ${misShaped.map((m) => `${m.name} model [${m.expected}] vs checkpoint [${m.got}]`).join(', ')}`,
-      );
-    }
-    super(`checkpoint ${source} does not match the model:\n  ${parts.join('\n  ')}`);
-    this.name = 'CheckpointMismatchError';
-  }
-}
-
 export interface AssignWeightsOptions {
   /** Names starting with one of these are ignored on both sides (partial loads for fine-tuning). */
   ignorePrefixes?: string[];
@@ -140,7 +118,7 @@ export interface AssignWeightsOptions {
 /**
  * Assigns checkpoint weights to variables by name. Every variable must receive a weight of its shape
  * and every weight must find a variable (unless ignored by prefix); otherwise nothing is assigned and
- * a CheckpointMismatchError lists every problem at once.
+ * a WeightMismatchError (`@artist-ts/core/weight-match`) lists every problem at once.
  */
 export function assignWeights(
   variables: Record<string, tf.Variable>,
@@ -157,24 +135,9 @@ export function assignWeights(
     for (const [name, t] of Object.entries(weights))
       byName.set(name, { shape: t.shape, make: () => t });
   }
-  const missing: string[] = [];
-  const misShaped: { name: string; expected: number[]; got: number[] }[] = [];
-  for (const [name, v] of Object.entries(variables)) {
-    if (ignored(name)) continue;
-    const w = byName.get(name);
-    if (!w) missing.push(name);
-    else if (!tf.util.arraysEqual(w.shape, v.shape))
-      misShaped.push({ name, expected: v.shape, got: w.shape });
-  }
-  const unexpected = [...byName.keys()].filter((n) => !ignored(n) && !(n in variables));
-  if (missing.length || unexpected.length || misShaped.length) {
-    throw new CheckpointMismatchError(
-      missing.sort(),
-      unexpected.sort(),
-      misShaped,
-      options.source ?? '(weights)',
-    );
-  }
+  const expected = Object.entries(variables).map(([name, v]) => [name, v.shape] as const);
+  const actual = [...byName].map(([name, w]) => [name, w.shape] as const);
+  assertWeightsMatch(options.source ?? '(weights)', expected, actual, { ignorePrefixes: ignore });
   for (const [name, v] of Object.entries(variables)) {
     if (ignored(name)) continue;
     const w = byName.get(name)!;

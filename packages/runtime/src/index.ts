@@ -7,11 +7,18 @@ export * from '@artist-ts/core/files';
 export { RNG_ALGORITHM, Rng, type RngState } from '@artist-ts/core/rng';
 export * from '@artist-ts/core/trainer-state';
 export {
+  type MisShapedWeight,
+  matchWeights,
+  type WeightMatch,
+  WeightMismatchError,
+} from '@artist-ts/core/weight-match';
+export {
   BACKEND_REQUESTS,
   type BackendName,
   type BackendRequest,
   DEFAULT_RUNTIME_OPTIONS,
   describeRuntime,
+  deviceOf,
   initRuntime,
   type RuntimeInfo,
   type RuntimeOptions,
@@ -21,7 +28,6 @@ export {
 export {
   type AssignWeightsOptions,
   assignWeights,
-  CheckpointMismatchError,
   type LoadedTensorCheckpoint,
   loadCheckpoint,
   type NamedTensor,
@@ -34,7 +40,7 @@ export {
   tensorToRaw,
 } from './checkpoint';
 export { causalSelfAttention, fusedGelu, fusedLayerNorm, type GeluApproximate } from './fused_ops';
-export { randomNormalTensor, randomUniformTensor, truncatedNormalTensor } from './init';
+export { randomNormalTensor, randomUniformTensor } from './init';
 export { sparseSoftmaxCrossEntropy } from './losses';
 export {
   AdamW,

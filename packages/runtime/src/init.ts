@@ -16,15 +16,6 @@ export function randomNormalTensor(rng: Rng, shape: number[], std = 1, mean = 0)
   );
 }
 
-/** Normal samples redrawn beyond 2 std (as tf.truncatedNormal and PyTorch's trunc_normal_). */
-export function truncatedNormalTensor(rng: Rng, shape: number[], std = 1, mean = 0): tf.Tensor {
-  return tf.tensor(
-    rng.fillNormal(new Float32Array(elementCount(shape)), mean, std, true),
-    shape,
-    'float32',
-  );
-}
-
 /** U[lo, hi) samples. */
 export function randomUniformTensor(rng: Rng, shape: number[], lo = 0, hi = 1): tf.Tensor {
   return tf.tensor(

@@ -4,6 +4,21 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+export {
+  type KernelRuleCheck,
+  KernelRuleError,
+  startKernelRuleCheck,
+  useStockBackend,
+  withKernelRuleCheck,
+} from './kernel_rule_check';
+export {
+  type KernelRuleViolation,
+  padType,
+  TFJS_NODE_KERNELS,
+  TFJS_NODE_RULES_VERSION,
+  tfjsNodeViolations,
+} from './tfjs_node_rules';
+
 /**
  * Runs `fn` twice (the first run warms caches: lazily built weights, kernel setup) and asserts that
  * the second run leaves the number of live tensors unchanged. Whatever `fn` returns is disposed.

@@ -1,5 +1,15 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { describeRuntime, initRuntime, moduleLoader, validateRuntimeOptions } from '../src/backend';
+import {
+  describeRuntime,
+  deviceOf,
+  initRuntime,
+  moduleLoader,
+  nvidiaGpuModel,
+  validateRuntimeOptions,
+} from '../src/backend';
 
 describe('initRuntime', () => {
   const saved = { ...moduleLoader };
@@ -30,7 +40,9 @@ describe('initRuntime', () => {
     expect(info.skipped[2].reason).toMatch(/cannot train/);
     expect(required).not.toContain('@tensorflow/tfjs-node-gpu');
     expect(info.nativeKernels).toBe(false);
-    expect(describeRuntime(info)).toMatch(/^backend=cpu native=no/);
+    expect(info.gpu).toBe(false);
+    expect(info.device).toBe(os.cpus()[0]?.model.trim());
+    expect(describeRuntime(info)).toMatch(/^backend=cpu device=cpu \(.+\) native=no/);
   });
 
   it('chooses wasm when the kernel package makes it trainable', async () => {
@@ -79,10 +91,73 @@ describe('initRuntime', () => {
     await initRuntime({ backend: 'cpu' });
   });
 
-  it('the real tfjs-node packages here have no binding, and are skipped without side effects', async () => {
+  it('tfjs-node packages absent here (optional peers) are skipped without side effects', async () => {
     const info = await initRuntime({ backend: 'auto' });
     expect(info.skipped[0].backend).toBe('@tensorflow/tfjs-node-gpu');
     expect(tf.findBackend('tensorflow')).toBeNull();
     await initRuntime({ backend: 'cpu' });
+  });
+});
+
+describe('deviceOf', () => {
+  const cpu = os.cpus()[0]?.model.trim();
+
+  it('tfjs-node: a GPU only when TensorFlow placed ops on one, named by the driver', () => {
+    expect(deviceOf('tensorflow', { isUsingGpuDevice: true }, () => 'NVIDIA H200')).toEqual({
+      gpu: true,
+      device: 'NVIDIA H200',
+    });
+    expect(deviceOf('tensorflow', { isUsingGpuDevice: true }, () => undefined)).toEqual({
+      gpu: true,
+    });
+    // tfjs-node-gpu on a machine without a usable GPU runs on the CPU
+    expect(deviceOf('tensorflow', { isUsingGpuDevice: false }, () => 'NVIDIA H200')).toEqual({
+      gpu: false,
+      device: cpu,
+    });
+  });
+
+  it('webgl names its unmasked renderer, webgpu its adapter', () => {
+    const UNMASKED = 0x9246;
+    const gl = {
+      getExtension: (n: string) =>
+        n === 'WEBGL_debug_renderer_info' ? { UNMASKED_RENDERER_WEBGL: UNMASKED } : null,
+      getParameter: (p: number) => (p === UNMASKED ? 'ANGLE (NVIDIA RTX 4090)' : 'WebKit WebGL'),
+    };
+    expect(deviceOf('webgl', { gpgpu: { gl } })).toEqual({
+      gpu: true,
+      device: 'ANGLE (NVIDIA RTX 4090)',
+    });
+    expect(deviceOf('webgl', { gpgpu: { gl: { ...gl, getExtension: () => null } } })).toEqual({
+      gpu: true,
+      device: 'WebKit WebGL',
+    });
+    expect(deviceOf('webgpu', { adapterInfo: { vendor: 'apple', architecture: 'm2' } })).toEqual({
+      gpu: true,
+      device: 'apple m2',
+    });
+    expect(deviceOf('webgpu', {})).toEqual({ gpu: true });
+  });
+
+  it("reads the GPU model from the NVIDIA driver's /proc files", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'artist-nvidia-'));
+    expect(nvidiaGpuModel(path.join(root, 'absent'))).toBeUndefined();
+    for (const [bus, model] of [
+      ['0000:1b:00.0', 'NVIDIA H200'],
+      ['0000:3c:00.0', 'NVIDIA A100-SXM4-80GB'],
+    ]) {
+      fs.mkdirSync(path.join(root, bus));
+      fs.writeFileSync(
+        path.join(root, bus, 'information'),
+        `Model: \t\t ${model}\nIRQ:   \t\t 35\nGPU UUID: \t GPU-0\n`,
+      );
+    }
+    expect(nvidiaGpuModel(root)).toBe('NVIDIA H200');
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('cpu and wasm run on the CPU', () => {
+    expect(deviceOf('wasm', {})).toEqual({ gpu: false, device: cpu });
+    expect(deviceOf('cpu', undefined)).toEqual({ gpu: false, device: cpu });
   });
 });

@@ -13,15 +13,10 @@ import {
   emptyTrainerState,
   encodeTrainerState,
 } from '@artist-ts/core/trainer-state';
+import { WeightMismatchError } from '@artist-ts/core/weight-match';
 import * as tf from '@tensorflow/tfjs';
 import { initRuntime } from '../src/backend';
-import {
-  assignWeights,
-  CheckpointMismatchError,
-  loadCheckpoint,
-  restoreOptimizer,
-  saveCheckpoint,
-} from '../src/checkpoint';
+import { assignWeights, loadCheckpoint, restoreOptimizer, saveCheckpoint } from '../src/checkpoint';
 import { randomNormalTensor } from '../src/init';
 import { AdamW } from '../src/optim';
 import { expectArraysClose, expectNoLeakedTensors } from '../src/testing';
@@ -219,13 +214,13 @@ describe('checkpoints', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(CheckpointMismatchError);
-    const m = err as CheckpointMismatchError;
+    expect(err).toBeInstanceOf(WeightMismatchError);
+    const m = err as WeightMismatchError;
     expect(m.missing).toEqual(['enc/b']);
     expect(m.unexpected).toEqual(['extra/w']);
     expect(m.misShaped).toEqual([{ name: 'enc/w', expected: [2, 2], got: [2, 3] }]);
     expect(m.message).toContain('ckpt/step-1');
-    expect(m.message).toContain('enc/w model [2,2] vs checkpoint [2,3]');
+    expect(m.message).toContain('enc/w [2,3] (expected [2,2])');
     expectArraysClose(vars['dec/w'], [0, 0, 0]); // nothing assigned
     // With the mismatching prefixes ignored, the rest loads.
     assignWeights(vars, weights, { ignorePrefixes: ['enc/', 'extra/'] });

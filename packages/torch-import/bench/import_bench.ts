@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '@artist-ts/core/rng';
+import { encodeSafetensors, type SafetensorsEntry } from '@artist-ts/torch-files';
 import { importCheckpoint } from '../src';
-import { encodeSafetensors, type SafetensorsEntry } from '../src/reader';
 
 const layers = Number(process.env.BENCH_LAYERS ?? 2);
 const C = 768;
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-import-bench-'));
   try {
     const entries = [...gptEntries(), ...vqganEntries()];
-    const params = entries.reduce((a, e) => a + e.data.length, 0);
+    const params = entries.reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1), 0);
     console.log(
       `torch-import bench: ${layers} GPT layers, ${(params / 1e6).toFixed(1)} M values, cores=${os.cpus().length}, node ${process.version}`,
     );

@@ -11,13 +11,13 @@ import { atomicWriteFile } from '@artist-ts/core/files';
 import type { RawTensor } from '@artist-ts/core/trainer-state';
 import { FID_INCEPTION_ID } from '@artist-ts/eval-fid';
 import { type GptConfig, gptMetadata } from '@artist-ts/gpt-knowl';
+import type { ReaderOptions } from '@artist-ts/torch-files';
+import { loadStateDict, type StateDict } from '@artist-ts/torch-files';
 import { VQGAN_MODEL_TYPE, type VqganConfig } from '@artist-ts/vqgan';
 import { GPT_TORCH_PREFIX, gptPlan, inferGptConfig } from './convert/gpt';
 import { INCEPTION_IGNORE, inceptionPlan } from './convert/inception';
 import { applyPlan, ConversionError, type ConversionReport, checkPlan } from './convert/plan';
 import { inferVqganConfig, vqganIgnore, vqganPlan } from './convert/vqgan';
-import type { ReaderOptions } from './limits';
-import { loadStateDict, type StateDict } from './torch_file';
 
 export type ImportKind = 'artist' | 'vqgan' | 'inception';
 export const IMPORT_KINDS: readonly ImportKind[] = ['artist', 'vqgan', 'inception'];
@@ -155,7 +155,7 @@ function hasPrefix(sd: StateDict, prefix: string): boolean {
 
 /**
  * Converts `from` into runtime checkpoints under `out`. Throws ConversionError (listing every
- * missing, unexpected and mis-shaped key) or TorchImportError (a bad or hostile file); nothing is
+ * missing, unexpected and mis-shaped key) or TorchFileError (a bad or hostile file); nothing is
  * written unless every check passes.
  */
 export async function importCheckpoint(options: ImportOptions): Promise<ImportReport> {

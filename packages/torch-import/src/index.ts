@@ -1,10 +1,19 @@
 /**
  * @artist-ts/torch-import: run released PyTorch checkpoints (taming VQGAN, EasyNLP ARTIST,
- * pytorch-fid Inception) with artist-ts, without Python. The reader alone (no tfjs, no target
- * packages) is `@artist-ts/torch-import/reader`.
+ * pytorch-fid Inception) with artist-ts, without Python. It re-exports the file reader and writers
+ * of `@artist-ts/torch-files` (no tfjs, no model packages), which can also be used alone.
  */
 
-export { GPT_SHAPE_FREE_DEFAULTS, GPT_TORCH_PREFIX, gptPlan, inferGptConfig } from './convert/gpt';
+export * from '@artist-ts/torch-files';
+export {
+  easynlpConfig,
+  easynlpDifferences,
+  GPT_SHAPE_FREE_DEFAULTS,
+  GPT_TORCH_PREFIX,
+  gptPlan,
+  gptTorchBuffers,
+  inferGptConfig,
+} from './convert/gpt';
 export { INCEPTION_IGNORE, type InceptionConvSpec, inceptionPlan } from './convert/inception';
 export {
   applyLayout,
@@ -20,7 +29,9 @@ export {
   type ConversionReport,
   checkPlan,
   type IgnoreRule,
+  invertPlan,
   type MappingRow,
+  undoLayout,
 } from './convert/plan';
 export {
   inferVqganConfig,
@@ -28,6 +39,19 @@ export {
   vqganIgnore,
   vqganPlan,
 } from './convert/vqgan';
+export {
+  type ArtistWeights,
+  DEFAULT_EXPORT_OPTIONS,
+  EASYNLP_FILES,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportReport,
+  type ExportSource,
+  exportEasyNLP,
+  type ModelWeights,
+  validateExportOptions,
+} from './export';
 export {
   ARTIST_VQGAN_PREFIX,
   DEFAULT_ALLOWED_GLOBALS,
@@ -40,4 +64,3 @@ export {
   importCheckpoint,
   validateImportOptions,
 } from './import';
-export * from './reader';

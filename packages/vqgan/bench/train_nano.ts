@@ -27,12 +27,8 @@ import { setConvGradMode } from '../src/conv';
 import { InMemoryImageDataset } from '../src/dataset';
 import { psnr, toModelInput } from '../src/images';
 import { generateShapeImages } from '../src/synthetic';
-import {
-  type EpochStats,
-  VQGAN_TRAIN_PRESETS,
-  type VqganTrainConfig,
-  VqganTrainer,
-} from '../src/trainer';
+import { VQGAN_TRAIN_PRESETS, type VqganTrainConfig } from '../src/train_config';
+import { type EpochStats, VqganTrainer } from '../src/trainer';
 import { Vqgan } from '../src/vqgan';
 import { readTsvImages } from './tsv_images';
 
@@ -158,7 +154,7 @@ async function main(): Promise<void> {
   let cpuAtFirst = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let lastNll = Number.NaN;
-  await trainer.train({
+  await trainer.fit({
     steps,
     onStep: (m) => {
       if (m.step === 1) {

@@ -1,7 +1,7 @@
 /**
  * taming-transformers building blocks (taming/modules/diffusionmodules/model.py) on NHWC tensors:
- * ResnetBlock, AttnBlock, Downsample, Upsample. Each has a `make*` that creates its parameters
- * under taming's key names and a forward function.
+ * ResnetBlock, AttnBlock, Downsample, Upsample. Each has a `*Params` that looks its variables up
+ * by taming's key names (created from the parameter table, param_table.ts) and a forward function.
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv1x1, conv2d, upsampleConv2d } from './conv';
@@ -22,18 +22,15 @@ export interface ResBlockParams {
   ninShortcut: ConvParams | null;
 }
 
-export function makeResBlock(
-  store: ParamStore,
-  name: string,
-  cin: number,
-  cout: number,
-): ResBlockParams {
+export function resBlockParams(store: ParamStore, name: string): ResBlockParams {
   return {
-    norm1: store.norm(`${name}.norm1`, cin),
-    conv1: store.conv(`${name}.conv1`, 3, cin, cout),
-    norm2: store.norm(`${name}.norm2`, cout),
-    conv2: store.conv(`${name}.conv2`, 3, cout, cout),
-    ninShortcut: cin !== cout ? store.conv(`${name}.nin_shortcut`, 1, cin, cout) : null,
+    norm1: store.normParams(`${name}.norm1`),
+    conv1: store.convParams(`${name}.conv1`),
+    norm2: store.normParams(`${name}.norm2`),
+    conv2: store.convParams(`${name}.conv2`),
+    ninShortcut: store.has(`${name}.nin_shortcut.weight`)
+      ? store.convParams(`${name}.nin_shortcut`)
+      : null,
   };
 }
 
@@ -59,13 +56,13 @@ export interface AttnParams {
   projOut: ConvParams;
 }
 
-export function makeAttn(store: ParamStore, name: string, c: number): AttnParams {
+export function attnParams(store: ParamStore, name: string): AttnParams {
   return {
-    norm: store.norm(`${name}.norm`, c),
-    q: store.conv(`${name}.q`, 1, c, c),
-    k: store.conv(`${name}.k`, 1, c, c),
-    v: store.conv(`${name}.v`, 1, c, c),
-    projOut: store.conv(`${name}.proj_out`, 1, c, c),
+    norm: store.normParams(`${name}.norm`),
+    q: store.convParams(`${name}.q`),
+    k: store.convParams(`${name}.k`),
+    v: store.convParams(`${name}.v`),
+    projOut: store.convParams(`${name}.proj_out`),
   };
 }
 
@@ -84,17 +81,9 @@ export function attnBlock(p: AttnParams, x: tf.Tensor4D, n: NormSpec): tf.Tensor
   });
 }
 
-export function makeDownsample(store: ParamStore, name: string, c: number): ConvParams {
-  return store.conv(`${name}.conv`, 3, c, c);
-}
-
 /** taming Downsample(with_conv): zero-pad right and bottom by 1, then a valid 3x3 stride-2 conv. */
 export function downsample(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
   return conv2d(x, p.weight, p.bias, 2, [0, 1, 0, 1]);
-}
-
-export function makeUpsample(store: ParamStore, name: string, c: number): ConvParams {
-  return store.conv(`${name}.conv`, 3, c, c);
 }
 
 /**

@@ -11,6 +11,13 @@
  * `Conv2D` override. `'kernel'` mode uses tfjs's own gradient (`Conv2DBackpropFilter`), for
  * backends whose kernel is fast.
  *
+ * Backend-safe: every convolution kernel this module calls, forward and backward, gets padding
+ * 'valid' or 'same' (tfjs-node's Conv2DBackpropInput / Conv2DBackpropFilter accept nothing
+ * else). PyTorch-style pads become 'same' where TF's SAME rule gives exactly those pads for the
+ * input at hand (3x3 stride-1 pad 1; taming's Downsample pad on even inputs; 4x4 stride-2 pad 1
+ * on even inputs), and an explicit `tf.pad` followed by a 'valid' conv elsewhere, so the
+ * gradients tfjs derives call only 'valid'/'same' kernels too.
+ *
  * Only standard tfjs ops are used.
  */
 import { runtimeInfo } from '@artist-ts/runtime';
@@ -72,6 +79,40 @@ function explicit(
   ];
 }
 
+const NO_PAD: Pad4 = [0, 0, 0, 0];
+
+/** TF's SAME padding [before, after] along one axis (tfjs conv_util's rule, dilation 1). */
+function samePad(size: number, k: number, stride: number): [number, number] {
+  const out = Math.ceil(size / stride);
+  const total = Math.max(0, (out - 1) * stride + k - size);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
+/**
+ * How a conv with PyTorch-style `pad` runs on kernels that accept only 'valid' / 'same':
+ * `'same'` when TF's SAME rule gives exactly `pad` for this input, else `'valid'` after padding
+ * the input with `pre` (all zeros when `pad` is).
+ */
+export function backendPadding(
+  xShape: readonly number[], // [b, h, w, c]
+  kernel: readonly [number, number],
+  stride: number,
+  pad: Pad4,
+): { padding: 'same' | 'valid'; pre: Pad4 } {
+  if (pad.every((p) => p === 0)) return { padding: 'valid', pre: NO_PAD };
+  const [th, bh] = samePad(xShape[1], kernel[0], stride);
+  const [lw, rw] = samePad(xShape[2], kernel[1], stride);
+  if (th === pad[0] && bh === pad[1] && lw === pad[2] && rw === pad[3])
+    return { padding: 'same', pre: NO_PAD };
+  return { padding: 'valid', pre: pad };
+}
+
+/** `x` zero-padded by `pad` ([top, bottom, left, right]); `x` itself when there is nothing to pad. */
+function padInput(x: tf.Tensor4D, pad: Pad4): tf.Tensor4D {
+  return pad.some((p) => p !== 0) ? tf.pad(x, explicit(pad)) : x; // [b, h + t + b, w + l + r, c]
+}
+
 /** Weight gradient of `conv2d(x, w, stride, pad)` given the output gradient `dy`, via a conv. */
 export function convFilterGrad(
   x: tf.Tensor4D, // [b, h, w, ci]
@@ -83,7 +124,7 @@ export function convFilterGrad(
   return tf.tidy(() => {
     const [kh, kw] = kernel;
     const [, ho, wo] = dy.shape;
-    let xp: tf.Tensor4D = pad.some((p) => p !== 0) ? tf.pad(x, explicit(pad)) : x; // [b, hp, wp, ci]
+    let xp = padInput(x, pad); // [b, hp, wp, ci]
     // Rows/cols that no output position reads (when (hp - kh) % stride != 0) are dropped.
     const needH = (ho - 1) * stride + kh;
     const needW = (wo - 1) * stride + kw;
@@ -108,12 +149,16 @@ export function conv2d(
   stride: number,
   pad: Pad4,
 ): tf.Tensor4D {
-  const padArg = explicit(pad);
+  const [kh, kw] = [w.shape[0], w.shape[1]];
+  const { padding, pre } = backendPadding(x.shape, [kh, kw], stride, pad);
+  // 'same' pads inside the kernel: the filter gradient below needs those pads spelled out.
+  const kernelPad = padding === 'same' ? pad : NO_PAD;
+  const xin = padInput(x, pre); // [b, h', w', ci]
   let y: tf.Tensor4D;
   if (resolvedConvGradMode() === 'kernel' || !(w instanceof tf.Variable && w.trainable)) {
     // Constant kernels (e.g. LPIPS's VGG) need no weight gradient: tfjs's own gradient then only
     // computes the input gradient.
-    y = tf.conv2d(x, w, stride, padArg);
+    y = tf.conv2d(xin, w, stride, padding);
   } else {
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const x4 = args[0] as tf.Tensor4D;
@@ -121,17 +166,17 @@ export function conv2d(
       const save = args[2] as tf.GradSaveFunc;
       save([x4, w4]);
       return {
-        value: tf.conv2d(x4, w4, stride, padArg), // [b, ho, wo, co]
+        value: tf.conv2d(x4, w4, stride, padding), // [b, ho, wo, co]
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
           const dy4 = dy as tf.Tensor4D;
-          const dx = tf.conv2dTranspose(dy4, ws, xs.shape, stride, padArg); // [b, h, w, ci]
-          const dw = convFilterGrad(xs, dy4, [ws.shape[0], ws.shape[1]], stride, pad);
+          const dx = tf.conv2dTranspose(dy4, ws, xs.shape, stride, padding); // [b, h', w', ci]
+          const dw = convFilterGrad(xs, dy4, [kh, kw], stride, kernelPad);
           return [dx, dw];
         },
       };
     });
-    y = op(x, w) as tf.Tensor4D;
+    y = op(xin, w) as tf.Tensor4D;
   }
   return bias ? tf.add(y, bias) : y;
 }
@@ -194,7 +239,8 @@ export function upsampleConv2d(
     const k = foldUpsampleKernel(w); // [4, 4, co, ci]
     let y: tf.Tensor4D;
     if (resolvedConvGradMode() === 'kernel') {
-      y = tf.conv2dTranspose(x, k, outShape, 2, 1);
+      // 'same' for a stride-2 4x4 kernel on the 2h x 2w output is exactly pad 1 on every side.
+      y = tf.conv2dTranspose(x, k, outShape, 2, 'same');
     } else {
       const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
         const x4 = args[0] as tf.Tensor4D;
@@ -202,11 +248,11 @@ export function upsampleConv2d(
         const save = args[2] as tf.GradSaveFunc;
         save([x4, k4]);
         return {
-          value: tf.conv2dTranspose(x4, k4, outShape, 2, 1), // [b, 2h, 2w, co]
+          value: tf.conv2dTranspose(x4, k4, outShape, 2, 'same'), // [b, 2h, 2w, co]
           gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
             const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
             const dy4 = dy as tf.Tensor4D;
-            const dx = tf.conv2d(dy4, ks, 2, 1); // [b, h, w, ci]
+            const dx = tf.conv2d(dy4, ks, 2, 'same'); // [b, h, w, ci]
             // y = convT(x, K) is the input gradient of conv(y; K), so dK is that conv's filter
             // gradient with the roles swapped: input dy, output gradient x.
             const dk = convFilterGrad(dy4, xs, [4, 4], 2, [1, 1, 1, 1]); // [4, 4, co, ci]

@@ -50,10 +50,16 @@ export {
   NLayerDiscriminator,
   validateDiscriminatorConfig,
 } from './discriminator';
-export { FlatAdam, type FlatAdamConfig } from './flat_adam';
 export { groupNorm, groupNormSwish, swish } from './group_norm';
 export { type ImageBatch, type ImageInput, psnr, toModelInput, toUint8Pixels } from './images';
 export { LPIPS_VGG_SLICES, Lpips, lpipsWeightSpecs, type PerceptualLoss } from './lpips';
+export {
+  countVqganParameters,
+  type VqganLayout,
+  type VqganParamInit,
+  type VqganParamSpec,
+  vqganParameterSpecs,
+} from './param_table';
 export { ParamStore } from './params';
 export {
   codeDistances,
@@ -65,26 +71,20 @@ export {
   straightThrough,
 } from './quantizer';
 export { generateShapeImages, syntheticShapesDataset } from './synthetic';
-export {
-  ARTIST_VQGAN_PREFIX,
-  expectedTamingKeyCount,
-  fromTamingLayout,
-  TAMING_KEY_PATTERNS,
-  type TamingKeyPattern,
-  type TamingKeyRow,
-  type TamingTransform,
-  tamingKeyRow,
-} from './taming_keys';
+export { ARTIST_VQGAN_PREFIX, tamingKeys } from './taming_keys';
 export {
   DEFAULT_VQGAN_TRAIN_CONFIG,
+  VQGAN_TRAIN_PRESETS,
+  type VqganTrainConfig,
+  validateVqganTrainConfig,
+} from './train_config';
+export {
   type EpochStats,
   type StepMetrics,
   type TrainerOptions,
-  type TrainOptions,
-  VQGAN_TRAIN_PRESETS,
-  type VqganTrainConfig,
+  type VqganFitOptions,
+  type VqganFitResult,
   VqganTrainer,
-  validateVqganTrainConfig,
 } from './trainer';
 export {
   isAuxWeight,
@@ -92,5 +92,4 @@ export {
   VQGAN_MODEL_TYPE,
   Vqgan,
   type VqganCreateOptions,
-  WeightMismatchError,
 } from './vqgan';

@@ -11,19 +11,17 @@ import * as tf from '@tensorflow/tfjs';
 import {
   type AttnParams,
   attnBlock,
+  attnParams,
   downsample,
-  makeAttn,
-  makeDownsample,
-  makeResBlock,
-  makeUpsample,
   type NormSpec,
   type ResBlockParams,
   resBlock,
+  resBlockParams,
   upsample,
 } from './blocks';
-import type { VqganConfig } from './config';
 import { conv2d } from './conv';
 import { groupNormSwish } from './group_norm';
+import type { LevelModules, VqganModules } from './param_table';
 import type { ConvParams, NormParams, ParamStore } from './params';
 
 const PAD1 = [1, 1, 1, 1] as const;
@@ -57,11 +55,19 @@ export interface DecoderParams {
   convOut: ConvParams;
 }
 
-function makeMid(store: ParamStore, prefix: string, c: number): Mid {
+function midParams(store: ParamStore, prefix: string): Mid {
   return {
-    block1: makeResBlock(store, `${prefix}.mid.block_1`, c, c),
-    attn1: makeAttn(store, `${prefix}.mid.attn_1`, c),
-    block2: makeResBlock(store, `${prefix}.mid.block_2`, c, c),
+    block1: resBlockParams(store, `${prefix}.mid.block_1`),
+    attn1: attnParams(store, `${prefix}.mid.attn_1`),
+    block2: resBlockParams(store, `${prefix}.mid.block_2`),
+  };
+}
+
+function levelParams(store: ParamStore, m: LevelModules): Level {
+  return {
+    blocks: m.blocks.map((name) => resBlockParams(store, name)),
+    attns: m.attns.map((name) => attnParams(store, name)),
+    resample: m.resample ? store.convParams(m.resample) : null,
   };
 }
 
@@ -69,35 +75,14 @@ function mid(p: Mid, x: tf.Tensor4D, n: NormSpec): tf.Tensor4D {
   return resBlock(p.block2, attnBlock(p.attn1, resBlock(p.block1, x, n), n), n);
 }
 
-export function makeEncoder(store: ParamStore, c: VqganConfig): EncoderParams {
-  const levels = c.chMult.length;
-  const inMult = [1, ...c.chMult];
-  const convIn = store.conv('encoder.conv_in', 3, c.inChannels, c.ch);
-  let res = c.resolution;
-  let blockIn = c.ch;
-  const down: Level[] = [];
-  for (let i = 0; i < levels; i++) {
-    const level: Level = { blocks: [], attns: [], resample: null };
-    blockIn = c.ch * inMult[i];
-    const blockOut = c.ch * c.chMult[i];
-    for (let j = 0; j < c.numResBlocks; j++) {
-      level.blocks.push(makeResBlock(store, `encoder.down.${i}.block.${j}`, blockIn, blockOut));
-      blockIn = blockOut;
-      if (c.attnResolutions.includes(res))
-        level.attns.push(makeAttn(store, `encoder.down.${i}.attn.${j}`, blockIn));
-    }
-    if (i !== levels - 1) {
-      level.resample = makeDownsample(store, `encoder.down.${i}.downsample`, blockIn);
-      res /= 2;
-    }
-    down.push(level);
-  }
+/** The encoder's variables, bound by name along the table's level layout. */
+export function encoderParams(store: ParamStore, modules: VqganModules): EncoderParams {
   return {
-    convIn,
-    down,
-    mid: makeMid(store, 'encoder', blockIn),
-    normOut: store.norm('encoder.norm_out', blockIn),
-    convOut: store.conv('encoder.conv_out', 3, blockIn, c.zChannels),
+    convIn: store.convParams('encoder.conv_in'),
+    down: modules.down.map((m) => levelParams(store, m)),
+    mid: midParams(store, 'encoder'),
+    normOut: store.normParams('encoder.norm_out'),
+    convOut: store.convParams('encoder.conv_out'),
   };
 }
 
@@ -117,35 +102,14 @@ export function encoderForward(p: EncoderParams, x: tf.Tensor4D, n: NormSpec): t
   });
 }
 
-export function makeDecoder(store: ParamStore, c: VqganConfig): DecoderParams {
-  const levels = c.chMult.length;
-  let blockIn = c.ch * c.chMult[levels - 1];
-  let res = c.resolution / 2 ** (levels - 1);
-  const convIn = store.conv('decoder.conv_in', 3, c.zChannels, blockIn);
-  const midP = makeMid(store, 'decoder', blockIn);
-  const up: Level[] = new Array(levels);
-  // Created from the lowest resolution up, as taming's constructor does (its parameter order).
-  for (let i = levels - 1; i >= 0; i--) {
-    const level: Level = { blocks: [], attns: [], resample: null };
-    const blockOut = c.ch * c.chMult[i];
-    for (let j = 0; j < c.numResBlocks + 1; j++) {
-      level.blocks.push(makeResBlock(store, `decoder.up.${i}.block.${j}`, blockIn, blockOut));
-      blockIn = blockOut;
-      if (c.attnResolutions.includes(res))
-        level.attns.push(makeAttn(store, `decoder.up.${i}.attn.${j}`, blockIn));
-    }
-    if (i !== 0) {
-      level.resample = makeUpsample(store, `decoder.up.${i}.upsample`, blockIn);
-      res *= 2;
-    }
-    up[i] = level;
-  }
+/** The decoder's variables, bound by name along the table's level layout. */
+export function decoderParams(store: ParamStore, modules: VqganModules): DecoderParams {
   return {
-    convIn,
-    mid: midP,
-    up,
-    normOut: store.norm('decoder.norm_out', blockIn),
-    convOut: store.conv('decoder.conv_out', 3, blockIn, c.outChannels),
+    convIn: store.convParams('decoder.conv_in'),
+    mid: midParams(store, 'decoder'),
+    up: modules.up.map((m) => levelParams(store, m)),
+    normOut: store.normParams('decoder.norm_out'),
+    convOut: store.convParams('decoder.conv_out'),
   };
 }
 
@@ -171,8 +135,4 @@ export function decoderTrunk(p: DecoderParams, z: tf.Tensor4D, n: NormSpec): tf.
 
 export function decoderHead(p: DecoderParams, h: tf.Tensor4D): tf.Tensor4D {
   return conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1); // [b, H, W, 3]
-}
-
-export function decoderForward(p: DecoderParams, z: tf.Tensor4D, n: NormSpec): tf.Tensor4D {
-  return tf.tidy(() => decoderHead(p, decoderTrunk(p, z, n)));
 }

@@ -1,11 +1,13 @@
 /**
  * Named parameters of a model: one tf.Variable per weight, named with taming's state-dict key
  * (`encoder.down.0.block.0.conv1.weight`), layouts as tfjs expects (conv kernels [kh, kw, in, out]).
- * Initialisation follows PyTorch's defaults (what taming trains from), drawn from a seeded Rng.
+ * The VQGAN's variables are created from its parameter table (param_table.ts: PyTorch's default
+ * initialisers, drawn from a seeded Rng in table order); the discriminator adds its own.
  */
 
 import type { Rng } from '@artist-ts/core/rng';
 import * as tf from '@tensorflow/tfjs';
+import type { VqganParamSpec } from './param_table';
 
 let storeCounter = 0;
 
@@ -84,20 +86,26 @@ export class ParamStore {
     return v;
   }
 
-  /** PyTorch Conv2d default init: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-  conv(name: string, k: number, ci: number, co: number): ConvParams {
-    const bound = 1 / Math.sqrt(ci * k * k);
+  /** Creates the variable a parameter-table row describes (see param_table.ts). */
+  create(spec: VqganParamSpec): tf.Variable {
+    return spec.init.kind === 'uniform'
+      ? this.uniform(spec.name, spec.shape, spec.init.bound)
+      : this.constant(spec.name, spec.shape, spec.init.value);
+  }
+
+  /** The weight and bias of conv `name` (created from the table). */
+  convParams(name: string): ConvParams {
     return {
-      weight: this.uniform<tf.Rank.R4>(`${name}.weight`, [k, k, ci, co], bound),
-      bias: this.uniform<tf.Rank.R1>(`${name}.bias`, [co], bound),
+      weight: this.get(`${name}.weight`) as tf.Variable<tf.Rank.R4>,
+      bias: this.get(`${name}.bias`) as tf.Variable<tf.Rank.R1>,
     };
   }
 
-  /** GroupNorm/BatchNorm affine: gamma = 1, beta = 0. */
-  norm(name: string, c: number): NormParams {
+  /** The affine of norm `name` (created from the table). */
+  normParams(name: string): NormParams {
     return {
-      weight: this.constant<tf.Rank.R1>(`${name}.weight`, [c], 1),
-      bias: this.constant<tf.Rank.R1>(`${name}.bias`, [c], 0),
+      weight: this.get(`${name}.weight`) as tf.Variable<tf.Rank.R1>,
+      bias: this.get(`${name}.bias`) as tf.Variable<tf.Rank.R1>,
     };
   }
 

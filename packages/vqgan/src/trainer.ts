@@ -1,19 +1,11 @@
 /**
- * VQGAN training (taming's VQModel + VQLPIPSWithDiscriminator) with codebook health.
+ * VQGAN training (taming's VQModel + VQLPIPSWithDiscriminator) with codebook health: the loop,
+ * checkpoints and resume. The configuration lives in train_config.ts, the generator objective and
+ * taming's adaptive GAN weight in vq_loss.ts.
  *
- * Generator step: nll = l1 * mean|x - x^| + l2 * mean(x - x^)^2 + perceptual * P(x, x^);
- * loss = nll + codebookWeight * q_loss [+ lambda * discFactor * g_loss once step >= discStart], with
- * g_loss = -mean D(x^) and taming's adaptive lambda = ||grad_W nll|| / (||grad_W g_loss|| + 1e-4),
- * clamped to [0, 1e4], times discWeight, W = decoder.conv_out.weight.
- * Discriminator step: discFactor * hinge(D(x), D(sg x^)).
- * Two Adam optimizers (betas 0.5, 0.9), as taming.
- *
- * The adaptive weight is computed inside the single backward pass: the reconstruction enters the
- * loss through two identity hooks (tf.customGrad). The nll branch is recorded after the GAN
- * branch, so backprop (which walks the tape in reverse) reaches the nll hook first and stores
- * d nll / d x^; the GAN hook then receives d g / d x^, turns both into weight gradients of
- * conv_out (a conv of the decoder activation h with the output gradient), forms lambda and scales
- * its gradient by lambda * discFactor. No second forward or backward pass is needed.
+ * Generator step: vq_loss's objective; discriminator step: discFactor * hinge(D(x), D(sg x^)).
+ * Two Adam optimizers (taming: betas 0.5, 0.9), the runtime's AdamW with weight decay 0, whose
+ * moments stay on the backend.
  *
  * Codebook health: per-epoch usage and perplexity, dead-code restart from a reservoir of recent
  * encoder outputs every `restartEvery` steps, optional k-means initialisation.
@@ -22,9 +14,15 @@
  * and the latent reservoir are all in the checkpoint.
  */
 import fs from 'node:fs';
-import { readCheckpoint } from '@artist-ts/core/checkpoint-files';
+import { readCheckpoint, resolveCheckpointDir } from '@artist-ts/core/checkpoint-files';
 import { Rng } from '@artist-ts/core/rng';
+import {
+  type TrainLoopOptions,
+  type TrainLoopResult,
+  validateTrainLoopOptions,
+} from '@artist-ts/core/train-loop';
 import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
+import { AdamW } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import {
   type CodebookStats,
@@ -34,186 +32,20 @@ import {
   LatentReservoir,
   restartDeadCodes,
 } from './codebook';
-import { convFilterGrad } from './conv';
 import type { ImageDataset } from './dataset';
-import {
-  type DiscriminatorConfig,
-  hingeDLoss,
-  NLayerDiscriminator,
-  validateDiscriminatorConfig,
-} from './discriminator';
-import { FlatAdam } from './flat_adam';
+import { hingeDLoss, NLayerDiscriminator } from './discriminator';
 import { toModelInput } from './images';
 import type { PerceptualLoss } from './lpips';
+import { type VqganTrainConfig, validateVqganTrainConfig, vqganLrScale } from './train_config';
+import {
+  adaptiveGanWeight,
+  type GeneratorLosses,
+  generatorLosses,
+  identityHook,
+  readLosses,
+  stackLosses,
+} from './vq_loss';
 import { Vqgan } from './vqgan';
-
-export interface VqganTrainConfig {
-  batchSize: number;
-  /** Generator (autoencoder) Adam learning rate. */
-  learningRate: number;
-  /** Discriminator Adam learning rate (taming: the same). */
-  discLearningRate: number;
-  /** Adam betas (taming: 0.5, 0.9). */
-  beta1: number;
-  beta2: number;
-  l1Weight: number;
-  l2Weight: number;
-  /** Weight of the perceptual hook (used only when one is given). */
-  perceptualWeight: number;
-  codebookWeight: number;
-  /** Train a PatchGAN discriminator. */
-  disc: boolean;
-  /** Step from which the GAN terms are active (taming `disc_start`). */
-  discStart: number;
-  /** taming `disc_weight`: scales the adaptive lambda. */
-  discWeight: number;
-  /** taming `disc_factor`. */
-  discFactor: number;
-  /** taming's adaptive lambda (false: lambda = discWeight). */
-  adaptiveWeight: boolean;
-  discriminator: DiscriminatorConfig;
-  /** Restart codes hit fewer than `restartThreshold` times in the last `restartEvery` steps (0: off). */
-  restartEvery: number;
-  restartThreshold: number;
-  /** Recent encoder outputs kept as restart candidates. */
-  reservoirSize: number;
-  /** Latents added to the reservoir per step (sampled from the batch). */
-  reservoirPerStep: number;
-  /** k-means initialisation of the codebook from the first batches before step 0. */
-  kmeansInit: boolean;
-  kmeansBatches: number;
-  kmeansIterations: number;
-  /** Seed of the run's RNG streams (data order, restarts, k-means). */
-  seed: number | string;
-  /**
-   * Cosine learning-rate decay over this many steps, from the learning rates down to
-   * `minLrRatio` times them, then constant (0: constant learning rates, as taming). Applies to
-   * both optimizers; a function of the step, so resume stays exact.
-   */
-  lrDecaySteps: number;
-  /** Final fraction of the learning rates under `lrDecaySteps`. */
-  minLrRatio: number;
-}
-
-export const DEFAULT_VQGAN_TRAIN_CONFIG: VqganTrainConfig = {
-  batchSize: 8,
-  learningRate: 2e-4,
-  discLearningRate: 2e-4,
-  beta1: 0.5,
-  beta2: 0.9,
-  l1Weight: 1,
-  l2Weight: 1,
-  perceptualWeight: 1,
-  codebookWeight: 1,
-  disc: false,
-  discStart: 0,
-  discWeight: 0.8,
-  discFactor: 1,
-  adaptiveWeight: true,
-  discriminator: { nLayers: 2, ndf: 64, inChannels: 3 },
-  restartEvery: 50,
-  restartThreshold: 1,
-  reservoirSize: 4096,
-  reservoirPerStep: 256,
-  kmeansInit: false,
-  kmeansBatches: 8,
-  kmeansIterations: 10,
-  seed: 'vqgan-train',
-  lrDecaySteps: 0,
-  minLrRatio: 0.1,
-};
-
-/**
- * Named training recipes. `taming`: taming-transformers' optimizer settings (the defaults; for
- * fine-tuning released weights and GAN training). `fast`: small models from scratch on a CPU
- * without the GAN (the demo recipe): a higher learning rate with Adam's usual betas (0.9, 0.99;
- * taming's 0.5/0.9 suits the adversarial phase, and learns the reconstruction more slowly),
- * k-means initialisation from 16 batches and dead-code restart every 8 steps. On emoji-zh 32x32
- * with `nano` it gives usage 100 % and perplexity above 0.8 x 512 from the first epoch.
- */
-export const VQGAN_TRAIN_PRESETS: Record<'taming' | 'fast', VqganTrainConfig> = {
-  taming: DEFAULT_VQGAN_TRAIN_CONFIG,
-  fast: {
-    ...DEFAULT_VQGAN_TRAIN_CONFIG,
-    learningRate: 2e-3,
-    beta1: 0.9,
-    beta2: 0.99,
-    kmeansInit: true,
-    kmeansBatches: 16,
-    restartEvery: 8,
-  },
-};
-
-export function validateVqganTrainConfig(config: Partial<VqganTrainConfig> = {}): VqganTrainConfig {
-  for (const key of Object.keys(config)) {
-    if (!(key in DEFAULT_VQGAN_TRAIN_CONFIG)) {
-      throw new Error(
-        `vqgan train config: unknown field '${key}' (allowed: ${Object.keys(DEFAULT_VQGAN_TRAIN_CONFIG).join(', ')})`,
-      );
-    }
-  }
-  const c: VqganTrainConfig = {
-    ...DEFAULT_VQGAN_TRAIN_CONFIG,
-    ...config,
-    discriminator: validateDiscriminatorConfig({
-      ...DEFAULT_VQGAN_TRAIN_CONFIG.discriminator,
-      ...(config.discriminator ?? {}),
-    }),
-  };
-  const posInt = [
-    'batchSize',
-    'reservoirSize',
-    'reservoirPerStep',
-    'kmeansBatches',
-    'kmeansIterations',
-  ] as const;
-  for (const k of posInt) {
-    if (!Number.isInteger(c[k]) || c[k] < 1)
-      throw new Error(`vqgan train config: '${k}' must be a positive integer, got ${String(c[k])}`);
-  }
-  const nonNegInt = ['discStart', 'restartEvery', 'lrDecaySteps'] as const;
-  for (const k of nonNegInt) {
-    if (!Number.isInteger(c[k]) || c[k] < 0)
-      throw new Error(`vqgan train config: '${k}' must be an integer >= 0, got ${String(c[k])}`);
-  }
-  const nonNeg = [
-    'learningRate',
-    'discLearningRate',
-    'l1Weight',
-    'l2Weight',
-    'perceptualWeight',
-    'codebookWeight',
-    'discWeight',
-    'discFactor',
-    'restartThreshold',
-  ] as const;
-  for (const k of nonNeg) {
-    if (typeof c[k] !== 'number' || !Number.isFinite(c[k]) || c[k] < 0) {
-      throw new Error(
-        `vqgan train config: '${k}' must be a finite number >= 0, got ${String(c[k])}`,
-      );
-    }
-  }
-  if (!(typeof c.minLrRatio === 'number' && c.minLrRatio >= 0 && c.minLrRatio <= 1)) {
-    throw new Error(
-      `vqgan train config: 'minLrRatio' must be in [0, 1], got ${String(c.minLrRatio)}`,
-    );
-  }
-  for (const k of ['beta1', 'beta2'] as const) {
-    if (!(c[k] >= 0 && c[k] < 1))
-      throw new Error(`vqgan train config: '${k}' must be in [0, 1), got ${String(c[k])}`);
-  }
-  for (const k of ['disc', 'adaptiveWeight', 'kmeansInit'] as const) {
-    if (typeof c[k] !== 'boolean')
-      throw new Error(`vqgan train config: '${k}' must be true or false, got ${String(c[k])}`);
-  }
-  if (typeof c.seed !== 'number' && typeof c.seed !== 'string') {
-    throw new Error(
-      `vqgan train config: 'seed' must be a number or a string, got ${String(c.seed)}`,
-    );
-  }
-  return c;
-}
 
 /** What one optimizer step measured. */
 export interface StepMetrics {
@@ -249,35 +81,21 @@ export interface EpochStats extends CodebookStats {
   step: number;
 }
 
-export interface TrainOptions {
-  /** Stop when this many optimizer steps have been taken in total. */
-  steps?: number;
-  /** Or after this many more epochs. */
-  epochs?: number;
-  onStep?: (m: StepMetrics) => void;
-  onEpoch?: (s: EpochStats) => void;
-  /** Save a checkpoint here every `checkpointEvery` steps and at the end. */
-  checkpointDir?: string;
-  checkpointEvery?: number;
-  keepLast?: number;
-  onCheckpoint?: (dir: string) => void;
-  signal?: AbortSignal;
+/** `fit`'s options: the shared training-loop surface, plus per-epoch codebook statistics. */
+export interface VqganFitOptions extends TrainLoopOptions<StepMetrics> {
+  onEpoch?: (s: EpochStats) => void | Promise<void>;
+}
+
+/** What `fit` resolves to: the shared result, plus the epoch the trainer is in. */
+export interface VqganFitResult extends TrainLoopResult<StepMetrics> {
+  epoch: number;
 }
 
 export interface TrainerOptions {
   perceptualLoss?: PerceptualLoss;
 }
 
-const PAD1 = [1, 1, 1, 1] as const;
 const TRAINER_PREFIX = 'trainer.';
-
-function identityHook(onGrad: (dy: tf.Tensor) => tf.Tensor): (x: tf.Tensor4D) => tf.Tensor4D {
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-    value: tf.clone(args[0] as tf.Tensor),
-    gradFunc: (dy: tf.Tensor) => onGrad(dy),
-  }));
-  return (x) => op(x) as tf.Tensor4D;
-}
 
 export class VqganTrainer {
   readonly config: VqganTrainConfig;
@@ -285,8 +103,8 @@ export class VqganTrainer {
   readonly discriminator: NLayerDiscriminator | null;
   readonly dataset: ImageDataset;
   private readonly perceptual: PerceptualLoss | null;
-  private readonly genOpt: FlatAdam;
-  private readonly discOpt: FlatAdam | null;
+  private readonly genOpt: AdamW;
+  private readonly discOpt: AdamW | null;
   private readonly genVars: Record<string, tf.Variable>;
   private readonly discVars: Record<string, tf.Variable>;
   private readonly engineToName = new Map<string, string>();
@@ -337,12 +155,10 @@ export class VqganTrainer {
       this.engineToName.set(v.name, name);
     }
     const { beta1, beta2 } = this.config;
-    const shapes = (vars: Record<string, tf.Variable>) =>
-      Object.entries(vars).map(([n, v]): [string, number[]] => [n, v.shape]);
-    this.genOpt = new FlatAdam(
-      { learningRate: this.config.learningRate, beta1, beta2, epsilon: 1e-8 },
-      shapes(this.genVars),
-    );
+    // Adam = AdamW without weight decay (taming's torch.optim.Adam, eps 1e-8).
+    const adam = (learningRate: number) =>
+      new AdamW({ learningRate, beta1, beta2, epsilon: 1e-8, weightDecay: 0 });
+    this.genOpt = adam(this.config.learningRate);
     this.discVars = {};
     if (this.config.disc) {
       this.discriminator = new NLayerDiscriminator(
@@ -354,10 +170,7 @@ export class VqganTrainer {
         this.discVars[name] = v;
         this.engineToName.set(v.name, name);
       }
-      this.discOpt = new FlatAdam(
-        { learningRate: this.config.discLearningRate, beta1, beta2, epsilon: 1e-8 },
-        shapes(this.discVars),
-      );
+      this.discOpt = adam(this.config.discLearningRate);
     } else {
       this.discriminator = null;
       this.discOpt = null;
@@ -452,29 +265,24 @@ export class VqganTrainer {
     const discActive = disc !== null && this.step >= cfg.discStart;
     const discFactor = discActive ? cfg.discFactor : 0;
 
-    let kept: { xrec: tf.Tensor4D; ze: tf.Tensor4D; idx: tf.Tensor; scalars: tf.Tensor1D } | null =
+    let kept: { xrec: tf.Tensor4D; ze: tf.Tensor4D; idx: tf.Tensor; losses: tf.Tensor1D } | null =
       null;
-    let dNll: tf.Tensor | null = null;
-    let lambda: tf.Tensor | null = null;
+    let dNll: tf.Tensor4D | null = null;
+    let lambda: tf.Scalar | null = null;
     let hLast: tf.Tensor4D | null = null;
     const lastW = this.model.decoder.convOut.weight;
 
     const nllHook = identityHook((dy) => {
-      dNll = tf.keep(tf.clone(dy));
+      dNll = tf.keep(tf.clone(dy)) as tf.Tensor4D;
       return tf.clone(dy);
     });
     const ganHook = identityHook((dy) => {
-      let lam: tf.Tensor;
+      let lam: tf.Scalar;
       if (cfg.adaptiveWeight) {
         if (!dNll || !hLast)
           throw new Error('VqganTrainer: adaptive weight hooks ran out of order');
         const k: [number, number] = [lastW.shape[0], lastW.shape[1]];
-        const gN = convFilterGrad(hLast, dNll as tf.Tensor4D, k, 1, PAD1);
-        const gG = convFilterGrad(hLast, dy as tf.Tensor4D, k, 1, PAD1);
-        lam = tf.mul(
-          tf.clipByValue(tf.div(tf.norm(gN), tf.add(tf.norm(gG), 1e-4)), 0, 1e4),
-          cfg.discWeight,
-        );
+        lam = adaptiveGanWeight(hLast, dNll, dy as tf.Tensor4D, k, cfg.discWeight);
       } else {
         lam = tf.scalar(cfg.discWeight);
       }
@@ -491,40 +299,15 @@ export class VqganTrainer {
         gLoss = tf.neg(tf.mean(disc.forward(ganHook(out.xrec)))) as tf.Scalar;
       }
       const xr = discActive ? nllHook(out.xrec) : out.xrec;
-      const diff = tf.sub(x, xr);
-      const l1 = tf.mean(tf.abs(diff)) as tf.Scalar;
-      const l2 = tf.mean(tf.square(diff)) as tf.Scalar;
-      let nll: tf.Scalar = tf.add(tf.mul(l1, cfg.l1Weight), tf.mul(l2, cfg.l2Weight));
-      let perc: tf.Scalar | null = null;
-      if (this.perceptual) {
-        perc = this.perceptual(x, xr);
-        nll = tf.add(nll, tf.mul(perc, cfg.perceptualWeight));
-      }
-      let total: tf.Scalar = tf.add(nll, tf.mul(out.q.loss, cfg.codebookWeight));
-      // The GAN term enters with coefficient 1; its gradient is scaled by lambda * discFactor in ganHook.
-      if (gLoss) total = tf.add(total, gLoss);
-      const zero = tf.scalar(-1);
+      const losses = generatorLosses(x, xr, out.q, cfg, this.perceptual, gLoss);
       kept = {
-        xrec: tf.clone(out.xrec),
-        ze: tf.clone(out.ze),
-        idx: tf.clone(out.q.indices),
-        scalars: tf.stack([
-          nll,
-          l1,
-          l2,
-          perc ?? zero,
-          out.q.loss,
-          out.q.codebookLoss,
-          out.q.commitLoss,
-          gLoss ?? zero,
-          tf.add(nll, tf.mul(out.q.loss, cfg.codebookWeight)),
-        ]) as tf.Tensor1D,
+        xrec: tf.keep(tf.clone(out.xrec)),
+        ze: tf.keep(tf.clone(out.ze)),
+        idx: tf.keep(tf.clone(out.q.indices)),
+        losses: tf.keep(stackLosses(losses)),
       };
-      tf.keep(kept.xrec);
-      tf.keep(kept.ze);
-      tf.keep(kept.idx);
-      tf.keep(kept.scalars);
-      return total;
+      // The GAN term enters with coefficient 1; its gradient is scaled by lambda * discFactor in ganHook.
+      return gLoss ? tf.add(losses.reconstructionObjective, gLoss) : losses.reconstructionObjective;
     };
 
     const { value, grads } = tf.variableGrads(genLoss, Object.values(this.genVars));
@@ -534,9 +317,12 @@ export class VqganTrainer {
     this.genOpt.applyGradients(this.genVars, this.gradsByName(grads));
     tf.dispose(grads);
     if (!kept) throw new Error('VqganTrainer: generator step produced no outputs');
-    const k = kept as { xrec: tf.Tensor4D; ze: tf.Tensor4D; idx: tf.Tensor; scalars: tf.Tensor1D };
-    const s = k.scalars.dataSync();
-    const lam = lambda ? (lambda as tf.Tensor).dataSync()[0] : null;
+    const k = kept as { xrec: tf.Tensor4D; ze: tf.Tensor4D; idx: tf.Tensor; losses: tf.Tensor1D };
+    const losses: GeneratorLosses<number> = readLosses(k.losses.dataSync(), {
+      perceptual: this.perceptual !== null,
+      gLoss: discActive,
+    });
+    const lam = lambda ? (lambda as tf.Scalar).dataSync()[0] : null;
     tf.dispose(
       [dNll as tf.Tensor | null, lambda as tf.Tensor | null].filter(
         (t): t is tf.Tensor => t !== null,
@@ -572,7 +358,7 @@ export class VqganTrainer {
     countCodes(this.restartCounts, idx);
     const batchCodes = new Set(idx).size;
     this.reservoir.add(k.ze.dataSync() as Float32Array, this.rngReservoir, cfg.reservoirPerStep);
-    tf.dispose([k.xrec, k.ze, k.idx, k.scalars, x]);
+    tf.dispose([k.xrec, k.ze, k.idx, k.losses, x]);
 
     this.step += 1;
     this.cursor += 1;
@@ -580,18 +366,20 @@ export class VqganTrainer {
     if (cfg.restartEvery > 0 && this.step % cfg.restartEvery === 0) {
       restarted = this.restartDeadCodes();
     }
-    const gLoss = discActive ? s[7] : null;
+    const { gLoss } = losses;
     const metrics: StepMetrics = {
       step: this.step,
       epoch: this.epoch,
-      loss: s[8] + (gLoss !== null && lam !== null ? lam * discFactor * gLoss : 0),
-      nll: s[0],
-      l1: s[1],
-      l2: s[2],
-      perceptual: this.perceptual ? s[3] : null,
-      qLoss: s[4],
-      codebookLoss: s[5],
-      commitLoss: s[6],
+      loss:
+        losses.reconstructionObjective +
+        (gLoss !== null && lam !== null ? lam * discFactor * gLoss : 0),
+      nll: losses.nll,
+      l1: losses.l1,
+      l2: losses.l2,
+      perceptual: losses.perceptual,
+      qLoss: losses.qLoss,
+      codebookLoss: losses.codebookLoss,
+      commitLoss: losses.commitLoss,
       gLoss,
       discWeight: lam,
       dLoss,
@@ -613,10 +401,7 @@ export class VqganTrainer {
 
   /** Learning-rate multiplier of the next step (cosine decay to `minLrRatio`; 1 when off). */
   lrScale(): number {
-    const { lrDecaySteps, minLrRatio } = this.config;
-    if (lrDecaySteps === 0) return 1;
-    const t = Math.min(this.step, lrDecaySteps) / lrDecaySteps;
-    return minLrRatio + (1 - minLrRatio) * 0.5 * (1 + Math.cos(Math.PI * t));
+    return vqganLrScale(this.config, this.step);
   }
 
   /** Restarts codes hit fewer than `restartThreshold` times since the last check. Returns how many. */
@@ -632,39 +417,58 @@ export class VqganTrainer {
     return dead.length;
   }
 
-  /** Runs steps until `steps` total steps or `epochs` more epochs, reporting through callbacks. */
-  async train(
-    options: TrainOptions = {},
-  ): Promise<{ steps: number; lastMetrics: StepMetrics | null }> {
+  /**
+   * Trains until `steps` updates in all (counting those of a resumed checkpoint) or `epochs` more
+   * epochs (default: one), reporting through the callbacks; the shared training-loop surface of
+   * `@artist-ts/core/train-loop`. With `checkpointDir`, resumes from its newest checkpoint when it
+   * is ahead of this trainer (`resume`, default true), writes a checkpoint every `checkpointEvery`
+   * updates, at the end and when `signal` stops the run (then `aborted` is true).
+   */
+  async fit(options: VqganFitOptions = {}): Promise<VqganFitResult> {
+    // (core's validator is typed for `unknown` reports; the checks do not look at the callbacks)
+    validateTrainLoopOptions(options as unknown as TrainLoopOptions, 'VqganTrainer.fit');
+    const root = options.checkpointDir;
+    let savedStep: number | null = null;
+    if (root && (options.resume ?? true) && resolveCheckpointDir(root)) {
+      savedStep = await this.resumeFrom(root);
+    }
     const target =
-      options.steps !== undefined
-        ? options.steps
-        : this.step + (options.epochs ?? 1) * this.stepsPerEpoch - this.cursor;
-    if (!Number.isInteger(target) || target < 0)
-      throw new Error(`train: 'steps' must be an integer >= 0, got ${target}`);
+      options.steps ?? this.step + (options.epochs ?? 1) * this.stepsPerEpoch - this.cursor;
     const every = options.checkpointEvery ?? 0;
     let last: StepMetrics | null = null;
-    const start = this.step;
-    while (this.step < target) {
-      if (options.signal?.aborted) break;
+    let checkpoint: string | null = null;
+    const save = async () => {
+      if (!root) return;
+      checkpoint = await this.save(root, { keepLast: options.keepLast });
+      savedStep = this.step;
+      await options.onCheckpoint?.({ dir: checkpoint, step: this.step });
+    };
+    while (this.step < target && !options.signal?.aborted) {
       const { metrics, epochEnd } = this.trainStep();
       last = metrics;
-      options.onStep?.(metrics);
-      if (epochEnd) options.onEpoch?.(epochEnd);
-      if (options.checkpointDir && every > 0 && this.step % every === 0) {
-        const dir = await this.save(options.checkpointDir, { keepLast: options.keepLast });
-        options.onCheckpoint?.(dir);
-      }
+      await options.onStep?.(metrics);
+      if (epochEnd) await options.onEpoch?.(epochEnd);
+      if (every > 0 && this.step % every === 0) await save();
       await new Promise((r) => setImmediate(r));
     }
-    if (options.checkpointDir && (every === 0 || this.step % every !== 0) && this.step > start) {
-      const dir = await this.save(options.checkpointDir, { keepLast: options.keepLast });
-      options.onCheckpoint?.(dir);
-    }
-    return { steps: this.step - start, lastMetrics: last };
+    const aborted = this.step < target && (options.signal?.aborted ?? false);
+    if (savedStep !== this.step) await save();
+    return { step: this.step, aborted, last, checkpoint, epoch: this.epoch };
   }
 
-  private optimizerRaw(prefix: string, opt: FlatAdam): RawTensor[] {
+  /**
+   * Loads the newest checkpoint under `root` into this trainer and its model when it is ahead of
+   * the trainer. Returns the step that checkpoint holds, or null when it is not ahead.
+   */
+  private async resumeFrom(root: string): Promise<number | null> {
+    const ckpt = await readCheckpoint(root);
+    if (ckpt.state.step <= this.step) return ckpt.state.step === this.step ? this.step : null;
+    this.model.assignWeights(ckpt.tensors, { source: `${ckpt.dir}/weights.bin` });
+    this.restore(ckpt.state, ckpt.tensors, ckpt.dir);
+    return this.step;
+  }
+
+  private optimizerRaw(prefix: string, opt: AdamW): RawTensor[] {
     return opt.getWeights().map(({ name, tensor }) => {
       const raw: RawTensor = {
         name: `${prefix}/${name}`,

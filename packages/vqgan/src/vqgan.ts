@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { readCheckpoint, writeCheckpoint } from '@artist-ts/core/checkpoint-files';
 import { Rng } from '@artist-ts/core/rng';
 import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
+import { matchWeights, WeightMismatchError, weightsMatch } from '@artist-ts/core/weight-match';
 import * as tf from '@tensorflow/tfjs';
 import type { NormSpec } from './blocks';
 import {
@@ -20,12 +21,13 @@ import { type ImageInput, toModelInput, toUint8Pixels } from './images';
 import {
   type DecoderParams,
   decoderHead,
+  decoderParams,
   decoderTrunk,
   type EncoderParams,
   encoderForward,
-  makeDecoder,
-  makeEncoder,
+  encoderParams,
 } from './networks';
+import { vqganTable } from './param_table';
 import { type ConvParams, ParamStore } from './params';
 import { nearestCodes, type QuantizeOutput, quantize } from './quantizer';
 
@@ -36,25 +38,6 @@ export interface VqganCreateOptions {
   seed?: number | string;
   /** 'random' (PyTorch default init, as taming) or 'zeros' (fast; for loading weights). */
   init?: 'random' | 'zeros';
-}
-
-/** Missing, unexpected and mis-shaped weight names when loading. */
-export class WeightMismatchError extends Error {
-  constructor(
-    readonly source: string,
-    readonly missing: string[],
-    readonly unexpected: string[],
-    readonly misShaped: string[],
-  ) {
-    const parts: string[] = [];
-    const list = (a: string[]) =>
-      a.slice(0, 10).join(', ') + (a.length > 10 ? `, ... (${a.length})` : '');
-    if (missing.length) parts.push(`missing: ${list(missing)}`);
-    if (unexpected.length) parts.push(`unexpected: ${list(unexpected)}`);
-    if (misShaped.length) parts.push(`wrong shape: ${list(misShaped)}`);
-    super(`${source}: weights do not match the model (${parts.join('; ')})`);
-    this.name = 'WeightMismatchError';
-  }
 }
 
 export type TrainForwardOutput = {
@@ -90,16 +73,13 @@ export class Vqgan {
     const rng = new Rng(options.seed ?? 'vqgan-init');
     this.store = new ParamStore('vqgan', rng, true, options.init === 'zeros');
     const store = this.store;
-    this.encoder = makeEncoder(store, config);
-    this.quantConv = store.conv('quant_conv', 1, config.zChannels, config.embedDim);
-    // taming: embedding.weight.data.uniform_(-1/n_e, 1/n_e)
-    this.codebook = store.uniform<tf.Rank.R2>(
-      'quantize.embedding.weight',
-      [config.nEmbed, config.embedDim],
-      1 / config.nEmbed,
-    );
-    this.postQuantConv = store.conv('post_quant_conv', 1, config.embedDim, config.zChannels);
-    this.decoder = makeDecoder(store, config);
+    const table = vqganTable(config);
+    for (const spec of table.specs) store.create(spec);
+    this.encoder = encoderParams(store, table.modules);
+    this.quantConv = store.convParams('quant_conv');
+    this.codebook = store.get('quantize.embedding.weight') as tf.Variable<tf.Rank.R2>;
+    this.postQuantConv = store.convParams('post_quant_conv');
+    this.decoder = decoderParams(store, table.modules);
   }
 
   /** A new model with freshly initialised weights (accepts a preset name or a partial config). */
@@ -329,22 +309,17 @@ export class Vqgan {
     const source = options.source ?? 'weights';
     const byName = new Map<string, RawTensor>();
     for (const t of tensors) if (!isAuxWeight(t.name)) byName.set(t.name, t);
-    const missing: string[] = [];
-    const misShaped: string[] = [];
+    const match = matchWeights(
+      this.store.entries().map(([name, v]) => [name, v.shape] as const),
+      [...byName.values()].map((t) => [t.name, t.shape] as const),
+    );
+    if ((options.strict ?? true) && !weightsMatch(match)) {
+      throw new WeightMismatchError(source, match);
+    }
+    const misShaped = new Set(match.misShaped.map((m) => m.name));
     for (const [name, v] of this.store.entries()) {
       const t = byName.get(name);
-      if (!t) missing.push(name);
-      else if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
-        misShaped.push(`${name} [${t.shape}] vs [${v.shape}]`);
-      }
-    }
-    const unexpected = [...byName.keys()].filter((n) => !this.store.has(n));
-    if ((options.strict ?? true) && (missing.length || unexpected.length || misShaped.length)) {
-      throw new WeightMismatchError(source, missing, unexpected, misShaped);
-    }
-    for (const [name, v] of this.store.entries()) {
-      const t = byName.get(name);
-      if (!t || t.shape.some((d, i) => d !== v.shape[i])) continue;
+      if (!t || misShaped.has(name)) continue;
       if (t.dtype !== 'float32')
         throw new Error(`${source}: weight '${name}' must be float32, got ${t.dtype}`);
       tf.tidy(() => v.assign(tf.tensor(t.data as Float32Array, v.shape, 'float32')));

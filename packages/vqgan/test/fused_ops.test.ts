@@ -1,9 +1,8 @@
-import { AdamW, initRuntime } from '@artist-ts/runtime';
+import { initRuntime } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { upsample, upsampleReference } from '../src/blocks';
 import { getConvGradMode, resolvedConvGradMode, setConvGradMode } from '../src/conv';
-import { FlatAdam } from '../src/flat_adam';
 import { groupNorm, groupNormSwish, swish } from '../src/group_norm';
 import { oneHotFloat } from '../src/quantizer';
 
@@ -117,65 +116,6 @@ test("conv gradient modes: explicit modes resolve to themselves, 'auto' to one o
   expect(getConvGradMode()).toBe('auto');
   expect(['conv', 'kernel']).toContain(resolvedConvGradMode());
   expect(() => setConvGradMode('fast' as 'auto')).toThrow(/'auto', 'conv' or 'kernel'/);
-});
-
-describe('FlatAdam', () => {
-  test("follows the runtime's AdamW (weightDecay 0) and round-trips its slots", () => {
-    const shapes: [string, number[]][] = [
-      ['a', [2, 3]],
-      ['b', [4]],
-      ['c', [1, 1, 2, 2]],
-    ];
-    const make = () =>
-      Object.fromEntries(
-        shapes.map(([n, s], i) => [n, tf.variable(tf.randomNormal(s, 0, 1, 'float32', i + 1))]),
-      );
-    const cfg = { learningRate: 0.01, beta1: 0.5, beta2: 0.9, epsilon: 1e-8 };
-    const va = make();
-    const vb = make();
-    const ref = new AdamW({ ...cfg, weightDecay: 0 });
-    const flat = new FlatAdam(cfg, shapes);
-    for (let step = 0; step < 4; step++) {
-      const grads = Object.fromEntries(
-        shapes.map(([n, s], i) => [n, tf.randomNormal(s, 0, 1, 'float32', 100 * step + i)]),
-      );
-      ref.applyGradients(va, grads);
-      flat.applyGradients(vb, grads);
-      tf.dispose(Object.values(grads));
-    }
-    for (const [n] of shapes) expectArraysClose(vb[n], va[n], { atol: 1e-6, rtol: 1e-5 });
-    // slots under AdamW's names; restoring them into a fresh optimizer continues identically
-    const slots = flat.getWeights();
-    expect(slots.map((s) => s.name).sort()).toEqual(
-      ['step', 'm/a', 'm/b', 'm/c', 'v/a', 'v/b', 'v/c'].sort(),
-    );
-    const refSlots = ref.getWeights();
-    for (const s of refSlots) {
-      const mine = slots.find((t) => t.name === s.name);
-      expect(mine).toBeDefined();
-      expectArraysClose(mine?.tensor as tf.Tensor, s.tensor, { atol: 1e-6, rtol: 1e-5 });
-    }
-    const again = new FlatAdam(cfg, shapes);
-    again.setWeights(slots);
-    expect(again.step).toBe(4);
-    const vc = Object.fromEntries(shapes.map(([n]) => [n, tf.variable(vb[n].clone())]));
-    const g = Object.fromEntries(shapes.map(([n, s]) => [n, tf.ones(s)]));
-    flat.applyGradients(vb, g);
-    again.applyGradients(vc, g);
-    for (const [n] of shapes)
-      expect(Array.from(vc[n].dataSync())).toEqual(Array.from(vb[n].dataSync()));
-    expect(() => flat.applyGradients(vb, { a: g.a, b: g.b })).toThrow(
-      /no gradient for parameter 'c'/,
-    );
-    tf.dispose([...slots, ...refSlots].map((s) => s.tensor));
-    tf.dispose([
-      ...Object.values(va),
-      ...Object.values(vb),
-      ...Object.values(vc),
-      ...Object.values(g),
-    ]);
-    ref.dispose();
-  });
 });
 
 describe('oneHotFloat', () => {

@@ -53,35 +53,57 @@ describe('upsampleNearest2x', () => {
   });
 });
 
-describe('conv2d fast weight gradient', () => {
+describe('conv2d: PyTorch-style pads on valid/same kernels, and the fast weight gradient', () => {
   const cases: [string, number, number, Pad4, number][] = [
     ['3x3 s1 p1', 3, 1, [1, 1, 1, 1], 6],
     ['3x3 s2 pad right/bottom (Downsample)', 3, 2, [0, 1, 0, 1], 6],
+    ['3x3 s2 pad right/bottom, odd input', 3, 2, [0, 1, 0, 1], 7],
     ['4x4 s2 p1 (PatchGAN)', 4, 2, [1, 1, 1, 1], 8],
+    ['4x4 s2 p1, odd input', 4, 2, [1, 1, 1, 1], 7],
     ['4x4 s1 p1 (PatchGAN)', 4, 1, [1, 1, 1, 1], 5],
     ['1x1 s1', 1, 1, [0, 0, 0, 0], 5],
   ];
-  test.each(cases)('%s matches tfjs gradients', (_name, k, stride, pad, size) => {
-    const x = tf.randomNormal([2, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-    // a trainable variable takes the fast path (constant kernels use tfjs's gradient)
-    const w = tf.variable(
-      tf.randomNormal([k, k, 3, 4], 0, 1, 'float32', 2),
-    ) as tf.Variable<tf.Rank.R4>;
-    const b = tf.randomNormal([4], 0, 1, 'float32', 3) as tf.Tensor1D;
-    const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) =>
-      tf.sum(
-        tf.square(conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, bi as tf.Tensor1D, stride, pad)),
-      );
-    setConvGradMode('kernel');
-    const ref = tf.grads(f)([x, w, b]);
-    const yRef = conv2d(x, w, b, stride, pad);
-    setConvGradMode('conv');
-    const got = tf.grads(f)([x, w, b]);
-    const y = conv2d(x, w, b, stride, pad);
-    expectArraysClose(y, yRef, { atol: 1e-5 });
-    for (let i = 0; i < 3; i++) expectArraysClose(got[i], ref[i], { rtol: 1e-4, atol: 1e-3 });
-    tf.dispose([x, w, b, yRef, y, ...ref, ...got]);
-  });
+  test.each(cases)(
+    '%s: values and gradients equal the stock explicit-pad conv in both modes',
+    (_name, k, stride, pad, size) => {
+      const x = tf.randomNormal([2, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+      // a trainable variable takes the fast path (constant kernels use tfjs's gradient)
+      const w = tf.variable(
+        tf.randomNormal([k, k, 3, 4], 0, 1, 'float32', 2),
+      ) as tf.Variable<tf.Rank.R4>;
+      const b = tf.randomNormal([4], 0, 1, 'float32', 3) as tf.Tensor1D;
+      const explicit: [[number, number], [number, number], [number, number], [number, number]] = [
+        [0, 0],
+        [pad[0], pad[1]],
+        [pad[2], pad[3]],
+        [0, 0],
+      ];
+      // the reference: tfjs's own conv with numeric pads (what conv2d used to call)
+      const stock = (xi: tf.Tensor4D, wi: tf.Tensor4D, bi: tf.Tensor1D) =>
+        tf.add(tf.conv2d(xi, wi, stride, explicit), bi) as tf.Tensor4D;
+      const loss =
+        (conv: (xi: tf.Tensor4D, wi: tf.Tensor4D, bi: tf.Tensor1D) => tf.Tensor4D) =>
+        (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) =>
+          tf.sum(tf.square(conv(xi as tf.Tensor4D, wi as tf.Tensor4D, bi as tf.Tensor1D)));
+      const ours = (xi: tf.Tensor4D, wi: tf.Tensor4D, bi: tf.Tensor1D) =>
+        conv2d(xi, wi, bi, stride, pad);
+      const yRef = stock(x, w, b);
+      const ref = tf.grads(loss(stock))([x, w, b]);
+      try {
+        for (const mode of ['kernel', 'conv'] as const) {
+          setConvGradMode(mode);
+          const y = ours(x, w, b);
+          const got = tf.grads(loss(ours))([x, w, b]);
+          expectArraysClose(y, yRef, { atol: 1e-5 });
+          for (let i = 0; i < 3; i++) expectArraysClose(got[i], ref[i], { rtol: 1e-4, atol: 1e-3 });
+          tf.dispose([y, ...got]);
+        }
+      } finally {
+        setConvGradMode('auto');
+        tf.dispose([x, w, b, yRef, ...ref]);
+      }
+    },
+  );
 
   test('does not leak', async () => {
     const x = tf.randomNormal([1, 4, 4, 2]) as tf.Tensor4D;

@@ -3,11 +3,9 @@ import type { RawTensor } from '@artist-ts/core/trainer-state';
 import { initRuntime } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import { conv2d } from '../src/conv';
 import { InMemoryImageDataset } from '../src/dataset';
 import { Lpips, lpipsWeightSpecs } from '../src/lpips';
 import { generateShapeImages } from '../src/synthetic';
-import { fromTamingLayout, TAMING_KEY_PATTERNS, tamingKeyRow } from '../src/taming_keys';
 import { VqganTrainer } from '../src/trainer';
 import { Vqgan } from '../src/vqgan';
 import { MICRO } from './helpers';
@@ -91,39 +89,5 @@ describe('LPIPS', () => {
     expect(() => new Lpips(w, 'vgg.bin')).toThrow(
       /vgg.bin: net.slice1.0.weight has shape \[3,3,3,32\].*missing lin2.model.1.weight/,
     );
-  });
-});
-
-describe('taming key mapping', () => {
-  test('every weight maps to its taming key; conv kernels transpose from [out, in, kh, kw]', () => {
-    const model = Vqgan.create(MICRO, { seed: 1 });
-    for (const [name, v] of model.store.entries()) {
-      const row = tamingKeyRow(name, v.shape);
-      expect(row.tamingKey).toBe(name);
-      if (v.rank === 4) {
-        expect(row.transform).toBe('conv_oihw_to_hwio');
-        expect(row.tamingShape).toEqual([v.shape[3], v.shape[2], v.shape[0], v.shape[1]]);
-      } else expect(row.tamingShape).toEqual(v.shape);
-    }
-    expect(TAMING_KEY_PATTERNS.length).toBeGreaterThan(10);
-    model.dispose();
-  });
-
-  test('a converted PyTorch conv weight gives the PyTorch convolution', () => {
-    // torch.nn.functional.conv2d with weight [out=2, in=1, 2, 2] = 0..7 on a 3x3 input 1..9, no padding:
-    // out0 = [[25, 31], [43, 49]], out1 = [[73, 95], [139, 161]] (python3 + numpy cross-correlation).
-    const torchW = Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
-    const { data, shape } = fromTamingLayout(torchW, [2, 1, 2, 2], 'conv_oihw_to_hwio');
-    expect(shape).toEqual([2, 2, 1, 2]);
-    const x = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
-    const y = conv2d(
-      x,
-      tf.tensor4d(data, shape as [number, number, number, number]),
-      null,
-      1,
-      [0, 0, 0, 0],
-    );
-    expect(Array.from(y.dataSync())).toEqual([25, 73, 31, 95, 43, 139, 49, 161]);
-    tf.dispose([x, y]);
   });
 });

@@ -3,7 +3,8 @@ import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { codeGridShape, PRESETS, validateVqganConfig } from '../src/config';
 import { toUint8Pixels } from '../src/images';
-import { expectedTamingKeyCount } from '../src/taming_keys';
+import { countVqganParameters, vqganParameterSpecs } from '../src/param_table';
+import { tamingKeys } from '../src/taming_keys';
 import { Vqgan } from '../src/vqgan';
 import { MICRO } from './helpers';
 
@@ -17,13 +18,14 @@ const EXPECTED_PARAMS: Record<string, number> = {
   small: 12185859,
   'artist-base': 76073859,
 };
+const EXPECTED_KEYS: Record<string, number> = { nano: 153, small: 215, 'artist-base': 343 };
 
 describe('Vqgan shapes', () => {
   test('nano: 32x32 images <-> 8x8 codes', () => {
     const model = Vqgan.create('nano', { seed: 1 });
     const c = model.config;
     expect(model.parameterCount()).toBe(EXPECTED_PARAMS.nano);
-    expect(model.store.names().length).toBe(expectedTamingKeyCount(c));
+    expect(model.store.names()).toEqual(tamingKeys(c));
     expect(codeGridShape(c)).toEqual([8, 8]);
     const images = {
       data: new Uint8Array(32 * 32 * 3).fill(128),
@@ -46,7 +48,7 @@ describe('Vqgan shapes', () => {
     const model = Vqgan.create('small', { init: 'zeros' });
     const c = model.config;
     expect(model.parameterCount()).toBe(EXPECTED_PARAMS.small);
-    expect(model.store.names().length).toBe(expectedTamingKeyCount(c));
+    expect(model.store.names()).toEqual(tamingKeys(c));
     expect(codeGridShape(c)).toEqual([8, 8]);
     const x = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
     const codes = model.encode(x);
@@ -92,6 +94,41 @@ describe('Vqgan shapes', () => {
     }, 'encode/decode');
     x.dispose();
     model.dispose();
+  });
+});
+
+describe('parameter table', () => {
+  test.each(['nano', 'small', 'artist-base'] as const)(
+    '%s: counts, key count and layouts without building the model',
+    (name) => {
+      const c = validateVqganConfig(name);
+      const specs = vqganParameterSpecs(c);
+      expect(countVqganParameters(c)).toBe(EXPECTED_PARAMS[name]);
+      expect(specs.length).toBe(EXPECTED_KEYS[name]);
+      expect(new Set(specs.map((s) => s.name)).size).toBe(specs.length);
+      for (const s of specs) {
+        // every 4-D weight is a conv kernel stored HWIO; everything else keeps PyTorch's layout
+        if (s.torchShape.length === 4) {
+          expect(s.layout).toBe('conv_oihw_to_hwio');
+          const [o, i, kh, kw] = s.torchShape;
+          expect(s.shape).toEqual([kh, kw, i, o]);
+        } else {
+          expect(s.layout).toBe('identity');
+          expect(s.shape).toEqual(s.torchShape);
+        }
+      }
+    },
+  );
+
+  test('initialisers are PyTorch defaults: U(+-1/sqrt(fan_in)) convs, GroupNorm 1/0, codebook U(+-1/n)', () => {
+    const specs = vqganParameterSpecs(validateVqganConfig('nano'));
+    const get = (n: string) => specs.find((s) => s.name === n)?.init;
+    expect(get('encoder.conv_in.weight')).toEqual({ kind: 'uniform', bound: 1 / Math.sqrt(27) });
+    expect(get('encoder.conv_in.bias')).toEqual({ kind: 'uniform', bound: 1 / Math.sqrt(27) });
+    expect(get('quant_conv.weight')).toEqual({ kind: 'uniform', bound: 1 / Math.sqrt(32) });
+    expect(get('decoder.norm_out.weight')).toEqual({ kind: 'constant', value: 1 });
+    expect(get('decoder.norm_out.bias')).toEqual({ kind: 'constant', value: 0 });
+    expect(get('quantize.embedding.weight')).toEqual({ kind: 'uniform', bound: 1 / 512 });
   });
 });
 

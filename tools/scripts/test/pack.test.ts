@@ -16,7 +16,7 @@ const publicPackages = fs
   .filter((dir) => !JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).private);
 
 const ALLOWED =
-  /^(dist\/.+|README\.md|CHANGELOG\.md|NOTICE(\.md)?|LICENSE|package\.json|binding\.gyp|src\/native\/.+\.(cc|h)|scripts\/.+\.js)$/;
+  /^(dist\/.+|README\.md|CHANGELOG\.md|NOTICE(\.md)?|LICENSE|package\.json|binding\.gyp|src\/native\/.+\.(cc|h)|scripts\/.+\.js|prebuilds\/[a-z0-9-]+\/[^/]+\.node)$/;
 
 function collectTargets(exportsField: unknown, out: string[] = []): string[] {
   if (typeof exportsField === 'string') out.push(exportsField);

@@ -7,13 +7,15 @@
  * (bit-compatible with GPT_knowl), one without it `fusion: 'none'`.
  */
 import {
+  blockSize,
   type GptConfig,
   ignoredTorchKeys,
+  jointVocabSize,
   PRESETS,
   parameterSpecs,
   validateGptConfig,
 } from '@artist-ts/gpt-knowl';
-import type { StateDict } from '../torch_file';
+import { type StateDict, WritableTensor } from '@artist-ts/torch-files';
 import { ConversionError, type IgnoreRule, type MappingRow, sourceShape } from './plan';
 
 export const GPT_TORCH_PREFIX = 'transformer.';
@@ -78,4 +80,60 @@ export function gptPlan(c: GptConfig): { rows: MappingRow[]; ignore: IgnoreRule[
     },
   ];
   return { rows, ignore };
+}
+
+/**
+ * The buffers a strict `load_state_dict` of EasyNLP's GPT expects besides the weights: each block's
+ * causal mask, lower-triangular ones [1, 1, block, block] (minGPT, `n_unmasked` 0). One tensor is
+ * shared by every key (one storage in the file).
+ */
+export function gptTorchBuffers(c: GptConfig): Map<string, WritableTensor> {
+  const T = blockSize(c);
+  const ones = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) ones.fill(1, i * T, i * T + i + 1);
+  const mask = new WritableTensor(
+    { dtype: 'float32', shape: [1, 1, T, T], data: ones },
+    'attn.mask',
+  );
+  return new Map(ignoredTorchKeys(c).map((k) => [k, mask]));
+}
+
+/** EasyNLP's `config.json` (ARTISTConfig, `model_type` "artist") for a GPT config. */
+export function easynlpConfig(c: GptConfig): Record<string, unknown> {
+  return {
+    model_type: 'artist',
+    vocab_size: jointVocabSize(c),
+    img_vocab_size: c.imageVocabSize,
+    text_vocab_size: c.textVocabSize,
+    block_size: blockSize(c),
+    n_layer: c.nLayer,
+    n_head: c.nHead,
+    n_embd: c.nEmbd,
+    embd_pdrop: c.embdPdrop,
+    resid_pdrop: c.residPdrop,
+    attn_pdrop: c.attnPdrop,
+    n_unmasked: 0,
+  };
+}
+
+/**
+ * What EasyNLP's code hard-codes that this config differs from (the weights still load into a
+ * minGPT of the same sizes): one line per field.
+ */
+export function easynlpDifferences(c: GptConfig): string[] {
+  const out: string[] = [];
+  const base = PRESETS['artist-base'];
+  if (c.mlpRatio !== 4) out.push(`gpt mlpRatio ${c.mlpRatio}: EasyNLP's Block is 4 * n_embd wide`);
+  if (c.fusion !== 'none' && c.entityDim !== 100) {
+    out.push(`gpt entityDim ${c.entityDim}: EasyNLP's ent_emb is nn.Linear(100, n_embd)`);
+  }
+  if (c.fusion !== 'none' && c.fusion !== 'easynlp') {
+    out.push(
+      `gpt fusion '${c.fusion}': EasyNLP's GPT_knowl applies its own ('easynlp') fusion to these weights`,
+    );
+  }
+  for (const k of ['textLen', 'imageLen'] as const) {
+    if (c[k] !== base[k]) out.push(`gpt ${k} ${c[k]}: EasyNLP hard-codes ${base[k]}`);
+  }
+  return out;
 }

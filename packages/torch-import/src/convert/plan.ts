@@ -1,12 +1,23 @@
 /**
  * A conversion plan: for every weight of the target model, which source key feeds it, with which
  * shape and layout change; plus the rules for source keys that are knowingly dropped. Applying a
- * plan checks everything at once (missing, unexpected and mis-shaped keys are listed together) and
- * accounts for every source key: used, ignored with a reason, or an error.
+ * plan checks everything at once with core's weight matcher (missing, unexpected and mis-shaped keys
+ * are listed together) and accounts for every source key: used, ignored with a reason, or an error.
  */
 import type { RawTensor } from '@artist-ts/core/trainer-state';
-import type { StateDict } from '../torch_file';
-import { applyLayout, type LayoutTransform, transformedShape } from './layout';
+import {
+  type MisShapedWeight,
+  matchWeights,
+  WeightMismatchError,
+} from '@artist-ts/core/weight-match';
+import { type ByteChunks, type StateDict, WritableTensor } from '@artist-ts/torch-files';
+import {
+  applyLayout,
+  type LayoutTransform,
+  oihwToHwio,
+  transformedShape,
+  transpose2d,
+} from './layout';
 
 export interface MappingRow {
   /** Our weight name. */
@@ -40,29 +51,25 @@ export interface ConversionReport {
   unused: string[];
 }
 
-/** Everything that does not fit, listed at once. */
-export class ConversionError extends Error {
+const ALLOW_UNUSED_HINT =
+  'to convert anyway and list the unexpected keys in the report, pass allowUnused (--allow-unused)';
+
+/**
+ * Everything that does not fit, listed at once: core's WeightMismatchError (missing, unexpected and
+ * mis-shaped source keys) with a hint about the source and, when keys are unexpected, about
+ * `allowUnused`.
+ */
+export class ConversionError extends WeightMismatchError {
   override readonly name = 'ConversionError';
   constructor(
-    readonly source: string,
-    readonly missing: string[],
-    readonly unexpected: string[],
-    readonly misShaped: { key: string; expected: number[]; got: number[] }[],
-    readonly hint = '',
+    source: string,
+    missing: string[],
+    unexpected: string[],
+    misShaped: MisShapedWeight[],
+    hint = '',
   ) {
-    const list = (a: string[]) =>
-      a.slice(0, 12).join(', ') + (a.length > 12 ? `, ... (${a.length} in all)` : '');
-    const parts: string[] = [];
-    if (missing.length) parts.push(`missing source keys: ${list(missing)}`);
-    if (unexpected.length) parts.push(`source keys with no destination: ${list(unexpected)}`);
-    if (misShaped.length) {
-      parts.push(
-        `wrong shapes: ${list(misShaped.map((m) => `${m.key} [${m.got}] (expected [${m.expected}])`))}`,
-      );
-    }
-    super(
-      `${source}: the checkpoint does not match the model (${parts.join('; ')})${hint ? `. ${hint}` : ''}`,
-    );
+    const hints = [hint, unexpected.length ? ALLOW_UNUSED_HINT : ''].filter((h) => h !== '');
+    super(source, { missing, unexpected, misShaped }, hints.join('\n'));
   }
 }
 
@@ -86,29 +93,20 @@ export function checkPlan(
   ignore: readonly IgnoreRule[],
   options: ApplyOptions,
 ): { ignored: { key: string; reason: string }[]; unused: string[] } {
-  const missing: string[] = [];
-  const misShaped: { key: string; expected: number[]; got: number[] }[] = [];
-  const usedKeys = new Set<string>();
-  for (const r of rows) {
-    const t = sd.tensors.get(r.sourceKey);
-    usedKeys.add(r.sourceKey);
-    if (!t) missing.push(r.sourceKey);
-    else if (
-      t.shape.length !== r.sourceShape.length ||
-      t.shape.some((d, i) => d !== r.sourceShape[i])
-    ) {
-      misShaped.push({ key: r.sourceKey, expected: r.sourceShape, got: [...t.shape] });
-    }
-  }
+  const rowKeys = new Set(rows.map((r) => r.sourceKey));
+  const inScope = (key: string) => options.scope === undefined || key.startsWith(options.scope);
   const ignored: { key: string; reason: string }[] = [];
-  const unexpected: string[] = [];
   for (const key of sd.tensors.keys()) {
-    if (usedKeys.has(key) || (options.scope !== undefined && !key.startsWith(options.scope)))
-      continue;
+    if (rowKeys.has(key) || !inScope(key)) continue;
     const rule = ignore.find((g) => ruleMatches(g, key));
     if (rule) ignored.push({ key, reason: rule.reason });
-    else unexpected.push(key);
   }
+  const dropped = new Set(ignored.map((g) => g.key));
+  const { missing, unexpected, misShaped } = matchWeights(
+    rows.map((r) => [r.sourceKey, r.sourceShape] as const),
+    [...sd.tensors].map(([key, t]) => [key, t.shape] as const),
+    { ignore: (key) => !rowKeys.has(key) && (!inScope(key) || dropped.has(key)) },
+  );
   if (missing.length || misShaped.length || (unexpected.length && !options.allowUnused)) {
     throw new ConversionError(
       sd.file,
@@ -169,4 +167,74 @@ export function sourceShape(sd: StateDict, key: string, hint = ''): readonly num
   const t = sd.tensors.get(key);
   if (!t) throw new ConversionError(sd.file, [key], [], [], hint);
   return t.shape;
+}
+
+/** Our tensor back in the source layout: the inverse of applyLayout (`sourceShape`: the source's). */
+export function undoLayout(
+  data: Float32Array,
+  sourceShape: readonly number[],
+  t: LayoutTransform,
+): Float32Array {
+  if (t === 'linear_transpose') return transpose2d(data, [sourceShape[1], sourceShape[0]]);
+  if (t === 'conv_oihw_to_hwio') {
+    // HWIO [(kh kw), i, o] -> OIHW [o, i, (kh kw)]: the same tiled transpose, read as a
+    // [(kh kw), i, o, 1] "kernel".
+    const [co, ci, kh, kw] = sourceShape;
+    return oihwToHwio(data, [kh * kw, ci, co, 1]);
+  }
+  return data;
+}
+
+/** Bytes of a float32 array (a view, no copy). */
+function bytesOf(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * The inverse of applyPlan: our tensors (checked against the rows with core's weight matcher, all
+ * misfits listed at once) -> source tensors by source key, in row order. Layout changes run lazily,
+ * when a writer reaches the tensor, so only one converted copy exists at a time.
+ */
+export function invertPlan(
+  source: string,
+  tensors: Iterable<RawTensor>,
+  rows: readonly MappingRow[],
+  options: { allowUnused?: boolean; hint?: string } = {},
+): { tensors: Map<string, WritableTensor>; unused: string[] } {
+  const ours = new Map<string, RawTensor>();
+  for (const t of tensors) ours.set(t.name, t);
+  const m = matchWeights(
+    rows.map((r) => [r.name, transformedShape(r.sourceShape, r.transform)] as const),
+    [...ours].map(([name, t]) => [name, t.shape] as const),
+  );
+  if (m.missing.length || m.misShaped.length || (m.unexpected.length && !options.allowUnused)) {
+    throw new ConversionError(
+      source,
+      m.missing,
+      options.allowUnused ? [] : m.unexpected,
+      m.misShaped,
+      options.hint,
+    );
+  }
+  const out = new Map<string, WritableTensor>();
+  for (const r of rows) {
+    const t = ours.get(r.name) as RawTensor;
+    if (!(t.data instanceof Float32Array)) {
+      throw new Error(`${source}: weight '${r.name}' must be float32, got ${t.dtype}`);
+    }
+    const data = t.data;
+    const chunks: ByteChunks =
+      r.transform === 'identity'
+        ? [bytesOf(data)]
+        : {
+            *[Symbol.iterator]() {
+              yield bytesOf(undoLayout(data, r.sourceShape, r.transform));
+            },
+          };
+    out.set(
+      r.sourceKey,
+      new WritableTensor({ dtype: 'float32', shape: r.sourceShape, data: chunks }, r.sourceKey),
+    );
+  }
+  return { tensors: out, unused: options.allowUnused ? m.unexpected : [] };
 }

@@ -1,4 +1,4 @@
-"""Parameter counts of taming-transformers' VQModel (Encoder, Decoder, VectorQuantizer2, quant_conv,
+"""Parameter and state-dict key counts of taming-transformers' VQModel (Encoder, Decoder, VectorQuantizer2, quant_conv,
 post_quant_conv), following taming/modules/diffusionmodules/model.py's constructors. Independent of
 the TypeScript code; its output is committed in test/model.test.ts.
 
@@ -6,11 +6,16 @@ the TypeScript code; its output is committed in test/model.test.ts.
 """
 
 
+KEYS = [0]  # state-dict keys created so far: every conv and norm has a weight and a bias
+
+
 def conv(ci, co, k):
+    KEYS[0] += 2
     return co * ci * k * k + co
 
 
 def norm(c):
+    KEYS[0] += 2
     return 2 * c
 
 
@@ -22,7 +27,7 @@ def resblock(ci, co):
 
 
 def attn(c):
-    return norm(c) + 4 * conv(c, c, 1)
+    return norm(c) + sum(conv(c, c, 1) for _ in ('q', 'k', 'v', 'proj_out'))
 
 
 def vqmodel(resolution, ch, ch_mult, num_res_blocks, attn_resolutions, z_channels, embed_dim,
@@ -30,6 +35,7 @@ def vqmodel(resolution, ch, ch_mult, num_res_blocks, attn_resolutions, z_channel
     levels = len(ch_mult)
     in_mult = (1,) + tuple(ch_mult)
     # Encoder
+    KEYS[0] = 1  # quantize.embedding.weight
     n = conv(in_channels, ch, 3)
     res = resolution
     block_in = ch
@@ -44,14 +50,14 @@ def vqmodel(resolution, ch, ch_mult, num_res_blocks, attn_resolutions, z_channel
         if i != levels - 1:
             n += conv(block_in, block_in, 3)  # Downsample
             res //= 2
-    n += 2 * resblock(block_in, block_in) + attn(block_in)  # mid
+    n += resblock(block_in, block_in) + resblock(block_in, block_in) + attn(block_in)  # mid
     n += norm(block_in) + conv(block_in, z_channels, 3)
     encoder = n
     # Decoder
     block_in = ch * ch_mult[-1]
     res = resolution // 2 ** (levels - 1)
     n = conv(z_channels, block_in, 3)
-    n += 2 * resblock(block_in, block_in) + attn(block_in)
+    n += resblock(block_in, block_in) + resblock(block_in, block_in) + attn(block_in)
     for i in reversed(range(levels)):
         block_out = ch * ch_mult[i]
         for _ in range(num_res_blocks + 1):
@@ -65,7 +71,7 @@ def vqmodel(resolution, ch, ch_mult, num_res_blocks, attn_resolutions, z_channel
     n += norm(block_in) + conv(block_in, out_ch, 3)
     decoder = n
     rest = conv(z_channels, embed_dim, 1) + conv(embed_dim, z_channels, 1) + n_embed * embed_dim
-    return encoder, decoder, rest, encoder + decoder + rest
+    return encoder, decoder, rest, encoder + decoder + rest, KEYS[0]
 
 
 PRESETS = {
@@ -82,5 +88,6 @@ PRESETS = {
 
 if __name__ == '__main__':
     for name, cfg in PRESETS.items():
-        enc, dec, rest, total = vqmodel(**cfg)
-        print(f'{name}: encoder {enc:,} decoder+codebook+1x1 {dec + rest:,} total {total:,}')
+        enc, dec, rest, total, keys = vqmodel(**cfg)
+        print(f'{name}: encoder {enc:,} decoder+codebook+1x1 {dec + rest:,} total {total:,}'
+              f' keys {keys}')

@@ -1,2 +1,0 @@
-export * from './generator';
-export * from './outputs';

@@ -1,0 +1,135 @@
+/**
+ * Stage `eval`: generates images for held-out (test) captions through the Generator (the same text
+ * path as artist-generate), scores them with FID/KID against the real test images (and the VQGAN
+ * reconstructions as the upper bound), scores kg-shapes-zh images by their KG facts, and writes
+ * the eval folder (samples, predictions.tsv, reconstructions, metrics.json).
+ */
+import { atomicWriteFile } from '@artist-ts/core/files';
+import { scoreKgShapesTsv } from '@artist-ts/datasets';
+import { evaluateImages, type FeatureExtractor, loadNsfwjsInceptionV3 } from '@artist-ts/eval-fid';
+import { encodeBase64, TsvWriter } from '@artist-ts/lattice-data';
+import { toUint8Pixels } from '@artist-ts/vqgan';
+import type { TrainerConfig } from '../config';
+import { Generator } from '../generator';
+import type { Stage } from '../pipeline';
+import { pngOf, readSplitImages } from '../split_images';
+
+export const evalStage: Stage<TrainerConfig> = {
+  name: 'eval',
+  after: ['gpt', 'vqgan', 'encode'],
+  configSlice: (c) => c.eval,
+  async run(ctx) {
+    const cfg = ctx.config.eval;
+    const size = ctx.config.data.size;
+    const run = ctx.run;
+    run.stageDir('eval');
+    const generator = await Generator.load(run.root);
+    const vqgan = generator.vqgan;
+    let extractor: FeatureExtractor | null = null;
+    try {
+      // Real test images (FID reference, reconstructions) and the captions to generate for.
+      const real = await readSplitImages(run.data.split('test'), size);
+      const n = Math.min(cfg.maxCaptions, real.count);
+      const { numSamples: k, ...sample } = cfg.sample;
+      ctx.progress.begin('eval:sample', n * k * generator.gpt.config.imageLen, 'tokens');
+      let tokensPerSecond = 0;
+      const images = await generator.generate(real.texts.slice(0, n), {
+        ...sample,
+        numImages: k,
+        signal: ctx.signal,
+        onProgress: (p) => {
+          tokensPerSecond = p.tokensPerSecond;
+          ctx.progress.update(p.tokens, { images: `${p.images}/${p.totalImages}` });
+        },
+      });
+      ctx.progress.end(`${tokensPerSecond.toFixed(1)} tokens/s`);
+      const per = size * size * 3;
+      const generated = new Uint8Array(images.length * per);
+      for (const [i, img] of images.entries()) generated.set(img.pixels, i * per);
+      const pred = await TsvWriter.open(run.eval.predictions, 'prediction');
+      try {
+        for (const [i, img] of images.entries()) {
+          const png = await pngOf(generated, i, size);
+          const t = img.textIndex;
+          await atomicWriteFile(run.eval.sample(real.idx[t], img.sample), png);
+          // One row per image (EasyNLP writes a Python list of all images in one column).
+          await pred.write({ idx: real.idx[t], text: real.texts[t], images: [encodeBase64(png)] });
+        }
+        await pred.close();
+      } catch (err) {
+        await pred.abort();
+        throw err;
+      }
+      const nRec = Math.min(cfg.reconstructions, real.count);
+      const rec = new Uint8Array(nRec * per);
+      for (let i = 0; i < nRec; i += 16) {
+        const m = Math.min(16, nRec - i);
+        const out = vqgan.reconstruct({
+          data: real.pixels.subarray(i * per, (i + m) * per),
+          shape: [m, size, size, 3],
+        });
+        rec.set(toUint8Pixels(out), i * per);
+        out.dispose();
+      }
+      await atomicWriteFile(run.eval.reconstructions, rec);
+      const summary: Record<string, unknown> = {
+        captions: n,
+        imagesPerCaption: k,
+        tokensPerSecond,
+        fusion: generator.gpt.config.fusion,
+      };
+      const nReal = Math.min(cfg.realImages ?? real.count, real.count);
+      if (cfg.extractor !== 'none' && n * k >= 2 && nReal >= 2) {
+        extractor = await loadNsfwjsInceptionV3();
+        const realSource = {
+          kind: 'array' as const,
+          data: real.pixels.subarray(0, nReal * per),
+          count: nReal,
+          height: size,
+          width: size,
+        };
+        ctx.progress.log(
+          `[eval] FID/KID: ${n * k} generated and ${nRec} reconstructed images against ${nReal} real test images`,
+        );
+        // One bar over the three extractions: real (unless cached), generated, reconstructions.
+        const nUp = nRec >= 2 ? nRec : 0;
+        ctx.progress.begin('eval:fid', nReal + n * k + nUp, 'images');
+        const gen = await evaluateImages({
+          extractor,
+          real: realSource,
+          fake: { kind: 'array', data: generated, count: n * k, height: size, width: size },
+          realCachePath: run.eval.realStats,
+          extract: { signal: ctx.signal },
+          onProgress: (side, done) => ctx.progress.update(side === 'real' ? done : nReal + done),
+        });
+        summary.fid = gen.fid.fid;
+        summary.kid = gen.kid?.kid ?? null;
+        summary.fidSummary = gen.summary;
+        if (nRec >= 2) {
+          const up = await evaluateImages({
+            extractor,
+            real: gen.real,
+            fake: { kind: 'array', data: rec, count: nRec, height: size, width: size },
+            kid: false,
+            extract: { signal: ctx.signal },
+            onProgress: (_side, done) => ctx.progress.update(nReal + n * k + done),
+          });
+          summary.reconstructionFid = up.fid.fid;
+          summary.reconstructionSummary = up.summary;
+        }
+        ctx.progress.end();
+        summary.realImages = nReal;
+      }
+      const dataset = run.readMarker('data')?.summary.dataset;
+      if (dataset === 'kg-shapes-zh') {
+        const s = scoreKgShapesTsv(run.data.dir, run.eval.predictions, 'test');
+        summary.kgShapes = { overall: s.overall, byGroup: s.byGroup };
+      }
+      await atomicWriteFile(run.eval.metrics, `${JSON.stringify(summary, null, 2)}\n`);
+      return summary;
+    } finally {
+      extractor?.dispose();
+      generator.dispose();
+    }
+  },
+};
