@@ -25,8 +25,8 @@ import path from 'node:path';
 import { presetConfig, type TransEConfig } from '../src/config';
 import { evaluateLinkPrediction } from '../src/evaluate';
 import { readVectorFile, writeEmbeddings } from '../src/export';
-import type { RankKernel } from '../src/kernel';
 import { type KgDataset, readOpenKEFolder } from '../src/kg_data';
+import type { RankKernel } from '../src/rank';
 import { writeSyntheticOpenKE } from '../src/synthetic_graph';
 import { type TrainKernel, trainTransE } from '../src/trainer';
 
