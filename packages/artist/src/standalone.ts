@@ -88,10 +88,8 @@ export async function kgCommand(o: {
   const progress = createProgressView();
   progress.begin('kg', cfg.epochs, 'epochs');
   const result = await trainTransE(dataset, cfg, {
-    callbacks: {
-      onEpoch: (r) =>
-        progress.update(r.epoch, { loss: r.loss, 'triples/s': Math.round(r.triplesPerSecond) }),
-    },
+    onStep: (r) =>
+      progress.update(r.epoch, { loss: r.loss, 'triples/s': Math.round(r.triplesPerSecond) }),
   });
   progress.end();
   const probe =
