@@ -5,6 +5,8 @@
  *   entity_vectors.bin               float32 matrix [N, dim] with a JSON header (layout below)
  *   relation_vectors.bin             float32 matrix [R, dim]
  *   entity_vectors.txt               `name<TAB>v1 v2 ...` (word2vec-like; optional)
+ *   entity_vectors.npy, relation_vectors.npy   numpy float32 matrices (optional)
+ *   entity2vec.pt                    torch.save of the float32 entity tensor (optional, EasyNLP)
  *   relation_vectors.txt
  *   metadata.json                    model, distance, dims, config, metrics
  *
@@ -18,9 +20,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteDir } from '@artist-ts/core/files';
+import { WritableTensor, writeTorchFile } from '@artist-ts/torch-files';
 import { bytesOf, littleEndian, readAll, writeAll } from './file_io';
 import { readIdMap, readIdMapSync } from './kg_data';
-import { NameIndex } from './name_index';
+import { type NameIndex, nameIndexOf } from './name_index';
 
 export const VECTOR_MAGIC = 'ARTKGVEC';
 export const VECTOR_FORMAT = 'artist-ts-kg-vectors';
@@ -329,6 +332,11 @@ export interface WriteEmbeddingsOptions {
   overwrite?: boolean;
   /** Also write `entity_vectors.npy` and `relation_vectors.npy` (numpy float32 [rows, dim]). */
   npy?: boolean;
+  /**
+   * Also write `entity2vec.pt` (EasyNLP's file: a bare float32 tensor [N, dim] for
+   * `torch.load`), streamed from the table by `@artist-ts/torch-files`.
+   */
+  torch?: boolean;
 }
 
 /** Writes the output folder atomically (a temporary sibling renamed into place). */
@@ -371,6 +379,13 @@ export async function writeEmbeddings(
       await writeIdMap(path.join(tmp, 'relation2id.txt'), emb.relations);
       await vectors('entity', N, emb.entity)(tmp);
       await vectors('relation', R, emb.relation)(tmp);
+      if (options.torch) {
+        const data = emb.entity;
+        await writeTorchFile(
+          path.join(tmp, 'entity2vec.pt'),
+          new WritableTensor({ dtype: 'float32', shape: [N, emb.dim], data }),
+        );
+      }
       if (options.text !== false) {
         await writeVectorText(
           path.join(tmp, 'entity_vectors.txt'),
@@ -432,16 +447,7 @@ function assembleTable(
       `${binFile}: header field 'rows' is ${header.rows} but ${mapFile} lists ${names.length} names`,
     );
   }
-  const ids = new NameIndex();
-  for (let i = 0; i < names.length; i++) {
-    if (ids.has(names[i])) {
-      throw new Error(
-        `${mapFile}: name '${names[i]}' appears twice (ids ${ids.get(names[i])} and ${i})`,
-      );
-    }
-    ids.set(names[i], i);
-  }
-  return { names, ids, dim: header.dim, vectors: data };
+  return { names, ids: nameIndexOf(names, mapFile), dim: header.dim, vectors: data };
 }
 
 async function loadTable(dir: string, kind: 'entity' | 'relation'): Promise<EntityVectors> {

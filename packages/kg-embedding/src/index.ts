@@ -18,6 +18,14 @@ export {
   validateTransEConfig,
 } from './config';
 export {
+  type EntityVectorFormat,
+  type EntityVectorTable,
+  loadEntityVectorFile,
+  type ReadEntityVectorsOptions,
+  readEntityVectors,
+  sniffEntityVectorFormat,
+} from './entity_vectors';
+export {
   type EmbeddingTables,
   type EvaluateOptions,
   evaluateLinkPrediction,
@@ -40,10 +48,13 @@ export {
   loadEntityVectors,
   loadEntityVectorsSync,
   loadRelationVectors,
+  npyHeader,
   readVectorFile,
+  readVectorFileSync,
   VECTOR_FORMAT,
   VECTOR_MAGIC,
   type VectorHeader,
+  vectorFileHeader,
   type WriteEmbeddingsOptions,
   writeEmbeddings,
 } from './export';
@@ -53,6 +64,8 @@ export {
   type KgDataset,
   KgFormatError,
   type NamedTripleOptions,
+  openKECacheDir,
+  type ReadOpenKEOptions,
   readIdMap,
   readIdMapSync,
   readNamedDataset,
@@ -61,11 +74,20 @@ export {
   readOpenKETriples,
   splitTriples,
   TripleBuffer,
+  type TripleFileLoad,
   type TripleSet,
   Vocabulary,
 } from './kg_data';
+export { NameIndex, nameIndexOf } from './name_index';
+export { MAX_NAMES, MAX_TRIPLES } from './openke_bytes';
 export type { RankKernel } from './rank';
+export { rankSampled, type SampledRankOptions } from './sampled_rank';
 export { simdSupported } from './simd_kernels';
+export {
+  generateSyntheticGraph,
+  type SyntheticGraphSpec,
+  writeSyntheticOpenKE,
+} from './synthetic_graph';
 export {
   type EpochReport,
   fingerprintTriples,
@@ -81,6 +103,13 @@ export {
   type ValidationEntry,
   type ValidationReport,
 } from './trainer';
+export {
+  readTripleCache,
+  TRIPLE_CACHE_MAGIC,
+  type TripleCacheHeader,
+  tripleCachePath,
+  writeTripleCache,
+} from './triple_cache';
 export {
   bernoulliHeadProbabilities,
   buildTripleIndex,

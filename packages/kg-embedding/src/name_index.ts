@@ -37,3 +37,15 @@ export class NameIndex {
     return this.count;
   }
 }
+
+/** The index of `names` (id = position); a name given twice is an error naming `file`. */
+export function nameIndexOf(names: readonly string[], file: string): NameIndex {
+  const ids = new NameIndex();
+  for (let i = 0; i < names.length; i++) {
+    const prev = ids.get(names[i]);
+    if (prev !== undefined)
+      throw new Error(`${file}: name '${names[i]}' appears twice (ids ${prev} and ${i})`);
+    ids.set(names[i], i);
+  }
+  return ids;
+}
