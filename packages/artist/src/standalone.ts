@@ -89,10 +89,8 @@ export async function kgCommand(
     checkpointDir: checkpoints,
     resume: true,
     signal,
-    callbacks: {
-      onEpoch: (r) =>
-        progress.update(r.epoch, { loss: r.loss, 'triples/s': Math.round(r.triplesPerSecond) }),
-    },
+    onStep: (r) =>
+      progress.update(r.epoch, { loss: r.loss, 'triples/s': Math.round(r.triplesPerSecond) }),
   });
   progress.end();
   if (signal?.aborted) throw new TrainingInterruptedError('kg');

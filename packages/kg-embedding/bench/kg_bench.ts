@@ -9,6 +9,12 @@
  *   pnpm bench -- --quality            + quality: preset fb15k237-best within --minutes (30), test metrics
  *   pnpm bench -- --quality --dataset WN18RR --preset wn18rr-best --minutes 30
  *   pnpm bench -- --only quality       skip the speed part
+ *   pnpm bench -- --only sampled       sampled versus exact filtered ranking (FB15k-237 test)
+ *   pnpm bench -- --only scale [--sizes 1m,10m,67m] [--scale-dir DIR] [--epochs 1]
+ *                                      CN-DBpedia-sized synthetic graphs (seeded, generated into
+ *                                      --scale-dir, default $TMPDIR/kg-scale): load (text, then the
+ *                                      binary cache), epoch time, positives/s and peak RSS of the
+ *                                      classic step at dim 100 with 2 workers, one process per size
  *
  * Ratios are against the first kernel (js) of the same invocation. Prints one JSON line per
  * result, each with the 1-minute load average (the machine may be shared).
@@ -19,8 +25,9 @@ import path from 'node:path';
 import { presetConfig, type TransEConfig } from '../src/config';
 import { evaluateLinkPrediction } from '../src/evaluate';
 import { readVectorFile, writeEmbeddings } from '../src/export';
-import type { RankKernel } from '../src/kernel';
 import { type KgDataset, readOpenKEFolder } from '../src/kg_data';
+import type { RankKernel } from '../src/rank';
+import { writeSyntheticOpenKE } from '../src/synthetic_graph';
 import { type TrainKernel, trainTransE } from '../src/trainer';
 
 function arg(name: string, fallback?: string): string | undefined {
@@ -86,13 +93,11 @@ async function throughput(ds: KgDataset): Promise<void> {
         let c0 = cpuSeconds();
         await trainTransE(ds, cfg, {
           kernel,
-          callbacks: {
-            onEpoch: (r) => {
-              const c1 = cpuSeconds();
-              wall.push(r.triplesPerSecond);
-              perCpu.push(ds.train.count / (c1 - c0));
-              c0 = c1;
-            },
+          onStep: (r) => {
+            const c1 = cpuSeconds();
+            wall.push(r.triplesPerSecond);
+            perCpu.push(ds.train.count / (c1 - c0));
+            c0 = c1;
           },
         });
         const rate = median(wall);
@@ -123,13 +128,11 @@ async function throughput(ds: KgDataset): Promise<void> {
       let c0 = cpuSeconds();
       await trainTransE(ds, q, {
         kernel,
-        callbacks: {
-          onEpoch: (r) => {
-            const c1 = cpuSeconds();
-            wall.push(r.triplesPerSecond);
-            perCpu.push(ds.train.count / (c1 - c0));
-            c0 = c1;
-          },
+        onStep: (r) => {
+          const c1 = cpuSeconds();
+          wall.push(r.triplesPerSecond);
+          perCpu.push(ds.train.count / (c1 - c0));
+          c0 = c1;
         },
       });
       const rate = median(wall);
@@ -252,24 +255,22 @@ async function quality(): Promise<void> {
     signal: ac.signal,
     checkpointDir: ck,
     resume: arg('resume') === 'true',
-    callbacks: {
-      onEpoch: (r) =>
-        log({
-          epoch: r.epoch,
-          loss: Number(r.loss.toFixed(5)),
-          lr: r.learningRate,
-          posPerSecond: Math.round(r.triplesPerSecond),
-          elapsed: Math.round((performance.now() - t0) / 1000),
-        }),
-      onValidation: (v) =>
-        log({
-          validEpoch: v.epoch,
-          mrr: Number(v.mrr.toFixed(4)),
-          hits10: Number(v.metrics.realistic.both.hits10.toFixed(4)),
-          seconds: Number(v.metrics.seconds.toFixed(1)),
-          best: v.best,
-        }),
-    },
+    onStep: (r) =>
+      log({
+        epoch: r.epoch,
+        loss: Number(r.loss.toFixed(5)),
+        lr: r.learningRate,
+        posPerSecond: Math.round(r.triplesPerSecond),
+        elapsed: Math.round((performance.now() - t0) / 1000),
+      }),
+    onValidation: (v) =>
+      log({
+        validEpoch: v.epoch,
+        mrr: Number(v.mrr.toFixed(4)),
+        hits10: Number(v.metrics.realistic.both.hits10.toFixed(4)),
+        seconds: Number(v.metrics.seconds.toFixed(1)),
+        best: v.best,
+      }),
   });
   clearTimeout(timer);
   const m = await evaluateLinkPrediction(res.embeddings, ds.test, {
@@ -307,7 +308,203 @@ async function quality(): Promise<void> {
     });
 }
 
+/**
+ * Sampled versus exact filtered ranking on FB15k-237 test: tables from `--eval-tables DIR`, else
+ * `--sampled-epochs` (default 30) epochs of the classic step at dim 100; exact ranking, then the
+ * sampled protocol with K = 100, 1,000 and 10,000 candidates (seed 1).
+ */
+async function sampledVersusExact(): Promise<void> {
+  const ds = await readOpenKEFolder(path.join(dataRoot, dataset), { cache: false });
+  let tables: {
+    dim: number;
+    numEntities: number;
+    numRelations: number;
+    entity: Float32Array;
+    relation: Float32Array;
+  };
+  const dirArg = arg('eval-tables');
+  if (dirArg) {
+    const e = await readVectorFile(path.join(dirArg, 'entity_vectors.bin'));
+    const r = await readVectorFile(path.join(dirArg, 'relation_vectors.bin'));
+    tables = {
+      dim: e.header.dim,
+      numEntities: e.header.rows,
+      numRelations: r.header.rows,
+      entity: e.data,
+      relation: r.data,
+    };
+  } else {
+    const res = await trainTransE(ds, {
+      ...SCALE_CONFIG,
+      epochs: Number(arg('sampled-epochs', '30')),
+    });
+    tables = res.embeddings;
+  }
+  const filter = [ds.train, ds.valid, ds.test];
+  const exact = await evaluateLinkPrediction(tables, ds.test, {
+    filter,
+    distance: 'L1',
+    workers: 2,
+  });
+  const row = (m: typeof exact) => ({
+    mrr: Number(m.realistic.both.mrr.toFixed(4)),
+    hits1: Number(m.realistic.both.hits1.toFixed(4)),
+    hits10: Number(m.realistic.both.hits10.toFixed(4)),
+    mr: Number(m.realistic.both.mr.toFixed(1)),
+    seconds: Number(m.seconds.toFixed(2)),
+  });
+  log({ bench: 'sampled-vs-exact', dataset, protocol: 'exact', ...row(exact), load1: load1() });
+  for (const k of [100, 1000, 10000]) {
+    const m = await evaluateLinkPrediction(tables, ds.test, {
+      filter,
+      distance: 'L1',
+      sampledCandidates: k,
+    });
+    log({
+      bench: 'sampled-vs-exact',
+      dataset,
+      protocol: `sampled K=${k}`,
+      ...row(m),
+      load1: load1(),
+    });
+  }
+}
+
+/** Graph sizes of the scale bench: CN-DBpedia's ratio (9 M entities per 67 M triples). */
+const SCALE_SIZES: Record<string, { entities: number; relations: number; triples: number }> = {
+  '1m': { entities: 134_000, relations: 1000, triples: 1_000_000 },
+  '10m': { entities: 1_340_000, relations: 1000, triples: 10_000_000 },
+  '67m': { entities: 9_000_000, relations: 1000, triples: 67_000_000 },
+};
+
+/** The classic step of the throughput bench, at scale. */
+const SCALE_CONFIG: Partial<TransEConfig> = {
+  dim: 100,
+  distance: 'L1',
+  loss: 'margin',
+  margin: 5,
+  negatives: 1,
+  optimizer: 'sgd',
+  learningRate: 0.01,
+  corruption: 'bernoulli',
+  filterNegatives: true,
+  renorm: 'max',
+  batchSize: 4096,
+  checkpointEvery: 0,
+  workers: 2,
+};
+
+/** One size in this process (the parent runs one child per size, so peak RSS is per size). */
+async function scaleOne(size: string): Promise<void> {
+  const spec = SCALE_SIZES[size];
+  if (!spec) throw new Error(`--size must be one of ${Object.keys(SCALE_SIZES).join(', ')}`);
+  const root = arg('scale-dir') ?? path.join(os.tmpdir(), 'kg-scale');
+  const folder = path.join(root, size);
+  if (!fs.existsSync(path.join(folder, 'test2id.txt'))) {
+    const g0 = performance.now();
+    writeSyntheticOpenKE(folder, { ...spec, seed: 1 });
+    log({ bench: 'scale-generate', size, seconds: secs(g0), load1: load1() });
+  }
+  fs.rmSync(path.join(folder, '.artist-kg-cache'), { recursive: true, force: true });
+  const textBytes = fs.statSync(path.join(folder, 'train2id.txt')).size;
+  const l0 = performance.now();
+  await readOpenKEFolder(folder);
+  const textSeconds = secs(l0);
+  const c0 = performance.now();
+  const ds = await readOpenKEFolder(folder);
+  log({
+    bench: 'scale-load',
+    size,
+    triples: ds.train.count,
+    entities: ds.entities.length,
+    trainTextMiB: Math.round(textBytes / 2 ** 20),
+    textSeconds,
+    cachedSeconds: secs(c0),
+    load1: load1(),
+  });
+  const epochs = Number(arg('epochs', '1'));
+  const t0 = performance.now();
+  const ck = arg('checkpoint');
+  let cpu = cpuSeconds();
+  const res = await trainTransE(
+    ds,
+    { ...SCALE_CONFIG, epochs },
+    {
+      ...(ck ? { checkpointDir: ck } : {}),
+      onStep: (r) => {
+        const c = cpuSeconds();
+        log({
+          bench: 'scale-epoch',
+          size,
+          epoch: r.epoch,
+          epochSeconds: Number(r.seconds.toFixed(1)),
+          posPerSecond: Math.round(r.triplesPerSecond),
+          // CPU of the whole process since the previous line (epoch 1: setup included).
+          cpuSeconds: Number((c - cpu).toFixed(1)),
+          rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+          load1: load1(),
+        });
+        cpu = c;
+      },
+    },
+  );
+  const k = Number(arg('sampled', '1000'));
+  const sampled = await evaluateLinkPrediction(res.embeddings, ds.test, {
+    sampledCandidates: k,
+    filter: [ds.train, ds.valid, ds.test],
+    distance: 'L1',
+  });
+  log({
+    bench: 'scale-sampled-eval',
+    size,
+    testTriples: ds.test.count,
+    candidates: k,
+    seconds: Number(sampled.seconds.toFixed(2)),
+    mrr: Number(sampled.realistic.both.mrr.toFixed(4)),
+    hits10: Number(sampled.realistic.both.hits10.toFixed(4)),
+    load1: load1(),
+  });
+  log({
+    bench: 'scale-train',
+    size,
+    config: 'classic step: dim 100, L1, margin, 1 filtered negative, SGD, bernoulli, 2 workers',
+    setupAndTrainSeconds: secs(t0),
+    epochs: res.epochs,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    load1: load1(),
+  });
+}
+
+const secs = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(2));
+
+/** Every size of `--sizes`, each in a child process of this script. */
+async function scale(): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  const extra = ['scale-dir', 'epochs', 'checkpoint'].flatMap((k) =>
+    arg(k) ? [`--${k}`, arg(k) as string] : [],
+  );
+  for (const size of (arg('sizes', '1m,10m') as string).split(',')) {
+    const r = spawnSync(
+      process.execPath,
+      [
+        ...(process.argv[1].endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : []),
+        process.argv[1],
+        '--only',
+        'scale-one',
+        '--size',
+        size,
+        ...extra,
+      ],
+      { stdio: 'inherit' },
+    );
+    if (r.status !== 0) throw new Error(`scale ${size}: child exited with ${r.status ?? r.signal}`);
+  }
+}
+
 async function main(): Promise<void> {
+  if (only === 'scale-one') return scaleOne(arg('size') as string);
+  if (only === 'scale') return scale();
+  if (only === 'sampled') return sampledVersusExact();
   log({
     machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}`,
     node: process.version,

@@ -1,6 +1,7 @@
 /**
  * TransE training configuration: the interface, its defaults, the validator and named presets.
  */
+import { type LrSchedule as CoreLrSchedule, learningRateAt } from '@artist-ts/core/lr-schedule';
 
 export type Distance = 'L1' | 'L2';
 export type LossKind = 'margin' | 'logsigmoid';
@@ -300,4 +301,27 @@ export function presetConfig(name: string, overrides: Partial<TransEConfig> = {}
     );
   }
   return validateTransEConfig({ ...preset, ...overrides });
+}
+
+/** The run's learning-rate schedule in `@artist-ts/core/lr-schedule` terms (steps are positive batches). */
+export function transESchedule(
+  c: Pick<TransEConfig, 'learningRate' | 'lrSchedule' | 'minLrRatio'>,
+  totalSteps: number,
+  warmupSteps: number,
+): CoreLrSchedule {
+  return {
+    peak: c.learningRate,
+    kind: c.lrSchedule,
+    warmupSteps,
+    totalSteps,
+    minRatio: c.minLrRatio,
+  };
+}
+
+/**
+ * Learning rate of 0-based step `step`: the core schedule at update step + 1, with decay counted
+ * from the first step after warm-up (`decayOffset` -1), the numbers this package has always used.
+ */
+export function stepLearningRate(schedule: CoreLrSchedule, step: number): number {
+  return learningRateAt(schedule, step + 1, -1);
 }

@@ -7,8 +7,10 @@
 import type { Distance } from './config';
 import { allocArray, createExecutor, type Executor } from './executor';
 import { RANK_BLOCK } from './jobs';
-import type { RankKernel, Tables } from './kernel';
+import type { Tables } from './kernel';
 import type { TripleSet } from './kg_data';
+import type { RankKernel } from './rank';
+import { rankSampled } from './sampled_rank';
 import { buildTripleIndex, type TripleIndexData } from './triple_index';
 
 export type TiePolicy = 'realistic' | 'optimistic' | 'pessimistic';
@@ -37,6 +39,8 @@ export interface LinkPredictionMetrics {
   optimistic: SideSummary;
   pessimistic: SideSummary;
   seconds: number;
+  /** Candidates per query under the sampled protocol; absent for exact ranking. */
+  sampledCandidates?: number;
 }
 
 /** Per-query counts: strictly better candidates and tied candidates (known answers excluded when filtered). */
@@ -147,6 +151,14 @@ export interface EvaluateOptions {
    * with lower-bound pruning and early abandoning (the reference implementation).
    */
   kernel?: RankKernel;
+  /**
+   * Sampled protocol (see `sampled_rank.ts`): rank each answer among this many uniformly drawn
+   * entities instead of all of them (0 or absent: exact ranking). For graphs of millions of
+   * entities; the metrics are those of a K + 1-way choice, higher than exact ones.
+   */
+  sampledCandidates?: number;
+  /** Seed of the sampled candidates (default 1). */
+  seed?: number;
 }
 
 /** Embedding tables to evaluate (e.g. from `loadEmbeddings` or a training result). */
@@ -182,11 +194,35 @@ export async function evaluateLinkPrediction(
   }
   checkIds(triples, emb.numEntities, emb.numRelations);
   const t0 = performance.now();
+  const filter = options.filter ?? [];
+  const sampled = options.sampledCandidates ?? 0;
+  if (!Number.isInteger(sampled) || sampled < 0)
+    throw new RangeError(`evaluate: sampledCandidates must be an integer >= 0; got ${sampled}`);
+  if (sampled > 0) {
+    const index =
+      filter.length > 0
+        ? buildTripleIndex(emb.numEntities, emb.numRelations, [...filter, triples])
+        : null;
+    const counts = rankSampled(emb, triples, {
+      candidates: sampled,
+      distance,
+      index,
+      seed: options.seed ?? 1,
+    });
+    const m = summarize(counts, index !== null, (performance.now() - t0) / 1000);
+    return { ...m, sampledCandidates: sampled };
+  }
   const shared = workers > 0;
-  const entity = allocArray(Float32Array, emb.entity.length, shared);
-  entity.set(emb.entity);
-  const relation = allocArray(Float32Array, emb.relation.length, shared);
-  relation.set(emb.relation);
+  // Tables already in shared memory (a training result) are used in place: no copy of a large table.
+  const inPlace = (a: Float32Array) => !shared || a.buffer instanceof SharedArrayBuffer;
+  const entity = inPlace(emb.entity)
+    ? emb.entity
+    : allocArray(Float32Array, emb.entity.length, true);
+  if (entity !== emb.entity) entity.set(emb.entity);
+  const relation = inPlace(emb.relation)
+    ? emb.relation
+    : allocArray(Float32Array, emb.relation.length, true);
+  if (relation !== emb.relation) relation.set(emb.relation);
   const tables: Tables = {
     dim: emb.dim,
     numEntities: emb.numEntities,
@@ -196,7 +232,6 @@ export async function evaluateLinkPrediction(
     entityAcc: allocArray(Float32Array, 0, shared),
     relationAcc: allocArray(Float32Array, 0, shared),
   };
-  const filter = options.filter ?? [];
   const index =
     filter.length > 0
       ? buildTripleIndex(emb.numEntities, emb.numRelations, [...filter, triples], shared)

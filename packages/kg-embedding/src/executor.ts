@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { type EpochJob, type RankJob, runEpoch, runRank } from './jobs';
-import { type KernelConfig, type RankData, type Tables, type TrainData, Workspace } from './kernel';
+import { type KernelConfig, type Tables, type TrainData, Workspace } from './kernel';
+import type { RankData } from './rank';
 import type { WorkerMessage, WorkerReply } from './worker';
 
 export interface Executor {

@@ -5,6 +5,8 @@
  *   entity_vectors.bin               float32 matrix [N, dim] with a JSON header (layout below)
  *   relation_vectors.bin             float32 matrix [R, dim]
  *   entity_vectors.txt               `name<TAB>v1 v2 ...` (word2vec-like; optional)
+ *   entity_vectors.npy, relation_vectors.npy   numpy float32 matrices (optional)
+ *   entity2vec.pt                    torch.save of the float32 entity tensor (optional, EasyNLP)
  *   relation_vectors.txt
  *   metadata.json                    model, distance, dims, config, metrics
  *
@@ -18,7 +20,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteDir } from '@artist-ts/core/files';
+import { WritableTensor, writeTorchFile } from '@artist-ts/torch-files';
+import { bytesOf, littleEndian, readAll, writeAll } from './file_io';
 import { readIdMap, readIdMapSync } from './kg_data';
+import { type NameIndex, nameIndexOf } from './name_index';
 
 export const VECTOR_MAGIC = 'ARTKGVEC';
 export const VECTOR_FORMAT = 'artist-ts-kg-vectors';
@@ -37,19 +42,13 @@ export interface VectorHeader {
   distance?: string;
 }
 
-/** Encodes a vector file (header + matrix). */
-export function encodeVectorFile(
+/** The header bytes of a vector file (magic, length, padded JSON), up to `dataOffset`. */
+export function vectorFileHeader(
   kind: 'entity' | 'relation',
   rows: number,
   dim: number,
-  data: Float32Array,
   extra: { model?: string; distance?: string } = {},
 ): Uint8Array {
-  if (data.length !== rows * dim) {
-    throw new RangeError(
-      `encodeVectorFile: ${kind} data has ${data.length} values, expected ${rows} x ${dim}`,
-    );
-  }
   const header: VectorHeader = {
     format: VECTOR_FORMAT,
     version: VECTOR_FORMAT_VERSION,
@@ -72,37 +71,90 @@ export function encodeVectorFile(
   json = JSON.stringify(header);
   const headerLen = header.dataOffset - 12;
   if (Buffer.byteLength(json) > headerLen) throw new Error('encodeVectorFile: header does not fit');
-  const out = new Uint8Array(header.dataOffset + data.length * 4);
+  const out = new Uint8Array(header.dataOffset);
   out.set(Buffer.from(VECTOR_MAGIC, 'ascii'), 0);
   new DataView(out.buffer).setUint32(8, headerLen, true);
   out.set(Buffer.from(json.padEnd(headerLen, ' '), 'utf8'), 12);
-  const body = new Float32Array(out.buffer, header.dataOffset, data.length);
-  body.set(data);
-  if (!littleEndian()) {
-    const dv = new DataView(out.buffer, header.dataOffset);
-    for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
-  }
   return out;
 }
 
-function littleEndian(): boolean {
-  return new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+function checkRows(kind: string, rows: number, dim: number, data: Float32Array): void {
+  if (data.length !== rows * dim) {
+    throw new RangeError(
+      `encodeVectorFile: ${kind} data has ${data.length} values, expected ${rows} x ${dim}`,
+    );
+  }
 }
 
-/** Decodes the bytes of a vector file; errors name `file` and the field. */
-export function decodeVectorFile(
-  buf: Buffer,
+/** Little-endian float32 bytes of `data`: a view on little-endian machines, else a swapped copy. */
+function float32LE(data: Float32Array): Uint8Array {
+  if (littleEndian()) return bytesOf(data);
+  const out = new Uint8Array(data.length * 4);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
+  return out;
+}
+
+/** Encodes a vector file (header + matrix) in memory; `writeEmbeddings` streams instead. */
+export function encodeVectorFile(
+  kind: 'entity' | 'relation',
+  rows: number,
+  dim: number,
+  data: Float32Array,
+  extra: { model?: string; distance?: string } = {},
+): Uint8Array {
+  checkRows(kind, rows, dim, data);
+  const head = vectorFileHeader(kind, rows, dim, extra);
+  const out = new Uint8Array(head.length + data.length * 4);
+  out.set(head, 0);
+  out.set(float32LE(data), head.length);
+  return out;
+}
+
+/** The header of a `.npy` file (format 1.0) holding a C-order float32 [rows, dim] matrix. */
+export function npyHeader(rows: number, dim: number): Uint8Array {
+  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`;
+  // Magic (6) + version (2) + length (2) + dict + spaces + newline: a multiple of 64.
+  const total = Math.ceil((10 + dict.length + 1) / 64) * 64;
+  const out = Buffer.alloc(total, 0x20);
+  out.write('\x93NUMPY', 0, 'latin1');
+  out[6] = 1;
+  out[7] = 0;
+  out.writeUInt16LE(total - 10, 8);
+  out.write(dict, 10, 'latin1');
+  out[total - 1] = 10;
+  return out;
+}
+
+/** Writes `prefix` then the matrix, streamed from the array (no second copy of the table). */
+async function writeMatrixFile(
   file: string,
-): { header: VectorHeader; data: Float32Array } {
-  if (buf.length < 12 || buf.toString('ascii', 0, 8) !== VECTOR_MAGIC) {
+  prefix: Uint8Array,
+  data: Float32Array,
+): Promise<void> {
+  const fh = await fs.promises.open(file, 'w');
+  try {
+    await writeAll(fh, prefix);
+    await writeAll(fh, float32LE(data));
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Checks a vector file's header from its first bytes (`head`: at least magic + length + JSON)
+ * against the file size; errors name `file` and the field.
+ */
+function parseVectorHeader(head: Buffer, file: string, fileSize: number): VectorHeader {
+  if (head.length < 12 || head.toString('ascii', 0, 8) !== VECTOR_MAGIC) {
     throw new Error(`${file}: not a kg-embedding vector file (magic '${VECTOR_MAGIC}' missing)`);
   }
-  const headerLen = buf.readUInt32LE(8);
-  if (12 + headerLen > buf.length)
+  const headerLen = head.readUInt32LE(8);
+  if (12 + headerLen > fileSize || 12 + headerLen > head.length)
     throw new Error(`${file}: header length ${headerLen} exceeds the file`);
   let header: VectorHeader;
   try {
-    header = JSON.parse(buf.toString('utf8', 12, 12 + headerLen)) as VectorHeader;
+    header = JSON.parse(head.toString('utf8', 12, 12 + headerLen)) as VectorHeader;
   } catch (e) {
     throw new Error(`${file}: header is not JSON (${(e as Error).message})`);
   }
@@ -122,26 +174,86 @@ export function decodeVectorFile(
       throw new Error(`${file}: header field '${f}' is invalid`);
   }
   const expected = header.dataOffset + header.rows * header.dim * 4;
-  if (buf.length !== expected) {
+  if (fileSize !== expected) {
     throw new Error(
-      `${file}: ${buf.length} bytes, expected ${expected} for ${header.rows} x ${header.dim} float32`,
+      `${file}: ${fileSize} bytes, expected ${expected} for ${header.rows} x ${header.dim} float32`,
     );
   }
+  return header;
+}
+
+/** Float32 values from little-endian bytes (a copy into a fresh array). */
+function float32FromLE(bytes: Uint8Array, target: Float32Array): void {
+  if (littleEndian()) {
+    bytesOf(target).set(bytes);
+    return;
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < target.length; i++) target[i] = dv.getFloat32(i * 4, true);
+}
+
+/** Decodes the bytes of a vector file; errors name `file` and the field. */
+export function decodeVectorFile(
+  buf: Buffer,
+  file: string,
+): { header: VectorHeader; data: Float32Array } {
+  const header = parseVectorHeader(buf, file, buf.length);
   const data = new Float32Array(header.rows * header.dim);
-  const dv = new DataView(
-    buf.buffer,
-    buf.byteOffset + header.dataOffset,
-    header.rows * header.dim * 4,
-  );
-  for (let i = 0; i < data.length; i++) data[i] = dv.getFloat32(i * 4, true);
+  float32FromLE(buf.subarray(header.dataOffset), data);
   return { header, data };
 }
 
-/** Reads a vector file; errors name the file and the field. */
+const HEAD_BYTES = 64 << 10;
+
+/**
+ * Reads a vector file, streamed into one Float32Array (tables beyond 2 GiB included); errors
+ * name the file and the field.
+ */
 export async function readVectorFile(
   file: string,
 ): Promise<{ header: VectorHeader; data: Float32Array }> {
-  return decodeVectorFile(await fs.promises.readFile(file), file);
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const head = Buffer.alloc(Math.min(size, HEAD_BYTES));
+    await readAll(fh, head, 0);
+    const header = parseVectorHeader(head, file, size);
+    const data = new Float32Array(header.rows * header.dim);
+    if (!(await readAll(fh, bytesOf(data), header.dataOffset)))
+      throw new Error(`${file}: ends inside the matrix`);
+    if (!littleEndian()) float32FromLE(bytesOf(data).slice(), data);
+    return { header, data };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Synchronous `readVectorFile`. */
+export function readVectorFileSync(file: string): { header: VectorHeader; data: Float32Array } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(Math.min(size, HEAD_BYTES));
+    fs.readSync(fd, head, 0, head.length, 0);
+    const header = parseVectorHeader(head, file, size);
+    const data = new Float32Array(header.rows * header.dim);
+    const bytes = bytesOf(data);
+    for (let off = 0; off < bytes.length; ) {
+      const n = fs.readSync(
+        fd,
+        bytes,
+        off,
+        Math.min(64 << 20, bytes.length - off),
+        header.dataOffset + off,
+      );
+      if (n === 0) throw new Error(`${file}: ends inside the matrix`);
+      off += n;
+    }
+    if (!littleEndian()) float32FromLE(bytes.slice(), data);
+    return { header, data };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Shortest decimal text that reads back as the same float32. */
@@ -153,18 +265,29 @@ export function formatFloat32(v: number): string {
   return Number(v.toPrecision(9)).toString();
 }
 
-function idMapText(names: readonly string[], file: string): string {
-  const lines: string[] = [String(names.length)];
-  for (let i = 0; i < names.length; i++) {
-    const n = names[i];
-    if (/[\t\r\n]/.test(n) || n === '') {
-      throw new Error(
-        `${file}: name of id ${i} (${JSON.stringify(n)}) is empty or contains a TAB or newline`,
-      );
+/** Streams an OpenKE id map (count line, then `name<TAB>id`), 65,536 names per write. */
+async function writeIdMap(file: string, names: readonly string[]): Promise<void> {
+  const base = path.basename(file);
+  const fh = await fs.promises.open(file, 'w');
+  try {
+    let chunk: string[] = [String(names.length)];
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i];
+      if (n === '' || n.includes('\t') || n.includes('\n') || n.includes('\r')) {
+        throw new Error(
+          `${base}: name of id ${i} (${JSON.stringify(n)}) is empty or contains a TAB or newline`,
+        );
+      }
+      chunk.push(`${n}\t${i}`);
+      if (chunk.length >= 65536) {
+        await fh.write(`${chunk.join('\n')}\n`);
+        chunk = [];
+      }
     }
-    lines.push(`${n}\t${i}`);
+    if (chunk.length > 0) await fh.write(`${chunk.join('\n')}\n`);
+  } finally {
+    await fh.close();
   }
-  return `${lines.join('\n')}\n`;
 }
 
 async function writeVectorText(
@@ -207,6 +330,13 @@ export interface WriteEmbeddingsOptions {
   metadata?: Record<string, unknown>;
   /** Replace an existing folder (default true). */
   overwrite?: boolean;
+  /** Also write `entity_vectors.npy` and `relation_vectors.npy` (numpy float32 [rows, dim]). */
+  npy?: boolean;
+  /**
+   * Also write `entity2vec.pt` (EasyNLP's file: a bare float32 tensor [N, dim] for
+   * `torch.load`), streamed from the table by `@artist-ts/torch-files`.
+   */
+  torch?: boolean;
 }
 
 /** Writes the output folder atomically (a temporary sibling renamed into place). */
@@ -226,22 +356,36 @@ export async function writeEmbeddings(
       `writeEmbeddings: relation has ${emb.relation.length} values, expected ${R} x ${emb.dim}`,
     );
   }
-  const entText = idMapText(emb.entities, 'entity2id.txt');
-  const relText = idMapText(emb.relations, 'relation2id.txt');
   const meta = { distance: emb.distance };
+  // Every file is streamed from the tables: the folder never holds a second copy in memory.
+  const vectors =
+    (kind: 'entity' | 'relation', rows: number, data: Float32Array) => async (tmp: string) => {
+      await writeMatrixFile(
+        path.join(tmp, `${kind}_vectors.bin`),
+        vectorFileHeader(kind, rows, emb.dim, meta),
+        data,
+      );
+      if (options.npy)
+        await writeMatrixFile(
+          path.join(tmp, `${kind}_vectors.npy`),
+          npyHeader(rows, emb.dim),
+          data,
+        );
+    };
   await atomicWriteDir(
     dir,
     async (tmp) => {
-      await fs.promises.writeFile(path.join(tmp, 'entity2id.txt'), entText);
-      await fs.promises.writeFile(path.join(tmp, 'relation2id.txt'), relText);
-      await fs.promises.writeFile(
-        path.join(tmp, 'entity_vectors.bin'),
-        encodeVectorFile('entity', N, emb.dim, emb.entity, meta),
-      );
-      await fs.promises.writeFile(
-        path.join(tmp, 'relation_vectors.bin'),
-        encodeVectorFile('relation', R, emb.dim, emb.relation, meta),
-      );
+      await writeIdMap(path.join(tmp, 'entity2id.txt'), emb.entities);
+      await writeIdMap(path.join(tmp, 'relation2id.txt'), emb.relations);
+      await vectors('entity', N, emb.entity)(tmp);
+      await vectors('relation', R, emb.relation)(tmp);
+      if (options.torch) {
+        const data = emb.entity;
+        await writeTorchFile(
+          path.join(tmp, 'entity2vec.pt'),
+          new WritableTensor({ dtype: 'float32', shape: [N, emb.dim], data }),
+        );
+      }
       if (options.text !== false) {
         await writeVectorText(
           path.join(tmp, 'entity_vectors.txt'),
@@ -280,7 +424,8 @@ export async function writeEmbeddings(
 /** What gpt-knowl consumes: names by id, a name -> id map, and the [N, dim] row-major table. */
 export interface EntityVectors {
   names: string[];
-  ids: Map<string, number>;
+  /** name -> id (a Map-like index without V8's 2^24-entry Map limit). */
+  ids: NameIndex;
   dim: number;
   /** [N * dim], row i = entity id i (as in entity2id.txt; id 0 is a real entity). */
   vectors: Float32Array;
@@ -302,16 +447,7 @@ function assembleTable(
       `${binFile}: header field 'rows' is ${header.rows} but ${mapFile} lists ${names.length} names`,
     );
   }
-  const ids = new Map<string, number>();
-  for (let i = 0; i < names.length; i++) {
-    if (ids.has(names[i])) {
-      throw new Error(
-        `${mapFile}: name '${names[i]}' appears twice (ids ${ids.get(names[i])} and ${i})`,
-      );
-    }
-    ids.set(names[i], i);
-  }
-  return { names, ids, dim: header.dim, vectors: data };
+  return { names, ids: nameIndexOf(names, mapFile), dim: header.dim, vectors: data };
 }
 
 async function loadTable(dir: string, kind: 'entity' | 'relation'): Promise<EntityVectors> {
@@ -326,8 +462,7 @@ async function loadTable(dir: string, kind: 'entity' | 'relation'): Promise<Enti
 
 function loadTableSync(dir: string, kind: 'entity' | 'relation'): EntityVectors {
   const names = readIdMapSync(path.join(dir, `${kind}2id.txt`), `${kind} id`);
-  const bin = path.join(dir, `${kind}_vectors.bin`);
-  return assembleTable(dir, kind, names, decodeVectorFile(fs.readFileSync(bin), bin));
+  return assembleTable(dir, kind, names, readVectorFileSync(path.join(dir, `${kind}_vectors.bin`)));
 }
 
 /** Synchronous `loadEntityVectors`. */

@@ -12,9 +12,19 @@ export {
   PRESETS,
   presetConfig,
   type Renorm,
+  stepLearningRate,
   type TransEConfig,
+  transESchedule,
   validateTransEConfig,
 } from './config';
+export {
+  type EntityVectorFormat,
+  type EntityVectorTable,
+  loadEntityVectorFile,
+  type ReadEntityVectorsOptions,
+  readEntityVectors,
+  sniffEntityVectorFormat,
+} from './entity_vectors';
 export {
   type EmbeddingTables,
   type EvaluateOptions,
@@ -38,20 +48,24 @@ export {
   loadEntityVectors,
   loadEntityVectorsSync,
   loadRelationVectors,
+  npyHeader,
   readVectorFile,
+  readVectorFileSync,
   VECTOR_FORMAT,
   VECTOR_MAGIC,
   type VectorHeader,
+  vectorFileHeader,
   type WriteEmbeddingsOptions,
   writeEmbeddings,
 } from './export';
-export { learningRateAt, type RankKernel } from './kernel';
 export {
   emptyTriples,
   forEachLine,
   type KgDataset,
   KgFormatError,
   type NamedTripleOptions,
+  openKECacheDir,
+  type ReadOpenKEOptions,
   readIdMap,
   readIdMapSync,
   readNamedDataset,
@@ -60,23 +74,42 @@ export {
   readOpenKETriples,
   splitTriples,
   TripleBuffer,
+  type TripleFileLoad,
   type TripleSet,
   Vocabulary,
 } from './kg_data';
+export { NameIndex, nameIndexOf } from './name_index';
+export { MAX_NAMES, MAX_TRIPLES } from './openke_bytes';
+export type { RankKernel } from './rank';
+export { rankSampled, type SampledRankOptions } from './sampled_rank';
 export { simdSupported } from './simd_kernels';
+export {
+  generateSyntheticGraph,
+  type SyntheticGraphSpec,
+  writeSyntheticOpenKE,
+} from './synthetic_graph';
 export {
   type EpochReport,
   fingerprintTriples,
+  fitTransE,
   subsetTriples,
   type TrainCallbacks,
   type TrainKernel,
   type TrainOptions,
   type TrainResult,
+  type TransECheckpointEvent,
   type TransEEmbeddings,
   trainTransE,
   type ValidationEntry,
   type ValidationReport,
 } from './trainer';
+export {
+  readTripleCache,
+  TRIPLE_CACHE_MAGIC,
+  type TripleCacheHeader,
+  tripleCachePath,
+  writeTripleCache,
+} from './triple_cache';
 export {
   bernoulliHeadProbabilities,
   buildTripleIndex,

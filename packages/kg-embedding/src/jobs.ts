@@ -4,19 +4,12 @@
  * threads split an epoch without a coordinator. Each step seeds its own RNG stream from
  * (seed, epoch, step), so results do not depend on which thread ran it.
  */
-import {
-  type KernelConfig,
-  learningRateAt,
-  prepareRanking,
-  type RankData,
-  rankRange,
-  stepSeed,
-  type Tables,
-  type TrainData,
-  trainRange,
-  type Workspace,
-} from './kernel';
+import { stepLearningRate, transESchedule } from './config';
+import { stepSeed } from './fast_rng';
+import type { KernelConfig, Tables, TrainData, Workspace } from './kernel';
+import { prepareRanking, type RankData, rankRange } from './rank';
 import { rankTablesFit, SimdRanker, simdSupported } from './simd_kernels';
+import { trainRange } from './train_step';
 
 export interface EpochJob {
   epoch: number;
@@ -40,13 +33,14 @@ export function runEpoch(
   job: EpochJob,
 ): void {
   const B = cfg.batchSize;
+  const schedule = transESchedule(cfg, job.totalSteps, job.warmupSteps);
   for (;;) {
     const s = Atomics.add(job.counter, 0, 1);
     if (s >= job.steps) return;
     const start = s * B;
     const end = Math.min(start + B, data.count);
     ws.rng.reseed(stepSeed(cfg.seed, job.epoch, s));
-    const lr = learningRateAt(cfg, job.stepBase + s, job.totalSteps, job.warmupSteps);
+    const lr = stepLearningRate(schedule, job.stepBase + s);
     job.stepLoss[s] = trainRange(ws, t, data, cfg, start, end, lr);
   }
 }

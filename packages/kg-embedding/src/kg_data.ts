@@ -6,6 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { NameIndex } from './name_index';
+import { MAX_NAMES, parseIdMapBytes, parseOpenKETriplesBytes } from './openke_bytes';
+import { readTripleCache, tripleCachePath, writeTripleCache } from './triple_cache';
 
 /** Bad input: names the file, the 1-based line and the field. */
 export class KgFormatError extends Error {
@@ -36,6 +39,8 @@ export interface KgDataset {
   test: TripleSet;
   /** Where the data came from (a folder or file path), for reports. */
   source: string;
+  /** How each triple file was read (`readOpenKEFolder`: from the binary cache or parsed). */
+  loads?: TripleFileLoad[];
 }
 
 export function emptyTriples(): TripleSet {
@@ -165,8 +170,13 @@ class IdMapParser {
   }
 }
 
-/** Reads an OpenKE `*2id.txt` map: a count line, then `name<TAB>id`, ids exactly 0..N-1. */
+/**
+ * Reads an OpenKE `*2id.txt` map: a count line, then `name<TAB>id`, ids exactly 0..N-1. The byte
+ * parser of `openke_bytes.ts` reads well-formed files; the line reader reports a bad one.
+ */
 export async function readIdMap(file: string, field = 'id'): Promise<string[]> {
+  const fast = await parseIdMapBytes(file);
+  if (fast !== null) return fast;
   const parser = new IdMapParser(file, field);
   await forEachLine(file, (text, line) => parser.line(text, line));
   return parser.finish();
@@ -186,12 +196,19 @@ export function readIdMapSync(file: string, field = 'id'): string[] {
   return parser.finish();
 }
 
-/** Reads an OpenKE triple file (count line, then `head tail relation` per line). */
+/**
+ * Reads an OpenKE triple file (count line, then `head tail relation` per line). Well-formed files
+ * go through the byte parser of `openke_bytes.ts` (into a SharedArrayBuffer when `shared`, so
+ * training workers read the triples without a copy); the line reader below reports bad ones.
+ */
 export async function readOpenKETriples(
   file: string,
   numEntities: number,
   numRelations: number,
+  shared = false,
 ): Promise<TripleSet> {
+  const fast = await parseOpenKETriplesBytes(file, numEntities, numRelations, shared);
+  if (fast !== null) return fast;
   const out = new TripleBuffer();
   let declared = -1;
   await forEachLine(file, (text, line) => {
@@ -231,21 +248,74 @@ export async function readOpenKETriples(
   return out.finish();
 }
 
+export interface ReadOpenKEOptions {
+  /**
+   * Binary cache of the parsed triple files (see `triple_cache.ts`): a folder, `true` (default:
+   * `<dir>/.artist-kg-cache`) or `false`. A cache that does not match its source file (size,
+   * mtime, hash of the first and last MiB, entity and relation counts) is rebuilt; a folder that
+   * cannot be written only disables the cache.
+   */
+  cache?: boolean | string;
+}
+
+/** How each triple file of a dataset was read. */
+export interface TripleFileLoad {
+  file: string;
+  /** 'cache': from the binary cache; 'text': parsed (and the cache written when possible). */
+  from: 'cache' | 'text';
+  /** Whether a cache file was written for it. */
+  cached: boolean;
+  seconds: number;
+}
+
+/** The cache folder `readOpenKEFolder(dir, options)` uses, or null when caching is off. */
+export function openKECacheDir(dir: string, options: ReadOpenKEOptions = {}): string | null {
+  const c = options.cache ?? true;
+  if (c === false) return null;
+  return c === true ? path.join(dir, '.artist-kg-cache') : c;
+}
+
 /**
  * Reads an OpenKE benchmark folder. `train2id.txt` is required; `valid2id.txt` and `test2id.txt`
- * are read when present. Ids are kept exactly as written in `entity2id.txt`.
+ * are read when present. Ids are kept exactly as written in `entity2id.txt`. Triples live in
+ * SharedArrayBuffers (training workers read them in place) and are cached in binary form.
  */
-export async function readOpenKEFolder(dir: string): Promise<KgDataset> {
+export async function readOpenKEFolder(
+  dir: string,
+  options: ReadOpenKEOptions = {},
+): Promise<KgDataset> {
   const f = (n: string) => path.join(dir, n);
   for (const n of ['entity2id.txt', 'relation2id.txt', 'train2id.txt']) {
     if (!fs.existsSync(f(n))) throw new Error(`${f(n)}: missing (an OpenKE folder needs ${n})`);
   }
   const entities = await readIdMap(f('entity2id.txt'), 'entity id');
   const relations = await readIdMap(f('relation2id.txt'), 'relation id');
-  const read = async (n: string) =>
-    fs.existsSync(f(n))
-      ? readOpenKETriples(f(n), entities.length, relations.length)
-      : emptyTriples();
+  const cacheDir = openKECacheDir(dir, options);
+  const loads: TripleFileLoad[] = [];
+  const read = async (n: string): Promise<TripleSet> => {
+    if (!fs.existsSync(f(n))) return emptyTriples();
+    const t0 = performance.now();
+    const N = entities.length;
+    const R = relations.length;
+    const cacheFile = cacheDir === null ? null : tripleCachePath(cacheDir, f(n));
+    const cached = cacheFile === null ? null : await readTripleCache(cacheFile, f(n), N, R, true);
+    if (cached !== null) {
+      loads.push({ file: f(n), from: 'cache', cached: false, seconds: seconds(t0) });
+      return cached;
+    }
+    const set = await readOpenKETriples(f(n), N, R, true);
+    let wrote = false;
+    if (cacheFile !== null) {
+      try {
+        await writeTripleCache(cacheFile, f(n), set, N, R);
+        wrote = true;
+      } catch {
+        // A read-only data folder: reading still works, only without the cache.
+      }
+    }
+    loads.push({ file: f(n), from: 'text', cached: wrote, seconds: seconds(t0) });
+    return set;
+  };
   return {
     entities,
     relations,
@@ -253,8 +323,11 @@ export async function readOpenKEFolder(dir: string): Promise<KgDataset> {
     valid: await read('valid2id.txt'),
     test: await read('test2id.txt'),
     source: dir,
+    loads,
   };
 }
+
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
 export interface NamedTripleOptions {
   /** Field separator (default TAB). */
@@ -270,7 +343,8 @@ export interface NamedTripleOptions {
 /** Builds name -> id maps while reading named triples; ids are assigned in order of first appearance. */
 export class Vocabulary {
   readonly names: string[] = [];
-  readonly ids = new Map<string, number>();
+  /** name -> id (a Map-like index without V8's 2^24-entry Map limit). */
+  readonly ids = new NameIndex();
 
   constructor(names: readonly string[] = []) {
     for (const n of names) this.add(n);
@@ -280,6 +354,10 @@ export class Vocabulary {
     let id = this.ids.get(name);
     if (id === undefined) {
       id = this.names.length;
+      if (id >= MAX_NAMES) {
+        // Growing the names array further would abort the process (V8's array size limit).
+        throw new RangeError(`Vocabulary: more than ${MAX_NAMES} names (JavaScript's array limit)`);
+      }
       this.ids.set(name, id);
       this.names.push(name);
     }

@@ -6,18 +6,36 @@
  * negatives come from an RNG seeded by (seed, epoch, step), so a resumed run repeats the loss
  * sequence of an uninterrupted one bit for bit (with `workers` 0 or 1).
  */
+import { Rng, type RngState } from '@artist-ts/core/rng';
 import {
-  readCheckpoint,
-  resolveCheckpointDir,
-  writeCheckpoint,
-} from '@artist-ts/core/checkpoint-files';
-import { Rng } from '@artist-ts/core/rng';
-import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
-import { type TransEConfig, validateTransEConfig } from './config';
+  type CheckpointEvent,
+  type TrainLoopOptions,
+  type TrainLoopResult,
+  validateTrainLoopOptions,
+} from '@artist-ts/core/train-loop';
+import type { TrainerState } from '@artist-ts/core/trainer-state';
+import {
+  type CheckpointExtra,
+  fingerprintTriples,
+  type OpenCheckpoint,
+  openTransECheckpoint,
+  type ValidationEntry,
+  writeTransECheckpoint,
+} from './checkpoint';
+import {
+  stepLearningRate,
+  type TransEConfig,
+  transESchedule,
+  validateTransEConfig,
+} from './config';
+
+export { fingerprintTriples, type ValidationEntry } from './checkpoint';
+
 import { checkIds, type LinkPredictionMetrics, rankWithExecutor, summarize } from './evaluate';
 import { allocArray, createExecutor, type Executor } from './executor';
+import { FastRng } from './fast_rng';
 import type { EpochJob } from './jobs';
-import { FastRng, type KernelConfig, learningRateAt, type Tables } from './kernel';
+import type { KernelConfig, Tables } from './kernel';
 import type { KgDataset, TripleSet } from './kg_data';
 import {
   allocWasmTables,
@@ -52,20 +70,32 @@ export interface ValidationReport {
   bestMrr: number;
 }
 
+/** @deprecated Use the `TrainLoopOptions` names of `TrainOptions` (`onStep`, `onValidation`, `onCheckpoint`). */
 export interface TrainCallbacks {
   onEpoch?: (report: EpochReport) => void | Promise<void>;
   onValidation?: (report: ValidationReport) => void | Promise<void>;
   onCheckpoint?: (dir: string, epoch: number) => void | Promise<void>;
 }
 
-export interface TrainOptions {
-  /** Checkpoint root (runtime layout: step folders + `latest`). */
-  checkpointDir?: string;
-  /** Continue from the newest checkpoint in `checkpointDir` when there is one (default true). */
-  resume?: boolean;
+/** A checkpoint written (the shared event, plus the epoch). */
+export interface TransECheckpointEvent extends CheckpointEvent {
+  epoch: number;
+}
+
+/**
+ * The shared training-loop options of `@artist-ts/core/train-loop` (TransE's unit of progress is
+ * the epoch: `onStep` receives one report per epoch and every stop happens at an epoch's end):
+ * - `epochs`: stop after this many more epochs in this call (the schedule still spans
+ *   `config.epochs`); `steps`: stop after the epoch in which this many steps in all are done;
+ * - `checkpointEvery` (steps: a checkpoint after each epoch that crosses a multiple; default
+ *   `config.checkpointEvery` epochs), `keepLast` (default `config.keepCheckpoints`);
+ * - `signal`: stop after the current epoch, resolving with `aborted: true` after a checkpoint.
+ */
+export interface TrainOptions extends Omit<TrainLoopOptions<EpochReport>, 'onCheckpoint'> {
+  onCheckpoint?: (event: TransECheckpointEvent) => void | Promise<void>;
+  onValidation?: (report: ValidationReport) => void | Promise<void>;
+  /** @deprecated Use `onStep`, `onValidation` and `onCheckpoint`. */
   callbacks?: TrainCallbacks;
-  /** Stop after the current epoch (a checkpoint is written first when `checkpointDir` is set). */
-  signal?: AbortSignal;
   /**
    * 'auto' (default): WebAssembly SIMD kernels (float32 arithmetic) wherever they apply
    * (regularization 0, dim a multiple of 4, tables under 4 GiB), else the JavaScript kernels
@@ -73,6 +103,11 @@ export interface TrainOptions {
    * with 'auto' continues on the kernel recorded in the checkpoint (bit-identical continuation).
    */
   kernel?: TrainKernel;
+  /**
+   * Tables larger than this many bytes are checkpointed as row blocks (default 1 GiB: each block
+   * is one write, below Node's 2 GiB limit per I/O call). Lower it only to test the split.
+   */
+  checkpointPartBytes?: number;
 }
 
 export interface TransEEmbeddings {
@@ -88,13 +123,8 @@ export interface TransEEmbeddings {
   relation: Float32Array;
 }
 
-export interface ValidationEntry {
-  epoch: number;
-  mrr: number;
-  hits10: number;
-}
-
-export interface TrainResult {
+/** The shared result (`step`: steps done in all, `aborted`, `last` epoch report, `checkpoint`) plus TransE's. */
+export interface TrainResult extends TrainLoopResult<EpochReport> {
   embeddings: TransEEmbeddings;
   config: TransEConfig;
   /** Mean loss per positive of every epoch run so far (including epochs before a resume). */
@@ -106,47 +136,12 @@ export interface TrainResult {
   /** Epochs completed. */
   epochs: number;
   stoppedEarly: boolean;
+  /** Same as `aborted`. */
   interrupted: boolean;
   resumedFromEpoch: number | null;
   /** Training seconds in this call (validation included). */
   seconds: number;
 }
-
-interface Extra {
-  lossHistory: number[];
-  validation: ValidationEntry[];
-  bestEpoch: number;
-  bestMrr: number | null;
-  badEvals: number;
-  stoppedEarly: boolean;
-  numEntities: number;
-  numRelations: number;
-  trainFingerprint: string;
-  /** Training kernel of the run ('simd' or 'js'); absent in checkpoints older than the SIMD kernels. */
-  kernel?: 'simd' | 'js';
-}
-
-/** FNV-1a over the training triples: a resume on different data is refused. */
-export function fingerprintTriples(s: TripleSet): string {
-  let h = 0x811c9dc5;
-  const d = s.data;
-  for (let i = 0; i < s.count * 3; i++) {
-    const v = d[i];
-    h = Math.imul(h ^ (v & 0xff), 0x01000193);
-    h = Math.imul(h ^ ((v >>> 8) & 0xff), 0x01000193);
-    h = Math.imul(h ^ ((v >>> 16) & 0xffff), 0x01000193);
-  }
-  return `${s.count}:${(h >>> 0).toString(16)}`;
-}
-
-/** Config fields that may differ between a checkpoint and the run that resumes it. */
-const RESUMABLE_CHANGES = new Set<keyof TransEConfig>([
-  'workers',
-  'evalEvery',
-  'patience',
-  'checkpointEvery',
-  'keepCheckpoints',
-]);
 
 /**
  * Which training kernel: 'auto' runs the WebAssembly SIMD kernels wherever they can train the
@@ -198,6 +193,7 @@ function initTables(
   r: number,
   shared: boolean,
   simd: boolean,
+  randomInit: boolean,
 ): Tables {
   const dim = cfg.dim;
   let entity: Float32Array;
@@ -224,9 +220,11 @@ function initTables(
   }
   const a = cfg.initRange > 0 ? cfg.initRange : 6 / Math.sqrt(dim);
   const rng = new Rng(cfg.seed).fork('init');
-  rng.fillUniform(entity, -a, a);
-  rng.fillUniform(relation, -a, a);
-  if (cfg.renorm !== 'none') {
+  if (randomInit) {
+    rng.fillUniform(entity, -a, a);
+    rng.fillUniform(relation, -a, a);
+  }
+  if (randomInit && cfg.renorm !== 'none') {
     // Bordes et al.: relations start on the unit sphere, entities inside the unit ball.
     normalizeRows(relation, dim, true);
     normalizeRows(entity, dim, cfg.renorm === 'unit');
@@ -278,10 +276,6 @@ function kernelConfig(c: TransEConfig): KernelConfig {
   };
 }
 
-function raw(name: string, shape: number[], data: Float32Array): RawTensor {
-  return { name, shape, dtype: 'float32', data: data.slice() };
-}
-
 /** A seeded subset of `s` with at most `max` triples (all when max is 0 or larger than s). */
 export function subsetTriples(s: TripleSet, max: number, rng: Rng): TripleSet {
   if (max <= 0 || max >= s.count) return s;
@@ -291,7 +285,10 @@ export function subsetTriples(s: TripleSet, max: number, rng: Rng): TripleSet {
   return { data, count: max };
 }
 
-/** Trains TransE on `dataset.train`, validating on `dataset.valid` when `evalEvery` > 0. */
+/**
+ * Trains TransE on `dataset.train`, validating on `dataset.valid` when `evalEvery` > 0: the
+ * package's `fit` (options and result follow `@artist-ts/core/train-loop`).
+ */
 export async function trainTransE(
   dataset: KgDataset,
   config: Partial<TransEConfig> = {},
@@ -315,7 +312,17 @@ export async function trainTransE(
     }
   }
   const t0 = performance.now();
-  const cb = options.callbacks ?? {};
+  // (core's bound is TrainLoopOptions<unknown>, which a typed onStep does not satisfy)
+  validateTrainLoopOptions(options as unknown as TrainLoopOptions, 'trainTransE');
+  const old = options.callbacks ?? {};
+  const onStep = options.onStep ?? old.onEpoch;
+  const onValidation = options.onValidation ?? old.onValidation;
+  const onCheckpoint =
+    options.onCheckpoint ??
+    (old.onCheckpoint
+      ? (e: TransECheckpointEvent) => old.onCheckpoint?.(e.dir, e.epoch)
+      : undefined);
+  const keepLast = options.keepLast ?? cfg.keepCheckpoints;
   const shared = cfg.workers > 0;
   const n = dataset.train.count;
   const stepsPerEpoch = Math.ceil(n / cfg.batchSize);
@@ -325,7 +332,7 @@ export async function trainTransE(
 
   const shuffle = new Rng(cfg.seed).fork('shuffle');
   const fastShuffle = new FastRng();
-  let extra: Extra = {
+  let extra: CheckpointExtra = {
     lossHistory: [],
     validation: [],
     bestEpoch: 0,
@@ -339,9 +346,9 @@ export async function trainTransE(
   let best: { entity: Float32Array; relation: Float32Array } | null = null;
   let startEpoch = 0;
   let resumedFromEpoch: number | null = null;
-  const restored =
+  const restored: OpenCheckpoint | null =
     options.checkpointDir && options.resume !== false
-      ? await tryRestore(options.checkpointDir, cfg, fingerprint, N, R)
+      ? await openTransECheckpoint(options.checkpointDir, cfg, fingerprint, N, R)
       : null;
   // 'auto' resumes on the kernel the checkpoint was trained with (checkpoints that do not say
   // were written by the JavaScript kernel), so the continuation is bit-identical.
@@ -351,22 +358,30 @@ export async function trainTransE(
   }
   const simd = useSimdTraining(cfg, kernel, N, R);
   extra.kernel = simd ? 'simd' : 'js';
-  const tables = initTables(cfg, N, R, shared, simd);
+  const tables = initTables(cfg, N, R, shared, simd, restored === null);
   if (restored) {
-    tables.entity.set(restored.entity);
-    tables.relation.set(restored.relation);
-    tables.entityAcc.set(restored.entityAcc);
-    tables.relationAcc.set(restored.relationAcc);
-    shuffle.setState(restored.state.rng.shuffle);
+    // Straight from weights.bin into the (shared or WebAssembly) tables: no intermediate copy.
+    await restored.readInto('entity', tables.entity);
+    await restored.readInto('relation', tables.relation);
+    tables.entityAcc.set(restored.slot('entity_acc', N));
+    tables.relationAcc.set(restored.slot('relation_acc', R));
+    if (restored.hasBest) {
+      best = { entity: new Float32Array(N * cfg.dim), relation: new Float32Array(R * cfg.dim) };
+      await restored.readInto('best/entity', best.entity);
+      await restored.readInto('best/relation', best.relation);
+    }
+    shuffle.setState(restored.state.rng.shuffle as RngState);
     extra = { ...restored.extra, kernel: extra.kernel };
-    best = restored.best;
     startEpoch = restored.state.epoch;
     resumedFromEpoch = startEpoch;
   }
 
-  // Training data in (possibly shared) memory.
-  const triples = allocArray(Int32Array, n * 3, shared);
-  triples.set(dataset.train.data.subarray(0, n * 3));
+  // Training data in (possibly shared) memory: the dataset's own array when workers can read it
+  // (readOpenKEFolder allocates SharedArrayBuffers), else one copy.
+  const own = dataset.train.data.subarray(0, n * 3);
+  const triples =
+    !shared || own.buffer instanceof SharedArrayBuffer ? own : allocArray(Int32Array, n * 3, true);
+  if (triples !== own) triples.set(own);
   const headProb = allocArray(Float64Array, R, shared);
   if (cfg.corruption === 'bernoulli') headProb.set(bernoulliHeadProbabilities(dataset.train, R));
   else headProb.fill(0.5);
@@ -385,6 +400,19 @@ export async function trainTransE(
   const stepLoss = allocArray(Float64Array, stepsPerEpoch, shared);
   let interrupted = false;
   let epoch = startEpoch;
+  let lastCheckpoint: string | null = null;
+  let last: EpochReport | null = null;
+  // Where this call stops (an epoch boundary): the schedule's end, or the options' limits.
+  let stopEpoch = cfg.epochs;
+  if (options.epochs !== undefined) stopEpoch = Math.min(stopEpoch, startEpoch + options.epochs);
+  if (options.steps !== undefined)
+    stopEpoch = Math.min(stopEpoch, Math.max(startEpoch, Math.ceil(options.steps / stepsPerEpoch)));
+  const checkpointDue = (e: number) =>
+    options.checkpointEvery !== undefined
+      ? options.checkpointEvery > 0 &&
+        Math.floor((e * stepsPerEpoch) / options.checkpointEvery) >
+          Math.floor(((e - 1) * stepsPerEpoch) / options.checkpointEvery)
+      : cfg.checkpointEvery > 0 && e % cfg.checkpointEvery === 0;
   const save = async () => {
     if (!options.checkpointDir) return;
     const state: TrainerState = {
@@ -392,8 +420,8 @@ export async function trainTransE(
       epoch,
       optimizerName: cfg.optimizer === 'adagrad' ? 'adagrad-rowwise' : 'sgd',
       optimizerSlots: [
-        raw('entity_acc', [N], tables.entityAcc),
-        raw('relation_acc', [R], tables.relationAcc),
+        { name: 'entity_acc', shape: [N], dtype: 'float32', data: tables.entityAcc },
+        { name: 'relation_acc', shape: [R], dtype: 'float32', data: tables.relationAcc },
       ],
       rng: { shuffle: shuffle.getState() },
       dataCursor: 0,
@@ -401,22 +429,15 @@ export async function trainTransE(
       extra,
     };
     if (extra.bestMrr !== null) state.bestMetric = extra.bestMrr;
-    const tensors = [
-      raw('entity', [N, cfg.dim], tables.entity),
-      raw('relation', [R, cfg.dim], tables.relation),
-    ];
-    if (best) {
-      tensors.push(
-        raw('best/entity', [N, cfg.dim], best.entity),
-        raw('best/relation', [R, cfg.dim], best.relation),
-      );
-    }
-    const dir = await writeCheckpoint(
+    const dir = await writeTransECheckpoint(
       options.checkpointDir,
-      { tensors, state, metadata: { model: 'TransE', package: '@artist-ts/kg-embedding' } },
-      { keepLast: cfg.keepCheckpoints },
+      { dim: cfg.dim, entity: tables.entity, relation: tables.relation, best },
+      state,
+      keepLast,
+      options.checkpointPartBytes,
     );
-    await cb.onCheckpoint?.(dir, epoch);
+    lastCheckpoint = dir;
+    await onCheckpoint?.({ dir, step: epoch * stepsPerEpoch, epoch });
   };
 
   try {
@@ -425,7 +446,7 @@ export async function trainTransE(
       { triples, count: n, order, headProb, index: trainIndex },
       kernelConfig(cfg),
     );
-    while (epoch < cfg.epochs && !extra.stoppedEarly) {
+    while (epoch < stopEpoch && !extra.stoppedEarly) {
       if (options.signal?.aborted) {
         interrupted = true;
         break;
@@ -457,15 +478,19 @@ export async function trainTransE(
       epoch++;
       extra.lossHistory.push(loss);
       const seconds = (performance.now() - e0) / 1000;
-      await cb.onEpoch?.({
+      last = {
         epoch,
         epochs: cfg.epochs,
         loss,
-        learningRate: learningRateAt(cfg, epoch * stepsPerEpoch - 1, totalSteps, warmupSteps),
+        learningRate: stepLearningRate(
+          transESchedule(cfg, totalSteps, warmupSteps),
+          epoch * stepsPerEpoch - 1,
+        ),
         triplesPerSecond: n / seconds,
         seconds,
         step: epoch * stepsPerEpoch,
-      });
+      };
+      await onStep?.(last);
       if (validating && validSubset && (epoch % cfg.evalEvery === 0 || epoch === cfg.epochs)) {
         const v0 = performance.now();
         const counts = await rankWithExecutor(exec, validSubset, evalIndex, cfg.distance);
@@ -476,13 +501,19 @@ export async function trainTransE(
           extra.bestMrr = mrr;
           extra.bestEpoch = epoch;
           extra.badEvals = 0;
-          best = { entity: tables.entity.slice(), relation: tables.relation.slice() };
+          // One buffer for the best tables, refilled (a large table is not reallocated per best epoch).
+          if (best === null)
+            best = { entity: tables.entity.slice(), relation: tables.relation.slice() };
+          else {
+            best.entity.set(tables.entity);
+            best.relation.set(tables.relation);
+          }
         } else {
           extra.badEvals++;
           if (cfg.patience > 0 && extra.badEvals >= cfg.patience) extra.stoppedEarly = true;
         }
         extra.validation.push({ epoch, mrr, hits10: metrics.realistic.both.hits10 });
-        await cb.onValidation?.({
+        await onValidation?.({
           epoch,
           metrics,
           mrr,
@@ -491,16 +522,12 @@ export async function trainTransE(
           bestMrr: extra.bestMrr ?? mrr,
         });
       }
-      const finalEpoch = epoch === cfg.epochs || extra.stoppedEarly;
-      if (
-        finalEpoch ||
-        (cfg.checkpointEvery > 0 && epoch % cfg.checkpointEvery === 0) ||
-        options.signal?.aborted
-      ) {
+      const finalEpoch = epoch === stopEpoch || extra.stoppedEarly;
+      if (finalEpoch || checkpointDue(epoch) || options.signal?.aborted) {
         await save();
       }
     }
-    if (options.signal?.aborted && epoch < cfg.epochs && !extra.stoppedEarly) interrupted = true;
+    if (options.signal?.aborted && epoch < stopEpoch && !extra.stoppedEarly) interrupted = true;
   } finally {
     await exec.close();
   }
@@ -514,8 +541,9 @@ export async function trainTransE(
     relations: dataset.relations,
     numEntities: N,
     numRelations: R,
-    entity: useBest && best ? best.entity.slice() : tables.entity.slice(),
-    relation: useBest && best ? best.relation.slice() : tables.relation.slice(),
+    // The tables themselves (this call allocated them): no second copy of a large entity table.
+    entity: useBest && best ? best.entity : tables.entity,
+    relation: useBest && best ? best.relation : tables.relation,
   };
   return {
     embeddings,
@@ -529,81 +557,12 @@ export async function trainTransE(
     interrupted,
     resumedFromEpoch,
     seconds: (performance.now() - t0) / 1000,
+    step: epoch * stepsPerEpoch,
+    aborted: interrupted,
+    last,
+    checkpoint: lastCheckpoint,
   };
 }
 
-interface Restored {
-  state: TrainerState;
-  extra: Extra;
-  entity: Float32Array;
-  relation: Float32Array;
-  entityAcc: Float32Array;
-  relationAcc: Float32Array;
-  best: { entity: Float32Array; relation: Float32Array } | null;
-}
-
-async function tryRestore(
-  root: string,
-  cfg: TransEConfig,
-  fingerprint: string,
-  N: number,
-  R: number,
-): Promise<Restored | null> {
-  const dir = resolveCheckpointDir(root);
-  if (dir === null) return null;
-  const ck = await readCheckpoint(dir);
-  const saved = ck.state.config as Partial<TransEConfig> | undefined;
-  if (!saved)
-    throw new Error(`${dir}: trainer_state.pb has no config; not a kg-embedding checkpoint`);
-  for (const key of Object.keys(cfg) as (keyof TransEConfig)[]) {
-    if (RESUMABLE_CHANGES.has(key)) continue;
-    if (saved[key] !== cfg[key]) {
-      throw new Error(
-        `${dir}: cannot resume: config field '${key}' was ${JSON.stringify(saved[key])}, now ${JSON.stringify(cfg[key])}`,
-      );
-    }
-  }
-  const extra = ck.state.extra as Extra | undefined;
-  if (!extra || !Array.isArray(extra.lossHistory))
-    throw new Error(`${dir}: trainer_state.pb field 'extra' lacks lossHistory`);
-  if (
-    extra.numEntities !== N ||
-    extra.numRelations !== R ||
-    extra.trainFingerprint !== fingerprint
-  ) {
-    throw new Error(
-      `${dir}: cannot resume: checkpoint was trained on ${extra.numEntities} entities, ${extra.numRelations} relations, train ${extra.trainFingerprint}; now ${N}, ${R}, ${fingerprint}`,
-    );
-  }
-  if (!ck.state.rng.shuffle) throw new Error(`${dir}: trainer_state.pb has no 'shuffle' RNG state`);
-  const get = (
-    name: string,
-    list: RawTensor[],
-    len: number,
-    required = true,
-  ): Float32Array | null => {
-    const t = list.find((x) => x.name === name);
-    if (!t) {
-      if (required) throw new Error(`${dir}: tensor '${name}' is missing`);
-      return null;
-    }
-    if (t.dtype !== 'float32' || t.data.length !== len) {
-      throw new Error(
-        `${dir}: tensor '${name}' has ${t.data.length} ${t.dtype} values, expected ${len} float32`,
-      );
-    }
-    return t.data as Float32Array;
-  };
-  const D = cfg.dim;
-  const bestEntity = get('best/entity', ck.tensors, N * D, false);
-  const bestRelation = get('best/relation', ck.tensors, R * D, false);
-  return {
-    state: ck.state,
-    extra,
-    entity: get('entity', ck.tensors, N * D) as Float32Array,
-    relation: get('relation', ck.tensors, R * D) as Float32Array,
-    entityAcc: get('entity_acc', ck.state.optimizerSlots, N) as Float32Array,
-    relationAcc: get('relation_acc', ck.state.optimizerSlots, R) as Float32Array,
-    best: bestEntity && bestRelation ? { entity: bestEntity, relation: bestRelation } : null,
-  };
-}
+/** `trainTransE` under the name every trainer's entry has. */
+export const fitTransE = trainTransE;

@@ -61,7 +61,8 @@ export function buildTripleIndex(
     for (const s of sets) for (let i = 0; i < s.count; i++) counts[s.data[3 * i + keyOf] + 1]++;
     for (let e = 0; e < numEntities; e++) counts[e + 1] += counts[e];
     const total = counts[numEntities];
-    const keys = new Float64Array(total);
+    // Filled, sorted and compacted in place (duplicates are few): no second copy of the keys.
+    const keys = alloc(Float64Array, total, shared);
     const fill = counts.slice(0, numEntities);
     for (const s of sets) {
       const d = s.data;
@@ -82,9 +83,7 @@ export function buildTripleIndex(
       }
     }
     offsets[numEntities] = w;
-    const out = alloc(Float64Array, w, shared);
-    out.set(keys.subarray(0, w));
-    return { offsets, keys: out };
+    return { offsets, keys: keys.subarray(0, w) };
   };
   const byHead = build(0, 2);
   const byTail = build(2, 0);
@@ -157,29 +156,44 @@ function range(keys: Float64Array, lo: number, hi: number, r: number, n: number)
 /**
  * Bernoulli corruption probabilities (Wang et al. 2014): for each relation, the probability of
  * replacing the head, tph / (tph + hpt), from the training triples.
+ *
+ * Distinct (head, relation) and (tail, relation) pairs are counted without a Set (V8 caps a Set at
+ * 2^24 entries, far fewer than a large graph's pairs): the triples are grouped by relation with a
+ * counting sort (one Uint32Array of n), then one Int32Array per side remembers the last relation
+ * that saw each entity. O(n + N + R) time, 4n + 8N bytes.
  */
 export function bernoulliHeadProbabilities(train: TripleSet, numRelations: number): Float64Array {
-  // Count distinct heads and tails per relation, and triples per relation.
+  const d = train.data;
+  const n = train.count;
   const triples = new Float64Array(numRelations);
+  let maxEntity = 0;
+  for (let i = 0; i < n; i++) {
+    triples[d[3 * i + 1]]++;
+    if (d[3 * i] > maxEntity) maxEntity = d[3 * i];
+    if (d[3 * i + 2] > maxEntity) maxEntity = d[3 * i + 2];
+  }
+  const start = new Float64Array(numRelations + 1);
+  for (let r = 0; r < numRelations; r++) start[r + 1] = start[r] + triples[r];
+  const fill = start.slice(0, numRelations);
+  const byRelation = new Uint32Array(n);
+  for (let i = 0; i < n; i++) byRelation[fill[d[3 * i + 1]]++] = i;
+  const lastHeadRel = new Int32Array(maxEntity + 1).fill(-1);
+  const lastTailRel = new Int32Array(maxEntity + 1).fill(-1);
   const heads = new Float64Array(numRelations);
   const tails = new Float64Array(numRelations);
-  const seenHead = new Set<number>();
-  const seenTail = new Set<number>();
-  const d = train.data;
-  for (let i = 0; i < train.count; i++) {
-    const h = d[3 * i];
-    const r = d[3 * i + 1];
-    const t = d[3 * i + 2];
-    triples[r]++;
-    const hk = h * numRelations + r;
-    const tk = t * numRelations + r;
-    if (!seenHead.has(hk)) {
-      seenHead.add(hk);
-      heads[r]++;
-    }
-    if (!seenTail.has(tk)) {
-      seenTail.add(tk);
-      tails[r]++;
+  for (let r = 0; r < numRelations; r++) {
+    for (let j = start[r]; j < start[r + 1]; j++) {
+      const i = byRelation[j];
+      const h = d[3 * i];
+      const t = d[3 * i + 2];
+      if (lastHeadRel[h] !== r) {
+        lastHeadRel[h] = r;
+        heads[r]++;
+      }
+      if (lastTailRel[t] !== r) {
+        lastTailRel[t] = r;
+        tails[r]++;
+      }
     }
   }
   const p = new Float64Array(numRelations);

@@ -4,7 +4,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { type EpochJob, type RankJob, runEpoch, runRank } from './jobs';
-import { type KernelConfig, type RankData, type Tables, type TrainData, Workspace } from './kernel';
+import { type KernelConfig, type Tables, type TrainData, Workspace } from './kernel';
+import type { RankData } from './rank';
 
 export type WorkerMessage =
   | { type: 'tables'; tables: Tables; negatives: number; slot: number }

@@ -1,6 +1,7 @@
 import { Rng } from '@artist-ts/core/rng';
 import { evaluateLinkPrediction, rankOf } from '../src/evaluate';
 import type { TripleSet } from '../src/kg_data';
+import { gridDataset } from './helpers';
 
 const ts = (rows: number[][]): TripleSet => ({
   data: Int32Array.from(rows.flat()),
@@ -117,5 +118,89 @@ describe('evaluateLinkPrediction', () => {
       /outside 5 entities/,
     );
     await expect(evaluateLinkPrediction(emb, test, { workers: -1 })).rejects.toThrow(/workers/);
+  });
+});
+
+describe('sampled ranking', () => {
+  // The protocol re-derived with the plain Rng (not FastRng) and float64 loops.
+  function reference(
+    E: Float32Array,
+    Rt: Float32Array,
+    D: number,
+    N: number,
+    triples: Int32Array,
+    known: Set<string>,
+    K: number,
+    seed: number,
+  ): number[] {
+    const rng = new Rng(seed).fork('sampled-rank');
+    const dist = (h: number, r: number, t: number) => {
+      let s = 0;
+      for (let k = 0; k < D; k++) s += Math.abs(E[h * D + k] + Rt[r * D + k] - E[t * D + k]);
+      return s;
+    };
+    const out: number[] = [];
+    for (let j = 0; j < (triples.length / 3) * 2; j++) {
+      const [h, r, t] = triples.subarray(3 * (j >> 1), 3 * (j >> 1) + 3);
+      const tail = j % 2 === 0;
+      const target = dist(h, r, t);
+      let better = 0;
+      let ties = 0;
+      for (let c = 0; c < K; c++) {
+        let e = 0;
+        for (let a = 0; a < 32; a++) {
+          e = rng.int(N);
+          if (e === (tail ? t : h)) continue;
+          if (known.has(tail ? `${h},${r},${e}` : `${e},${r},${t}`)) continue;
+          break;
+        }
+        const d = tail ? dist(h, r, e) : dist(e, r, t);
+        if (d < target) better++;
+        else if (d === target) ties++;
+      }
+      out.push(better, ties);
+    }
+    return out;
+  }
+
+  it('ranks each answer among K seeded draws, skipping known triples', async () => {
+    const N = 40;
+    const D = 6;
+    const rng = new Rng(9);
+    const entity = rng.fillUniform(new Float32Array(N * D), -1, 1);
+    const relation = rng.fillUniform(new Float32Array(3 * D), -1, 1);
+    const data = new Int32Array(60);
+    for (let i = 0; i < 20; i++) data.set([rng.int(N), rng.int(3), rng.int(N)], 3 * i);
+    const test = { data, count: 20 };
+    const train = { data: data.subarray(0, 30), count: 10 };
+    const known = new Set<string>();
+    for (let i = 0; i < 20; i++) known.add(Array.from(data.subarray(3 * i, 3 * i + 3)).join(','));
+    const emb = { dim: D, numEntities: N, numRelations: 3, entity, relation };
+    const m = await evaluateLinkPrediction(emb, test, {
+      sampledCandidates: 25,
+      seed: 5,
+      filter: [train],
+      distance: 'L1',
+    });
+    expect(m.sampledCandidates).toBe(25);
+    const ref = reference(entity, relation, D, N, data, known, 25, 5);
+    let rr = 0;
+    for (let j = 0; j < ref.length; j += 2) rr += 1 / (1 + ref[j] + ref[j + 1] / 2);
+    expect(m.realistic.both.mrr).toBeCloseTo(rr / (ref.length / 2), 12);
+  });
+
+  it('gives rank 1 to answers closer than every other entity', async () => {
+    // The exact TransE solution of the grid: e(x, y) = (x, y), right = (1, 0), up = (0, 1).
+    const grid = gridDataset(4, 4);
+    const entity = new Float32Array(32);
+    for (let i = 0; i < 16; i++) entity.set([i % 4, Math.floor(i / 4)], 2 * i);
+    const relation = Float32Array.from([1, 0, 0, 1, -1, 0, 0, -1]);
+    const planted = { dim: 2, numEntities: 16, numRelations: 4, entity, relation };
+    const m = await evaluateLinkPrediction(planted, grid.test, {
+      sampledCandidates: 10,
+      filter: [grid.train, grid.valid],
+      distance: 'L2',
+    });
+    expect(m.realistic.both.mrr).toBe(1);
   });
 });

@@ -135,3 +135,24 @@ describe('writeEmbeddings / loadEntityVectors', () => {
     expect(formatFloat32(Math.fround(0.1))).toBe('0.1');
   });
 });
+
+describe('streamed export formats', () => {
+  it('writes .npy files byte-identical to numpy.save', async () => {
+    const out = path.join(dir, 'kg');
+    await writeEmbeddings(out, emb, { npy: true, text: false });
+    // np.save(f, np.array(emb.entity, dtype='<f4').reshape(3, 3)) with numpy 1.26
+    const numpy =
+      '934e554d5059010076007b276465736372273a20273c6634272c2027666f727472616e5f6f72646572273a2046616c73' +
+      '652c20277368617065273a2028332c2033292c207d202020202020202020202020202020202020202020202020202020' +
+      '202020202020202020202020202020202020202020202020202020202020200acdcccc3d000020c077cc2b3200004040' +
+      '00000000abaaaabe0000e0400000004100001041';
+    expect(fs.readFileSync(path.join(out, 'entity_vectors.npy')).toString('hex')).toBe(numpy);
+    expect(fs.existsSync(path.join(out, 'relation_vectors.npy'))).toBe(true);
+  });
+
+  it('names the bad entity name of a streamed id map', async () => {
+    await expect(
+      writeEmbeddings(path.join(dir, 'bad'), { ...emb, entities: ['a', 'b\tc', 'd'] }),
+    ).rejects.toThrow(/entity2id\.txt: name of id 1 \("b\\tc"\) is empty or contains a TAB/);
+  });
+});

@@ -5,7 +5,7 @@ import { listCheckpoints } from '@artist-ts/core/checkpoint-files';
 import { Rng } from '@artist-ts/core/rng';
 import type { TransEConfig } from '../src/config';
 import { evaluateLinkPrediction } from '../src/evaluate';
-import { subsetTriples, type TrainResult, trainTransE } from '../src/trainer';
+import { fitTransE, subsetTriples, type TrainResult, trainTransE } from '../src/trainer';
 import { gridDataset } from './helpers';
 
 const grid = gridDataset(6, 6);
@@ -177,5 +177,53 @@ describe('trainTransE', () => {
     const s = subsetTriples(grid.valid, 3, new Rng(1));
     expect(s.count).toBe(3);
     expect(subsetTriples(grid.valid, 0, new Rng(1))).toBe(grid.valid);
+  });
+});
+
+describe('the shared training-loop surface (fitTransE)', () => {
+  it('stops at epochs / steps limits, checkpoints by steps, and continues exactly', async () => {
+    const cfg = { ...base, epochs: 6, workers: 0 };
+    const stepsPerEpoch = Math.ceil(grid.train.count / 16);
+    const ck = path.join(dir, 'fit');
+    const events: { dir: string; step: number; epoch: number }[] = [];
+    const reports: number[] = [];
+    const first = await fitTransE(grid, cfg, {
+      checkpointDir: ck,
+      epochs: 2,
+      checkpointEvery: stepsPerEpoch,
+      onStep: (r) => {
+        reports.push(r.epoch);
+      },
+      onCheckpoint: (e) => {
+        events.push(e);
+      },
+    });
+    expect(reports).toEqual([1, 2]);
+    expect(first).toMatchObject({ step: 2 * stepsPerEpoch, aborted: false, epochs: 2 });
+    expect(first.last?.epoch).toBe(2);
+    expect(events.map((e) => [e.step, e.epoch])).toEqual([
+      [stepsPerEpoch, 1],
+      [2 * stepsPerEpoch, 2],
+    ]);
+    expect(first.checkpoint).toBe(events[1].dir);
+    // `steps` counts all steps, including those before the resume: stop after epoch 4.
+    const second = await fitTransE(grid, cfg, { checkpointDir: ck, steps: 4 * stepsPerEpoch - 1 });
+    expect(second.resumedFromEpoch).toBe(2);
+    expect(second.epochs).toBe(4);
+    const rest = await fitTransE(grid, cfg, { checkpointDir: ck });
+    const full = await fitTransE(grid, cfg);
+    expect(rest.lossHistory).toEqual(full.lossHistory);
+    expect(bits(rest.embeddings.entity)).toBe(bits(full.embeddings.entity));
+    expect(rest.checkpoint).not.toBeNull();
+    expect(full.checkpoint).toBeNull();
+  });
+
+  it('rejects bad loop options naming the field', async () => {
+    await expect(fitTransE(grid, { ...base, workers: 0 }, { epochs: -1 })).rejects.toThrow(
+      /trainTransE: 'epochs' must be an integer >= 0/,
+    );
+    await expect(fitTransE(grid, { ...base, workers: 0 }, { checkpointEvery: 3 })).rejects.toThrow(
+      /'checkpointEvery' needs 'checkpointDir'/,
+    );
   });
 });

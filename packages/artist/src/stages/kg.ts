@@ -69,21 +69,19 @@ export const kgStage: Stage<TrainerConfig> = {
       checkpointDir: ckpt,
       resume: true,
       signal: ctx.signal,
-      callbacks: {
-        onEpoch: (r) => {
-          ctx.metrics([
-            { stage: 'kg', name: 'loss', step: r.epoch, value: r.loss },
-            { stage: 'kg', name: 'triples_per_s', step: r.epoch, value: r.triplesPerSecond },
-          ]);
-          ctx.progress.update(r.epoch, {
-            loss: r.loss,
-            lr: r.learningRate,
-            'triples/s': Math.round(r.triplesPerSecond),
-          });
-        },
-        onValidation: (v) => {
-          ctx.metrics([{ stage: 'kg', name: 'val_mrr', step: v.epoch, value: v.mrr }]);
-        },
+      onStep: (r) => {
+        ctx.metrics([
+          { stage: 'kg', name: 'loss', step: r.epoch, value: r.loss },
+          { stage: 'kg', name: 'triples_per_s', step: r.epoch, value: r.triplesPerSecond },
+        ]);
+        ctx.progress.update(r.epoch, {
+          loss: r.loss,
+          lr: r.learningRate,
+          'triples/s': Math.round(r.triplesPerSecond),
+        });
+      },
+      onValidation: (v) => {
+        ctx.metrics([{ stage: 'kg', name: 'val_mrr', step: v.epoch, value: v.mrr }]);
       },
     });
     ctx.progress.end();

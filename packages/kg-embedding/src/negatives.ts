@@ -1,0 +1,104 @@
+/**
+ * Negative sampling, one loop for every step variant (classic and general, JavaScript and SIMD):
+ * per positive, optionally a fresh shared draw every `sharedNegatives` positives, then for each of
+ * the K negatives a corruption side (uniform or Bernoulli coin) and an entity that is not the
+ * positive's own and (with `filterNegatives`) does not form a known training triple. The RNG
+ * calls and their order define the negatives, so every variant draws exactly the same ones.
+ */
+import type { FastRng } from './fast_rng';
+import type { KernelConfig, TrainData } from './kernel';
+import type { TripleIndexData } from './triple_index';
+
+/** Is (h, r, t) in the index? (inlined copy of triple_index.hasTriple: no cross-module call in the loop) */
+function known(ix: TripleIndexData, h: number, r: number, t: number): boolean {
+  const bloom = ix.bloom;
+  if (bloom !== undefined) {
+    // Same hash as triple_index.tripleHash; a clear bit proves the triple unknown.
+    let x =
+      Math.imul(h, 0x9e3779b1) ^ Math.imul(r + 0x7f4a7c15, 0x85ebca6b) ^ Math.imul(t, 0xc2b2ae35);
+    x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+    x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+    const bit = (x ^ (x >>> 16)) & (bloom.length * 32 - 1);
+    if ((bloom[bit >>> 5] & (1 << (bit & 31))) === 0) return false;
+  }
+  const keys = ix.headKeys;
+  const key = r * ix.numEntities + t;
+  let lo = ix.headOffsets[h];
+  const end = ix.headOffsets[h + 1];
+  let hi = end;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < end && keys[lo] === key;
+}
+
+/**
+ * The negatives of one step's positives, drawn from the thread's `FastRng` (loaded from the step's
+ * `Rng` by `begin`, stored back by `end`). After `draw`, `ent[i]` is negative i's entity and
+ * `head[i]` is 1 when it replaces the head.
+ */
+export class NegativeSampler {
+  /** [K] the drawn entities. */
+  readonly ent: Int32Array;
+  /** [K] 1: the head is replaced, 0: the tail. */
+  readonly head: Uint8Array;
+  /** [K] entities shared by `sharedNegatives` consecutive positives. */
+  readonly shared: Int32Array;
+  private rng: FastRng | null = null;
+  private N = 2;
+  private limitN = 0;
+  private share = 1;
+  private bern = false;
+  private headProb: Float64Array = new Float64Array(0);
+  private ix: TripleIndexData | null = null;
+
+  constructor(negatives: number) {
+    this.ent = new Int32Array(negatives);
+    this.head = new Uint8Array(negatives);
+    this.shared = new Int32Array(negatives);
+  }
+
+  /** Prepares a step over `data` with `cfg`, drawing from `rng` (already loaded). */
+  begin(rng: FastRng, numEntities: number, data: TrainData, cfg: KernelConfig): void {
+    this.rng = rng;
+    this.N = numEntities;
+    this.limitN = 4294967296 - (4294967296 % numEntities);
+    this.share = cfg.sharedNegatives;
+    this.bern = cfg.corruption === 'bernoulli';
+    this.headProb = data.headProb;
+    this.ix = cfg.filterNegatives ? data.index : null;
+  }
+
+  /** Draws K negatives of positive (h, r, t), the `k`-th positive of its step (0-based). */
+  draw(k: number, h: number, r: number, t: number, K: number): void {
+    const rng = this.rng as FastRng;
+    const N = this.N;
+    const limitN = this.limitN;
+    const share = this.share;
+    const ix = this.ix;
+    const shared = this.shared;
+    if (share > 1 && k % share === 0) for (let i = 0; i < K; i++) shared[i] = rng.int(N, limitN);
+    const headCut = (this.bern ? this.headProb[r] : 0.5) * 4294967296;
+    for (let i = 0; i < K; i++) {
+      const corruptHead = rng.next() < headCut;
+      // A shared entity that is invalid for this positive (its own entity, or a known triple) is
+      // replaced by a fresh draw; after 32 attempts the last draw is kept.
+      let e = 0;
+      for (let attempt = 0; attempt < 32; attempt++) {
+        e = attempt === 0 && share > 1 ? shared[i] : rng.int(N, limitN);
+        if (corruptHead) {
+          if (e === h) continue;
+          if (ix !== null && known(ix, e, r, t)) continue;
+        } else {
+          if (e === t) continue;
+          if (ix !== null && known(ix, h, r, e)) continue;
+        }
+        break;
+      }
+      this.ent[i] = e;
+      this.head[i] = corruptHead ? 1 : 0;
+    }
+  }
+}
