@@ -1,0 +1,263 @@
+// The addon's own SGEMM, used where no BLAS was found at build time (and by tests that compare it
+// with the BLAS). The classic packed, cache-blocked layout (Goto / BLIS):
+//   for each KC-deep slice of K and NC-wide panel of op(B): pack the panel into NR-column slivers;
+//     for each MC-row block of op(A): pack it (times alpha) into MR-row slivers;
+//       for each MR x NR tile of C: one micro-kernel call runs the KC rank-1 updates in registers.
+// The packed A block (MC x KC floats, 120 KiB) stays in L2 and one B sliver (KC x NR, 16 KiB) in
+// L1. The micro-kernel keeps a 6 x 16 tile of C in twelve 8-wide registers: an AVX2+FMA version
+// picked at load time on x86-64 CPUs that have it, and a plain C++ one (auto-vectorised for the
+// baseline ISA) everywhere else. Single-threaded: callers split work across the pool.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "sgemm.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ARTIST_GEMM_X86_AVX2 1
+#include <immintrin.h>
+#endif
+
+namespace artist {
+namespace {
+
+constexpr int kMR = 6;
+constexpr int kNR = 16;
+constexpr int64_t kKC = 256;
+constexpr int64_t kMC = 120;   // multiple of kMR
+constexpr int64_t kNC = 2048;  // multiple of kNR
+
+// c[r * ldc + j] (r < kMR, j < kNR) = acc + beta c, with beta == 0 not reading c
+inline float merge(float acc, float beta, float c) {
+  return beta == 0.f ? acc : (beta == 1.f ? c + acc : beta * c + acc);
+}
+
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                             float beta);
+
+// a: kc x kMR (column k of the sliver at a + k * kMR), b: kc x kNR; c: kMR x kNR tile of C.
+void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta) {
+  float acc[kMR][kNR] = {};
+  for (int64_t k = 0; k < kc; k++, a += kMR, b += kNR) {
+    for (int r = 0; r < kMR; r++) {
+      const float av = a[r];
+      for (int j = 0; j < kNR; j++) acc[r][j] += av * b[j];
+    }
+  }
+  for (int r = 0; r < kMR; r++) {
+    for (int j = 0; j < kNR; j++) c[r * ldc + j] = merge(acc[r][j], beta, c[r * ldc + j]);
+  }
+}
+
+#if defined(ARTIST_GEMM_X86_AVX2)
+__attribute__((target("avx2,fma"))) inline void store_row(float* c, __m256 lo, __m256 hi,
+                                                          float beta) {
+  if (beta != 0.f) {
+    const __m256 bv = _mm256_set1_ps(beta);
+    lo = _mm256_fmadd_ps(bv, _mm256_loadu_ps(c), lo);
+    hi = _mm256_fmadd_ps(bv, _mm256_loadu_ps(c + 8), hi);
+  }
+  _mm256_storeu_ps(c, lo);
+  _mm256_storeu_ps(c + 8, hi);
+}
+
+__attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, const float* b,
+                                                    float* c, int64_t ldc, float beta) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; k++, a += kMR, b += kNR) {
+    const __m256 b0 = _mm256_load_ps(b);
+    const __m256 b1 = _mm256_load_ps(b + 8);
+    __m256 av = _mm256_broadcast_ss(a);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+  }
+  store_row(c, c00, c01, beta);
+  store_row(c + ldc, c10, c11, beta);
+  store_row(c + 2 * ldc, c20, c21, beta);
+  store_row(c + 3 * ldc, c30, c31, beta);
+  store_row(c + 4 * ldc, c40, c41, beta);
+  store_row(c + 5 * ldc, c50, c51, beta);
+}
+#endif
+
+struct Kernel {
+  MicroKernel fn;
+  const char* name;
+};
+
+Kernel pick_kernel() {
+#if defined(ARTIST_GEMM_X86_AVX2)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return {micro_avx2, "avx2-fma"};
+  }
+#endif
+  return {micro_generic, "generic"};
+}
+
+const Kernel kKernel = pick_kernel();
+
+// 64-byte aligned, per-thread packing buffers (the micro-kernel's aligned loads read them)
+struct PackBuffer {
+  float* data = nullptr;
+  size_t size = 0;
+  ~PackBuffer() { std::free(data); }
+  float* get(size_t n) {
+    if (n > size) {
+      std::free(data);
+      data = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
+      size = n;
+    }
+    return data;
+  }
+};
+
+// dst = alpha op(A)[i0 .. i0 + mc, k0 .. k0 + kc] as kMR-row slivers, zero-padded to whole slivers
+// (sliver s, depth k, row r at dst[s * kc * kMR + k * kMR + r])
+void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
+            float alpha, float* dst) {
+  if (ta) {  // op(A)(i, k) = A[k * lda + i]: read each row of A once, left to right
+    for (int64_t k = 0; k < kc; k++) {
+      const float* src = A + (k0 + k) * lda + i0;
+      for (int64_t s = 0; s < mc; s += kMR) {
+        float* d = dst + s * kc + k * kMR;
+        const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - s));
+        for (int r = 0; r < mr; r++) d[r] = alpha * src[s + r];
+        for (int r = mr; r < kMR; r++) d[r] = 0.f;
+      }
+    }
+    return;
+  }
+  for (int64_t s = 0; s < mc; s += kMR, dst += kc * kMR) {
+    const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - s));
+    if (mr == kMR) {  // op(A)(i, k) = A[i * lda + k]: six rows side by side
+      const float* s0 = A + (i0 + s) * lda + k0;
+      const float *s1 = s0 + lda, *s2 = s1 + lda, *s3 = s2 + lda, *s4 = s3 + lda, *s5 = s4 + lda;
+      for (int64_t k = 0; k < kc; k++) {
+        float* d = dst + k * kMR;
+        d[0] = alpha * s0[k];
+        d[1] = alpha * s1[k];
+        d[2] = alpha * s2[k];
+        d[3] = alpha * s3[k];
+        d[4] = alpha * s4[k];
+        d[5] = alpha * s5[k];
+      }
+    } else {
+      for (int r = 0; r < mr; r++) {
+        const float* src = A + (i0 + s + r) * lda + k0;
+        for (int64_t k = 0; k < kc; k++) dst[k * kMR + r] = alpha * src[k];
+      }
+      for (int r = mr; r < kMR; r++) {
+        for (int64_t k = 0; k < kc; k++) dst[k * kMR + r] = 0.f;
+      }
+    }
+  }
+}
+
+// dst = op(B)[k0 .. k0 + kc, j0 .. j0 + nc] as kNR-column slivers, zero-padded
+// (sliver s, depth k, column j at dst[s * kc * kNR + k * kNR + j])
+void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+            float* dst) {
+  for (int64_t s = 0; s < nc; s += kNR, dst += kc * kNR) {
+    const int nr = static_cast<int>(std::min<int64_t>(kNR, nc - s));
+    if (!tb) {  // op(B)(k, j) = B[k * ldb + j]
+      for (int64_t k = 0; k < kc; k++) {
+        const float* src = B + (k0 + k) * ldb + j0 + s;
+        float* d = dst + k * kNR;
+        if (nr == kNR) {
+          std::memcpy(d, src, sizeof(float) * kNR);
+        } else {
+          for (int j = 0; j < nr; j++) d[j] = src[j];
+          for (int j = nr; j < kNR; j++) d[j] = 0.f;
+        }
+      }
+    } else {  // op(B)(k, j) = B[j * ldb + k]
+      for (int j = 0; j < nr; j++) {
+        const float* src = B + (j0 + s + j) * ldb + k0;
+        for (int64_t k = 0; k < kc; k++) dst[k * kNR + j] = src[k];
+      }
+      for (int j = nr; j < kNR; j++) {
+        for (int64_t k = 0; k < kc; k++) dst[k * kNR + j] = 0.f;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const char* portable_sgemm_kernel() { return kKernel.name; }
+
+void portable_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                    float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.f) {  // no product: C = beta C
+    for (int64_t i = 0; i < M; i++) {
+      float* c = C + i * ldc;
+      for (int64_t j = 0; j < N; j++) c[j] = beta == 0.f ? 0.f : beta * c[j];
+    }
+    return;
+  }
+  static thread_local PackBuffer a_buf, b_buf;
+  const MicroKernel micro = kKernel.fn;
+  const int64_t kc_max = std::min(K, kKC);
+  const int64_t nc_max = std::min((N + kNR - 1) / kNR * kNR, kNC);
+  const int64_t mc_max = std::min((M + kMR - 1) / kMR * kMR, kMC);
+  float* bp = b_buf.get(static_cast<size_t>(kc_max * nc_max));
+  float* ap = a_buf.get(static_cast<size_t>(kc_max * mc_max));
+  alignas(64) float edge[kMR * kNR];
+  for (int64_t j0 = 0; j0 < N; j0 += kNC) {
+    const int64_t nc = std::min(kNC, N - j0);
+    for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+      const int64_t kc = std::min(kKC, K - k0);
+      const float b_eff = k0 == 0 ? beta : 1.f;  // later K slices add onto the first one's C
+      pack_b(tb, B, ldb, k0, kc, j0, nc, bp);
+      for (int64_t i0 = 0; i0 < M; i0 += kMC) {
+        const int64_t mc = std::min(kMC, M - i0);
+        pack_a(ta, A, lda, i0, mc, k0, kc, alpha, ap);
+        for (int64_t jr = 0; jr < nc; jr += kNR) {
+          const int64_t nr = std::min<int64_t>(kNR, nc - jr);
+          const float* b = bp + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += kMR) {
+            const int64_t mr = std::min<int64_t>(kMR, mc - ir);
+            const float* a = ap + ir * kc;
+            float* c = C + (i0 + ir) * ldc + j0 + jr;
+            if (mr == kMR && nr == kNR) {
+              micro(kc, a, b, c, ldc, b_eff);
+            } else {  // an edge tile: compute the whole tile aside, merge the part inside C
+              micro(kc, a, b, edge, kNR, 0.f);
+              for (int64_t r = 0; r < mr; r++) {
+                for (int64_t j = 0; j < nr; j++) {
+                  c[r * ldc + j] = merge(edge[r * kNR + j], b_eff, c[r * ldc + j]);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace artist
