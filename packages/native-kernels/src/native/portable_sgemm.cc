@@ -35,6 +35,33 @@ inline float merge(float acc, float beta, float c) {
 
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                              float beta);
+// d[k * kMR + r] = alpha * a[r * lda + k] for r < kMR, k < kc: six rows of A interleaved into one
+// packed sliver. May write up to 2 floats past d[kc * kMR] (the packing buffer has slack).
+using PackRows = void (*)(const float* a, int64_t lda, int64_t kc, float alpha, float* d);
+
+// d[k * kMR + r] = alpha * a[k * lda + r] for r < kMR, k < kc: a transposed sliver of A copied in
+// place. The AVX2 version reads 8 floats per k (the caller checks they are inside A) and may write
+// 2 floats past d[kc * kMR].
+using PackCols = void (*)(const float* a, int64_t lda, int64_t kc, float alpha, float* d);
+
+void pack_cols_generic(const float* a, int64_t lda, int64_t kc, float alpha, float* d) {
+  for (int64_t k = 0; k < kc; k++, a += lda, d += kMR) {
+    for (int r = 0; r < kMR; r++) d[r] = alpha * a[r];
+  }
+}
+
+void pack_rows_generic(const float* a, int64_t lda, int64_t kc, float alpha, float* d) {
+  const float *s0 = a, *s1 = s0 + lda, *s2 = s1 + lda, *s3 = s2 + lda, *s4 = s3 + lda,
+              *s5 = s4 + lda;
+  for (int64_t k = 0; k < kc; k++, d += kMR) {
+    d[0] = alpha * s0[k];
+    d[1] = alpha * s1[k];
+    d[2] = alpha * s2[k];
+    d[3] = alpha * s3[k];
+    d[4] = alpha * s4[k];
+    d[5] = alpha * s5[k];
+  }
+}
 
 // a: kc x kMR (column k of the sliver at a + k * kMR), b: kc x kNR; c: kMR x kNR tile of C.
 void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta) {
@@ -99,10 +126,54 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, 
   store_row(c + 4 * ldc, c40, c41, beta);
   store_row(c + 5 * ldc, c50, c51, beta);
 }
+
+// Eight k at a time: six rows (two zero rows added) transposed 8 x 8 in registers, then each
+// k's six values stored with an 8-wide store that the next one overwrites past its sixth float.
+__attribute__((target("avx2,fma"))) void pack_rows_avx2(const float* a, int64_t lda, int64_t kc,
+                                                        float alpha, float* d) {
+  const __m256 av = _mm256_set1_ps(alpha);
+  const __m256 z = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8, d += 8 * kMR) {
+    const __m256 r0 = _mm256_mul_ps(av, _mm256_loadu_ps(a + k));
+    const __m256 r1 = _mm256_mul_ps(av, _mm256_loadu_ps(a + lda + k));
+    const __m256 r2 = _mm256_mul_ps(av, _mm256_loadu_ps(a + 2 * lda + k));
+    const __m256 r3 = _mm256_mul_ps(av, _mm256_loadu_ps(a + 3 * lda + k));
+    const __m256 r4 = _mm256_mul_ps(av, _mm256_loadu_ps(a + 4 * lda + k));
+    const __m256 r5 = _mm256_mul_ps(av, _mm256_loadu_ps(a + 5 * lda + k));
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, z, 0x44), u5 = _mm256_shuffle_ps(t4, z, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, z, 0x44), u7 = _mm256_shuffle_ps(t5, z, 0xEE);
+    _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + 6, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 12, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 18, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 30, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 36, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(d + 42, _mm256_permute2f128_ps(u3, u7, 0x31));
+  }
+  if (k < kc) pack_rows_generic(a + k, lda, kc - k, alpha, d);
+}
+
+__attribute__((target("avx2,fma"))) void pack_cols_avx2(const float* a, int64_t lda, int64_t kc,
+                                                        float alpha, float* d) {
+  const __m256 av = _mm256_set1_ps(alpha);
+  for (int64_t k = 0; k < kc; k++, a += lda, d += kMR) {
+    _mm256_storeu_ps(d, _mm256_mul_ps(av, _mm256_loadu_ps(a)));
+  }
+}
 #endif
 
 struct Kernel {
   MicroKernel fn;
+  PackRows pack_rows;
+  PackCols pack_cols;
+  bool cols_read_8;  // pack_cols reads 8 floats per k
   const char* name;
 };
 
@@ -110,10 +181,10 @@ Kernel pick_kernel() {
 #if defined(ARTIST_GEMM_X86_AVX2)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    return {micro_avx2, "avx2-fma"};
+    return {micro_avx2, pack_rows_avx2, pack_cols_avx2, true, "avx2-fma"};
   }
 #endif
-  return {micro_generic, "generic"};
+  return {micro_generic, pack_rows_generic, pack_cols_generic, false, "generic"};
 }
 
 const Kernel kKernel = pick_kernel();
@@ -135,15 +206,21 @@ struct PackBuffer {
 
 // dst = alpha op(A)[i0 .. i0 + mc, k0 .. k0 + kc] as kMR-row slivers, zero-padded to whole slivers
 // (sliver s, depth k, row r at dst[s * kc * kMR + k * kMR + r])
-void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
-            float alpha, float* dst) {
-  if (ta) {  // op(A)(i, k) = A[k * lda + i]: read each row of A once, left to right
-    for (int64_t k = 0; k < kc; k++) {
-      const float* src = A + (k0 + k) * lda + i0;
-      for (int64_t s = 0; s < mc; s += kMR) {
-        float* d = dst + s * kc + k * kMR;
-        const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - s));
-        for (int r = 0; r < mr; r++) d[r] = alpha * src[s + r];
+// (m_total: the M of the whole product, so no read passes the end of A)
+void pack_a(bool ta, const float* A, int64_t lda, int64_t m_total, int64_t i0, int64_t mc,
+            int64_t k0, int64_t kc, float alpha, float* dst) {
+  if (ta) {  // op(A)(i, k) = A[k * lda + i]: each sliver is 6 adjacent columns of A
+    for (int64_t s = 0; s < mc; s += kMR, dst += kc * kMR) {
+      const float* src = A + k0 * lda + i0 + s;
+      const int64_t room = m_total - (i0 + s);  // readable floats from src in A's last row
+      if (s + kMR <= mc && (room >= 8 || !kKernel.cols_read_8)) {
+        kKernel.pack_cols(src, lda, kc, alpha, dst);
+        continue;
+      }
+      const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - s));
+      for (int64_t k = 0; k < kc; k++) {
+        float* d = dst + k * kMR;
+        for (int r = 0; r < mr; r++) d[r] = alpha * src[k * lda + r];
         for (int r = mr; r < kMR; r++) d[r] = 0.f;
       }
     }
@@ -152,17 +229,7 @@ void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_
   for (int64_t s = 0; s < mc; s += kMR, dst += kc * kMR) {
     const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - s));
     if (mr == kMR) {  // op(A)(i, k) = A[i * lda + k]: six rows side by side
-      const float* s0 = A + (i0 + s) * lda + k0;
-      const float *s1 = s0 + lda, *s2 = s1 + lda, *s3 = s2 + lda, *s4 = s3 + lda, *s5 = s4 + lda;
-      for (int64_t k = 0; k < kc; k++) {
-        float* d = dst + k * kMR;
-        d[0] = alpha * s0[k];
-        d[1] = alpha * s1[k];
-        d[2] = alpha * s2[k];
-        d[3] = alpha * s3[k];
-        d[4] = alpha * s4[k];
-        d[5] = alpha * s5[k];
-      }
+      kKernel.pack_rows(A + (i0 + s) * lda + k0, lda, kc, alpha, dst);
     } else {
       for (int r = 0; r < mr; r++) {
         const float* src = A + (i0 + s + r) * lda + k0;
@@ -225,7 +292,7 @@ void portable_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
   const int64_t nc_max = std::min((N + kNR - 1) / kNR * kNR, kNC);
   const int64_t mc_max = std::min((M + kMR - 1) / kMR * kMR, kMC);
   float* bp = b_buf.get(static_cast<size_t>(kc_max * nc_max));
-  float* ap = a_buf.get(static_cast<size_t>(kc_max * mc_max));
+  float* ap = a_buf.get(static_cast<size_t>(kc_max * mc_max + 8));  // + pack_rows' overrun
   alignas(64) float edge[kMR * kNR];
   for (int64_t j0 = 0; j0 < N; j0 += kNC) {
     const int64_t nc = std::min(kNC, N - j0);
@@ -235,7 +302,7 @@ void portable_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
       pack_b(tb, B, ldb, k0, kc, j0, nc, bp);
       for (int64_t i0 = 0; i0 < M; i0 += kMC) {
         const int64_t mc = std::min(kMC, M - i0);
-        pack_a(ta, A, lda, i0, mc, k0, kc, alpha, ap);
+        pack_a(ta, A, lda, M, i0, mc, k0, kc, alpha, ap);
         for (int64_t jr = 0; jr < nc; jr += kNR) {
           const int64_t nr = std::min<int64_t>(kNR, nc - jr);
           const float* b = bp + jr * kc;
