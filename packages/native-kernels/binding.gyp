@@ -1,7 +1,6 @@
 {
   "variables": {
-    "artist_blas%": "<!(node -p \"process.env.ARTIST_BLAS || (process.platform === 'darwin' ? 'accelerate' : 'none')\")",
-    "artist_runtime_link%": "<!(node -p \"process.env.ARTIST_STATIC_RUNTIME === '1' ? 'static' : 'shared'\")"
+    "artist_blas%": "<!(node -p \"process.env.ARTIST_BLAS || (process.platform === 'darwin' ? 'accelerate' : 'none')\")"
   },
   "targets": [
     {
@@ -35,9 +34,6 @@
             "-lopenblas"
           ],
           "defines": ["ARTIST_BLAS_OPENBLAS=1"]
-        }],
-        ["artist_runtime_link=='static' and OS=='linux'", {
-          "ldflags": ["-static-libstdc++", "-static-libgcc"]
         }],
         ["artist_blas=='accelerate'", {
           "libraries": ["-framework Accelerate"],

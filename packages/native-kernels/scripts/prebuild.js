@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Builds the prebuilt addon shipped in the package (prebuilds/<platform>-<arch>/, loaded by
 // node-gyp-build when there is no source build): Node-API, so one file serves every Node >= 20;
-// WITHOUT BLAS, so it runs on the addon's portable SGEMM and needs no libopenblas at run time; with
-// libstdc++/libgcc linked in statically on Linux, so it needs only glibc. The build happens in a
-// copy of binding.gyp and src/native, leaving build/ (the source build) alone. Afterwards it checks
-// that the result loads, reports GEMM 'portable', and (Linux) that `ldd` lists no BLAS or libstdc++.
+// WITHOUT BLAS, so it runs on the addon's portable SGEMM and needs no libopenblas at run time. The
+// build happens in a copy of binding.gyp and src/native, leaving build/ (the source build) alone.
+// Afterwards it checks that the result loads and reports GEMM 'portable', and (Linux) that `ldd`
+// lists no BLAS; it prints the newest glibc / libstdc++ symbol versions the file needs (a system
+// older than that gets the source build at install time instead).
 // Run by `pnpm prebuild` before publishing; needs a compiler and the Node headers, never downloads.
 'use strict';
 const fs = require('node:fs');
@@ -32,7 +33,6 @@ fs.copyFileSync(path.join(root, 'binding.gyp'), path.join(work, 'binding.gyp'));
 fs.cpSync(path.join(root, 'src', 'native'), path.join(work, 'src', 'native'), { recursive: true });
 Object.assign(process.env, {
   ARTIST_BLAS: 'none',
-  ARTIST_STATIC_RUNTIME: '1',
   npm_config_nodedir: nodedir,
 });
 const dest = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
@@ -64,8 +64,17 @@ prebuildify(
     if (process.platform === 'linux') {
       const ldd = spawnSync('ldd', [file], { encoding: 'utf8' });
       const libs = ldd.stdout || '';
-      if (/blas|libstdc\+\+|libgcc_s/i.test(libs)) die(`${file} still needs:\n${libs}`);
+      if (/blas/i.test(libs)) die(`${file} still needs:\n${libs}`);
       process.stdout.write(`ldd ${path.relative(root, file)}:\n${libs}`);
+      const syms = spawnSync('objdump', ['-T', file], { encoding: 'utf8' }).stdout || '';
+      for (const lib of ['GLIBC', 'GLIBCXX']) {
+        const versions = [...syms.matchAll(new RegExp(`\\(${lib}_([0-9.]+)\\)`, 'g'))].map((m) =>
+          m[1].split('.').map(Number),
+        );
+        versions.sort((a, b) => a[0] - b[0] || a[1] - b[1] || (a[2] ?? 0) - (b[2] ?? 0));
+        const newest = versions.at(-1);
+        if (newest) process.stdout.write(`needs ${lib} >= ${newest.join('.')}\n`);
+      }
     }
     const kib = Math.round(fs.statSync(file).size / 1024);
     process.stdout.write(
