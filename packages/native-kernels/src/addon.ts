@@ -5,8 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** The SGEMM choice `useGemm` takes: the linked BLAS, or the addon's own portable SGEMM. */
-export type GemmChoice = 'blas' | 'portable';
+/**
+ * The SGEMM choice `useGemm` takes: the linked BLAS, the addon's own portable SGEMM, or the
+ * portable SGEMM with its plain C++ micro-kernel even where AVX2 is available ('generic': tests).
+ */
+export type GemmChoice = 'blas' | 'portable' | 'generic';
 
 /** BLAS identification reported by the addon. */
 export interface BlasInfo {
@@ -291,8 +294,10 @@ function buildNote(): string {
 function gemmFromEnv(env: NodeJS.ProcessEnv): GemmChoice | null {
   const v = (env[GEMM_ENV] ?? '').trim().toLowerCase();
   if (v === '') return null;
-  if (v === 'portable' || v === 'blas') return v;
-  throw new RangeError(`${GEMM_ENV} must be 'blas' or 'portable', got '${env[GEMM_ENV]}'`);
+  if (v === 'portable' || v === 'blas' || v === 'generic') return v;
+  throw new RangeError(
+    `${GEMM_ENV} must be 'blas', 'portable' or 'generic', got '${env[GEMM_ENV]}'`,
+  );
 }
 
 function load(): { addon: NativeAddon | null; reason: string; path: string } {
@@ -383,13 +388,15 @@ export function setBlasThreads(n: number): number | null {
 
 /**
  * Runs every GEMM and convolution of the addon on the linked BLAS ('blas') or on the addon's own
- * portable SGEMM ('portable'), and returns the SGEMM now in use (`BlasInfo.gemm`), or null without
- * the addon. In a build without BLAS (the prebuilt addon) 'blas' keeps the portable SGEMM. The
+ * portable SGEMM ('portable'; 'generic' with its plain C++ micro-kernel even where AVX2 is
+ * available), and returns the SGEMM now in use (`BlasInfo.gemm`), or null without the addon. In a build without BLAS (the prebuilt addon) 'blas' keeps the portable SGEMM. The
  * `ARTIST_GEMM` env var makes the same choice when the addon loads.
  */
 export function useGemm(kind: GemmChoice): string | null {
-  if (kind !== 'blas' && kind !== 'portable') {
-    throw new RangeError(`useGemm: kind must be 'blas' or 'portable', got '${String(kind)}'`);
+  if (kind !== 'blas' && kind !== 'portable' && kind !== 'generic') {
+    throw new RangeError(
+      `useGemm: kind must be 'blas', 'portable' or 'generic', got '${String(kind)}'`,
+    );
   }
   const addon = getNativeAddon();
   return addon ? addon.useGemm(kind) : null;

@@ -1,6 +1,7 @@
 // The addon's own SGEMM (src/native/portable_sgemm.cc), which a build without BLAS (the prebuilt
 // addon) runs every GEMM and convolution on. CI links OpenBLAS, so these tests switch to it with
-// useGemm('portable') and check it against a float64 reference and against the BLAS; the
+// useGemm('portable') and check it against a float64 reference and against the BLAS, with its
+// AVX2 micro-kernel and with the plain C++ one ('generic', what CPUs without AVX2 run); the
 // package's test script also reruns the GEMM-heavy suites under ARTIST_GEMM=portable.
 import { blasInfo, nativeAvailable, useGemm } from '../src';
 import { getNativeAddon } from '../src/addon';
@@ -47,7 +48,12 @@ describeNative('portable SGEMM', () => {
     expect(blasInfo()!.gemm).toBe('portable');
     // 'blas' gives the linked BLAS back, or keeps the portable SGEMM in a build without one
     expect(useGemm('blas')).toBe(info.vendor === 'none' ? 'portable' : info.vendor);
-    expect(() => useGemm('fast' as 'blas')).toThrow(/'blas' or 'portable'/);
+    expect(useGemm('generic')).toBe('portable');
+    expect(blasInfo()!.gemmKernel).toBe('generic');
+    expect(useGemm('portable')).toBe('portable');
+    expect(blasInfo()!.gemmKernel).toBe(info.gemmKernel);
+    useGemm('blas');
+    expect(() => useGemm('fast' as 'blas')).toThrow(/'blas', 'portable' or 'generic'/);
     expect(() => addon.useGemm('fast' as 'blas')).toThrow(/got 'fast'/);
   });
 
@@ -61,28 +67,31 @@ describeNative('portable SGEMM', () => {
     [3, 2100, 5],
   ];
   for (const [m, n, k] of shapes) {
-    it(`matches a float64 reference for ${m} x ${n} x ${k}, every transpose, alpha and beta`, () => {
-      useGemm('portable');
-      const rand = seeded(m * 7919 + n * 31 + k);
-      const a = randArray(rand, m * k);
-      const b = randArray(rand, k * n);
-      const c0 = randArray(rand, m * n);
-      for (const ta of [false, true]) {
-        for (const tb of [false, true]) {
-          for (const [alpha, beta] of [
-            [1, 0],
-            [0.5, 1],
-            [-2, 0.25],
-          ] as const) {
-            // beta = 0 must overwrite C, NaN included
-            const c = beta === 0 ? new Float32Array(m * n).fill(Number.NaN) : c0.slice();
-            addon.sgemmBatched(a, b, c, 1, m, n, k, ta, tb, null, null, 0, 0, alpha, beta);
-            const want = referenceGemm(a, b, c0, m, n, k, ta, tb, alpha, beta);
-            expect(relError(c, want)).toBeLessThan(2e-6);
+    it.each(['portable', 'generic'] as const)(
+      `%s: matches a float64 reference for ${m} x ${n} x ${k}, every transpose, alpha and beta`,
+      (kind) => {
+        useGemm(kind);
+        const rand = seeded(m * 7919 + n * 31 + k);
+        const a = randArray(rand, m * k);
+        const b = randArray(rand, k * n);
+        const c0 = randArray(rand, m * n);
+        for (const ta of [false, true]) {
+          for (const tb of [false, true]) {
+            for (const [alpha, beta] of [
+              [1, 0],
+              [0.5, 1],
+              [-2, 0.25],
+            ] as const) {
+              // beta = 0 must overwrite C, NaN included
+              const c = beta === 0 ? new Float32Array(m * n).fill(Number.NaN) : c0.slice();
+              addon.sgemmBatched(a, b, c, 1, m, n, k, ta, tb, null, null, 0, 0, alpha, beta);
+              const want = referenceGemm(a, b, c0, m, n, k, ta, tb, alpha, beta);
+              expect(relError(c, want)).toBeLessThan(2e-6);
+            }
           }
         }
-      }
-    });
+      },
+    );
   }
 
   it('gives the BLAS results, to rounding, for batched GEMMs and the three convolutions', () => {
@@ -94,7 +103,7 @@ describeNative('portable SGEMM', () => {
     // conv: n 2, 12 x 12 x 16 -> 24 channels, 3 x 3, stride 1, pad 1 (the Winograd path) and
     // 4 x 4, stride 2, pad 1 (im2col)
     const x = randArray(rand, 2 * 12 * 12 * 16);
-    const run = (kind: 'blas' | 'portable') => {
+    const run = (kind: 'blas' | 'portable' | 'generic') => {
       useGemm(kind);
       const out: Float32Array[] = [];
       const scores = new Float32Array(8 * 64 * 64);
@@ -118,9 +127,11 @@ describeNative('portable SGEMM', () => {
       return out;
     };
     const blas = run('blas');
-    const portable = run('portable');
-    for (let i = 0; i < blas.length; i++) {
-      expect(relError(portable[i]!, blas[i]!)).toBeLessThan(1e-5);
+    for (const kind of ['portable', 'generic'] as const) {
+      const portable = run(kind);
+      for (let i = 0; i < blas.length; i++) {
+        expect(relError(portable[i]!, blas[i]!)).toBeLessThan(1e-5);
+      }
     }
   });
 });

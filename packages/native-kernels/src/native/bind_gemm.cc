@@ -49,23 +49,25 @@ napi_value SetParallelThreshold(napi_env env, napi_callback_info info) {
   return make_int(env, artist::blas_set_parallel_threshold(w));
 }
 
-// useGemm(kind: 'blas' | 'portable') -> the SGEMM now in use ('openblas' | 'accelerate' |
-// 'portable'); 'blas' in a build without one keeps the portable SGEMM
+// useGemm(kind: 'blas' | 'portable' | 'generic') -> the SGEMM now in use ('openblas' | 'accelerate'
+// | 'portable'); 'generic' is the portable SGEMM with its plain C++ micro-kernel even on CPUs with
+// AVX2; 'blas' in a build without one keeps the portable SGEMM
 napi_value UseGemm(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, argv, 1)) return nullptr;
   char kind[16];
   size_t len = 0;
   if (napi_get_value_string_utf8(env, argv[0], kind, sizeof kind, &len) != napi_ok) {
-    fail(env, "kind must be 'blas' or 'portable'");
+    fail(env, "kind must be 'blas', 'portable' or 'generic'");
     return nullptr;
   }
   const std::string k(kind, len);
-  if (k != "blas" && k != "portable") {
-    fail(env, "kind must be 'blas' or 'portable', got '" + k + "'", true);
+  if (k != "blas" && k != "portable" && k != "generic") {
+    fail(env, "kind must be 'blas', 'portable' or 'generic', got '" + k + "'", true);
     return nullptr;
   }
-  artist::gemm_use_portable(k == "portable");
+  artist::portable_sgemm_use_generic(k == "generic");
+  artist::gemm_use_portable(k != "blas");
   return make_str(env, artist::gemm_in_use());
 }
 

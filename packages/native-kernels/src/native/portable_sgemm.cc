@@ -8,6 +8,7 @@
 // picked at load time on x86-64 CPUs that have it, and a plain C++ one (auto-vectorised for the
 // baseline ISA) everywhere else. Single-threaded: callers split work across the pool.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -39,12 +40,13 @@ using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* 
 // packed sliver. May write up to 2 floats past d[kc * kMR] (the packing buffer has slack).
 using PackRows = void (*)(const float* a, int64_t lda, int64_t kc, float alpha, float* d);
 
-// d[k * kMR + r] = alpha * a[k * lda + r] for r < kMR, k < kc: a transposed sliver of A copied in
-// place. The AVX2 version reads 8 floats per k (the caller checks they are inside A) and may write
-// 2 floats past d[kc * kMR].
-using PackCols = void (*)(const float* a, int64_t lda, int64_t kc, float alpha, float* d);
+// d[k * kMR + r] = alpha * a[k * lda + r] for r < kMR, k < kn: kn depths of a transposed sliver of
+// A. The AVX2 version reads 8 floats per k (the caller checks they are inside A) and writes 2
+// floats past d[kn * kMR] unless `exact_end`.
+using PackCols = void (*)(const float* a, int64_t lda, int64_t kn, float alpha, float* d,
+                          bool exact_end);
 
-void pack_cols_generic(const float* a, int64_t lda, int64_t kc, float alpha, float* d) {
+void pack_cols_generic(const float* a, int64_t lda, int64_t kc, float alpha, float* d, bool) {
   for (int64_t k = 0; k < kc; k++, a += lda, d += kMR) {
     for (int r = 0; r < kMR; r++) d[r] = alpha * a[r];
   }
@@ -64,16 +66,33 @@ void pack_rows_generic(const float* a, int64_t lda, int64_t kc, float alpha, flo
 }
 
 // a: kc x kMR (column k of the sliver at a + k * kMR), b: kc x kNR; c: kMR x kNR tile of C.
+// GCC/Clang 4-wide vector types (SSE2 on baseline x86-64, NEON on arm64), no target-specific
+// intrinsics; the tile is computed in two 6 x 8 halves so its 12 accumulators, two B vectors and a
+// broadcast fit the 16 registers of SSE2.
+typedef float v4f __attribute__((vector_size(16)));
+
 void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta) {
-  float acc[kMR][kNR] = {};
-  for (int64_t k = 0; k < kc; k++, a += kMR, b += kNR) {
-    for (int r = 0; r < kMR; r++) {
-      const float av = a[r];
-      for (int j = 0; j < kNR; j++) acc[r][j] += av * b[j];
+  for (int half = 0; half < 2; half++) {
+    v4f acc[kMR][2] = {};
+    const float* ap = a;
+    const float* bp = b + 8 * half;
+    for (int64_t k = 0; k < kc; k++, ap += kMR, bp += kNR) {
+      v4f b0, b1;
+      std::memcpy(&b0, bp, sizeof b0);
+      std::memcpy(&b1, bp + 4, sizeof b1);
+      for (int r = 0; r < kMR; r++) {
+        const float x = ap[r];
+        const v4f av = {x, x, x, x};
+        acc[r][0] += av * b0;
+        acc[r][1] += av * b1;
+      }
     }
-  }
-  for (int r = 0; r < kMR; r++) {
-    for (int j = 0; j < kNR; j++) c[r * ldc + j] = merge(acc[r][j], beta, c[r * ldc + j]);
+    for (int r = 0; r < kMR; r++) {
+      float row[8];
+      std::memcpy(row, acc[r], sizeof row);
+      float* cr = c + r * ldc + 8 * half;
+      for (int j = 0; j < 8; j++) cr[j] = merge(row[j], beta, cr[j]);
+    }
   }
 }
 
@@ -160,11 +179,17 @@ __attribute__((target("avx2,fma"))) void pack_rows_avx2(const float* a, int64_t 
   if (k < kc) pack_rows_generic(a + k, lda, kc - k, alpha, d);
 }
 
-__attribute__((target("avx2,fma"))) void pack_cols_avx2(const float* a, int64_t lda, int64_t kc,
-                                                        float alpha, float* d) {
+__attribute__((target("avx2,fma"))) void pack_cols_avx2(const float* a, int64_t lda, int64_t kn,
+                                                        float alpha, float* d, bool exact_end) {
   const __m256 av = _mm256_set1_ps(alpha);
-  for (int64_t k = 0; k < kc; k++, a += lda, d += kMR) {
+  const int64_t wide = exact_end ? kn - 1 : kn;
+  for (int64_t k = 0; k < wide; k++, a += lda, d += kMR) {
     _mm256_storeu_ps(d, _mm256_mul_ps(av, _mm256_loadu_ps(a)));
+  }
+  if (exact_end && kn > 0) {
+    const __m256 v = _mm256_mul_ps(av, _mm256_loadu_ps(a));
+    _mm_storeu_ps(d, _mm256_castps256_ps128(v));
+    _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm256_extractf128_ps(v, 1));
   }
 }
 #endif
@@ -177,17 +202,19 @@ struct Kernel {
   const char* name;
 };
 
-Kernel pick_kernel() {
+const Kernel kGeneric = {micro_generic, pack_rows_generic, pack_cols_generic, false, "generic"};
+
+const Kernel* best_kernel() {
 #if defined(ARTIST_GEMM_X86_AVX2)
+  static const Kernel avx2 = {micro_avx2, pack_rows_avx2, pack_cols_avx2, true, "avx2-fma"};
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    return {micro_avx2, pack_rows_avx2, pack_cols_avx2, true, "avx2-fma"};
-  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2;
 #endif
-  return {micro_generic, pack_rows_generic, pack_cols_generic, false, "generic"};
+  return &kGeneric;
 }
 
-const Kernel kKernel = pick_kernel();
+const Kernel* const kBest = best_kernel();
+std::atomic<const Kernel*> g_kernel{kBest};
 
 // 64-byte aligned, per-thread packing buffers (the micro-kernel's aligned loads read them)
 struct PackBuffer {
@@ -207,21 +234,28 @@ struct PackBuffer {
 // dst = alpha op(A)[i0 .. i0 + mc, k0 .. k0 + kc] as kMR-row slivers, zero-padded to whole slivers
 // (sliver s, depth k, row r at dst[s * kc * kMR + k * kMR + r])
 // (m_total: the M of the whole product, so no read passes the end of A)
-void pack_a(bool ta, const float* A, int64_t lda, int64_t m_total, int64_t i0, int64_t mc,
-            int64_t k0, int64_t kc, float alpha, float* dst) {
+void pack_a(const Kernel& kernel, bool ta, const float* A, int64_t lda, int64_t m_total,
+            int64_t i0, int64_t mc, int64_t k0, int64_t kc, float alpha, float* dst) {
   if (ta) {  // op(A)(i, k) = A[k * lda + i]: each sliver is 6 adjacent columns of A
-    for (int64_t s = 0; s < mc; s += kMR, dst += kc * kMR) {
-      const float* src = A + k0 * lda + i0 + s;
-      const int64_t room = m_total - (i0 + s);  // readable floats from src in A's last row
-      if (s + kMR <= mc && (room >= 8 || !kKernel.cols_read_8)) {
-        kKernel.pack_cols(src, lda, kc, alpha, dst);
-        continue;
-      }
-      const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - s));
-      for (int64_t k = 0; k < kc; k++) {
-        float* d = dst + k * kMR;
-        for (int r = 0; r < mr; r++) d[r] = alpha * src[k * lda + r];
-        for (int r = mr; r < kMR; r++) d[r] = 0.f;
+    // 8 rows of A at a time across all slivers: rows lda apart map to few cache sets, so a sliver's
+    // whole depth at once would thrash L1 when lda is a multiple of 1024 floats
+    constexpr int64_t kRows = 8;
+    for (int64_t kb = 0; kb < kc; kb += kRows) {
+      const int64_t kn = std::min(kRows, kc - kb);
+      const bool last = kb + kn == kc;  // the sliver's end: no store may spill into the next one
+      for (int64_t s = 0; s < mc; s += kMR) {
+        const float* src = A + (k0 + kb) * lda + i0 + s;
+        float* d = dst + s * kc + kb * kMR;
+        const int64_t room = m_total - (i0 + s);  // readable floats from src in A's last row
+        if (s + kMR <= mc && (room >= 8 || !kernel.cols_read_8)) {
+          kernel.pack_cols(src, lda, kn, alpha, d, last);
+          continue;
+        }
+        const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - s));
+        for (int64_t k = 0; k < kn; k++) {
+          for (int r = 0; r < mr; r++) d[k * kMR + r] = alpha * src[k * lda + r];
+          for (int r = mr; r < kMR; r++) d[k * kMR + r] = 0.f;
+        }
       }
     }
     return;
@@ -229,7 +263,7 @@ void pack_a(bool ta, const float* A, int64_t lda, int64_t m_total, int64_t i0, i
   for (int64_t s = 0; s < mc; s += kMR, dst += kc * kMR) {
     const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - s));
     if (mr == kMR) {  // op(A)(i, k) = A[i * lda + k]: six rows side by side
-      kKernel.pack_rows(A + (i0 + s) * lda + k0, lda, kc, alpha, dst);
+      kernel.pack_rows(A + (i0 + s) * lda + k0, lda, kc, alpha, dst);
     } else {
       for (int r = 0; r < mr; r++) {
         const float* src = A + (i0 + s + r) * lda + k0;
@@ -273,7 +307,12 @@ void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_
 
 }  // namespace
 
-const char* portable_sgemm_kernel() { return kKernel.name; }
+const char* portable_sgemm_kernel() { return g_kernel.load()->name; }
+
+const char* portable_sgemm_use_generic(bool generic) {
+  g_kernel.store(generic ? &kGeneric : kBest);
+  return portable_sgemm_kernel();
+}
 
 void portable_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                     const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
@@ -287,7 +326,8 @@ void portable_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
     return;
   }
   static thread_local PackBuffer a_buf, b_buf;
-  const MicroKernel micro = kKernel.fn;
+  const Kernel& kernel = *g_kernel.load(std::memory_order_relaxed);
+  const MicroKernel micro = kernel.fn;
   const int64_t kc_max = std::min(K, kKC);
   const int64_t nc_max = std::min((N + kNR - 1) / kNR * kNR, kNC);
   const int64_t mc_max = std::min((M + kMR - 1) / kMR * kMR, kMC);
@@ -302,7 +342,7 @@ void portable_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
       pack_b(tb, B, ldb, k0, kc, j0, nc, bp);
       for (int64_t i0 = 0; i0 < M; i0 += kMC) {
         const int64_t mc = std::min(kMC, M - i0);
-        pack_a(ta, A, lda, M, i0, mc, k0, kc, alpha, ap);
+        pack_a(kernel, ta, A, lda, M, i0, mc, k0, kc, alpha, ap);
         for (int64_t jr = 0; jr < nc; jr += kNR) {
           const int64_t nr = std::min<int64_t>(kNR, nc - jr);
           const float* b = bp + jr * kc;

@@ -18,8 +18,11 @@ void portable_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
                     const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                     float* C, int64_t ldc);
 
-// Micro-kernel the portable SGEMM picked for this CPU at load time: "avx2-fma" or "generic".
+// Micro-kernel the portable SGEMM uses: the one picked for this CPU at load time ("avx2-fma" or
+// "generic"), or "generic" after portable_sgemm_use_generic(true) (tests of the fallback kernel on
+// AVX2 machines). Returns the kernel now in use.
 const char* portable_sgemm_kernel();
+const char* portable_sgemm_use_generic(bool generic);
 
 // Which SGEMM sgemm() calls: "openblas", "accelerate" or "portable". With a BLAS linked in,
 // gemm_use_portable(true) switches every kernel to the portable SGEMM (tests and benchmarks
