@@ -1,28 +1,74 @@
 // pnpm bench: seconds per training step of the tiny GPT and the tiny conv autoencoder of issue 3 on
 // stock cpu, stock wasm, and the tuned configurations, with GFLOP/s and the ratio to stock cpu.
 // Each (model, configuration) runs in its own child process so kernel registries, wasm heaps and
-// peak RSS do not mix.
+// peak RSS do not mix. `pnpm bench:gemm` compares the GEMMs under the default configuration: the
+// source build (OpenBLAS where installed), the same build switched to the portable SGEMM, and the
+// prebuilt addon (built without BLAS: `pnpm build:prebuild`), each as a ratio to the first.
 //   node -r ts-node/register/transpile-only bench/train_step_bench.ts [--models gpt,ae]
-//     [--configs cpu-stock,wasm-stock,cpu-tuned,wasm-js,default] [--steps 8] [--stock-steps 1]
+//     [--configs cpu-stock,wasm-stock,cpu-tuned,wasm-js,default,default-portable,default-prebuilt]
+//     [--steps 8] [--stock-steps 1]
 //     [--threads n (default: installKernels' default, the cores up to 8)] [--timeout 1200] [--profile]
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { DEFAULT_INSTALL_KERNELS_OPTIONS, formatInstallReport, installKernels } from '../src/index';
+import {
+  DEFAULT_INSTALL_KERNELS_OPTIONS,
+  formatInstallReport,
+  type GemmChoice,
+  installKernels,
+  NATIVE_ADDON_ENV,
+  useGemm,
+} from '../src/index';
 import { MODEL_NAMES, MODEL_TITLES, type ModelName, makeModel, type TrainStep } from './models';
 
-type ConfigName = 'cpu-stock' | 'wasm-stock' | 'cpu-tuned' | 'wasm-js' | 'default';
+type ConfigName =
+  | 'cpu-stock'
+  | 'wasm-stock'
+  | 'cpu-tuned'
+  | 'wasm-js'
+  | 'default'
+  | 'default-portable'
+  | 'default-prebuilt';
+
+// the prebuilt addon of this platform (scripts/prebuild.js), or undefined before it was built
+function prebuiltAddon(): string | undefined {
+  const dir = path.resolve(__dirname, '..', 'prebuilds', `${process.platform}-${process.arch}`);
+  const f = fs.existsSync(dir) ? fs.readdirSync(dir).find((n) => n.endsWith('.node')) : undefined;
+  return f ? path.join(dir, f) : undefined;
+}
 
 const CONFIGS: Record<
   ConfigName,
-  { backend: 'cpu' | 'wasm'; install: false | { native: boolean }; label: string }
+  {
+    backend: 'cpu' | 'wasm';
+    install: false | { native: boolean; gemm?: GemmChoice };
+    label: string;
+    /** Extra environment of the child process (undefined: the config cannot run here). */
+    env?: () => Record<string, string> | undefined;
+  }
 > = {
   'cpu-stock': { backend: 'cpu', install: false, label: 'stock cpu' },
   'wasm-stock': { backend: 'wasm', install: false, label: 'stock wasm' },
   'cpu-tuned': { backend: 'cpu', install: { native: true }, label: 'cpu + kernels' },
   'wasm-js': { backend: 'wasm', install: { native: false }, label: 'wasm + JS kernels (no addon)' },
   default: { backend: 'wasm', install: { native: true }, label: 'default: wasm + native' },
+  'default-portable': {
+    backend: 'wasm',
+    install: { native: true, gemm: 'portable' },
+    label: 'default, portable SGEMM',
+  },
+  'default-prebuilt': {
+    backend: 'wasm',
+    install: { native: true },
+    label: 'default, prebuilt (no BLAS)',
+    env: () => {
+      const f = prebuiltAddon();
+      return f ? { [NATIVE_ADDON_ENV]: f } : undefined;
+    },
+  },
 };
 
 interface ChildResult {
@@ -65,6 +111,7 @@ async function child(
     await tf.setBackend(cfg.backend);
     await tf.ready();
     if (cfg.install) {
+      if (cfg.install.gemm) useGemm(cfg.install.gemm);
       const report = installKernels(tf, cfg.backend, { native: cfg.install.native, threads });
       res.kernels = formatInstallReport(report);
       if (report.blasThreads !== undefined) res.blasThreads = report.blasThreads;
@@ -154,10 +201,21 @@ function main() {
         String(threads),
         profile && config === 'default' ? '1' : '0',
       ];
+      const extraEnv = CONFIGS[config].env ? CONFIGS[config].env!() : {};
+      if (!extraEnv) {
+        results.push({
+          model,
+          config,
+          ok: false,
+          error: 'no prebuilt addon: run pnpm build:prebuild',
+        });
+        continue;
+      }
       const r = spawnSync(process.execPath, args, {
         encoding: 'utf8',
         maxBuffer: 64 << 20,
         timeout: childTimeout * 1000,
+        env: { ...process.env, ...extraEnv },
       });
       const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('@@RESULT '));
       const res: ChildResult = line
@@ -193,6 +251,14 @@ function main() {
         `${label}  ${s.toFixed(3).padStart(7)}  ${gf.toFixed(1).padStart(8)}  ${ratio.padStart(12)}  ${median(r.cpuSeconds!).toFixed(3).padStart(10)} ${(baseCpu ? (baseCpu / median(r.cpuSeconds!)).toFixed(1) : 'n/a').padStart(9)}   ${l[0]!.toFixed(3)} -> ${l[l.length - 1]!.toFixed(3)}   ${String(r.peakRssMiB).padStart(6)} MiB  (${r.stepSeconds!.length} steps, min ${Math.min(...r.stepSeconds!).toFixed(3)})`,
       );
       if (r.kernels) console.log(`${' '.repeat(32)}${r.kernels}`);
+      const ref = results.find((x) => x.config === 'default' && x.ok);
+      if (ref && r.config.startsWith('default-')) {
+        const wall = s / median(ref.stepSeconds!);
+        const cpu = median(r.cpuSeconds!) / median(ref.cpuSeconds!);
+        console.log(
+          `${' '.repeat(32)}x default (time per step): wall ${wall.toFixed(2)}, cpu ${cpu.toFixed(2)}`,
+        );
+      }
     }
     const prof = results.find((r) => r.profile)?.profile;
     if (prof) {

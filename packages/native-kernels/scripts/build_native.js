@@ -1,11 +1,19 @@
 #!/usr/bin/env node
-// Builds the optional OpenBLAS/Accelerate addon (build/Release/artist_native.node) with node-gyp.
-// Never fails: when no BLAS, compiler or node-gyp is found, it writes build/native_status.json with the
-// reason, exits 0, and the package falls back to its JS kernels at run time.
+// Provides the native addon at install time, in this order, and never downloads anything:
+//  1. a system BLAS is found (OpenBLAS on Linux, Accelerate on macOS) and a compiler works: build
+//     build/Release/artist_native.node from source with node-gyp, linked against the BLAS;
+//  2. else a prebuilt addon for this platform ships in prebuilds/ (built without BLAS, on the
+//     addon's portable SGEMM) and loads: use it, no compiler needed;
+//  3. else build from source without BLAS (portable SGEMM).
+// Never fails: when nothing works it writes build/native_status.json with the reason, exits 0, and
+// the package falls back to its JS kernels at run time.
 // By default it skips the build when the .node is newer than binding.gyp and src/native/* and was
 // built for this Node ABI; a lock directory keeps concurrent installs from building at once.
-// Flags: --force (always rebuild), --if-missing (skip whenever the .node exists), --verbose.
-// Env: ARTIST_SKIP_NATIVE_BUILD=1 skips the build; ARTIST_NATIVE_NODEDIR overrides the headers dir.
+// Flags: --force (always rebuild from source), --source (never use a prebuilt addon: the
+// package's own build script), --if-missing (skip whenever the .node exists), --verbose.
+// Env: ARTIST_SKIP_NATIVE_BUILD=1 skips the build (a prebuilt addon is still used at run time);
+// ARTIST_BLAS=none builds without BLAS even where one is installed (ARTIST_BLAS=openblas|accelerate
+// asks for one); ARTIST_NATIVE_NODEDIR overrides the headers dir.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -48,8 +56,10 @@ function writeStatus(ok, reason, extra) {
 function finish(ok, reason, extra) {
   writeStatus(ok, reason, extra);
   // one line on success or failure: install logs are the only place a user sees why it is off
+  const gemm = extra?.blas?.gemm ? ` (GEMM: ${extra.blas.gemm})` : '';
+  const what = extra?.source === 'prebuild' ? 'prebuilt, not compiled' : 'built';
   process.stderr.write(
-    `[@artist-ts/native-kernels] native addon ${ok ? 'built' : `not built: ${reason}`}\n`,
+    `[@artist-ts/native-kernels] native addon ${ok ? `${what}${gemm}` : `not built: ${reason}`}\n`,
   );
   process.exit(0);
 }
@@ -94,6 +104,26 @@ function findBlas() {
   return { kind: 'openblas', inc, lib };
 }
 
+// prebuilds/<platform>-<arch>/*.node that loads in this Node, or null
+function usablePrebuild() {
+  const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  let files = [];
+  try {
+    files = fs.readdirSync(dir).filter((f) => f.endsWith('.node'));
+  } catch {
+    return null;
+  }
+  for (const f of files) {
+    try {
+      const info = require(path.join(dir, f)).blasInfo();
+      return { path: path.join(dir, f), info };
+    } catch {
+      // built for another libc or Node-API version: try the next one
+    }
+  }
+  return null;
+}
+
 function findNodeGyp() {
   const candidates = [];
   try {
@@ -126,6 +156,11 @@ function upToDate() {
   if (!sources.every((f) => fs.statSync(f).mtimeMs <= built)) return false;
   try {
     const status = JSON.parse(fs.readFileSync(statusPath, 'utf8'));
+    // ARTIST_BLAS=none asks for a build without BLAS: one linked against a BLAS is not it
+    const wantsNone = (process.env.ARTIST_BLAS || '').trim().toLowerCase() === 'none';
+    if (wantsNone && status.blas?.vendor !== 'none') return false;
+    // a build without BLAS made before a BLAS was installed: rebuild to link it
+    if (!wantsNone && status.blas?.vendor === 'none' && findBlas()) return false;
     if (status.ok && status.modules === process.versions.modules) return true;
   } catch {
     // no note (e.g. the .node came from a build cache): loading it is the test
@@ -175,19 +210,34 @@ function main() {
   process.on('exit', () => fs.rmSync(lockDir, { recursive: true, force: true }));
   // a concurrent install may have finished the same build while we waited for the lock
   if (!args.has('--force') && upToDate()) process.exit(0);
-  const blas = findBlas();
-  if (!blas) {
-    finish(false, 'no BLAS found (Linux: apt-get install libopenblas-dev; macOS: Accelerate)');
+  const requested = (process.env.ARTIST_BLAS || '').trim().toLowerCase();
+  const blas = requested === 'none' ? null : findBlas();
+  const prebuild = args.has('--force') || args.has('--source') ? null : usablePrebuild();
+  if (!blas && prebuild) {
+    // a portable prebuilt addon is what a source build without BLAS would produce: use it
+    fs.rmSync(addonPath, { force: true });
+    finish(true, 'ok', {
+      source: 'prebuild',
+      path: path.relative(root, prebuild.path),
+      blas: prebuild.info,
+    });
   }
   const nodedir = findHeaders();
-  if (!nodedir)
-    finish(false, 'Node headers not found (set ARTIST_NATIVE_NODEDIR to a dir with include/node)');
   const gyp = findNodeGyp();
-  if (!gyp) finish(false, 'node-gyp not found (install npm or node-gyp)');
-  log(`node-gyp ${gyp}, nodedir ${nodedir}, blas ${JSON.stringify(blas)}`);
-  const env = { ...process.env, npm_config_nodedir: nodedir };
-  if (blas.inc) env.ARTIST_BLAS_INCLUDE = blas.inc;
-  if (blas.lib) env.ARTIST_BLAS_LIBDIR = blas.lib;
+  const problem = !nodedir
+    ? 'Node headers not found (set ARTIST_NATIVE_NODEDIR to a dir with include/node)'
+    : !gyp
+      ? 'node-gyp not found (install npm or node-gyp)'
+      : null;
+  if (problem) {
+    if (prebuild) finish(true, 'ok', { source: 'prebuild', note: problem, blas: prebuild.info });
+    finish(false, problem);
+  }
+  const kind = blas ? blas.kind : 'none';
+  log(`node-gyp ${gyp}, nodedir ${nodedir}, blas ${JSON.stringify(blas ?? { kind })}`);
+  const env = { ...process.env, npm_config_nodedir: nodedir, ARTIST_BLAS: kind };
+  if (blas?.inc) env.ARTIST_BLAS_INCLUDE = blas.inc;
+  if (blas?.lib) env.ARTIST_BLAS_LIBDIR = blas.lib;
   const jobs = String(Math.max(1, Math.min(4, os.cpus().length)));
   const res = spawnSync(
     process.execPath,
@@ -201,18 +251,19 @@ function main() {
   );
   if (res.status !== 0 || !fs.existsSync(addonPath)) {
     const tail = `${res.stdout || ''}${res.stderr || ''}`.trim().split('\n').slice(-8).join(' | ');
-    finish(
-      false,
-      `node-gyp failed (${res.error ? res.error.message : `exit ${res.status}`}): ${tail}`,
-    );
+    const reason = `node-gyp failed (${res.error ? res.error.message : `exit ${res.status}`}): ${tail}`;
+    fs.rmSync(addonPath, { force: true });
+    if (prebuild) finish(true, 'ok', { source: 'prebuild', note: reason, blas: prebuild.info });
+    finish(false, reason);
   }
   // Load it once here so a link error (missing .so at run time) is reported at install time.
   try {
     const addon = require(addonPath);
-    finish(true, 'ok', { blas: addon.blasInfo() });
+    finish(true, 'ok', { source: 'build', blas: addon.blasInfo() });
   } catch (err) {
     finish(false, `built but cannot load: ${err?.message}`);
   }
 }
 
-main();
+if (require.main === module) main();
+module.exports = { findHeaders, findNodeGyp };

@@ -1,11 +1,19 @@
-// Loading of the optional native addon (build/Release/artist_native.node) and BLAS thread control.
-// Nothing here runs at import time: the addon is loaded on the first call that needs it.
+// Loading of the optional native addon and BLAS thread control. The addon is the source build
+// (build/Release/artist_native.node) when there is one, else the prebuilt one shipped for this
+// platform (prebuilds/<platform>-<arch>/, found by node-gyp-build). Nothing here runs at import
+// time: the addon is loaded on the first call that needs it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/**
+ * The SGEMM choice `useGemm` takes: the linked BLAS, the addon's own portable SGEMM, or the
+ * portable SGEMM with its plain C++ micro-kernel even where AVX2 is available ('generic': tests).
+ */
+export type GemmChoice = 'blas' | 'portable' | 'generic';
+
 /** BLAS identification reported by the addon. */
 export interface BlasInfo {
-  /** 'openblas' (Linux) or 'accelerate' (macOS). */
+  /** The BLAS the addon was linked against: 'openblas' (Linux), 'accelerate' (macOS) or 'none'. */
   vendor: string;
   /** Build string of the library, e.g. 'OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen MAX_THREADS=64'. */
   config: string;
@@ -15,12 +23,21 @@ export interface BlasInfo {
   threads: number;
   /** Jobs of at least this many multiply-adds (M * N * K) are split across `threads`. */
   parallelThreshold: number;
+  /**
+   * The SGEMM every GEMM and convolution runs on: 'openblas', 'accelerate', or 'portable' (the
+   * addon's own packed SGEMM: a build without BLAS, such as the prebuilt addon, or `useGemm`).
+   */
+  gemm: string;
+  /** Micro-kernel of the portable SGEMM on this CPU: 'avx2-fma' or 'generic'. */
+  gemmKernel: string;
 }
 
-/** The functions the compiled addon exports (see src/native/artist_native.cc). */
+/** The functions the compiled addon exports (see src/native/bind_*.cc). */
 export interface NativeAddon {
   blasInfo(): BlasInfo;
   setThreads(n: number): number;
+  /** Switches every GEMM to the linked BLAS or the portable SGEMM; returns `BlasInfo.gemm`. */
+  useGemm(kind: GemmChoice): string;
   /** Jobs of at least `work` multiply-adds are split across the pool, smaller ones run inline. */
   setParallelThreshold(work: number): number;
   /** lse[i] = logsumexp(logits[i, :]), loss[i] = lse[i] - logits[i, labels[i]]; RangeError on a bad label. */
@@ -224,12 +241,36 @@ export interface NativeAvailability {
 export const DISABLE_NATIVE_ENV = 'ARTIST_DISABLE_NATIVE';
 /** Env var with the default BLAS thread count used by `installKernels`. */
 export const BLAS_THREADS_ENV = 'ARTIST_BLAS_THREADS';
+/** Env var read when the addon loads: 'portable' runs every GEMM on the portable SGEMM. */
+export const GEMM_ENV = 'ARTIST_GEMM';
+/** Env var with the path of a .node file to load instead of the source build or the prebuilt one. */
+export const NATIVE_ADDON_ENV = 'ARTIST_NATIVE_ADDON';
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..');
-const ADDON_PATH = path.join(PACKAGE_ROOT, 'build', 'Release', 'artist_native.node');
+const BUILD_PATH = path.join(PACKAGE_ROOT, 'build', 'Release', 'artist_native.node');
 const STATUS_PATH = path.join(PACKAGE_ROOT, 'build', 'native_status.json');
 
-let cached: { addon: NativeAddon | null; reason: string } | undefined;
+// node-gyp-build ships no types: resolve(dir) returns the path of the .node file to load or throws
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+
+// ARTIST_NATIVE_ADDON, else the source build, else the prebuilt addon for this platform, else null (reason in `why`).
+function addonPath(why: { reason: string }): string | null {
+  const forced = process.env[NATIVE_ADDON_ENV]?.trim();
+  if (forced) {
+    if (fs.existsSync(forced)) return path.resolve(forced);
+    why.reason = `${NATIVE_ADDON_ENV}=${forced} does not exist`;
+    return null;
+  }
+  try {
+    return nodeGypBuild.resolve(PACKAGE_ROOT);
+  } catch (err) {
+    why.reason = (err as Error).message.split('\n')[0] ?? 'no native build found';
+    return null;
+  }
+}
+
+let cached: { addon: NativeAddon | null; reason: string; path: string } | undefined;
 
 /** True when `ARTIST_DISABLE_NATIVE` asks for the JS kernels only. */
 export function nativeDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -250,15 +291,30 @@ function buildNote(): string {
   return 'run `pnpm --filter @artist-ts/native-kernels build:native` (needs libopenblas-dev)';
 }
 
-function load(): { addon: NativeAddon | null; reason: string } {
+function gemmFromEnv(env: NodeJS.ProcessEnv): GemmChoice | null {
+  const v = (env[GEMM_ENV] ?? '').trim().toLowerCase();
+  if (v === '') return null;
+  if (v === 'portable' || v === 'blas' || v === 'generic') return v;
+  throw new RangeError(
+    `${GEMM_ENV} must be 'blas', 'portable' or 'generic', got '${env[GEMM_ENV]}'`,
+  );
+}
+
+function load(): { addon: NativeAddon | null; reason: string; path: string } {
   if (cached) return cached;
-  if (!fs.existsSync(ADDON_PATH)) {
-    cached = { addon: null, reason: `addon not built (${buildNote()})` };
+  const why = { reason: '' };
+  const found = addonPath(why);
+  if (!found) {
+    cached = {
+      addon: null,
+      reason: `addon not built (${buildNote()}; ${why.reason})`,
+      path: BUILD_PATH,
+    };
     return cached;
   }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const addon = require(ADDON_PATH) as NativeAddon;
+    const addon = require(found) as NativeAddon;
     if (
       typeof addon.sgemmBatched !== 'function' ||
       typeof addon.conv2d !== 'function' ||
@@ -269,17 +325,26 @@ function load(): { addon: NativeAddon | null; reason: string } {
       typeof addon.segmentSum !== 'function' ||
       typeof addon.adamUpdate !== 'function' ||
       typeof addon.adamwUpdate !== 'function' ||
-      typeof addon.setParallelThreshold !== 'function'
+      typeof addon.setParallelThreshold !== 'function' ||
+      typeof addon.useGemm !== 'function'
     ) {
       cached = {
         addon: null,
-        reason: `addon at ${ADDON_PATH} lacks the expected functions (rebuild it)`,
+        reason: `addon at ${found} lacks the expected functions (rebuild it)`,
+        path: found,
       };
     } else {
-      cached = { addon, reason: 'ok' };
+      const gemm = gemmFromEnv(process.env);
+      if (gemm) addon.useGemm(gemm);
+      cached = { addon, reason: 'ok', path: found };
     }
   } catch (err) {
-    cached = { addon: null, reason: `addon failed to load: ${(err as Error).message}` };
+    if (err instanceof RangeError) throw err;
+    cached = {
+      addon: null,
+      reason: `addon failed to load: ${(err as Error).message}`,
+      path: found,
+    };
   }
   return cached;
 }
@@ -290,10 +355,10 @@ function load(): { addon: NativeAddon | null; reason: string } {
  */
 export function nativeAvailable(): NativeAvailability {
   if (nativeDisabledByEnv()) {
-    return { ok: false, reason: `disabled by ${DISABLE_NATIVE_ENV}=1`, path: ADDON_PATH };
+    return { ok: false, reason: `disabled by ${DISABLE_NATIVE_ENV}=1`, path: BUILD_PATH };
   }
-  const { addon, reason } = load();
-  return { ok: addon !== null, reason, path: ADDON_PATH };
+  const { addon, reason, path: loaded } = load();
+  return { ok: addon !== null, reason, path: loaded };
 }
 
 /** The loaded addon, or null when it is unavailable or disabled. */
@@ -319,4 +384,20 @@ export function setBlasThreads(n: number): number | null {
   }
   const addon = getNativeAddon();
   return addon ? addon.setThreads(n) : null;
+}
+
+/**
+ * Runs every GEMM and convolution of the addon on the linked BLAS ('blas') or on the addon's own
+ * portable SGEMM ('portable'; 'generic' with its plain C++ micro-kernel even where AVX2 is
+ * available), and returns the SGEMM now in use (`BlasInfo.gemm`), or null without the addon. In a build without BLAS (the prebuilt addon) 'blas' keeps the portable SGEMM. The
+ * `ARTIST_GEMM` env var makes the same choice when the addon loads.
+ */
+export function useGemm(kind: GemmChoice): string | null {
+  if (kind !== 'blas' && kind !== 'portable' && kind !== 'generic') {
+    throw new RangeError(
+      `useGemm: kind must be 'blas', 'portable' or 'generic', got '${String(kind)}'`,
+    );
+  }
+  const addon = getNativeAddon();
+  return addon ? addon.useGemm(kind) : null;
 }

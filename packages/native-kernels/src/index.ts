@@ -5,10 +5,14 @@ export {
   type BlasInfo,
   blasInfo,
   DISABLE_NATIVE_ENV,
+  GEMM_ENV,
+  type GemmChoice,
+  NATIVE_ADDON_ENV,
   type NativeAvailability,
   nativeAvailable,
   nativeDisabledByEnv,
   setBlasThreads,
+  useGemm,
 } from './addon';
 export {
   DEFAULT_INSTALL_KERNELS_OPTIONS,

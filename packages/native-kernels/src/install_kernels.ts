@@ -82,7 +82,8 @@ export interface KernelInstallReport {
   blasThreads?: number;
   /** GEMM size (multiply-adds) from which `blasThreads` are used (only when `native`). */
   parallelThreshold?: number;
-  /** BLAS library and kernel family (only when `native`), e.g. 'openblas Zen'. */
+  /** The GEMM in use (only when `native`): BLAS and kernel family, e.g. 'openblas Zen', or
+   *  'portable GEMM avx2-fma' (no BLAS linked, or `useGemm('portable')`). */
   blas?: string;
   /** Kernel names overridden or added, e.g. 'BatchMatMul' or 'UnsortedSegmentSum'. */
   kernels: string[];
@@ -345,7 +346,10 @@ export function installKernels(
     report.blasThreads = native.setThreads(opts.threads);
     report.parallelThreshold = native.setParallelThreshold(opts.parallelThreshold);
     const info = native.blasInfo();
-    report.blas = `${info.vendor}${info.corename ? ` ${info.corename}` : ''}`;
+    report.blas =
+      info.gemm === 'portable'
+        ? `portable GEMM ${info.gemmKernel}`
+        : `${info.vendor}${info.corename ? ` ${info.corename}` : ''}`;
   } else {
     report.reason = reason ?? 'native addon unavailable';
   }

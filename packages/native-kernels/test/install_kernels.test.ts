@@ -56,11 +56,31 @@ describe('installKernels', () => {
     expect(() => installKernels(fake, 'wasm')).toThrow(/import '@tensorflow\/tfjs-backend-wasm'/);
   });
 
-  it('rejects unknown backends', () => {
-    expect(() => installKernels(tf, 'webgl' as 'cpu')).toThrow(
-      /backendName must be one of cpu, wasm/,
-    );
+  it("rejects unknown backends, tfjs-node's tensorflow included", () => {
+    for (const name of ['webgl', 'tensorflow']) {
+      expect(() => installKernels(tf, name as 'cpu')).toThrow(
+        /backendName must be one of cpu, wasm/,
+      );
+    }
   });
+
+  // The fallback contract of every kernel installKernels registers: an override of a stock kernel
+  // hands the cases it declines to that kernel; a kernel the stock backend lacks has a JS version
+  // registered without the addon too; the package's own Artist* kernels are only reached through
+  // wrappers (fusedGelu, fusedLayerNorm, causalSelfAttention, sparseSoftmaxCrossEntropy,
+  // createFusedAdam) that run stock ops where they are not registered (their own tests).
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`on ${backend}, every kernel it adds has a fallback without the addon`, async () => {
+      await useBackend(backend);
+      const withAddon = installKernels(tf, backend).kernels;
+      uninstallKernels(tf, backend);
+      const stock = new Set(withAddon.filter((k) => tf.getKernel(k, backend) !== undefined));
+      const jsOnly = new Set(installKernels(tf, backend, { native: false }).kernels);
+      const added = withAddon.filter((k) => !stock.has(k) && !k.startsWith('Artist'));
+      expect(added.filter((k) => !jsOnly.has(k))).toEqual([]);
+      for (const k of jsOnly) expect(stock.has(k) || withAddon.includes(k)).toBe(true);
+    });
+  }
 
   it('makes wasm able to train and restores the stock registry on uninstall', async () => {
     await useBackend('wasm');

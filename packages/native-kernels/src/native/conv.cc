@@ -11,13 +11,8 @@
 
 #include "kernels.h"
 #include "parallel.h"
+#include "sgemm.h"
 #include "simd_math.h"
-
-#if defined(ARTIST_BLAS_ACCELERATE)
-#include <Accelerate/Accelerate.h>
-#else
-#include <cblas.h>
-#endif
 
 namespace artist {
 namespace {
@@ -106,12 +101,10 @@ void col2im_add(const ConvParams& p, const float* col, int64_t r0, int64_t nr, f
   }
 }
 
-// One single-threaded BLAS call; callers split work across the pool at a coarser grain.
+// One single-threaded SGEMM call; callers split work across the pool at a coarser grain.
 inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.f, A,
-              static_cast<int>(lda), B, static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+  sgemm(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
 }
 
 // C[M, N] = op(A) op(B) (+ beta C) with C's rows split across the pool (op(A) rows follow).

@@ -14,13 +14,9 @@
 
 #include "kernels.h"
 #include "parallel.h"
+#include "sgemm.h"
 #include "simd_math.h"
 
-#if defined(ARTIST_BLAS_ACCELERATE)
-#include <Accelerate/Accelerate.h>
-#else
-#include <cblas.h>
-#endif
 
 namespace artist {
 namespace {
@@ -236,9 +232,7 @@ std::vector<float>& att_scratch(size_t n) {
 
 inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A,
-              static_cast<int>(lda), B, static_cast<int>(ldb), 0.f, C, static_cast<int>(ldc));
+  sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, 0.f, C, ldc);
 }
 
 // row[0, n) = softmax(row[0, n)), row[n, len) = 0

@@ -1,14 +1,57 @@
-// Batched SGEMM on top of the system BLAS (OpenBLAS on Linux, Accelerate on macOS).
+// The SGEMM dispatch (sgemm.h) and batched SGEMM. sgemm() calls the system BLAS the addon was
+// linked against (OpenBLAS on Linux, Accelerate on macOS) or, in a build without one (or after
+// gemm_use_portable(true)), the addon's own portable SGEMM (portable_sgemm.cc).
+#include <atomic>
+
 #include "kernels.h"
 #include "parallel.h"
+#include "sgemm.h"
 
 #if defined(ARTIST_BLAS_ACCELERATE)
 #include <Accelerate/Accelerate.h>
-#else
+#define ARTIST_HAS_BLAS 1
+#elif defined(ARTIST_BLAS_OPENBLAS)
 #include <cblas.h>
+#define ARTIST_HAS_BLAS 1
 #endif
 
 namespace artist {
+
+namespace {
+#if defined(ARTIST_HAS_BLAS)
+std::atomic<bool> g_portable{false};
+#else
+std::atomic<bool> g_portable{true};
+#endif
+}  // namespace
+
+bool gemm_has_blas() {
+#if defined(ARTIST_HAS_BLAS)
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool gemm_use_portable(bool portable) {
+  if (gemm_has_blas()) g_portable.store(portable);
+  return g_portable.load();
+}
+
+const char* gemm_in_use() { return g_portable.load() ? "portable" : blas_vendor(); }
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+#if defined(ARTIST_HAS_BLAS)
+  if (!g_portable.load(std::memory_order_relaxed)) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A,
+                static_cast<int>(lda), B, static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+    return;
+  }
+#endif
+  portable_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 // The BLAS always runs single-threaded: large GEMMs are split across artist's own pool
 // (parallel.h), whose idle workers sleep instead of spinning.
@@ -23,11 +66,16 @@ int blas_set_threads(int n) {
 const char* blas_vendor() { return "openblas"; }
 const char* blas_config() { return openblas_get_config(); }
 const char* blas_corename() { return openblas_get_corename(); }
-#else
+#elif defined(ARTIST_BLAS_ACCELERATE)
 // Accelerate sizes its own thread pool; the count cannot be set per process from here, so the
 // pool splits nothing by default.
 int blas_set_threads(int n) { return pool_set_threads(n); }
 const char* blas_vendor() { return "accelerate"; }
+const char* blas_config() { return ""; }
+const char* blas_corename() { return ""; }
+#else
+int blas_set_threads(int n) { return pool_set_threads(n); }
+const char* blas_vendor() { return "none"; }
 const char* blas_config() { return ""; }
 const char* blas_corename() { return ""; }
 #endif
@@ -41,17 +89,14 @@ void sgemm_batched(const float* A, const float* B, float* C, int64_t batch, int6
     for (int64_t i = 0; i < batch * M * N; i++) C[i] = beta == 0.f ? 0.f : beta * C[i];
     return;
   }
-  const int lda = static_cast<int>(transA ? M : K);
-  const int ldb = static_cast<int>(transB ? K : N);
-  const CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
-  const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
+  const int64_t lda = transA ? M : K;
+  const int64_t ldb = transB ? K : N;
   // C rows [i0, i1) x columns [j0, j1) of batch item i
   auto block = [&](int64_t i, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     const float* a = A + (offA ? offA[i] : i * strideA) + (transA ? i0 : i0 * K);
     const float* b = B + (offB ? offB[i] : i * strideB) + (transB ? j0 * K : j0);
     float* c = C + i * M * N + i0 * N + j0;
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(i1 - i0), static_cast<int>(j1 - j0),
-                static_cast<int>(K), alpha, a, lda, b, ldb, beta, c, static_cast<int>(N));
+    sgemm(transA, transB, i1 - i0, j1 - j0, K, alpha, a, lda, b, ldb, beta, c, N);
   };
   const int64_t work = batch * M * N * K;
   // Split the batch when it has enough items, else the longer of M and N (panels of >= 16).

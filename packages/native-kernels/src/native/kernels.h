@@ -1,6 +1,6 @@
-// Native CPU kernels for @artist-ts/native-kernels: BLAS-backed GEMM and NHWC convolutions.
+// Native CPU kernels for @artist-ts/native-kernels: GEMM-based NHWC convolutions and the rest.
 // Every function works on caller-owned float32 memory (the wasm heap or a cpu-backend array) and
-// never allocates the output. Shapes were validated by the N-API layer (artist_native.cc).
+// never allocates the output. Shapes were validated by the N-API bindings (bind_*.cc).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,7 @@ int blas_get_threads();
 // ones run on the calling thread, where the hand-off costs more than it saves.
 int64_t blas_set_parallel_threshold(int64_t work);
 int64_t blas_get_parallel_threshold();
-const char* blas_vendor();     // "openblas" | "accelerate"
+const char* blas_vendor();     // "openblas" | "accelerate" | "none" (sgemm.h: the GEMM in use)
 const char* blas_config();     // build string reported by the library ("" when unknown)
 const char* blas_corename();   // kernel family chosen at run time ("" when unknown)
 

@@ -19,13 +19,8 @@
 
 #include "kernels.h"
 #include "parallel.h"
+#include "sgemm.h"
 #include "simd_math.h"
-
-#if defined(ARTIST_BLAS_ACCELERATE)
-#include <Accelerate/Accelerate.h>
-#else
-#include <cblas.h>
-#endif
 
 namespace artist {
 namespace {
@@ -173,10 +168,8 @@ void winograd_forward(const ConvParams& p, const float* x, const float* filter, 
         transform_input<false>(d, ci, s.t.data(), s.v.data() + j * ci, nt * ci);
       }
       for (int k = 0; k < 16; k++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nt),
-                    static_cast<int>(co), static_cast<int>(ci), 1.f, s.v.data() + k * nt * ci,
-                    static_cast<int>(ci), u.data() + k * ci * co, static_cast<int>(co), 0.f,
-                    s.m.data() + k * nt * co, static_cast<int>(co));
+        sgemm(false, false, nt, co, ci, 1.f, s.v.data() + k * nt * ci, ci,
+              u.data() + k * ci * co, co, 0.f, s.m.data() + k * nt * co, co);
       }
       for (int64_t j = 0; j < nt; j++) {  // inverse transform into the (clipped) 2x2 outputs
         const int64_t tile = j0 + j;
@@ -284,10 +277,8 @@ void winograd_backprop_filter(const ConvParams& p, const float* x, const float* 
         transform_grad(g, co, s.t.data(), s.m.data() + j * co, nt * co);
       }
       for (int k = 0; k < 16; k++) {  // S[k] (+)= V[k]^T U[k]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(ci),
-                    static_cast<int>(co), static_cast<int>(nt), 1.f, s.v.data() + k * nt * ci,
-                    static_cast<int>(ci), s.m.data() + k * nt * co, static_cast<int>(co),
-                    bt == b0 ? 0.f : 1.f, acc + k * plane, static_cast<int>(co));
+        sgemm(true, false, ci, co, nt, 1.f, s.v.data() + k * nt * ci, ci,
+              s.m.data() + k * nt * co, co, bt == b0 ? 0.f : 1.f, acc + k * plane, co);
       }
     }
   });
