@@ -105,6 +105,7 @@ for (const [name, tarball] of tarballs) {
     tfjsNode: has('@tensorflow/tfjs-node') || has('@tensorflow/tfjs-node-gpu'),
     scripts,
     downloads: /libtensorflow|storage\.googleapis/i.test(log),
+    names: [...new Set(names)].sort(),
   });
 }
 
@@ -121,4 +122,6 @@ for (const r of rows) {
     `| ${r.name} | ${r.packages} | ${r.mb} | ${yn(r.tfjs)} | ${yn(r.wasm)} | ${yn(r.addon)} | ${yn(r.tfjsNode)} | ${r.scripts.join(', ') || 'none'} | ${yn(r.downloads)} |`,
   );
 }
+console.log('');
+for (const r of rows.filter((x) => !x.tfjs)) console.log(`- ${r.name}: ${r.names.join(', ')}`);
 fs.rmSync(work, { recursive: true, force: true });
