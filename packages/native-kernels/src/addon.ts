@@ -288,7 +288,7 @@ function buildNote(): string {
   } catch {
     // no note: the install script did not run (e.g. --ignore-scripts)
   }
-  return 'run `pnpm --filter @artist-ts/native-kernels build:native` (needs libopenblas-dev)';
+  return 'run `pnpm --filter @artist-ts/native-kernels build:native` (needs a C++ compiler; links OpenBLAS where libopenblas-dev is installed)';
 }
 
 function gemmFromEnv(env: NodeJS.ProcessEnv): GemmChoice | null {
