@@ -6,7 +6,8 @@
 // Afterwards it checks that the result loads and reports GEMM 'portable', and (Linux) that `ldd`
 // lists no BLAS; it prints the newest glibc / libstdc++ symbol versions the file needs (a system
 // older than that gets the source build at install time instead).
-// Run by `pnpm prebuild` before publishing; needs a compiler and the Node headers, never downloads.
+// Run by `pnpm build:prebuild`, and by `prepack` with --if-stale (kept when newer than its sources);
+// needs a compiler and the Node headers, never downloads.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
@@ -23,6 +24,30 @@ function die(msg) {
   process.exit(1);
 }
 
+const dest = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+
+// --if-stale (prepack): keep a prebuilt addon that is newer than binding.gyp and src/native/*
+function upToDate() {
+  let built = 0;
+  try {
+    for (const f of fs.readdirSync(dest)) {
+      if (f.endsWith('.node')) built = Math.max(built, fs.statSync(path.join(dest, f)).mtimeMs);
+    }
+  } catch {
+    return false;
+  }
+  const nativeDir = path.join(root, 'src', 'native');
+  const sources = [
+    path.join(root, 'binding.gyp'),
+    ...fs.readdirSync(nativeDir).map((f) => path.join(nativeDir, f)),
+  ];
+  return built > 0 && sources.every((f) => fs.statSync(f).mtimeMs <= built);
+}
+if (process.argv.includes('--if-stale') && upToDate()) {
+  process.stdout.write(`prebuild: ${path.relative(root, dest)} is up to date\n`);
+  process.exit(0);
+}
+
 const nodedir = findHeaders();
 if (!nodedir) die('Node headers not found (set ARTIST_NATIVE_NODEDIR to a dir with include/node)');
 const gyp = findNodeGyp();
@@ -35,7 +60,6 @@ Object.assign(process.env, {
   ARTIST_BLAS: 'none',
   npm_config_nodedir: nodedir,
 });
-const dest = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 fs.rmSync(dest, { recursive: true, force: true });
 
 prebuildify(

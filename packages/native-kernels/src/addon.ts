@@ -254,20 +254,61 @@ const STATUS_PATH = path.join(PACKAGE_ROOT, 'build', 'native_status.json');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
 
-// ARTIST_NATIVE_ADDON, else the source build, else the prebuilt addon for this platform, else null (reason in `why`).
-function addonPath(why: { reason: string }): string | null {
+// The .node files to try in order: ARTIST_NATIVE_ADDON alone when set; else what node-gyp-build
+// picks (the source build, else the prebuilt addon for this platform) followed, for a source build,
+// by the prebuilt ones (a source build that no longer loads, e.g. after libopenblas was removed,
+// falls back to them). Empty with the reason in `why` when there is none.
+function addonCandidates(why: { reason: string }): string[] {
   const forced = process.env[NATIVE_ADDON_ENV]?.trim();
   if (forced) {
-    if (fs.existsSync(forced)) return path.resolve(forced);
+    if (fs.existsSync(forced)) return [path.resolve(forced)];
     why.reason = `${NATIVE_ADDON_ENV}=${forced} does not exist`;
-    return null;
+    return [];
   }
+  let first: string;
   try {
-    return nodeGypBuild.resolve(PACKAGE_ROOT);
+    first = nodeGypBuild.resolve(PACKAGE_ROOT);
   } catch (err) {
     why.reason = (err as Error).message.split('\n')[0] ?? 'no native build found';
-    return null;
+    return [];
   }
+  if (first !== BUILD_PATH) return [first];
+  const dir = path.join(PACKAGE_ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
+  const prebuilt = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.node'))
+        .map((f) => path.join(dir, f))
+    : [];
+  return [first, ...prebuilt];
+}
+
+// The addon at `file` if it loads and has the functions this version calls, else why not.
+function tryLoad(file: string): { addon: NativeAddon | null; reason: string } {
+  let addon: NativeAddon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    addon = require(file) as NativeAddon;
+  } catch (err) {
+    return { addon: null, reason: `addon at ${file} failed to load: ${(err as Error).message}` };
+  }
+  const expected = [
+    'sgemmBatched',
+    'conv2d',
+    'binary',
+    'reduceSum',
+    'transpose',
+    'sparseXentForward',
+    'segmentSum',
+    'adamUpdate',
+    'adamwUpdate',
+    'setParallelThreshold',
+    'useGemm',
+  ] as const;
+  if (expected.some((f) => typeof addon[f] !== 'function')) {
+    return { addon: null, reason: `addon at ${file} lacks the expected functions (rebuild it)` };
+  }
+  return { addon, reason: 'ok' };
 }
 
 let cached: { addon: NativeAddon | null; reason: string; path: string } | undefined;
@@ -288,7 +329,7 @@ function buildNote(): string {
   } catch {
     // no note: the install script did not run (e.g. --ignore-scripts)
   }
-  return 'run `pnpm --filter @artist-ts/native-kernels build:native` (needs libopenblas-dev)';
+  return 'run `pnpm --filter @artist-ts/native-kernels build:native` (needs a C++ compiler; links OpenBLAS where libopenblas-dev is installed)';
 }
 
 function gemmFromEnv(env: NodeJS.ProcessEnv): GemmChoice | null {
@@ -303,8 +344,8 @@ function gemmFromEnv(env: NodeJS.ProcessEnv): GemmChoice | null {
 function load(): { addon: NativeAddon | null; reason: string; path: string } {
   if (cached) return cached;
   const why = { reason: '' };
-  const found = addonPath(why);
-  if (!found) {
+  const candidates = addonCandidates(why);
+  if (candidates.length === 0) {
     cached = {
       addon: null,
       reason: `addon not built (${buildNote()}; ${why.reason})`,
@@ -312,40 +353,19 @@ function load(): { addon: NativeAddon | null; reason: string; path: string } {
     };
     return cached;
   }
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const addon = require(found) as NativeAddon;
-    if (
-      typeof addon.sgemmBatched !== 'function' ||
-      typeof addon.conv2d !== 'function' ||
-      typeof addon.binary !== 'function' ||
-      typeof addon.reduceSum !== 'function' ||
-      typeof addon.transpose !== 'function' ||
-      typeof addon.sparseXentForward !== 'function' ||
-      typeof addon.segmentSum !== 'function' ||
-      typeof addon.adamUpdate !== 'function' ||
-      typeof addon.adamwUpdate !== 'function' ||
-      typeof addon.setParallelThreshold !== 'function' ||
-      typeof addon.useGemm !== 'function'
-    ) {
-      cached = {
-        addon: null,
-        reason: `addon at ${found} lacks the expected functions (rebuild it)`,
-        path: found,
-      };
-    } else {
-      const gemm = gemmFromEnv(process.env);
-      if (gemm) addon.useGemm(gemm);
-      cached = { addon, reason: 'ok', path: found };
+  const failures: string[] = [];
+  for (const file of candidates) {
+    const { addon, reason } = tryLoad(file);
+    if (!addon) {
+      failures.push(reason);
+      continue;
     }
-  } catch (err) {
-    if (err instanceof RangeError) throw err;
-    cached = {
-      addon: null,
-      reason: `addon failed to load: ${(err as Error).message}`,
-      path: found,
-    };
+    const gemm = gemmFromEnv(process.env);
+    if (gemm) addon.useGemm(gemm);
+    cached = { addon, reason: 'ok', path: file };
+    return cached;
   }
+  cached = { addon: null, reason: failures.join('; '), path: candidates[0]! };
   return cached;
 }
 

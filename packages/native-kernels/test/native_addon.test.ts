@@ -1,5 +1,8 @@
 // Direct tests of the addon's argument checking. They run where the addon is built; CI's fallback
 // job (ARTIST_DISABLE_NATIVE=1) checks the reported reason instead.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { blasInfo, nativeAvailable, setBlasThreads } from '../src';
 import { getNativeAddon } from '../src/addon';
 
@@ -15,6 +18,38 @@ describe('nativeAvailable', () => {
       // CI installs libopenblas-dev: the native path must be the one under test there
       expect(avail).toMatchObject({ ok: true });
     }
+  });
+});
+
+describeNative('ARTIST_NATIVE_ADDON', () => {
+  // a fresh copy of addon.ts per case: the loaded addon is cached per module instance
+  function availabilityWith(file: string): { ok: boolean; reason: string; path: string } {
+    const saved = process.env.ARTIST_NATIVE_ADDON;
+    process.env.ARTIST_NATIVE_ADDON = file;
+    try {
+      let avail = { ok: false, reason: '', path: '' };
+      jest.isolateModules(() => {
+        avail = (require('../src/addon') as typeof import('../src/addon')).nativeAvailable();
+      });
+      return avail;
+    } finally {
+      if (saved === undefined) delete process.env.ARTIST_NATIVE_ADDON;
+      else process.env.ARTIST_NATIVE_ADDON = saved;
+    }
+  }
+
+  it('loads the file it names instead of the source build', () => {
+    const avail = availabilityWith(nativeAvailable().path);
+    expect(avail).toMatchObject({ ok: true, path: nativeAvailable().path });
+  });
+
+  it('reports a missing file and one that is not an addon', () => {
+    expect(availabilityWith('/nonexistent/artist.node').reason).toMatch(/does not exist/);
+    const bogus = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'artist-addon-')), 'x.node');
+    fs.writeFileSync(bogus, 'not an ELF file');
+    const avail = availabilityWith(bogus);
+    expect(avail.ok).toBe(false);
+    expect(avail.reason).toMatch(/x\.node failed to load/);
   });
 });
 
