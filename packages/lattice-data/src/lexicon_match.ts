@@ -19,22 +19,24 @@
  */
 import { ConfigError } from './errors';
 import { readLexiconFile, writeLexiconFile } from './lexicon_file';
+import * as trie from './lexicon_table';
 import {
   buildPairFilter,
   buildPairTable,
   DEFAULT_PAIR_BYTES,
-  EMPTY,
   growInt32,
-  hash,
   type LabelLayout,
   type LexiconParts,
   labelLayout,
-  NO_WORD,
   packLabelWords,
-  pairHash,
-  slotOf,
   type Table,
 } from './lexicon_table';
+
+// Module-level bindings of the table's primitives used in hot loops. A named import compiles to a
+// property load on lexicon_table's exports object at every use, and its constants start out as
+// `void 0` there, so V8 cannot fold them: local consts keep these loops as fast as when the table
+// code lived in this file (in-process A/B of `pnpm bench`'s workload).
+const { EMPTY, NO_WORD, hash, pairHash, slotOf } = trie;
 
 /**
  * Positions of one interleaved matching pass. Longer inputs (big batches) run in chunks of about
@@ -138,8 +140,8 @@ class WalkScratch {
   /** Round 0: start and pair-table index of the walks that begin in the pair table. */
   pairStart = new Int32Array(0);
   pairIndex = new Int32Array(0);
-  /** Round 0: start of the walks that probe the table for their second character. */
-  probeStart = new Int32Array(0);
+  /** Matches found so far in the current pass (the length of mStart/mEnd/mNode in use). */
+  matches = 0;
   /** Matches (start, end, node), and a second set that the counting sort writes into. */
   mStart: Int32Array = new Int32Array(64);
   mEnd: Int32Array = new Int32Array(64);
@@ -163,7 +165,6 @@ class WalkScratch {
     this.gathered = new Int32Array(c);
     this.pairStart = new Int32Array(c);
     this.pairIndex = new Int32Array(c);
-    this.probeStart = new Int32Array(c);
     this.count = new Int32Array(c + 1);
   }
 
@@ -553,7 +554,7 @@ export class Lexicon {
     const sc = this.scratch;
     sc.ensure(to - from + 1);
     const { keys, cap } = this.table;
-    const { wordBit, labelMask, sigMask } = this.layout;
+    const { wordBit, sigMask } = this.layout;
     const alpha = this.alphabet;
     const rootChild = this.rootChild;
     const rootWord = this.rootWord;
@@ -569,7 +570,6 @@ export class Lexicon {
     const gathered = sc.gathered;
     const pStart = sc.pairStart;
     const pIdx = sc.pairIndex;
-    const gStart = sc.probeStart;
     let mStart = sc.mStart;
     let mEnd = sc.mEnd;
     let mNode = sc.mNode;
@@ -577,7 +577,7 @@ export class Lexicon {
 
     // Round 0: the first two characters of every walk. Over two labels below `side` it is one
     // access to the pair table (pStart/pIdx); otherwise a probe for the second character from the
-    // depth-1 node (gStart, wNode, wSlot), which the pair filter and the signature mostly avoid.
+    // depth-1 node (wStart, wNode, wSlot), which the pair filter and the signature mostly avoid.
     let np = 0;
     let ng = 0;
     for (let i = from; i < to; i++) {
@@ -610,46 +610,18 @@ export class Lexicon {
       }
       const sm = sigMask[l1]!;
       if ((rootWord[l0]! & sm) !== sm) continue;
-      gStart[ng] = i;
+      wStart[ng] = i;
       wNode[ng] = r;
       wSlot[ng++] = slotOf(hash(r + 1, l1), cap);
     }
     // Gather (independent loads, no branch on their values), then resolve from the cache.
-    for (let k = 0; k < ng; k++) wWord[k] = keys[2 * wSlot[k]!]!;
-    let na = 0;
-    for (let k = 0; k < ng; k++) {
-      const key = wNode[k]! + 1;
-      const i = gStart[k]!;
-      const l = labels[i + 1]!;
-      let s = wSlot[k]!;
-      let kk = wWord[k]!;
-      let w = 0;
-      for (;;) {
-        if (kk === EMPTY) break;
-        if (kk === key) {
-          w = keys[2 * s + 1]!;
-          if ((w & labelMask) === l) break;
-        }
-        if (++s === cap) s = 0;
-        kk = keys[2 * s]!;
-      }
-      if (kk === EMPTY) continue;
-      if ((w & wordBit) !== 0) {
-        if (nm === mStart.length) {
-          sc.growMatches();
-          mStart = sc.mStart;
-          mEnd = sc.mEnd;
-          mNode = sc.mNode;
-        }
-        mStart[nm] = i;
-        mEnd[nm] = i + 1;
-        mNode[nm++] = s;
-      }
-      // na <= k: the walk arrays are compacted in place.
-      wStart[na] = i;
-      wNode[na] = s;
-      wWord[na++] = w;
-    }
+    for (let k = 0; k < ng; k++) gathered[k] = keys[2 * wSlot[k]!]!;
+    sc.matches = nm;
+    let na = this.resolveProbes(labels, 1, ng);
+    nm = sc.matches;
+    mStart = sc.mStart;
+    mEnd = sc.mEnd;
+    mNode = sc.mNode;
     // Gather the pair entries in a loop of its own: a short loop body keeps many misses in flight.
     for (let k = 0; k < np; k++) gathered[k] = pairs[pIdx[k]!]!;
     for (let k = 0; k < np; k++) {
@@ -674,6 +646,7 @@ export class Lexicon {
     }
 
     // Round d >= 2: every walk (at depth d) advances by the character at start + d.
+    sc.matches = nm;
     for (let d = 2; na > 0; d++) {
       // The next label of each walk, checked against its node's child signature; the survivors
       // get the home slot of their probe.
@@ -696,46 +669,72 @@ export class Lexicon {
       // of them in flight (their cache and TLB misses overlap).
       for (let k = 0; k < na; k++) gathered[k] = keys[2 * wSlot[k]!]!;
       // Resolve the probes (their first lines are in the cache now).
-      m = 0;
-      for (let k = 0; k < na; k++) {
-        const key = wNode[k]! + 1;
-        const start = wStart[k]!;
-        const l = labels[start + d]!;
-        let s = wSlot[k]!;
-        let kk = gathered[k]!;
-        let w = 0;
-        for (;;) {
-          if (kk === EMPTY) break;
-          if (kk === key) {
-            w = keys[2 * s + 1]!;
-            if ((w & labelMask) === l) break;
-          }
-          if (++s === cap) s = 0;
-          kk = keys[2 * s]!;
-        }
-        if (kk === EMPTY) continue;
-        if ((w & wordBit) !== 0) {
-          if (nm === mStart.length) {
-            sc.growMatches();
-            mStart = sc.mStart;
-            mEnd = sc.mEnd;
-            mNode = sc.mNode;
-          }
-          mStart[nm] = start;
-          mEnd[nm] = start + d;
-          mNode[nm++] = s;
-        }
-        wStart[m] = start;
-        wNode[m] = s;
-        wWord[m++] = w;
-      }
-      na = m;
+      na = this.resolveProbes(labels, d, na);
     }
+    nm = sc.matches;
 
     // Counting sort by start. Each start has one walk, which found its matches by increasing end,
     // so a stable sort by start gives EasyNLP's (start, end) order.
     if (nm > 1) sc.sortByStart(nm, from, to - from);
     return nm;
+  }
+
+  /**
+   * Resolves the `na` probes of one round of {@link walkAll}: walk k (start `wStart[k]`, at node
+   * `wNode[k]`) looks for the child labelled `labels[start + d]` from home slot `wSlot[k]`, whose
+   * first key is `gathered[k]`. The walks that find it move to it (compacted in place, with its
+   * label word in `wWord`) and record a match (start, start + d) where a name ends there (from
+   * `sc.matches` on). Returns the walks left.
+   */
+  private resolveProbes(labels: Int32Array, d: number, na: number): number {
+    const sc = this.scratch;
+    const { keys, cap } = this.table;
+    const { wordBit, labelMask } = this.layout;
+    const wStart = sc.start;
+    const wNode = sc.node;
+    const wWord = sc.word;
+    const wSlot = sc.slot;
+    const gathered = sc.gathered;
+    let mStart = sc.mStart;
+    let mEnd = sc.mEnd;
+    let mNode = sc.mNode;
+    let nm = sc.matches;
+    let m = 0;
+    for (let k = 0; k < na; k++) {
+      const key = wNode[k]! + 1;
+      const start = wStart[k]!;
+      const l = labels[start + d]!;
+      let s = wSlot[k]!;
+      let kk = gathered[k]!;
+      let w = 0;
+      for (;;) {
+        if (kk === EMPTY) break;
+        if (kk === key) {
+          w = keys[2 * s + 1]!;
+          if ((w & labelMask) === l) break;
+        }
+        if (++s === cap) s = 0;
+        kk = keys[2 * s]!;
+      }
+      if (kk === EMPTY) continue;
+      if ((w & wordBit) !== 0) {
+        if (nm === mStart.length) {
+          sc.growMatches();
+          mStart = sc.mStart;
+          mEnd = sc.mEnd;
+          mNode = sc.mNode;
+        }
+        mStart[nm] = start;
+        mEnd[nm] = start + d;
+        mNode[nm++] = s;
+      }
+      // m <= k: the walk arrays are compacted in place.
+      wStart[m] = start;
+      wNode[m] = s;
+      wWord[m++] = w;
+    }
+    sc.matches = nm;
+    return m;
   }
 
   /**

@@ -509,7 +509,16 @@ export async function checkTsv(file: string, options: TsvCheckOptions = {}): Pro
           : `an imgbase64 column, but line ${first.line} has none (every row needs the same columns)`,
       );
       if ((options.onBadRow ?? 'error') === 'error') throw err;
-      reader.summary.skipped++;
+      const s = reader.summary;
+      s.skipped++;
+      if (s.skippedRows.length < 20) {
+        s.skippedRows.push({
+          line: row.line,
+          column: imageColumn,
+          field: 'imgbase64',
+          reason: err.reason,
+        });
+      }
       continue;
     }
     rows++;

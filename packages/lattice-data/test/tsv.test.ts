@@ -252,6 +252,15 @@ describe("EasyNLP's input TSVs in both schemas", () => {
       /empty\.tsv:1: the file has no rows/,
     );
     await expect(checkTsv(test, { entityCount: -1 })).rejects.toThrow(/entityCount/);
+    // onBadRow: 'skip' counts the bad rows instead (the first 20 with their place).
+    const mixed = file('mixed2.tsv', `1\t${K}\t${PNG64}\n2\t${K}\n3\t${K}\t${PNG64}\n`);
+    const skipped = await checkTsv(mixed, { onBadRow: 'skip' });
+    expect([skipped.rows, skipped.summary.skipped]).toEqual([2, 1]);
+    expect(skipped.summary.skippedRows[0]).toMatchObject({
+      line: 2,
+      column: 7,
+      field: 'imgbase64',
+    });
   });
 });
 
