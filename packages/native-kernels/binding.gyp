@@ -8,7 +8,7 @@
       "sources": [
         "src/native/addon_init.cc",
         "src/native/napi_args.cc",
-        "src/native/bind_adam.cc",
+        "src/native/bind_adamw.cc",
         "src/native/bind_conv.cc",
         "src/native/bind_elementwise.cc",
         "src/native/bind_fused_ops.cc",

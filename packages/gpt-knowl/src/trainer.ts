@@ -17,6 +17,7 @@ import {
 import {
   AdamW,
   assignWeights,
+  clipByGlobalNorm,
   loadCheckpoint,
   Rng,
   restoreOptimizer,
@@ -282,15 +283,10 @@ export class GptTrainer {
         const name = this.varByTfName.get(tfName);
         if (name) grads[name] = g;
       }
-      const names = Object.keys(grads);
-      const normT = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))); // []
-      const norm = normT.dataSync()[0];
-      const clip = this.config.gradClip;
-      if (clip > 0 && norm > clip) {
-        const scale = clip / (norm + 1e-6); // torch.nn.utils.clip_grad_norm_
-        for (const n of names) grads[n] = tf.mul(grads[n], scale);
-      }
-      this.optimizer.applyGradients(this.model.variables, grads);
+      // gradClip 0 disables clipping; the norm is still reported
+      const clip = this.config.gradClip > 0 ? this.config.gradClip : Number.POSITIVE_INFINITY;
+      const { grads: clipped, norm } = clipByGlobalNorm(grads, clip);
+      this.optimizer.applyGradients(this.model.variables, clipped);
       disposeKnowledge(knowledge);
       return { loss: value, norm };
     });

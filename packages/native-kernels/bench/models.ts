@@ -2,7 +2,7 @@
 // other package: a tiny GPT (4 layers, 4 heads, d=128, batch 8 x 128 tokens, vocab 3512, Adam) and a
 // tiny VQGAN-style conv autoencoder (batch 8, 32x32 RGB, 64 channels, 2 downsamplings, codebook 512x64).
 import type * as tfjs from '@tensorflow/tfjs';
-import { createFusedAdam } from '../src/kernels/adam';
+import { ADAMW_UPDATE_KERNEL } from '../src/kernels/adamw';
 import { causalSelfAttention } from '../src/kernels/causal_attention';
 import { fusedGelu } from '../src/kernels/gelu';
 import { fusedLayerNorm } from '../src/kernels/layer_norm';
@@ -16,6 +16,70 @@ export interface TrainStep {
   /** Matmul/conv FLOPs of one step (forward + backward = 3 x forward). */
   flops: number;
   dispose(): void;
+}
+
+/** What the models step with: `tf.train.adam` or the fused AdamW kernel. */
+interface BenchOptimizer {
+  /** One update of `vars` on the gradient of `loss`; returns the loss (the caller disposes it). */
+  minimize(loss: () => tfjs.Scalar, vars: tfjs.Variable[]): tfjs.Scalar;
+  dispose(): void;
+}
+
+/**
+ * 'adam': tf.train.adam. 'adamw-kernel': where installKernels registered ADAMW_UPDATE_KERNEL, one
+ * kernel per variable, driven as @artist-ts/runtime's AdamW (weightDecay 0, so Adam) drives it (the
+ * bench cannot import the runtime, which depends on this package); tf.train.adam elsewhere (the
+ * stock configurations).
+ */
+function makeOptimizer(tf: Tf, kind: 'adam' | 'adamw-kernel', lr: number): BenchOptimizer {
+  if (kind === 'adam' || tf.getKernel(ADAMW_UPDATE_KERNEL, tf.getBackend()) === undefined) {
+    const opt = tf.train.adam(lr);
+    return {
+      minimize: (loss, vars) => opt.minimize(loss, true, vars) as tfjs.Scalar,
+      dispose: () => opt.dispose(),
+    };
+  }
+  const beta1 = 0.9;
+  const beta2 = 0.999;
+  const slots = new Map<tfjs.Variable, { m: tfjs.Variable; v: tfjs.Variable }>();
+  let step = 0;
+  return {
+    minimize(loss, vars) {
+      step += 1;
+      const attrs = {
+        beta1,
+        beta2,
+        epsilon: 1e-8,
+        decayFactor: 1,
+        sqrtBc2: Math.sqrt(1 - beta2 ** step),
+        stepSize: lr / (1 - beta1 ** step),
+      };
+      const { value, grads } = tf.variableGrads(loss, vars);
+      for (const x of vars) {
+        const g = grads[x.name];
+        if (!g) continue;
+        let s = slots.get(x);
+        if (!s) {
+          const zero = () => tf.tidy(() => tf.variable(tf.zerosLike(x), false));
+          s = { m: zero(), v: zero() };
+          slots.set(x, s);
+        }
+        const outs = tf
+          .engine()
+          .runKernel(ADAMW_UPDATE_KERNEL, { x, m: s.m, v: s.v, g }, attrs) as tfjs.Tensor[];
+        x.assign(outs[0]!);
+        s.m.assign(outs[1]!);
+        s.v.assign(outs[2]!);
+        tf.dispose(outs);
+      }
+      tf.dispose(Object.values(grads));
+      return value;
+    },
+    dispose() {
+      for (const { m, v } of slots.values()) tf.dispose([m, v]);
+      slots.clear();
+    },
+  };
 }
 
 /** Deterministic uniform data without touching tfjs's global RNG. */
@@ -49,8 +113,8 @@ export interface GptConfig {
    * 'sparse': this package's fused sparseSoftmaxCrossEntropy over the int32 targets (opt-in).
    */
   loss?: 'onehot' | 'sparse';
-  /** 'adam': tf.train.adam; 'fused-adam': this package's createFusedAdam (opt-in). */
-  optimizer?: 'adam' | 'fused-adam';
+  /** 'adam': tf.train.adam; 'adamw-kernel': this package's AdamW kernel (see makeOptimizer). */
+  optimizer?: 'adam' | 'adamw-kernel';
   /**
    * 'stock': GELU, layer norm and attention written with stock ops (split heads, masked softmax);
    * 'fused': this package's fusedGelu, fusedLayerNorm and causalSelfAttention (opt-in).
@@ -137,7 +201,7 @@ export function makeGpt(tf: Tf, c: GptConfig = TINY_GPT): TrainStep {
       .sub(1)
       .mul(1e9),
   );
-  const opt = c.optimizer === 'fused-adam' ? createFusedAdam(tf, c.lr) : tf.train.adam(c.lr);
+  const opt = makeOptimizer(tf, c.optimizer ?? 'adam', c.lr);
 
   const layerNorm = (z: tfjs.Tensor, g: tfjs.Tensor, bb: tfjs.Tensor) => {
     const { mean, variance } = tf.moments(z, -1, true);
@@ -200,7 +264,7 @@ export function makeGpt(tf: Tf, c: GptConfig = TINY_GPT): TrainStep {
   return {
     flops: gptFlops(c),
     async step() {
-      const cost = opt.minimize(loss, true, vars) as tfjs.Scalar;
+      const cost = opt.minimize(loss, vars);
       const value = (await cost.data())[0]!;
       cost.dispose();
       return value;
@@ -218,7 +282,10 @@ export interface AutoencoderConfig {
   channels: number;
   codebook: number;
   lr: number;
-  optimizer?: 'adam' | 'fused-adam';
+  /** 'adam': tf.train.adam; 'adamw-kernel': this package's AdamW kernel (see makeOptimizer). */
+  optimizer?: 'adam' | 'adamw-kernel';
+  /** tfjs's fused conv (bias and relu in the conv kernel) instead of conv2d + add + relu. */
+  fusedConv?: boolean;
 }
 
 export const TINY_AUTOENCODER: AutoencoderConfig = {
@@ -276,7 +343,7 @@ export function makeAutoencoder(tf: Tf, c: AutoencoderConfig = TINY_AUTOENCODER)
     Float32Array.from({ length: b * s * s * 3 }, () => rand() * 2 - 1),
     [b, s, s, 3],
   );
-  const opt = c.optimizer === 'fused-adam' ? createFusedAdam(tf, c.lr) : tf.train.adam(c.lr);
+  const opt = makeOptimizer(tf, c.optimizer ?? 'adam', c.lr);
   type GradFn = Parameters<Tf['customGrad']>[0];
   const stopGradient = tf.customGrad(((z: tfjs.Tensor) => ({
     value: z.clone(),
@@ -293,8 +360,7 @@ export function makeAutoencoder(tf: Tf, c: AutoencoderConfig = TINY_AUTOENCODER)
     stride: number,
     relu: boolean,
   ) => {
-    if (c.optimizer === 'fused-adam') {
-      // the opt-in variant also uses tfjs's fused conv (bias and relu in the conv kernel)
+    if (c.fusedConv) {
       return tf.fused.conv2d({
         x,
         filter: p.w as tfjs.Tensor4D,
@@ -345,7 +411,7 @@ export function makeAutoencoder(tf: Tf, c: AutoencoderConfig = TINY_AUTOENCODER)
   return {
     flops: autoencoderFlops(c),
     async step() {
-      const cost = opt.minimize(loss, true, vars) as tfjs.Scalar;
+      const cost = opt.minimize(loss, vars);
       const value = (await cost.data())[0]!;
       cost.dispose();
       return value;
@@ -364,11 +430,12 @@ export type ModelName = (typeof MODEL_NAMES)[number];
 export const MODEL_TITLES: Record<ModelName, string> = {
   gpt: 'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), tf.losses.softmaxCrossEntropy on one-hot + tf.train.adam',
   'gpt-xent-adam':
-    'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), opt-in sparseSoftmaxCrossEntropy + createFusedAdam, stock-op blocks',
+    'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), opt-in sparseSoftmaxCrossEntropy + AdamW kernel, stock-op blocks',
   'gpt-fused':
-    'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), opt-in sparseSoftmaxCrossEntropy + createFusedAdam + fusedGelu/fusedLayerNorm/causalSelfAttention',
+    'tiny GPT (4L, 4H, d=128, 8x128 tokens, vocab 3512), opt-in sparseSoftmaxCrossEntropy + AdamW kernel + fusedGelu/fusedLayerNorm/causalSelfAttention',
   ae: 'tiny conv autoencoder (8x32x32x3, 64 ch, 2 down, codebook 512x64), tf.train.adam',
-  'ae-fused': 'tiny conv autoencoder (8x32x32x3, 64 ch, 2 down, codebook 512x64), createFusedAdam',
+  'ae-fused':
+    'tiny conv autoencoder (8x32x32x3, 64 ch, 2 down, codebook 512x64), AdamW kernel + tf.fused.conv2d',
 };
 
 export function makeModel(tf: Tf, name: ModelName): TrainStep {
@@ -376,17 +443,17 @@ export function makeModel(tf: Tf, name: ModelName): TrainStep {
     case 'gpt':
       return makeGpt(tf, TINY_GPT);
     case 'gpt-xent-adam':
-      return makeGpt(tf, { ...TINY_GPT, loss: 'sparse', optimizer: 'fused-adam' });
+      return makeGpt(tf, { ...TINY_GPT, loss: 'sparse', optimizer: 'adamw-kernel' });
     case 'gpt-fused':
       return makeGpt(tf, {
         ...TINY_GPT,
         loss: 'sparse',
-        optimizer: 'fused-adam',
+        optimizer: 'adamw-kernel',
         blocks: 'fused',
       });
     case 'ae':
       return makeAutoencoder(tf, TINY_AUTOENCODER);
     case 'ae-fused':
-      return makeAutoencoder(tf, { ...TINY_AUTOENCODER, optimizer: 'fused-adam' });
+      return makeAutoencoder(tf, { ...TINY_AUTOENCODER, optimizer: 'adamw-kernel' });
   }
 }

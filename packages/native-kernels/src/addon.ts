@@ -59,23 +59,7 @@ export interface NativeAddon {
     rows: number,
     classes: number,
   ): void;
-  /** One Adam step (see src/native/kernels.h); the outputs may not alias the inputs. */
-  adamUpdate(
-    x: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    g: Float32Array,
-    xOut: Float32Array,
-    mOut: Float32Array,
-    vOut: Float32Array,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    epsilon: number,
-    c1: number,
-    c2: number,
-  ): void;
-  /** One AdamW step in @artist-ts/runtime's order (see src/native/kernels.h). */
+  /** One AdamW step in @artist-ts/runtime's order (see src/native/kernels.h); the outputs may not alias the inputs. */
   adamwUpdate(
     x: Float32Array,
     m: Float32Array,
@@ -300,7 +284,6 @@ function tryLoad(file: string): { addon: NativeAddon | null; reason: string } {
     'transpose',
     'sparseXentForward',
     'segmentSum',
-    'adamUpdate',
     'adamwUpdate',
     'setParallelThreshold',
     'useGemm',

@@ -25,7 +25,7 @@ export {
   uninstallKernels,
   validateInstallKernelsOptions,
 } from './install_kernels';
-export { ADAM_UPDATE_KERNEL, ADAMW_UPDATE_KERNEL, createFusedAdam } from './kernels/adam';
+export { ADAMW_UPDATE_KERNEL } from './kernels/adamw';
 export {
   CAUSAL_ATTENTION_GRAD_KERNEL,
   CAUSAL_ATTENTION_KERNEL,

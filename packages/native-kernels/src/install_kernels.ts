@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import type * as tfjs from '@tensorflow/tfjs';
 import { BLAS_THREADS_ENV, getNativeAddon, type NativeAddon, nativeAvailable } from './addon';
 import { type HostName, hostFor, type Tf } from './host';
-import { adamJsKernels, adamNativeKernels } from './kernels/adam';
+import { adamwJsKernels, adamwNativeKernels } from './kernels/adamw';
 import { batchMatMulBroadcastJs, batchMatMulNative } from './kernels/batch_mat_mul';
 import {
   conv2dBackpropFilterJsKernel,
@@ -172,7 +172,7 @@ function plan(backend: KernelBackendName, native: NativeAddon | null): KernelImp
       ...reduceNativeKernels,
       transposeNative,
       ...sparseXentNativeKernels,
-      ...adamNativeKernels,
+      ...adamwNativeKernels,
       ...fusedOpsNativeKernels(native),
       resizeNearestNeighborNative,
     );
@@ -183,7 +183,7 @@ function plan(backend: KernelBackendName, native: NativeAddon | null): KernelImp
       fusedMatMulJs,
       conv2dBackpropFilterJsKernel,
       ...sparseXentJsKernels,
-      ...adamJsKernels,
+      ...adamwJsKernels,
     );
   }
   impls.push(unsortedSegmentSumKernel, gatherV2Kernel);

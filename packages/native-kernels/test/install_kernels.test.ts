@@ -67,8 +67,8 @@ describe('installKernels', () => {
   // The fallback contract of every kernel installKernels registers: an override of a stock kernel
   // hands the cases it declines to that kernel; a kernel the stock backend lacks has a JS version
   // registered without the addon too; the package's own Artist* kernels are only reached through
-  // wrappers (fusedGelu, fusedLayerNorm, causalSelfAttention, sparseSoftmaxCrossEntropy,
-  // createFusedAdam) that run stock ops where they are not registered (their own tests).
+  // wrappers (fusedGelu, fusedLayerNorm, causalSelfAttention, sparseSoftmaxCrossEntropy, and
+  // @artist-ts/runtime's AdamW) that run stock ops where they are not registered (their own tests).
   for (const backend of ['cpu', 'wasm'] as const) {
     it(`on ${backend}, every kernel it adds has a fallback without the addon`, async () => {
       await useBackend(backend);
@@ -146,7 +146,7 @@ describe('installKernels', () => {
           'GatherV2',
           'ArtistSparseSoftmaxCrossEntropy',
           'ArtistSparseSoftmaxCrossEntropyGrad',
-          'ArtistAdamUpdate',
+          'ArtistAdamWUpdate',
         ]),
       );
       const two = installKernels(tf, 'cpu', { threads: 2, parallelThreshold: 1000 });

@@ -2,7 +2,7 @@
 // images (with per-chunk filter-gradient sums) give the single-thread results, with every job
 // forced through the split path (parallelThreshold 0).
 import {
-  ADAM_UPDATE_KERNEL,
+  ADAMW_UPDATE_KERNEL,
   installKernels,
   nativeAvailable,
   sparseSoftmaxCrossEntropy,
@@ -118,19 +118,19 @@ maybe.each(BACKENDS)('pool-split kernels on %s', (backend) => {
       },
     ],
     [
-      'Adam update',
+      'AdamW update',
       () => {
         const [x, m, v, g] = [18, 19, 20, 21].map((s) => rand([1031], s));
         const outs = tf.engine().runKernel(
-          ADAM_UPDATE_KERNEL,
+          ADAMW_UPDATE_KERNEL,
           { x: x!, m: m!, v: tf.abs(v!), g: g! },
           {
-            lr: 0.01,
             beta1: 0.9,
             beta2: 0.999,
             epsilon: 1e-8,
-            c1: 0.1,
-            c2: 0.001,
+            decayFactor: 0.999,
+            sqrtBc2: Math.sqrt(0.001),
+            stepSize: 0.01 / 0.1,
           },
         ) as unknown as tf.Tensor[];
         return outs;

@@ -23,6 +23,14 @@ async function losses(make: () => TrainStep, steps: number): Promise<number[]> {
 describe.each([
   ['tiny GPT', (t: typeof tf) => makeGpt(t, GPT)],
   ['tiny conv autoencoder', (t: typeof tf) => makeAutoencoder(t, AE)],
+  [
+    'tiny GPT, sparse loss and AdamW kernel',
+    (t: typeof tf) => makeGpt(t, { ...GPT, loss: 'sparse', optimizer: 'adamw-kernel' }),
+  ],
+  [
+    'tiny conv autoencoder, AdamW kernel and fused conv',
+    (t: typeof tf) => makeAutoencoder(t, { ...AE, optimizer: 'adamw-kernel', fusedConv: true }),
+  ],
 ] as const)('%s', (_name, make) => {
   afterAll(() => {
     uninstallKernels(tf, 'cpu');

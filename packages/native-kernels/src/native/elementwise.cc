@@ -343,39 +343,6 @@ namespace artist {
 
 namespace {
 
-ARTIST_SIMD_CLONES void adam_range(const float* __restrict x, const float* __restrict m,
-                                        const float* __restrict v, const float* __restrict g,
-                                        float* __restrict x_out, float* __restrict m_out,
-                                        float* __restrict v_out, int64_t n, const AdamParams& p) {
-  const float one_minus_b1 = p.one_minus_beta1;
-  const float one_minus_b2 = p.one_minus_beta2;
-  const float b1 = p.beta1, b2 = p.beta2, c1 = p.c1, c2 = p.c2, eps = p.epsilon, nlr = -p.lr;
-  for (int64_t i = 0; i < n; i++) {
-    const float gi = g[i];
-    const float mi = m[i] * b1 + gi * one_minus_b1;
-    const float vi = v[i] * b2 + (gi * gi) * one_minus_b2;
-    const float step = (mi / c1) / (std::sqrt(vi / c2) + eps);
-    x_out[i] = step * nlr + x[i];
-    m_out[i] = mi;
-    v_out[i] = vi;
-  }
-}
-
-}  // namespace
-
-void adam_update_f32(const float* x, const float* m, const float* v, const float* g, float* x_out,
-                     float* m_out, float* v_out, int64_t n, const AdamParams& p) {
-  parallel_for(n, 1024, n * kCostly, [&](int64_t lo, int64_t hi, int) {
-    adam_range(x + lo, m + lo, v + lo, g + lo, x_out + lo, m_out + lo, v_out + lo, hi - lo, p);
-  });
-}
-
-}  // namespace artist
-
-namespace artist {
-
-namespace {
-
 ARTIST_SIMD_CLONES void adamw_range(const float* __restrict x, const float* __restrict m,
                                          const float* __restrict v, const float* __restrict g,
                                          float* __restrict x_out, float* __restrict m_out,

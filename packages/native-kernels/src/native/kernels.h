@@ -87,20 +87,11 @@ void sparse_softmax_xent_backward(const float* logits, const int32_t* labels, co
 void unsorted_segment_sum_f32(const float* x, const int32_t* ids, float* out, int64_t n,
                               int64_t segments, int64_t inner);
 
-// One Adam step in the operation order of tf.train.adam (AdamOptimizer.applyGradients):
-//   m' = m b1 + g (1 - b1);  v' = v b2 + g^2 (1 - b2)
-//   x' = ((m' / c1) / (sqrt(v' / c2) + epsilon)) (-lr) + x,  c1 = 1 - b1^t, c2 = 1 - b2^t
-// one_minus_beta* are computed in double from the caller's betas (as tfjs and the runtime's
-// op-by-op updates do), not as 1.f - float(beta): for beta2 = 0.999 the two differ by 5e-5 relative.
-struct AdamParams {
-  float lr, beta1, beta2, epsilon, c1, c2, one_minus_beta1, one_minus_beta2;
-};
-void adam_update_f32(const float* x, const float* m, const float* v, const float* g, float* x_out,
-                     float* m_out, float* v_out, int64_t n, const AdamParams& p);
-
 // One AdamW step in the operation order of @artist-ts/runtime's AdamW (PyTorch's formulation):
 //   p0 = p * decay_factor (skipped when it is 1);  m' = m b1 + g (1 - b1);  v' = v b2 + g^2 (1 - b2)
 //   p' = p0 - (m' / (sqrt(v') / sqrt_bc2 + epsilon)) * step_size
+// one_minus_beta* are computed in double from the caller's betas (as the runtime's op-by-op update
+// does), not as 1.f - float(beta): for beta2 = 0.999 the two differ by 5e-5 relative.
 struct AdamWParams {
   float beta1, beta2, epsilon, decay_factor, sqrt_bc2, step_size, one_minus_beta1, one_minus_beta2;
 };
