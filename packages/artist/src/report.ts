@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
-import { TsvReader } from '@artist-ts/lattice-data';
+import { pngOf, readSplitImages, TsvReader } from '@artist-ts/lattice-data';
 import {
   escapeHtml,
   htmlPage,
@@ -20,7 +20,6 @@ import {
 } from './report_html';
 import type { MetricRecord, RunFolder } from './run_folder';
 import { STAGE_NAMES } from './run_layout';
-import { pngOf, readSplitImages } from './split_images';
 
 function series(metrics: MetricRecord[], stage: string, name: string, label = name): Series {
   return {

@@ -26,6 +26,7 @@ export {
 } from './lines';
 export * from './progress';
 export * from './shards';
+export * from './split_images';
 export * from './text_utils';
 export * from './tokenizer';
 export * from './tsv';

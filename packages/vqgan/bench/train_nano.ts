@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildDataset } from '@artist-ts/datasets';
+import { readSplitImages } from '@artist-ts/lattice-data';
 import { initRuntime } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { codebookStats } from '../src/codebook';
@@ -30,7 +31,6 @@ import { generateShapeImages } from '../src/synthetic';
 import { VQGAN_TRAIN_PRESETS, type VqganTrainConfig } from '../src/train_config';
 import { type EpochStats, VqganTrainer } from '../src/trainer';
 import { Vqgan } from '../src/vqgan';
-import { readTsvImages } from './tsv_images';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   let evalSet: InMemoryImageDataset;
   let source: string;
   if (tsv) {
-    const { pixels, count } = readTsvImages(tsv, side, maxImages + nEval);
+    const { pixels, count } = await readSplitImages(tsv, side, maxImages + nEval);
     if (count <= nEval + batch)
       throw new Error(`${tsv}: only ${count} images, need more than ${nEval + batch}`);
     train = new InMemoryImageDataset(pixels.subarray(0, (count - nEval) * per), side, side);
@@ -102,8 +102,8 @@ async function main(): Promise<void> {
     source = `${tsv} (${count - nEval} train, ${nEval} held out)`;
   } else if (data === 'emoji') {
     const split = await emojiSplits(side);
-    const tr = readTsvImages(split.train, side, maxImages);
-    const ev = readTsvImages(split.val, side, nEval);
+    const tr = await readSplitImages(split.train, side, maxImages);
+    const ev = await readSplitImages(split.val, side, nEval);
     train = new InMemoryImageDataset(tr.pixels, side, side);
     evalSet = new InMemoryImageDataset(ev.pixels, side, side);
     source = `emoji-zh ${side}px from @artist-ts/datasets (${tr.count} train rows, ${ev.count} val rows held out; ${split.dir})`;

@@ -7,12 +7,11 @@
 import { atomicWriteFile } from '@artist-ts/core/files';
 import { scoreKgShapesTsv } from '@artist-ts/datasets';
 import { evaluateImages, type FeatureExtractor, loadNsfwjsInceptionV3 } from '@artist-ts/eval-fid';
-import { encodeBase64, TsvWriter } from '@artist-ts/lattice-data';
+import { encodeBase64, pngOf, readSplitImages, TsvWriter } from '@artist-ts/lattice-data';
 import { toUint8Pixels } from '@artist-ts/vqgan';
 import type { TrainerConfig } from '../config';
 import { Generator } from '../generator';
 import type { Stage } from '../pipeline';
-import { pngOf, readSplitImages } from '../split_images';
 
 export const evalStage: Stage<TrainerConfig> = {
   name: 'eval',

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import { resolveCheckpointDir } from '@artist-ts/core/checkpoint-files';
+import { psnrUint8, readSplitImages } from '@artist-ts/lattice-data';
 import {
   codebookStats,
   countCodes,
@@ -16,7 +17,6 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
 import { trainingStepReporter } from '../progress';
-import { psnrUint8, readSplitImages } from '../split_images';
 
 export const vqganStage: Stage<TrainerConfig> = {
   name: 'vqgan',

@@ -1,7 +1,9 @@
 /**
- * Reading a split's images into one uint8 NHWC array, and writing images back as PNG.
+ * A split's images as one uint8 NHWC array (what the VQGAN stage, evaluation and the benchmarks
+ * read), one of them back as PNG, and PSNR between two such arrays.
  */
-import { encodePng, imageFromBase64, TsvReader } from '@artist-ts/lattice-data';
+import { encodePng, imageFromBase64 } from './image';
+import { TsvReader } from './tsv';
 
 export interface SplitImages {
   idx: string[];
