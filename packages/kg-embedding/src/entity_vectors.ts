@@ -170,6 +170,26 @@ async function readText(
   };
 }
 
+const PIECE = 64 << 20;
+
+/**
+ * A tensor's values as float32. A contiguous little-endian float32 tensor is read in 64 MiB
+ * pieces straight into the result (one storage read of a multi-GB table would pass Node's 2 GiB
+ * limit per read); anything else goes through `toFloat32` (conversions, strides).
+ */
+function tensorValues(t: TorchTensor): Float32Array {
+  if (t.dtype !== 'float32' || !t.isContiguous() || !t.storage.littleEndian || !littleEndian())
+    return t.toFloat32();
+  const out = new Float32Array(t.numel);
+  const bytes = bytesOf(out);
+  const base = t.storageOffset * 4;
+  for (let off = 0; off < bytes.length; off += PIECE) {
+    const len = Math.min(PIECE, bytes.length - off);
+    bytes.set(t.storage.readBytes(base + off, len), off);
+  }
+  return out;
+}
+
 function readTorch(file: string): { rows: number; dim: number; vectors: Float32Array } {
   const f = readTorchFile(file, { maxTotalBytes: Number.MAX_SAFE_INTEGER });
   try {
@@ -188,7 +208,7 @@ function readTorch(file: string): { rows: number; dim: number; vectors: Float32A
     }
     if (t.shape.length !== 2)
       throw new Error(`${file}: the entity tensor has shape [${t.shape}]; expected [rows, dim]`);
-    return { rows: t.shape[0], dim: t.shape[1], vectors: t.toFloat32() };
+    return { rows: t.shape[0], dim: t.shape[1], vectors: tensorValues(t) };
   } finally {
     f.close();
   }

@@ -5,6 +5,7 @@
  * positive's own and (with `filterNegatives`) does not form a known training triple. The RNG
  * calls and their order define the negatives, so every variant draws exactly the same ones.
  */
+import type { Rng } from '@artist-ts/core/rng';
 import type { FastRng } from './fast_rng';
 import type { KernelConfig, TrainData } from './kernel';
 import type { TripleIndexData } from './triple_index';
@@ -47,6 +48,7 @@ export class NegativeSampler {
   /** [K] entities shared by `sharedNegatives` consecutive positives. */
   readonly shared: Int32Array;
   private rng: FastRng | null = null;
+  private state: Rng | null = null;
   private N = 2;
   private limitN = 0;
   private share = 1;
@@ -60,15 +62,22 @@ export class NegativeSampler {
     this.shared = new Int32Array(negatives);
   }
 
-  /** Prepares a step over `data` with `cfg`, drawing from `rng` (already loaded). */
-  begin(rng: FastRng, numEntities: number, data: TrainData, cfg: KernelConfig): void {
+  /** Prepares a step over `data` with `cfg`: `rng` takes the step's stream from `state`. */
+  begin(rng: FastRng, state: Rng, numEntities: number, data: TrainData, cfg: KernelConfig): void {
+    rng.load(state);
     this.rng = rng;
+    this.state = state;
     this.N = numEntities;
     this.limitN = 4294967296 - (4294967296 % numEntities);
     this.share = cfg.sharedNegatives;
     this.bern = cfg.corruption === 'bernoulli';
     this.headProb = data.headProb;
     this.ix = cfg.filterNegatives ? data.index : null;
+  }
+
+  /** Ends the step: the stream's state goes back to the step's `Rng`. */
+  end(): void {
+    (this.rng as FastRng).store(this.state as Rng);
   }
 
   /** Draws K negatives of positive (h, r, t), the `k`-th positive of its step (0-based). */

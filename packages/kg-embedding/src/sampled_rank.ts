@@ -31,19 +31,33 @@ export interface SampledRankOptions {
   seed: number;
 }
 
-function distanceOf(
+/** sum_k |h_k + r_k - t_k| in coordinate order (float64). */
+function l1Distance(
   E: Float32Array,
   Rt: Float32Array,
   hO: number,
   rO: number,
   tO: number,
   D: number,
-  l1: boolean,
+): number {
+  let s = 0;
+  for (let k = 0; k < D; k++) s += Math.abs(E[hO + k] + Rt[rO + k] - E[tO + k]);
+  return s;
+}
+
+/** sum_k (h_k + r_k - t_k)^2 in coordinate order (float64): orders as the L2 distance does. */
+function l2Squared(
+  E: Float32Array,
+  Rt: Float32Array,
+  hO: number,
+  rO: number,
+  tO: number,
+  D: number,
 ): number {
   let s = 0;
   for (let k = 0; k < D; k++) {
     const x = E[hO + k] + Rt[rO + k] - E[tO + k];
-    s += l1 ? Math.abs(x) : x * x;
+    s += x * x;
   }
   return s;
 }
@@ -56,7 +70,7 @@ export function rankSampled(
 ): RankCounts {
   const { dim: D, numEntities: N, entity: E, relation: Rt } = tables;
   const K = o.candidates;
-  const l1 = o.distance === 'L1';
+  const dist = o.distance === 'L1' ? l1Distance : l2Squared;
   const rng = new FastRng();
   rng.load(new Rng(o.seed).fork('sampled-rank'));
   const limitN = 4294967296 - (4294967296 % N);
@@ -71,7 +85,7 @@ export function rankSampled(
     const t = d[3 * i + 2];
     const tailQuery = (j & 1) === 0;
     const answer = tailQuery ? t : h;
-    const target = distanceOf(E, Rt, h * D, r * D, t * D, D, l1);
+    const target = dist(E, Rt, h * D, r * D, t * D, D);
     let b = 0;
     let tie = 0;
     for (let c = 0; c < K; c++) {
@@ -86,11 +100,11 @@ export function rankSampled(
           continue;
         break;
       }
-      const dist = tailQuery
-        ? distanceOf(E, Rt, h * D, r * D, e * D, D, l1)
-        : distanceOf(E, Rt, e * D, r * D, t * D, D, l1);
-      if (dist < target) b++;
-      else if (dist === target) tie++;
+      const de = tailQuery
+        ? dist(E, Rt, h * D, r * D, e * D, D)
+        : dist(E, Rt, e * D, r * D, t * D, D);
+      if (de < target) b++;
+      else if (de === target) tie++;
     }
     better[j] = b;
     ties[j] = tie;

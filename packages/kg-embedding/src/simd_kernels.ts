@@ -33,6 +33,13 @@ import {
 /** Queries scored together by one kernel call. */
 export const SIMD_QUERY_BLOCK = 8;
 
+/** Pushes the horizontal sum ((l0 + l1) + (l2 + l3)) of the f32x4 in local `a` (one order everywhere). */
+function emitHsum(f: FunctionBuilder, a: number): void {
+  f.get(a).lane(SIMD.f32x4ExtractLane, 0).get(a).lane(SIMD.f32x4ExtractLane, 1).op(OP.f32Add);
+  f.get(a).lane(SIMD.f32x4ExtractLane, 2).get(a).lane(SIMD.f32x4ExtractLane, 3).op(OP.f32Add);
+  f.op(OP.f32Add);
+}
+
 function rankKernel(l2: boolean): FunctionBuilder {
   const Q = SIMD_QUERY_BLOCK;
   // (q, e, n, rowBytes, out): q = interleaved query tile, e = first candidate row, n = rows,
@@ -76,10 +83,7 @@ function rankKernel(l2: boolean): FunctionBuilder {
   for (let j = 0; j < Q; j++) {
     // ((l0 + l1) + (l2 + l3))
     f.get(out);
-    f.get(acc[j]).lane(SIMD.f32x4ExtractLane, 0).get(acc[j]).lane(SIMD.f32x4ExtractLane, 1);
-    f.op(OP.f32Add);
-    f.get(acc[j]).lane(SIMD.f32x4ExtractLane, 2).get(acc[j]).lane(SIMD.f32x4ExtractLane, 3);
-    f.op(OP.f32Add, OP.f32Add);
+    emitHsum(f, acc[j]);
     f.mem(OP.f32Store, j * 4);
   }
   f.get(out)
@@ -321,11 +325,7 @@ function classicKernel(): FunctionBuilder {
   const sn = f.local(V128);
   const sc = f.local(V128);
   const ld = (ptr: number) => f.get(ptr).get(k).op(OP.i32Add).v128Mem(SIMD.load);
-  const hsum = (a: number) => {
-    f.get(a).lane(SIMD.f32x4ExtractLane, 0).get(a).lane(SIMD.f32x4ExtractLane, 1).op(OP.f32Add);
-    f.get(a).lane(SIMD.f32x4ExtractLane, 2).get(a).lane(SIMD.f32x4ExtractLane, 3).op(OP.f32Add);
-    f.op(OP.f32Add);
-  };
+  const hsum = (a: number) => emitHsum(f, a);
   // lr * sign(x), lane-wise: (x > 0 ? lr : 0) - (x < 0 ? lr : 0)
   const signLr = (x: number, out: number) => {
     f.get(x).v128Zero().simd(SIMD.f32x4Gt).get(LR).simd(SIMD.v128And);
@@ -452,11 +452,7 @@ function applyRowKernel(): FunctionBuilder {
   const acc = f.local(V128);
   const v = f.local(V128);
   const sc = f.local(V128);
-  const hsum = (x: number) => {
-    f.get(x).lane(SIMD.f32x4ExtractLane, 0).get(x).lane(SIMD.f32x4ExtractLane, 1).op(OP.f32Add);
-    f.get(x).lane(SIMD.f32x4ExtractLane, 2).get(x).lane(SIMD.f32x4ExtractLane, 3).op(OP.f32Add);
-    f.op(OP.f32Add);
-  };
+  const hsum = (x: number) => emitHsum(f, x);
   f.get(lr).simd(SIMD.f32x4Splat).set(sc);
   f.get(adagrad);
   f.begin(OP.if);
@@ -549,9 +545,8 @@ function forwardKernel(): FunctionBuilder {
   f.get(k).i32(16).op(OP.i32Add).tee(k).get(rowBytes).op(OP.i32LtU).brIf(0);
   f.end();
   f.get(dist).get(i).i32(4).op(OP.i32Mul, OP.i32Add);
-  f.get(acc).lane(SIMD.f32x4ExtractLane, 0).get(acc).lane(SIMD.f32x4ExtractLane, 1).op(OP.f32Add);
-  f.get(acc).lane(SIMD.f32x4ExtractLane, 2).get(acc).lane(SIMD.f32x4ExtractLane, 3).op(OP.f32Add);
-  f.op(OP.f32Add).mem(OP.f32Store);
+  emitHsum(f, acc);
+  f.mem(OP.f32Store);
   f.get(x).get(rowBytes).op(OP.i32Add).set(x);
   f.get(i).i32(1).op(OP.i32Add).tee(i).get(K).op(OP.i32LeU).brIf(0);
   f.end();

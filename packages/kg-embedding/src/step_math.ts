@@ -174,3 +174,8 @@ export function renormRow(E: Float32Array, off: number, D: number, renorm: numbe
     for (let k = 0; k < D; k++) E[off + k] *= inv;
   }
 }
+
+/** The renormalisation as the kernels take it: 0 none, 1 onto the unit ball, 2 onto the unit sphere. */
+export function renormCode(renorm: 'none' | 'max' | 'unit'): number {
+  return renorm === 'none' ? 0 : renorm === 'max' ? 1 : 2;
+}

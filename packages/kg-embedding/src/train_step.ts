@@ -7,7 +7,7 @@
  */
 import type { KernelConfig, Tables, TrainData, Workspace } from './kernel';
 import { SimdTrainer } from './simd_kernels';
-import { applyRow, diffInto, renormRow, weighNegatives } from './step_math';
+import { applyRow, diffInto, renormCode, renormRow, weighNegatives } from './step_math';
 
 /**
  * The classic TransE step (Bordes et al.; OpenKE, Fast-TransE): L1, margin loss, one negative,
@@ -29,12 +29,10 @@ function trainRangeClassic(
   const E = t.entity;
   const Rt = t.relation;
   const X = ws.diff;
-  const rng = ws.fast;
-  rng.load(ws.rng);
   const sampler = ws.sampler;
-  sampler.begin(rng, N, data, cfg);
+  sampler.begin(ws.fast, ws.rng, N, data, cfg);
   const margin = cfg.margin;
-  const renorm = cfg.renorm === 'none' ? 0 : cfg.renorm === 'max' ? 1 : 2;
+  const renorm = renormCode(cfg.renorm);
   const triples = data.triples;
   const order = data.order;
   let lossSum = 0;
@@ -109,7 +107,7 @@ function trainRangeClassic(
       if (e !== h && e !== tt) renormRow(E, eO, D, renorm);
     }
   }
-  rng.store(ws.rng);
+  sampler.end();
   return lossSum;
 }
 
@@ -129,10 +127,8 @@ function trainRangeClassicSimd(
   lr: number,
 ): number {
   const N = t.numEntities;
-  const rng = ws.fast;
-  rng.load(ws.rng);
   const sampler = ws.sampler;
-  sampler.begin(rng, N, data, cfg);
+  sampler.begin(ws.fast, ws.rng, N, data, cfg);
   const triples = data.triples;
   const order = data.order;
   const plan = k.plan;
@@ -151,8 +147,8 @@ function trainRangeClassicSimd(
     plan[w + 3] = (e << 1) | (corruptHead ? 1 : 0);
     w += 4;
   }
-  rng.store(ws.rng);
-  const renorm = cfg.renorm === 'none' ? 0 : cfg.renorm === 'max' ? 1 : 2;
+  sampler.end();
+  const renorm = renormCode(cfg.renorm);
   return k.run(end - start, t.dim, lr, cfg.margin, renorm);
 }
 
@@ -180,16 +176,14 @@ function trainRangeGeneralSimd(
   const negHead = ws.negHead;
   const coef = ws.negCoef;
   const lossGp = ws.lossGp;
-  const rng = ws.fast;
-  rng.load(ws.rng);
   const sampler = ws.sampler;
-  sampler.begin(rng, N, data, cfg);
+  sampler.begin(ws.fast, ws.rng, N, data, cfg);
   const l1 = cfg.distance === 'L1';
   const margin = cfg.margin;
   const logsig = cfg.loss === 'logsigmoid';
   const alpha = cfg.adversarialTemperature;
   const adagrad = cfg.optimizer === 'adagrad';
-  const renorm = cfg.renorm === 'none' ? 0 : cfg.renorm === 'max' ? 1 : 2;
+  const renorm = renormCode(cfg.renorm);
   const triples = data.triples;
   const order = data.order;
   const neg = kern.neg;
@@ -223,7 +217,7 @@ function trainRangeGeneralSimd(
     }
     kern.backward(h, r, tt, K, D, !l1, lr, adagrad, renorm);
   }
-  rng.store(ws.rng);
+  sampler.end();
   return lossSum;
 }
 
@@ -285,17 +279,15 @@ export function trainRange(
   const gT = ws.gT;
   const gR = ws.gR;
   const gE = ws.gE;
-  const rng = ws.fast;
-  rng.load(ws.rng);
   const sampler = ws.sampler;
-  sampler.begin(rng, N, data, cfg);
+  sampler.begin(ws.fast, ws.rng, N, data, cfg);
   const l1 = cfg.distance === 'L1';
   const margin = cfg.margin;
   const logsig = cfg.loss === 'logsigmoid';
   const alpha = cfg.adversarialTemperature;
   const adagrad = cfg.optimizer === 'adagrad';
   const reg = cfg.regularization;
-  const renorm = cfg.renorm === 'none' ? 0 : cfg.renorm === 'max' ? 1 : 2;
+  const renorm = renormCode(cfg.renorm);
   const triples = data.triples;
   const order = data.order;
   let lossSum = 0;
@@ -401,6 +393,6 @@ export function trainRange(
     applyRow(E, t.entityAcc, tt, gT, D, lr, adagrad, reg, renorm);
     applyRow(Rt, t.relationAcc, r, gR, D, lr, adagrad, reg, 0);
   }
-  rng.store(ws.rng);
+  sampler.end();
   return lossSum;
 }
