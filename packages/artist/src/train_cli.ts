@@ -35,6 +35,7 @@ import { writeReport } from './report';
 import { STAGE_NAMES } from './run_layout';
 import {
   buildDatasetCommand,
+  exportCommand,
   fidCommand,
   importCommand,
   kgCommand,
@@ -260,6 +261,21 @@ export function buildProgram(): Command {
     )
     .option('--allow-unused', 'list source keys with no destination instead of failing')
     .action((o) => importCommand(o));
+
+  program
+    .command('export')
+    .description(
+      'write a run (or an imported folder) as EasyNLP files: pytorch_model.bin or model.safetensors, config.json, vocab.txt, entity2vec.pt',
+    )
+    .requiredOption('--run <dir>', 'run folder (runs/<name>) or imported folder (gpt/, vqgan/)')
+    .addOption(
+      new Option('--to <format>', 'weights file format')
+        .choices(['easynlp', 'safetensors'])
+        .default('easynlp'),
+    )
+    .requiredOption('--output <dir>', 'folder to write')
+    .option('--allow-unused', 'leave out (and list) weights EasyNLP has no key for')
+    .action((o) => exportCommand(o));
 
   const selfCheck = program
     .command('self-check')
