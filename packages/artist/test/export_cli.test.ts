@@ -1,30 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initRuntime, loadCheckpoint } from '@artist-ts/runtime';
+import { initRuntime } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import { importCheckpoint, readTorchFile } from '@artist-ts/torch-import';
-import * as tf from '@tensorflow/tfjs';
 import { RunLayout } from '../src/run_layout';
 import { buildProgram } from '../src/train_cli';
 import { stdoutOf } from './stdout';
 import { makeRun } from './tiny_run';
-
-/** Every weight of two checkpoints, bit for bit (same names, same bytes). */
-export async function expectSameWeights(a: string, b: string): Promise<void> {
-  const [x, y] = [await loadCheckpoint(a), await loadCheckpoint(b)];
-  try {
-    expect(Object.keys(y.weights).sort()).toEqual(Object.keys(x.weights).sort());
-    for (const [name, t] of Object.entries(x.weights)) {
-      expect([name, y.weights[name].shape]).toEqual([name, t.shape]);
-      const bx = Buffer.from((t.dataSync() as Float32Array).buffer);
-      const by = Buffer.from((y.weights[name].dataSync() as Float32Array).buffer);
-      expect([name, bx.equals(by)]).toEqual([name, true]);
-    }
-  } finally {
-    tf.dispose([...Object.values(x.weights), ...Object.values(y.weights)]);
-  }
-}
+import { expectSameWeights } from './weights';
 
 describe('artist-train export', () => {
   beforeAll(async () => {
