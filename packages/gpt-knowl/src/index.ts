@@ -8,6 +8,7 @@ export {
   countParameters,
   DEFAULT_GPT_CONFIG,
   type FusionMode,
+  frozenParameters,
   type GptConfig,
   ignoredTorchKeys,
   jointVocabSize,
