@@ -13,6 +13,7 @@ import { initRuntime, saveCheckpoint } from '@artist-ts/runtime';
 import { exportEasyNLP, importCheckpoint } from '@artist-ts/torch-import';
 import * as tf from '@tensorflow/tfjs';
 import { RunFolder } from '../src/run_folder';
+import { latticeCommand } from '../src/standalone';
 import { buildProgram } from '../src/train_cli';
 import { stdoutOf } from './stdout';
 import { CAPTIONS, tinyGpt, tinyVqgan } from './tiny_run';
@@ -189,6 +190,33 @@ describe('artist-train finetune', () => {
     const run2 = new RunFolder(path.join(tmp, 'ft2'));
     await expectSameWeights(run.gpt.checkpoint, run2.init.gpt);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("takes EasyNLP's knowledge TSVs as they are (no lattice matching)", async () => {
+    const f = await releasedFiles();
+    for (const split of ['train', 'val'] as const) {
+      const knowl = path.join(tmp, `T2I_${split}.knowl.tsv`);
+      await stdoutOf(() =>
+        latticeCommand({
+          input: f[split],
+          entities: f.entity2id,
+          output: knowl,
+          vocab: path.join(f.released, 'vocab.txt'),
+        }),
+      );
+      expect(fs.readFileSync(knowl, 'utf8').split('\n')[0].split('\t')).toHaveLength(7);
+      f[split] = knowl;
+    }
+    await stdoutOf(() =>
+      buildProgram().parseAsync(
+        finetuneArgs(f, path.join(f.released, 'pytorch_model.bin'), 'ft-knowl'),
+      ),
+    );
+    const run = new RunFolder(path.join(tmp, 'ft-knowl'));
+    expect(run.readMarker('data')!.summary.train).toMatchObject({ format: 'knowledge', rows: 3 });
+    expect(run.readMarker('lattice')!.summary).toMatchObject({ fromTsv: true });
+    expect(fs.readFileSync(run.lattice.knowledgeTsv('train'))).toEqual(fs.readFileSync(f.train));
+    expect(run.readMarker('gpt')!.summary).toMatchObject({ steps: 4, examples: 3 });
   });
 
   it('names the bad row of a TSV before importing anything', async () => {
