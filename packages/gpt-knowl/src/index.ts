@@ -30,6 +30,14 @@ export {
 } from './knowledge';
 export type { LayerCache } from './layers';
 export {
+  DEFAULT_LORA_CONFIG,
+  LORA_TARGETS,
+  LoraAdapters,
+  type LoraConfig,
+  type LoraTarget,
+  validateLoraConfig,
+} from './lora';
+export {
   type ForwardOptions,
   type ForwardResult,
   KnowlGpt,

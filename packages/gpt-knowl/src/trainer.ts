@@ -34,6 +34,7 @@ import {
 } from './config';
 import { disposeKnowledge, knowledgeTensors } from './fusion';
 import type { EntityTable } from './knowledge';
+import { LoraAdapters, type LoraConfig, validateLoraConfig } from './lora';
 import { KnowlGpt } from './model';
 import { backendMemoryLimit, checkTrainingMemory, type MemoryLimit } from './training_memory';
 
@@ -66,6 +67,12 @@ export interface TrainConfig {
    * (`frozenParameters`).
    */
   freeze: string[];
+  /**
+   * LoRA adapters (`LoraConfig`: rank, alpha, targets) instead of full fine-tuning: only the
+   * adapters train, every base weight is frozen (no optimizer state); `mergeAdapters()` folds them
+   * into plain weights. null: full fine-tuning.
+   */
+  lora: Partial<LoraConfig> | null;
   /** Probability of replacing an example's text (and knowledge) by padding. */
   textDropout: number;
   /** Seed of the data order, text-dropout and dropout streams. */
@@ -85,6 +92,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   batchSize: 8,
   gradAccumSteps: 1,
   freeze: [],
+  lora: null,
   textDropout: 0,
   seed: 42,
 };
@@ -118,6 +126,7 @@ export function validateTrainConfig(
   num('gradClip', (x) => x >= 0, 'must be >= 0 (0 disables clipping)');
   num('batchSize', (x) => Number.isInteger(x) && x > 0, 'must be a positive integer');
   num('gradAccumSteps', (x) => Number.isInteger(x) && x > 0, 'must be a positive integer');
+  if (out.lora !== null) out.lora = validateLoraConfig(out.lora, `${where}.lora`);
   if (!Array.isArray(out.freeze) || out.freeze.some((g) => typeof g !== 'string' || g === '')) {
     throw new Error(
       `${where}.freeze must be an array of parameter-group names, got ${JSON.stringify(out.freeze)}`,
@@ -211,8 +220,12 @@ export class GptTrainer {
   private readonly varByTfName = new Map<string, string>();
   /** The variables that train (every one not frozen by `config.freeze`). */
   private readonly trainable: tf.Variable[];
-  /** Names of the frozen parameters. */
+  /** Names of the frozen parameters (every model parameter with LoRA). */
   readonly frozen: ReadonlySet<string>;
+  /** The LoRA adapters being trained (`config.lora`), or null. */
+  readonly lora: LoraAdapters | null;
+  /** What the optimizer updates and checkpoints hold: the model's variables and the adapters'. */
+  private readonly allVariables: Record<string, tf.Variable>;
   private order: Uint32Array | null = null;
   private orderKey = '';
   private readonly memoryLimit: MemoryLimit | null | undefined;
@@ -239,12 +252,23 @@ export class GptTrainer {
     });
     this.textRng = new Rng(`gpt-knowl/text-dropout/${this.config.seed}`);
     this.dropoutRng = new Rng(`gpt-knowl/dropout/${this.config.seed}`);
-    this.frozen = frozenParameters(model.config, this.config.freeze, 'TrainConfig.freeze');
+    this.lora = this.config.lora
+      ? new LoraAdapters(model, this.config.lora, String(this.config.seed))
+      : null;
+    this.frozen = this.lora
+      ? new Set(Object.keys(model.variables))
+      : frozenParameters(model.config, this.config.freeze, 'TrainConfig.freeze');
+    this.allVariables = { ...model.variables, ...this.lora?.variables };
     this.trainable = [];
-    for (const [name, v] of Object.entries(model.variables)) {
+    for (const [name, v] of Object.entries(this.allVariables)) {
       this.varByTfName.set(v.name, name);
       if (!this.frozen.has(name)) this.trainable.push(v);
     }
+  }
+
+  /** Folds the LoRA adapters (if any) into the model's weights: a plain model for sampling and export. */
+  mergeAdapters(): void {
+    this.lora?.merge();
   }
 
   /** Examples per update: batchSize * gradAccumSteps. */
@@ -329,8 +353,10 @@ export class GptTrainer {
           const tokens = tf.tensor2d(batch.tokens, [batch.batch, L], 'int32');
           const targets = tf.tensor2d(batch.targets, [batch.batch, c.imageLen], 'int32');
           const knowledge = batch.knowledge ? knowledgeTensors(batch.knowledge, c) : null;
+          const loss = () =>
+            this.model.loss(tokens, targets, { knowledge, training: true, dropoutSeed });
           const { value, grads } = tf.variableGrads(
-            () => this.model.loss(tokens, targets, { knowledge, training: true, dropoutSeed }),
+            () => (this.lora ? this.lora.run(loss) : loss()),
             this.trainable,
           );
           const next: Record<string, tf.Tensor> = {};
@@ -358,7 +384,7 @@ export class GptTrainer {
           const scale = clip / (norm + 1e-6); // torch.nn.utils.clip_grad_norm_
           for (const n of names) grads[n] = tf.mul(sum[n], scale);
         }
-        this.optimizer.applyGradients(this.model.variables, grads);
+        this.optimizer.applyGradients(this.allVariables, grads);
         return norm;
       });
       return {
@@ -414,10 +440,12 @@ export class GptTrainer {
     };
     const evaluate = async () => {
       if (!options.evalData || options.evalData.length === 0 || evaluatedAt === this.step) return;
-      const loss = await evaluateLoss(this.model, options.evalData, {
-        batchSize: this.config.batchSize,
-        entityTable: this.entityTable,
-      });
+      const score = () =>
+        evaluateLoss(this.model, options.evalData!, {
+          batchSize: this.config.batchSize,
+          entityTable: this.entityTable,
+        });
+      const loss = await (this.lora ? this.lora.runAsync(score) : score());
       evaluatedAt = this.step;
       if (this.bestMetric === undefined || loss < this.bestMetric) this.bestMetric = loss;
       await options.onEval?.({ step: this.step, loss, best: this.bestMetric });
@@ -451,7 +479,7 @@ export class GptTrainer {
     return saveCheckpoint(
       root,
       {
-        weights: this.model.variables,
+        weights: this.allVariables,
         optimizer: this.optimizer,
         state: {
           step: this.step,
@@ -471,7 +499,7 @@ export class GptTrainer {
   async restore(pathOrRoot: string): Promise<void> {
     const ck = await loadCheckpoint(pathOrRoot);
     try {
-      assignWeights(this.model.variables, ck.weights, { source: ck.dir });
+      assignWeights(this.allVariables, ck.weights, { source: ck.dir });
     } finally {
       tf.dispose(Object.values(ck.weights));
     }
@@ -492,6 +520,7 @@ export class GptTrainer {
 
   dispose(): void {
     this.optimizer.dispose();
+    this.lora?.dispose();
   }
 }
 

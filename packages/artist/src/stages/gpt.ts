@@ -124,6 +124,7 @@ export async function trainGpt(
     });
     ctx.progress.end();
     if (ctx.signal.aborted) return {};
+    trainer.mergeAdapters(); // LoRA (gpt.train.lora): plain weights for sampling and export
     const val = await readExamples(ctx.run, 'val');
     const valLoss =
       val.examples.length > 0
