@@ -16,7 +16,7 @@ import {
   validateGptConfig,
   validateTrainConfig,
 } from '../src';
-import { makeExamples, makeTable } from './helpers';
+import { makeExamples, makeTable, variableValues } from './helpers';
 
 let tmp: string;
 beforeAll(async () => {
@@ -26,8 +26,7 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const table = makeTable(10, 8);
-const values = (m: KnowlGpt) =>
-  Object.fromEntries(Object.entries(m.variables).map(([k, v]) => [k, Array.from(v.dataSync())]));
+const values = (m: KnowlGpt) => variableValues(m.variables);
 const MODEL = { preset: 'nano' as const };
 
 /** Trains a fresh seed-3 nano model for `steps` updates; its losses and final weights. */

@@ -14,7 +14,7 @@ import {
   validateLoraConfig,
   validateTrainConfig,
 } from '../src';
-import { makeExamples, makeTable } from './helpers';
+import { makeExamples, makeTable, variableValues } from './helpers';
 
 let tmp: string;
 beforeAll(async () => {
@@ -25,8 +25,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const table = makeTable(10, 8);
 const MODEL = { preset: 'nano' as const };
-const values = (vars: Record<string, tf.Variable>) =>
-  Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(v.dataSync())]));
+const values = variableValues;
 
 describe('LoRA', () => {
   test('config errors name the field', () => {
