@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readEntityVectors } from '@artist-ts/kg-embedding';
 import { buildCharVocab, encodeBase64, encodePng, readTsv } from '@artist-ts/lattice-data';
-import { initRuntime, saveCheckpoint } from '@artist-ts/runtime';
+import { initRuntime, loadCheckpoint, saveCheckpoint } from '@artist-ts/runtime';
 import { exportEasyNLP, importCheckpoint } from '@artist-ts/torch-import';
 import * as tf from '@tensorflow/tfjs';
 import { RunFolder } from '../src/run_folder';
@@ -217,6 +217,41 @@ describe('artist-train finetune', () => {
     expect(run.readMarker('lattice')!.summary).toMatchObject({ fromTsv: true });
     expect(fs.readFileSync(run.lattice.knowledgeTsv('train'))).toEqual(fs.readFileSync(f.train));
     expect(run.readMarker('gpt')!.summary).toMatchObject({ steps: 4, examples: 3 });
+  });
+
+  it('LoRA: only the adapted projections change, merged into a plain checkpoint', async () => {
+    const f = await releasedFiles();
+    const args = finetuneArgs(f, path.join(f.released, 'pytorch_model.bin'), 'ft-lora');
+    args.push(
+      '--set',
+      'gpt.train.lora={"rank":2,"alpha":4}',
+      '--set',
+      'gpt.train.learningRate=0.01',
+    );
+    await stdoutOf(() => buildProgram().parseAsync(args));
+    const run = new RunFolder(path.join(tmp, 'ft-lora'));
+    const [init, tuned] = [
+      await loadCheckpoint(run.init.gpt),
+      await loadCheckpoint(run.gpt.checkpoint),
+    ];
+    try {
+      // a plain checkpoint: the model's own names, no adapters
+      expect(Object.keys(tuned.weights).sort()).toEqual(Object.keys(init.weights).sort());
+      const same = (n: string) =>
+        Buffer.from(init.weights[n].dataSync().buffer).equals(
+          Buffer.from(tuned.weights[n].dataSync().buffer),
+        );
+      const changed = Object.keys(init.weights).filter((n) => !same(n));
+      expect(changed.length).toBeGreaterThan(0);
+      expect(
+        changed.every((n) =>
+          /^blocks\.\d+\.(attn\.(query|key|value|proj)|mlp\.[02])\.weight$/.test(n),
+        ),
+      ).toBe(true);
+    } finally {
+      tf.dispose([...Object.values(init.weights), ...Object.values(tuned.weights)]);
+    }
+    expect(fs.existsSync(run.eval.predictions)).toBe(true);
   });
 
   it('names the bad row of a TSV before importing anything', async () => {
