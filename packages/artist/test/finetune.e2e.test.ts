@@ -7,11 +7,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { resolveCheckpointDir } from '@artist-ts/core/checkpoint-files';
+import { TrainingInterruptedError } from '@artist-ts/core/train-loop';
 import { readEntityVectors } from '@artist-ts/kg-embedding';
 import { buildCharVocab, encodeBase64, encodePng, readTsv } from '@artist-ts/lattice-data';
 import { initRuntime, loadCheckpoint, saveCheckpoint } from '@artist-ts/runtime';
 import { exportEasyNLP, importCheckpoint } from '@artist-ts/torch-import';
 import * as tf from '@tensorflow/tfjs';
+import { runPipeline } from '../src/app';
+import { resolveConfig } from '../src/config';
+import type { ProgressView } from '../src/progress';
 import { RunFolder } from '../src/run_folder';
 import { latticeCommand } from '../src/standalone';
 import { buildProgram } from '../src/train_cli';
@@ -252,6 +257,57 @@ describe('artist-train finetune', () => {
       tf.dispose([...Object.values(init.weights), ...Object.values(tuned.weights)]);
     }
     expect(fs.existsSync(run.eval.predictions)).toBe(true);
+  });
+
+  it('stopped in the gpt stage, the same command continues and ends where a straight run ends', async () => {
+    const f = await releasedFiles();
+    const config = (name: string) =>
+      resolveConfig({
+        preset: 'finetune',
+        overrides: [
+          `finetune.init=${path.join(f.released, 'pytorch_model.bin')}`,
+          `finetune.train=${f.train}`,
+          `finetune.val=${f.val}`,
+          `finetune.entities=${f.entity2id}`,
+          `finetune.entityVectors=${path.join(f.released, 'entity2vec.pt')}`,
+          `lattice.vocab=${path.join(f.released, 'vocab.txt')}`,
+          `name=${name}`,
+          `runsDir=${tmp}`,
+          'backend=cpu',
+          'data.size=8',
+          'lattice.textLen=8',
+          'finetune.importVqgan={"numGroups":2}',
+          'gpt.train.batchSize=2',
+          'gpt.checkpointEvery=2',
+        ],
+      });
+    const quiet = (onUpdate?: (stage: string, done: number) => void): ProgressView => {
+      let stage = '';
+      return {
+        begin: (s) => {
+          stage = s;
+        },
+        update: (done) => onUpdate?.(stage, done),
+        end: () => {},
+        log: () => {},
+      };
+    };
+    const straight = await runPipeline(config('ft-straight'), { progress: quiet() });
+    const ctl = new AbortController();
+    await expect(
+      runPipeline(config('ft-stopped'), {
+        signal: ctl.signal,
+        progress: quiet((stage, done) => {
+          if (stage === 'gpt' && done >= 2) ctl.abort();
+        }),
+      }),
+    ).rejects.toThrow(TrainingInterruptedError);
+    const stopped = new RunFolder(path.join(tmp, 'ft-stopped'));
+    expect(stopped.readMarker('gpt')).toBeNull();
+    expect(resolveCheckpointDir(stopped.gpt.checkpoints)).toMatch(/step-0+2$/);
+    const resumed = await runPipeline(config('ft-stopped'), { progress: quiet() });
+    expect(resumed.markers.gpt.summary.steps).toBe(4);
+    await expectSameWeights(straight.run.gpt.checkpoint, stopped.gpt.checkpoint);
   });
 
   it('names the bad row of a TSV before importing anything', async () => {
