@@ -13,6 +13,15 @@ import { runRoot, STAGE_NAMES } from './run_layout';
 import { dataStage } from './stages/data';
 import { encodeStage } from './stages/encode';
 import { evalStage } from './stages/eval';
+import {
+  finetuneDataStage,
+  finetuneGptStage,
+  finetuneKgStage,
+  finetuneLatticeStage,
+  finetuneVqganStage,
+  initStage,
+  predictStage,
+} from './stages/finetune';
 import { gptStage } from './stages/gpt';
 import { kgStage } from './stages/kg';
 import { latticeStage } from './stages/lattice';
@@ -27,6 +36,27 @@ export const STAGES: Stage<TrainerConfig>[] = [
   gptStage,
   evalStage,
 ];
+
+/**
+ * A fine-tune's stages (`artist-train finetune`), used when the config's `finetune.init` is set: the
+ * entity vectors and the TSVs are read and checked before the import, the VQGAN is the init's
+ * (frozen), there is no TransE.
+ */
+export const FINETUNE_STAGES: Stage<TrainerConfig>[] = [
+  finetuneKgStage,
+  finetuneDataStage,
+  initStage,
+  finetuneLatticeStage,
+  finetuneVqganStage,
+  encodeStage,
+  finetuneGptStage,
+  predictStage,
+];
+
+/** The stages a config runs: the pipeline's, or a fine-tune's. */
+export function stagesOf(config: TrainerConfig): Stage<TrainerConfig>[] {
+  return config.finetune.init === null ? STAGES : FINETUNE_STAGES;
+}
 
 export interface PipelineOptions {
   /** Stages to run (default all); the others must be done already. */
@@ -61,7 +91,7 @@ export async function runPipeline(config: TrainerConfig, options: PipelineOption
   try {
     markers = await runStages(
       { run, config, signal: options.signal ?? new AbortController().signal, progress },
-      { stages: STAGES, only: options.only, force: options.force, onEvent },
+      { stages: stagesOf(config), only: options.only, force: options.force, onEvent },
     );
   } catch (err) {
     progress.end(); // a stage stopped or failed mid-bar: give the terminal back (cursor, line)

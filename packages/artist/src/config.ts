@@ -95,6 +95,29 @@ export interface TrainerConfig {
     /** Real test images in the FID/KID reference statistics, the first ones in file order (null: all). */
     realImages: number | null;
   };
+  /**
+   * Fine-tuning a released (or earlier) model on EasyNLP's files (`artist-train finetune`). With
+   * `init` set, the run takes its VQGAN, GPT and entity vectors from these files instead of
+   * training them (see FINETUNE_STAGES); `gpt.model` is then the init model's.
+   */
+  finetune: {
+    /** pytorch_model.bin / .safetensors (imported), an imported folder (gpt/, vqgan/) or a run folder. */
+    init: string | null;
+    /** EasyNLP TSVs, raw (`idx, text, imgbase64`) or knowledge (`..., lex_id, pos_s, pos_e, token_len, imgbase64`). */
+    train: string | null;
+    val: string | null;
+    /** Texts to predict for (`idx, text` or the 6-column knowledge layout); null: no predictions. */
+    test: string | null;
+    /** OpenKE entity2id.txt: names and ids of the entity-vector rows. */
+    entities: string | null;
+    /** entity2vec.pt (tensor or nn.Embedding state dict), .npy, OpenKE text, or ours. */
+    entityVectors: string | null;
+    /** Passes over the train split (EasyNLP epoch_num); sets gpt.train.totalSteps. null: totalSteps as set. */
+    epochs: number | null;
+    /** Importer overrides for what the weights cannot tell, e.g. {"nHead": 12} / {"numGroups": 32}. */
+    importGpt: Record<string, unknown> | null;
+    importVqgan: Record<string, unknown> | null;
+  };
 }
 
 function gptModelSection(preset: keyof typeof GPT_PRESETS): Omit<GptConfig, DerivedGptField> {
@@ -133,6 +156,17 @@ function base(seed: number): TrainerConfig {
       reconstructions: 64,
       realImages: 256,
     },
+    finetune: {
+      init: null,
+      train: null,
+      val: null,
+      test: null,
+      entities: null,
+      entityVectors: null,
+      epochs: null,
+      importGpt: null,
+      importVqgan: null,
+    },
   };
 }
 
@@ -151,6 +185,22 @@ export const TRAINER_PRESETS: Record<string, () => TrainerConfig> = {
     c.gpt.train = { ...c.gpt.train, totalSteps: 100000, batchSize: 16 };
     c.eval.maxCaptions = 1000;
     c.eval.realImages = null;
+    return c;
+  },
+  /**
+   * Fine-tune the released ARTIST with EasyNLP's defaults (`artist-train finetune`): lr 4e-5,
+   * 2 epochs, micro-batch 8, checkpoint every 200 steps, seed 42, 32 text tokens (+ the init
+   * model's 256 codes), 256x256 images, 4 images per test text.
+   */
+  finetune: () => {
+    const c = TRAINER_PRESETS['artist-base']();
+    c.name = 'finetune';
+    c.seed = 42;
+    c.gpt.train = { ...GPT_TRAIN_DEFAULTS, learningRate: 4e-5, batchSize: 8, seed: 42 };
+    c.gpt.checkpointEvery = 200;
+    c.eval.sample = { ...c.eval.sample, numSamples: 4, seed: 42 };
+    c.eval.extractor = 'none';
+    c.finetune.epochs = 2;
     return c;
   },
 };
@@ -188,7 +238,8 @@ export function validateSections(c: TrainerConfig): void {
     }),
   );
   wrap('eval.sample', () => validateSampleConfig(c.eval.sample));
-  if (c.vqgan.model.resolution !== c.data.size) {
+  // (a fine-tune's VQGAN is the init's, checked against data.size by its vqgan stage)
+  if (c.finetune.init === null && c.vqgan.model.resolution !== c.data.size) {
     throw new ConfigError(
       'vqgan.model.resolution',
       `must equal data.size (${c.data.size}), got ${c.vqgan.model.resolution}`,
@@ -203,6 +254,7 @@ export function validateSections(c: TrainerConfig): void {
       `must be null (all) or an integer >= 2, got ${c.eval.realImages}`,
     );
   }
+  validateFinetune(c);
   if (!['nsfwjs-inception', 'none'].includes(c.eval.extractor)) {
     throw new ConfigError(
       'eval.extractor',
@@ -279,4 +331,28 @@ export function resolveConfig(options: ResolveOptions = {}): TrainerConfig {
     throw culprit ? overrideError(culprit, err as ConfigError) : err;
   }
   return c;
+}
+
+/** The finetune section: with `init`, the files the fine-tune reads must all be given. */
+function validateFinetune(c: TrainerConfig): void {
+  const f = c.finetune;
+  if (f.epochs !== null && !(Number.isInteger(f.epochs) && f.epochs > 0))
+    throw new ConfigError('finetune.epochs', `must be null or a positive integer, got ${f.epochs}`);
+  for (const k of ['importGpt', 'importVqgan'] as const) {
+    const v = f[k];
+    if (v !== null && (typeof v !== 'object' || Array.isArray(v)))
+      throw new ConfigError(
+        `finetune.${k}`,
+        `must be null or a JSON object, got ${JSON.stringify(v)}`,
+      );
+  }
+  if (f.init === null) return;
+  for (const k of ['train', 'val', 'entities', 'entityVectors'] as const) {
+    if (f[k] === null) throw new ConfigError(`finetune.${k}`, 'required when finetune.init is set');
+  }
+  if (c.lattice.vocab === null)
+    throw new ConfigError(
+      'lattice.vocab',
+      "required when finetune.init is set (the init model's vocab.txt)",
+    );
 }

@@ -7,8 +7,8 @@ import { atomicWriteFile } from '@artist-ts/core/files';
 import {
   encodeBase64,
   encodePng,
+  openInputTsv,
   type TextRow,
-  TsvReader,
   TsvWriter,
 } from '@artist-ts/lattice-data';
 import type { GeneratedImage, GenerateOptions, Generator } from './generator';
@@ -67,7 +67,8 @@ export async function writePngs(
 }
 
 /**
- * EasyNLP's test TSV (`idx\ttext`) in, prediction TSV out: `idx\ttext\tgen_imgbase64`, one row per
+ * EasyNLP's test TSV (`idx\ttext`, or any input layout: with images, or the knowledge TSV of
+ * `preprocess_data_knowl.py`, whose idx and text are used) in, prediction TSV out: `idx\ttext\tgen_imgbase64`, one row per
  * image (EasyNLP writes one row per text with a Python list repr of all images in one column;
  * our reader accepts both). The whole input is read (and checked) before sampling starts; texts are
  * then sampled in chunks of `chunk` rows (default 32), and `onProgress` counts over the whole file.
@@ -80,7 +81,8 @@ export async function generateTsv(
 ): Promise<{ texts: number; images: number }> {
   const { chunk = 32, onProgress, ...sample } = options;
   const rows: TextRow[] = [];
-  for await (const row of new TsvReader(input, 'text')) rows.push({ idx: row.idx, text: row.text });
+  const { reader } = await openInputTsv(input, { validateImages: 'none' });
+  for await (const row of reader) rows.push({ idx: row.idx, text: row.text });
   const perText = sample.numImages ?? 1;
   const imageLen = generator.gpt.config.imageLen;
   const writer = await TsvWriter.open(output, 'prediction');

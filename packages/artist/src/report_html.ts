@@ -125,8 +125,10 @@ export function svgLinePlot(
   return parts.join('');
 }
 
-export function htmlTable(header: string[], rows: (string | number)[][]): string {
-  const cell = (v: string | number) => (typeof v === 'number' ? fmtCell(v) : escapeHtml(v));
+/** A table; an undefined cell (a summary field a stage did not write, e.g. a fine-tune's) is empty. */
+export function htmlTable(header: string[], rows: (string | number | undefined)[][]): string {
+  const cell = (v: string | number | undefined) =>
+    v === undefined ? '' : typeof v === 'number' ? fmtCell(v) : escapeHtml(v);
   return `<table><thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((v) => `<td>${cell(v)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;

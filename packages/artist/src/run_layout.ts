@@ -8,6 +8,7 @@
  *   config.json  args.txt  metrics.jsonl  report.html
  *   <stage>/DONE.json  <stage>/INPUT_HASH          every stage
  *   data/{train,val,test}.tsv  data/kg/            the data stage (OpenKE files or triples.tsv)
+ *   data/predict.tsv                                a fine-tune's test texts
  *   kg/checkpoints/  kg/vectors/{entity2id.txt,relation2id.txt,entity_vectors.bin,...}
  *   lattice/vocab.txt  lattice/{split}.knowl.tsv
  *   vqgan/checkpoints/  vqgan/checkpoint/          training checkpoints, final model
@@ -15,6 +16,7 @@
  *   gpt/checkpoints/  gpt/checkpoint/
  *   eval/{samples/<idx>-<j>.png, predictions.tsv, reconstructions.bin, real_stats.npz, metrics.json}
  *   ablation/<fusion>/                              a run folder per fusion mode (artist-train ablation)
+ *   init/{gpt,vqgan}/                               a fine-tune's starting weights (artist-train finetune)
  * ```
  */
 import path from 'node:path';
@@ -58,6 +60,8 @@ export class RunLayout {
   readonly metricsFile: string;
   readonly reportFile: string;
   readonly data: DataFolderLayout;
+  /** A fine-tune's test texts (`idx, text` or knowledge rows), what its eval stage predicts for. */
+  readonly predictInput: string;
   readonly kg: {
     checkpoints: string;
     /** TransE output folder (kg-embedding's writeEmbeddings / loadEntityVectors). */
@@ -78,6 +82,8 @@ export class RunLayout {
     codesIndex(split: Split): string;
   };
   readonly gpt: { checkpoints: string; checkpoint: string };
+  /** A fine-tune's starting weights: checkpoint roots, as importCheckpoint writes them. */
+  readonly init: { dir: string; gpt: string; vqgan: string };
   readonly eval: {
     dir: string;
     samples: string;
@@ -96,6 +102,7 @@ export class RunLayout {
     this.metricsFile = p('metrics.jsonl');
     this.reportFile = p('report.html');
     this.data = dataFolderLayout(p('data'));
+    this.predictInput = p('data', 'predict.tsv');
     this.kg = {
       checkpoints: p('kg', 'checkpoints'),
       vectors: p('kg', 'vectors'),
@@ -111,6 +118,7 @@ export class RunLayout {
       codesIndex: (s) => p('encode', 'codes', s, 'index.json'),
     };
     this.gpt = { checkpoints: p('gpt', 'checkpoints'), checkpoint: p('gpt', 'checkpoint') };
+    this.init = { dir: p('init'), gpt: p('init', 'gpt'), vqgan: p('init', 'vqgan') };
     this.eval = {
       dir: p('eval'),
       samples: p('eval', 'samples'),

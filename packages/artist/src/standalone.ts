@@ -14,7 +14,12 @@ import {
   loadNsfwjsInceptionV3,
   loadStatsNpz,
 } from '@artist-ts/eval-fid';
-import { presetConfig, trainTransE, writeEmbeddings } from '@artist-ts/kg-embedding';
+import {
+  loadEntityVectors,
+  presetConfig,
+  trainTransE,
+  writeEmbeddings,
+} from '@artist-ts/kg-embedding';
 import {
   BertTokenizer,
   buildCharVocabFromTsv,
@@ -22,10 +27,11 @@ import {
   Vocab,
   writeKnowledgeTsv,
 } from '@artist-ts/lattice-data';
-import { importCheckpoint } from '@artist-ts/torch-import';
+import { type ExportFormat, exportEasyNLP, importCheckpoint } from '@artist-ts/torch-import';
 import { initRuntimeFrom, type RuntimeFlags, runtimeLine } from './cli_shared';
 import { ConfigError } from './config_tree';
 import { createProgressView } from './progress';
+import { RunLayout } from './run_layout';
 import { probeLinkPrediction, readKgFolder } from './stages/kg';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -196,4 +202,59 @@ export async function importCommand(o: {
     );
   }
   out(`report: ${r.reportPath}`);
+}
+
+/**
+ * The model folders of `dir`: a run folder (`gpt/checkpoint`, `vqgan/checkpoint`) or an imported
+ * folder (`gpt/`, `vqgan/` checkpoint roots, as `artist-train import` writes them).
+ */
+export function modelFoldersOf(dir: string): { gpt: string; vqgan?: string } {
+  const run = new RunLayout(dir);
+  if (fs.existsSync(run.gpt.checkpoint)) {
+    return {
+      gpt: run.gpt.checkpoint,
+      vqgan: fs.existsSync(run.vqgan.checkpoint) ? run.vqgan.checkpoint : undefined,
+    };
+  }
+  const gpt = path.join(run.root, 'gpt');
+  const vqgan = path.join(run.root, 'vqgan');
+  if (!fs.existsSync(path.join(gpt, 'latest')) && !fs.existsSync(path.join(gpt, 'model.json'))) {
+    throw new ConfigError(
+      '--run',
+      `${dir}: neither a run folder (gpt/checkpoint) nor an imported folder (gpt/, vqgan/)`,
+    );
+  }
+  return { gpt, vqgan: fs.existsSync(vqgan) ? vqgan : undefined };
+}
+
+/**
+ * `artist-train export`: a run (or an imported folder) as EasyNLP's model folder: the weights
+ * (pytorch_model.bin or model.safetensors), config.json, and, when the run has them, vocab.txt and
+ * entity2vec.pt (the run's entity table, rows in entity2id order).
+ */
+export async function exportCommand(o: {
+  run: string;
+  to: ExportFormat;
+  output: string;
+  allowUnused?: boolean;
+}): Promise<void> {
+  if (!fs.existsSync(o.run)) throw new ConfigError('--run', `${o.run}: missing`);
+  const source = modelFoldersOf(o.run);
+  const run = new RunLayout(o.run);
+  const vocab = fs.existsSync(run.lattice.vocab) ? run.lattice.vocab : undefined;
+  let entityVectors: { dtype: 'float32'; shape: number[]; data: Float32Array } | undefined;
+  if (fs.existsSync(run.kg.vectors)) {
+    const e = await loadEntityVectors(run.kg.vectors);
+    entityVectors = { dtype: 'float32', shape: [e.names.length, e.dim], data: e.vectors };
+  }
+  const r = await exportEasyNLP(source, o.output, {
+    to: o.to,
+    vocab,
+    entityVectors,
+    allowUnused: o.allowUnused ?? false,
+  });
+  for (const f of r.files) out(`wrote ${f}`);
+  out(`${r.tensors} tensors, ${r.parameters} parameters (${r.format}) -> ${r.outDir}`);
+  for (const w of r.warnings) out(`warning: ${w}`);
+  for (const u of r.unused) out(`left out (no EasyNLP key): ${u}`);
 }

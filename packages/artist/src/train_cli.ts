@@ -35,6 +35,7 @@ import { writeReport } from './report';
 import { STAGE_NAMES } from './run_layout';
 import {
   buildDatasetCommand,
+  exportCommand,
   fidCommand,
   importCommand,
   kgCommand,
@@ -54,14 +55,22 @@ interface RunOpts extends RuntimeFlags {
   runsDir?: string;
   dryRun?: boolean;
   force?: string;
+  /** artist-train finetune's files (config fields finetune.*, lattice.vocab). */
+  init?: string;
+  train?: string;
+  val?: string;
+  test?: string;
+  vocab?: string;
+  entities?: string;
+  entityVectors?: string;
 }
 
-function addRunOptions(cmd: Command): Command {
+function addRunOptions(cmd: Command, preset = 'demo'): Command {
   cmd
     .addOption(
       new Option('--preset <name>', 'configuration preset')
         .choices(Object.keys(TRAINER_PRESETS))
-        .default('demo'),
+        .default(preset),
     )
     .option('--config <file>', 'JSON configuration (validated against the preset)')
     .option(
@@ -99,6 +108,13 @@ function configFrom(opts: RunOpts): TrainerConfig {
   flag('name', opts.name, '--name');
   flag('runsDir', opts.runsDir, '--runs-dir');
   flag('backend', opts.backend, '--backend');
+  flag('finetune.init', opts.init, '--init');
+  flag('finetune.train', opts.train, '--train');
+  flag('finetune.val', opts.val, '--val');
+  flag('finetune.test', opts.test, '--test');
+  flag('finetune.entities', opts.entities, '--entities');
+  flag('finetune.entityVectors', opts.entityVectors, '--entity-vectors');
+  flag('lattice.vocab', opts.vocab, '--vocab');
   return resolveConfig({ preset: opts.preset, file, overrides });
 }
 
@@ -129,6 +145,28 @@ export function buildProgram(): Command {
 
   addRunOptions(
     program.command('run').description(`run every stage in order: ${STAGE_NAMES.join(' -> ')}`),
+  ).action((o: RunOpts) => runCommand(o));
+
+  addRunOptions(
+    program
+      .command('finetune')
+      .description(
+        "fine-tune a released ARTIST (or an earlier run) on EasyNLP's files, then predict: import -> lattice -> encode (frozen VQGAN) -> gpt -> predictions (resumable; unchanged stages are skipped)",
+      )
+      .requiredOption(
+        '--init <path>',
+        'pytorch_model.bin / model.safetensors, an imported folder (gpt/, vqgan/), or a run folder',
+      )
+      .requiredOption('--train <tsv>', 'T2I_train.tsv (idx, text, imgbase64) or its knowledge TSV')
+      .requiredOption('--val <tsv>', 'T2I_val.tsv, in the same layout as --train')
+      .option('--test <tsv>', 'T2I_test.tsv (idx, text) or its knowledge TSV: texts to predict for')
+      .requiredOption('--vocab <file>', "the model's BERT vocab.txt")
+      .requiredOption('--entities <file>', 'OpenKE entity2id.txt')
+      .requiredOption(
+        '--entity-vectors <file>',
+        'entity2vec.pt (tensor or nn.Embedding state dict), .npy, OpenKE entity2vec text, or ours',
+      ),
+    'finetune',
   ).action((o: RunOpts) => runCommand(o));
 
   // `data` is both a pipeline stage and a builder entry.
@@ -260,6 +298,21 @@ export function buildProgram(): Command {
     )
     .option('--allow-unused', 'list source keys with no destination instead of failing')
     .action((o) => importCommand(o));
+
+  program
+    .command('export')
+    .description(
+      'write a run (or an imported folder) as EasyNLP files: pytorch_model.bin or model.safetensors, config.json, vocab.txt, entity2vec.pt',
+    )
+    .requiredOption('--run <dir>', 'run folder (runs/<name>) or imported folder (gpt/, vqgan/)')
+    .addOption(
+      new Option('--to <format>', 'weights file format')
+        .choices(['easynlp', 'safetensors'])
+        .default('easynlp'),
+    )
+    .requiredOption('--output <dir>', 'folder to write')
+    .option('--allow-unused', 'leave out (and list) weights EasyNLP has no key for')
+    .action((o) => exportCommand(o));
 
   const selfCheck = program
     .command('self-check')

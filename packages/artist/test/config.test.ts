@@ -9,10 +9,26 @@ describe('trainer config', () => {
     expect(c.gpt.model.nLayer).toBe(2);
     expect(c.data.limit).toBe(50);
     expect(c.name).toBe('x');
-    expect(Object.keys(TRAINER_PRESETS)).toEqual(['demo', 'artist-base']);
+    expect(Object.keys(TRAINER_PRESETS)).toEqual(['demo', 'artist-base', 'finetune']);
     const base = resolveConfig({ preset: 'artist-base' });
     expect(base.vqgan.model.nEmbed).toBe(16384);
     expect(base.gpt.model.nEmbd).toBe(768);
+  });
+
+  it("the finetune preset carries EasyNLP's fine-tune defaults and needs its files", () => {
+    const c = resolveConfig({ preset: 'finetune' });
+    expect(c.gpt.train).toMatchObject({ learningRate: 4e-5, batchSize: 8, seed: 42 });
+    expect(c.gpt.checkpointEvery).toBe(200);
+    expect(c.finetune.epochs).toBe(2);
+    expect(c.lattice.textLen).toBe(32);
+    expect(c.data.size).toBe(256);
+    expect(c.eval.sample.numSamples).toBe(4);
+    expect(() => resolveConfig({ preset: 'finetune', overrides: ['finetune.init=m.bin'] })).toThrow(
+      "config field 'finetune.train': required when finetune.init is set",
+    );
+    expect(() => resolveConfig({ overrides: ['finetune.epochs=0'] })).toThrow(
+      "config field 'finetune.epochs': must be null or a positive integer, got 0",
+    );
   });
 
   it('rejects unknown keys and bad values, naming the field and the file', () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
-import { PRESETS as GPT_PRESETS, KnowlGpt, saveGpt } from '@artist-ts/gpt-knowl';
+import { type FusionMode, PRESETS as GPT_PRESETS, KnowlGpt, saveGpt } from '@artist-ts/gpt-knowl';
 import { writeEmbeddings } from '@artist-ts/kg-embedding';
 import { buildCharVocab } from '@artist-ts/lattice-data';
 import { Vqgan } from '@artist-ts/vqgan';
@@ -22,7 +22,18 @@ export async function makeRun(fusion: 'lattice' | 'none'): Promise<string> {
     entity: Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)),
     relation: new Float32Array(8),
   });
-  const vqgan = Vqgan.create(
+  const vqgan = tinyVqgan();
+  await vqgan.save(path.join(dir, 'vqgan', 'checkpoint'));
+  const gpt = tinyGpt(vqgan, fusion, vocab.size);
+  await saveGpt(gpt, path.join(dir, 'gpt', 'checkpoint'));
+  vqgan.dispose();
+  gpt.dispose();
+  return dir;
+}
+
+/** An untrained 8x8 VQGAN (4x4 codes of 16). */
+export function tinyVqgan(): Vqgan {
+  return Vqgan.create(
     {
       resolution: 8,
       ch: 4,
@@ -36,22 +47,21 @@ export async function makeRun(fusion: 'lattice' | 'none'): Promise<string> {
     },
     { seed: 1 },
   );
-  await vqgan.save(path.join(dir, 'vqgan', 'checkpoint'));
+}
+
+/** An untrained nano GPT for `vqgan`'s codes (8 text tokens, 8-dim entities). */
+export function tinyGpt(vqgan: Vqgan, fusion: FusionMode, textVocabSize: number): KnowlGpt {
   const [gh, gw] = vqgan.codeShape;
-  const gpt = new KnowlGpt(
+  return new KnowlGpt(
     {
       ...GPT_PRESETS.nano,
       fusion,
       textLen: 8,
-      textVocabSize: vocab.size,
+      textVocabSize,
       imageLen: gh * gw,
       imageVocabSize: 16,
       entityDim: 8,
     },
     { seed: 2 },
   );
-  await saveGpt(gpt, path.join(dir, 'gpt', 'checkpoint'));
-  vqgan.dispose();
-  gpt.dispose();
-  return dir;
 }

@@ -326,3 +326,45 @@ export function countParameters(config: Partial<GptConfig> & { preset?: PresetNa
   for (const s of parameterSpecs(c)) n += s.shape.reduce((a, b) => a * b, 1);
   return n;
 }
+
+/**
+ * The parameter groups `freeze` names, resolved to parameter names. A group is `embeddings`
+ * (`tok_emb.weight`, `pos_emb`), `blocks` (every block), `blocks.N`, `blocks.A-B` (A to B
+ * inclusive), `ln_f`, `head`, `ent_emb`, or any parameter name or dotted prefix of names
+ * (`blocks.3.attn`). A group that matches nothing is an error naming `where[i]`; so is freezing
+ * every parameter.
+ */
+export function frozenParameters(
+  config: GptConfig,
+  freeze: readonly string[],
+  where = 'freeze',
+): Set<string> {
+  const names = parameterSpecs(config).map((s) => s.name);
+  const out = new Set<string>();
+  for (const [i, group] of freeze.entries()) {
+    let match: (name: string) => boolean;
+    const range = /^blocks\.(\d+)-(\d+)$/.exec(group);
+    if (group === 'embeddings') match = (n) => n === 'tok_emb.weight' || n === 'pos_emb';
+    else if (range) {
+      const [lo, hi] = [Number(range[1]), Number(range[2])];
+      if (lo > hi || hi >= config.nLayer) {
+        throw new Error(
+          `${where}[${i}] '${group}': blocks ${lo}-${hi} are not within 0-${config.nLayer - 1}`,
+        );
+      }
+      match = (n) => {
+        const b = /^blocks\.(\d+)\./.exec(n);
+        return b !== null && Number(b[1]) >= lo && Number(b[1]) <= hi;
+      };
+    } else match = (n) => n === group || n.startsWith(`${group}.`);
+    const hits = names.filter(match);
+    if (hits.length === 0) {
+      throw new Error(
+        `${where}[${i}] '${group}' names no parameter; groups: embeddings, blocks, blocks.N, blocks.A-B, ln_f, head${config.fusion === 'none' ? '' : ', ent_emb'}, or a parameter name`,
+      );
+    }
+    for (const n of hits) out.add(n);
+  }
+  if (out.size === names.length) throw new Error(`${where}: freezes every parameter`);
+  return out;
+}

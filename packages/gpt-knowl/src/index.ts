@@ -8,6 +8,7 @@ export {
   countParameters,
   DEFAULT_GPT_CONFIG,
   type FusionMode,
+  frozenParameters,
   type GptConfig,
   ignoredTorchKeys,
   jointVocabSize,
@@ -28,6 +29,14 @@ export {
   type LatticeKnowledge,
 } from './knowledge';
 export type { LayerCache } from './layers';
+export {
+  DEFAULT_LORA_CONFIG,
+  LORA_TARGETS,
+  LoraAdapters,
+  type LoraConfig,
+  type LoraTarget,
+  validateLoraConfig,
+} from './lora';
 export {
   type ForwardOptions,
   type ForwardResult,

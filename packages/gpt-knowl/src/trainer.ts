@@ -26,9 +26,16 @@ import {
 } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { type GptExample, makeTrainBatch } from './batch';
-import { type GptConfig, type PresetName, parameterSpecs, validateGptConfig } from './config';
+import {
+  frozenParameters,
+  type GptConfig,
+  type PresetName,
+  parameterSpecs,
+  validateGptConfig,
+} from './config';
 import { disposeKnowledge, knowledgeTensors } from './fusion';
 import type { EntityTable } from './knowledge';
+import { LoraAdapters, type LoraConfig, validateLoraConfig } from './lora';
 import { KnowlGpt } from './model';
 import { backendMemoryLimit, checkTrainingMemory, type MemoryLimit } from './training_memory';
 
@@ -48,7 +55,25 @@ export interface TrainConfig {
   weightDecay: number;
   /** Global gradient-norm clip (0 disables). */
   gradClip: number;
+  /** Examples per forward/backward pass (EasyNLP's micro_batch_size). */
   batchSize: number;
+  /**
+   * Micro-batches whose gradients are summed before one update: the effective batch is
+   * batchSize * gradAccumSteps, whatever batchSize (memory) allows.
+   */
+  gradAccumSteps: number;
+  /**
+   * Parameter groups left untouched (no gradient, no optimizer state): `embeddings`, `blocks`,
+   * `blocks.N`, `blocks.A-B`, `ln_f`, `head`, `ent_emb`, or any parameter name or dotted prefix
+   * (`frozenParameters`).
+   */
+  freeze: string[];
+  /**
+   * LoRA adapters (`LoraConfig`: rank, alpha, targets) instead of full fine-tuning: only the
+   * adapters train, every base weight is frozen (no optimizer state); `mergeAdapters()` folds them
+   * into plain weights. null: full fine-tuning.
+   */
+  lora: Partial<LoraConfig> | null;
   /** Probability of replacing an example's text (and knowledge) by padding. */
   textDropout: number;
   /** Seed of the data order, text-dropout and dropout streams. */
@@ -66,6 +91,9 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   weightDecay: 0.01,
   gradClip: 1.0,
   batchSize: 8,
+  gradAccumSteps: 1,
+  freeze: [],
+  lora: null,
   textDropout: 0,
   seed: 42,
 };
@@ -98,6 +126,13 @@ export function validateTrainConfig(
   num('weightDecay', (x) => x >= 0, 'must be >= 0');
   num('gradClip', (x) => x >= 0, 'must be >= 0 (0 disables clipping)');
   num('batchSize', (x) => Number.isInteger(x) && x > 0, 'must be a positive integer');
+  num('gradAccumSteps', (x) => Number.isInteger(x) && x > 0, 'must be a positive integer');
+  if (out.lora !== null) out.lora = validateLoraConfig(out.lora, `${where}.lora`);
+  if (!Array.isArray(out.freeze) || out.freeze.some((g) => typeof g !== 'string' || g === '')) {
+    throw new Error(
+      `${where}.freeze must be an array of parameter-group names, got ${JSON.stringify(out.freeze)}`,
+    );
+  }
   num('textDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)');
   num('seed', (x) => Number.isInteger(x), 'must be an integer');
   if (out.warmupSteps !== null) {
@@ -184,6 +219,14 @@ export class GptTrainer {
   private readonly textRng: Rng;
   private readonly dropoutRng: Rng;
   private readonly varByTfName = new Map<string, string>();
+  /** The variables that train (every one not frozen by `config.freeze`). */
+  private readonly trainable: tf.Variable[];
+  /** Names of the frozen parameters (every model parameter with LoRA). */
+  readonly frozen: ReadonlySet<string>;
+  /** The LoRA adapters being trained (`config.lora`), or null. */
+  readonly lora: LoraAdapters | null;
+  /** What the optimizer updates and checkpoints hold: the model's variables and the adapters'. */
+  private readonly allVariables: Record<string, tf.Variable>;
   private order: Uint32Array | null = null;
   private orderKey = '';
   private readonly memoryLimit: MemoryLimit | null | undefined;
@@ -210,7 +253,28 @@ export class GptTrainer {
     });
     this.textRng = new Rng(`gpt-knowl/text-dropout/${this.config.seed}`);
     this.dropoutRng = new Rng(`gpt-knowl/dropout/${this.config.seed}`);
-    for (const [name, v] of Object.entries(model.variables)) this.varByTfName.set(v.name, name);
+    this.lora = this.config.lora
+      ? new LoraAdapters(model, this.config.lora, String(this.config.seed))
+      : null;
+    this.frozen = this.lora
+      ? new Set(Object.keys(model.variables))
+      : frozenParameters(model.config, this.config.freeze, 'TrainConfig.freeze');
+    this.allVariables = { ...model.variables, ...this.lora?.variables };
+    this.trainable = [];
+    for (const [name, v] of Object.entries(this.allVariables)) {
+      this.varByTfName.set(v.name, name);
+      if (!this.frozen.has(name)) this.trainable.push(v);
+    }
+  }
+
+  /** Folds the LoRA adapters (if any) into the model's weights: a plain model for sampling and export. */
+  mergeAdapters(): void {
+    this.lora?.merge();
+  }
+
+  /** Examples per update: batchSize * gradAccumSteps. */
+  get effectiveBatchSize(): number {
+    return this.config.batchSize * this.config.gradAccumSteps;
   }
 
   /** Updates applied so far. */
@@ -218,11 +282,11 @@ export class GptTrainer {
     return this.optimizer.step;
   }
 
-  /** The next `batchSize` examples in a seeded per-epoch permutation (advances the cursor). */
+  /** The next `effectiveBatchSize` examples in a seeded per-epoch permutation (advances the cursor). */
   nextBatch(dataset: readonly GptExample[]): GptExample[] {
     if (dataset.length === 0) throw new Error('GptTrainer: empty data set');
     const out: GptExample[] = [];
-    while (out.length < this.config.batchSize) {
+    while (out.length < this.effectiveBatchSize) {
       const key = `${dataset.length}/${this.epoch}`;
       if (this.orderKey !== key) {
         this.order = new Rng(`gpt-knowl/data/${this.config.seed}/${this.epoch}`).permutation(
@@ -259,47 +323,76 @@ export class GptTrainer {
     this.memoryChecked = true;
   }
 
-  /** One AdamW update on `examples`. */
+  /**
+   * One AdamW update on `examples`, in micro-batches of `batchSize` whose gradients are summed
+   * (each weighted by its share of the examples, so the update is the one of a single batch).
+   */
   async trainStep(examples: readonly GptExample[]): Promise<StepMetrics> {
     this.checkMemory();
     const t0 = performance.now();
     const c = this.model.config;
     const p = this.config.textDropout;
     const dropText = examples.map(() => p > 0 && this.textRng.uniform() < p);
-    const batch = makeTrainBatch(c, examples, this.entityTable, dropText);
-    const dropoutSeed = this.dropoutRng.nextUint32();
     const lr = learningRateAt(this.schedule, this.step + 1);
     this.optimizer.learningRate = lr;
     const L = c.textLen + c.imageLen - 1;
-    const { loss, norm } = tf.tidy(() => {
-      const tokens = tf.tensor2d(batch.tokens, [batch.batch, L], 'int32');
-      const targets = tf.tensor2d(batch.targets, [batch.batch, c.imageLen], 'int32');
-      const knowledge = batch.knowledge ? knowledgeTensors(batch.knowledge, c) : null;
-      const { value, grads: tfGrads } = tf.variableGrads(() =>
-        this.model.loss(tokens, targets, { knowledge, training: true, dropoutSeed }),
-      );
-      const grads: Record<string, tf.Tensor> = {};
-      for (const [tfName, g] of Object.entries(tfGrads)) {
-        const name = this.varByTfName.get(tfName);
-        if (name) grads[name] = g;
+    const micro = this.config.batchSize;
+    let sum: Record<string, tf.Tensor> = {};
+    let lossValue = 0;
+    try {
+      for (let start = 0; start < examples.length; start += micro) {
+        const part = examples.slice(start, start + micro);
+        const share = part.length / examples.length;
+        const batch = makeTrainBatch(
+          c,
+          part,
+          this.entityTable,
+          dropText.slice(start, start + micro),
+        );
+        const dropoutSeed = this.dropoutRng.nextUint32();
+        const { loss, next } = tf.tidy(() => {
+          const tokens = tf.tensor2d(batch.tokens, [batch.batch, L], 'int32');
+          const targets = tf.tensor2d(batch.targets, [batch.batch, c.imageLen], 'int32');
+          const knowledge = batch.knowledge ? knowledgeTensors(batch.knowledge, c) : null;
+          const loss = () =>
+            this.model.loss(tokens, targets, { knowledge, training: true, dropoutSeed });
+          const { value, grads } = tf.variableGrads(
+            () => (this.lora ? this.lora.run(loss) : loss()),
+            this.trainable,
+          );
+          const next: Record<string, tf.Tensor> = {};
+          for (const [tfName, g] of Object.entries(grads)) {
+            const name = this.varByTfName.get(tfName);
+            if (!name) continue;
+            const scaled = share === 1 ? g : tf.mul(g, share);
+            next[name] = sum[name] ? tf.add(sum[name], scaled) : scaled;
+          }
+          disposeKnowledge(knowledge);
+          return { loss: value, next };
+        });
+        tf.dispose(Object.values(sum));
+        sum = next;
+        lossValue += (await loss.data())[0] * share;
+        loss.dispose();
       }
-      // gradClip 0 disables clipping; the norm is still reported
-      const clip = this.config.gradClip > 0 ? this.config.gradClip : Number.POSITIVE_INFINITY;
-      const { grads: clipped, norm } = clipByGlobalNorm(grads, clip);
-      this.optimizer.applyGradients(this.model.variables, clipped);
-      disposeKnowledge(knowledge);
-      return { loss: value, norm };
-    });
-    const lossValue = (await loss.data())[0];
-    loss.dispose();
-    return {
-      step: this.step,
-      epoch: this.epoch,
-      loss: lossValue,
-      gradNorm: norm,
-      learningRate: lr,
-      stepMs: performance.now() - t0,
-    };
+      const norm = tf.tidy(() => {
+        // gradClip 0 disables clipping; the norm is still reported
+        const clip = this.config.gradClip > 0 ? this.config.gradClip : Number.POSITIVE_INFINITY;
+        const { grads, norm } = clipByGlobalNorm(sum, clip);
+        this.optimizer.applyGradients(this.allVariables, grads);
+        return norm;
+      });
+      return {
+        step: this.step,
+        epoch: this.epoch,
+        loss: lossValue,
+        gradNorm: norm,
+        learningRate: lr,
+        stepMs: performance.now() - t0,
+      };
+    } finally {
+      tf.dispose(Object.values(sum));
+    }
   }
 
   /**
@@ -342,10 +435,12 @@ export class GptTrainer {
     };
     const evaluate = async () => {
       if (!options.evalData || options.evalData.length === 0 || evaluatedAt === this.step) return;
-      const loss = await evaluateLoss(this.model, options.evalData, {
-        batchSize: this.config.batchSize,
-        entityTable: this.entityTable,
-      });
+      const score = () =>
+        evaluateLoss(this.model, options.evalData!, {
+          batchSize: this.config.batchSize,
+          entityTable: this.entityTable,
+        });
+      const loss = await (this.lora ? this.lora.runAsync(score) : score());
       evaluatedAt = this.step;
       if (this.bestMetric === undefined || loss < this.bestMetric) this.bestMetric = loss;
       await options.onEval?.({ step: this.step, loss, best: this.bestMetric });
@@ -379,7 +474,7 @@ export class GptTrainer {
     return saveCheckpoint(
       root,
       {
-        weights: this.model.variables,
+        weights: this.allVariables,
         optimizer: this.optimizer,
         state: {
           step: this.step,
@@ -399,7 +494,7 @@ export class GptTrainer {
   async restore(pathOrRoot: string): Promise<void> {
     const ck = await loadCheckpoint(pathOrRoot);
     try {
-      assignWeights(this.model.variables, ck.weights, { source: ck.dir });
+      assignWeights(this.allVariables, ck.weights, { source: ck.dir });
     } finally {
       tf.dispose(Object.values(ck.weights));
     }
@@ -420,6 +515,7 @@ export class GptTrainer {
 
   dispose(): void {
     this.optimizer.dispose();
+    this.lora?.dispose();
   }
 }
 

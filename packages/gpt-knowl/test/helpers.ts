@@ -42,3 +42,8 @@ export function makeExamples(c: GptConfig, n: number, seed = 'data'): GptExample
   }
   return out;
 }
+
+/** Every variable's values, by name (for exact comparisons). */
+export function variableValues(vars: Record<string, { dataSync(): ArrayLike<number> }>) {
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(v.dataSync())]));
+}

@@ -9,6 +9,7 @@ import {
   evaluateLoss,
   type GptConfig,
   type GptExample,
+  type TrainConfig as GptTrainConfig,
   GptTrainer,
   KnowlGpt,
   type LatticeFields,
@@ -19,7 +20,7 @@ import { loadEntityVectors } from '@artist-ts/kg-embedding';
 import { type EncodedExample, ShardDataset, Vocab } from '@artist-ts/lattice-data';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
-import type { Stage } from '../pipeline';
+import type { Stage, StageContext } from '../pipeline';
 import { trainingStepReporter } from '../progress';
 import type { RunFolder } from '../run_folder';
 import type { Split } from '../run_layout';
@@ -88,59 +89,76 @@ export async function gptModelConfig(
   });
 }
 
+/**
+ * Trains `model` on the run's encoded train split with `train`, checkpointing to
+ * `<run>/gpt/checkpoints/` (resumable, exact), then scores the val split and saves the final model
+ * to `<run>/gpt/checkpoint/`. Disposes `model`. Shared by the pipeline's and the fine-tune's gpt stage.
+ */
+export async function trainGpt(
+  ctx: StageContext<TrainerConfig>,
+  model: KnowlGpt,
+  table: EntityTable,
+  train: GptTrainConfig,
+  examples: GptExample[],
+): Promise<Record<string, unknown>> {
+  const cfg = ctx.config.gpt;
+  let trainer: GptTrainer | undefined;
+  try {
+    trainer = new GptTrainer(model, train, { entityTable: table });
+    const ckptRoot = ctx.run.gpt.checkpoints;
+    const resumeDir = resolveCheckpointDir(ckptRoot);
+    if (resumeDir) ctx.progress.log(`gpt: resuming from ${resumeDir}`);
+    const report = trainingStepReporter(ctx, 'gpt', () => tf.memory().numTensors);
+    ctx.progress.begin('gpt', trainer.config.totalSteps, 'steps');
+    await trainer.fit(examples, {
+      checkpointDir: ckptRoot,
+      checkpointEvery: cfg.checkpointEvery,
+      keepLast: 2,
+      signal: ctx.signal,
+      onStep: (m) =>
+        report(
+          m.step,
+          { loss: m.loss, lr: m.learningRate },
+          { loss: m.loss, lr: m.learningRate, 'grad norm': m.gradNorm },
+        ),
+    });
+    ctx.progress.end();
+    if (ctx.signal.aborted) return {};
+    trainer.mergeAdapters(); // LoRA (gpt.train.lora): plain weights for sampling and export
+    const val = await readExamples(ctx.run, 'val');
+    const valLoss =
+      val.examples.length > 0
+        ? await evaluateLoss(model, val.examples, {
+            batchSize: train.batchSize,
+            entityTable: table,
+          })
+        : Number.NaN;
+    ctx.metrics([{ stage: 'gpt', name: 'val_loss', step: trainer.step, value: valLoss }]);
+    const out = ctx.run.gpt.checkpoint;
+    fs.rmSync(out, { recursive: true, force: true });
+    await saveGpt(model, out, { keepLast: 1, step: trainer.step });
+    return {
+      steps: trainer.step,
+      examples: examples.length,
+      valLoss,
+      parameters: model.numParameters(),
+      fusion: model.config.fusion,
+    };
+  } finally {
+    trainer?.dispose();
+    model.dispose();
+  }
+}
+
 export const gptStage: Stage<TrainerConfig> = {
   name: 'gpt',
   after: ['encode', 'kg'],
   configSlice: (c) => ({ gpt: c.gpt, textLen: c.lattice.textLen }),
   async run(ctx) {
-    const cfg = ctx.config.gpt;
     const table = await readEntityTable(ctx.run);
     const modelConfig = await gptModelConfig(ctx.run, ctx.config, table.dim);
     const { examples } = await readExamples(ctx.run, 'train');
     const model = new KnowlGpt(modelConfig, { seed: `gpt-init/${ctx.config.seed}` });
-    const trainer = new GptTrainer(model, cfg.train, { entityTable: table });
-    const ckptRoot = ctx.run.gpt.checkpoints;
-    try {
-      const resumeDir = resolveCheckpointDir(ckptRoot);
-      if (resumeDir) ctx.progress.log(`gpt: resuming from ${resumeDir}`);
-      const report = trainingStepReporter(ctx, 'gpt', () => tf.memory().numTensors);
-      ctx.progress.begin('gpt', trainer.config.totalSteps, 'steps');
-      await trainer.fit(examples, {
-        checkpointDir: ckptRoot,
-        checkpointEvery: cfg.checkpointEvery,
-        keepLast: 2,
-        signal: ctx.signal,
-        onStep: (m) =>
-          report(
-            m.step,
-            { loss: m.loss, lr: m.learningRate },
-            { loss: m.loss, lr: m.learningRate, 'grad norm': m.gradNorm },
-          ),
-      });
-      ctx.progress.end();
-      if (ctx.signal.aborted) return {};
-      const val = await readExamples(ctx.run, 'val');
-      const valLoss =
-        val.examples.length > 0
-          ? await evaluateLoss(model, val.examples, {
-              batchSize: cfg.train.batchSize,
-              entityTable: table,
-            })
-          : Number.NaN;
-      ctx.metrics([{ stage: 'gpt', name: 'val_loss', step: trainer.step, value: valLoss }]);
-      const out = ctx.run.gpt.checkpoint;
-      fs.rmSync(out, { recursive: true, force: true });
-      await saveGpt(model, out, { keepLast: 1, step: trainer.step });
-      return {
-        steps: trainer.step,
-        examples: examples.length,
-        valLoss,
-        parameters: model.numParameters(),
-        fusion: modelConfig.fusion,
-      };
-    } finally {
-      trainer.dispose();
-      model.dispose();
-    }
+    return trainGpt(ctx, model, table, ctx.config.gpt.train, examples);
   },
 };
