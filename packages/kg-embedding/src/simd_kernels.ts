@@ -286,6 +286,9 @@ function lowerBound(keys: Float64Array, lo: number, hi: number, key: number): nu
   return lo;
 }
 
+/** Positives whose rows the classic kernel touches together, one group ahead (a power of 2). */
+const TOUCH_GROUP = 4;
+
 /**
  * The classic TransE step (L1, margin loss, one negative, SGD) over a planned range of positives.
  * Plan entries are 4 int32: h, r, t, (e << 1) | corruptHead, written by the JavaScript sampler
@@ -324,6 +327,11 @@ function classicKernel(): FunctionBuilder {
   const sp = f.local(V128);
   const sn = f.local(V128);
   const sc = f.local(V128);
+  const plan0 = f.local(I32);
+  const q = f.local(I32);
+  const qend = f.local(I32);
+  const off = f.local(I32);
+  const sink = f.local(I32);
   const ld = (ptr: number) => f.get(ptr).get(k).op(OP.i32Add).v128Mem(SIMD.load);
   const hsum = (a: number) => emitHsum(f, a);
   // lr * sign(x), lane-wise: (x > 0 ? lr : 0) - (x < 0 ? lr : 0)
@@ -359,12 +367,68 @@ function classicKernel(): FunctionBuilder {
     f.end();
   };
 
+  // Touches every cache line of the entity row at byte address `ptr` (sink ^= each first word).
+  const touchRow = (ptr: number) => {
+    f.i32(0).set(off);
+    f.begin(OP.loop);
+    f.get(sink).get(ptr).get(off).op(OP.i32Add).mem(OP.i32Load).op(OP.i32Xor).set(sink);
+    f.get(off).i32(64).op(OP.i32Add).tee(off).get(rowBytes).op(OP.i32LtU).brIf(0);
+    f.end();
+    f.get(sink).get(ptr).get(rowBytes).i32(4).op(OP.i32Sub, OP.i32Add).mem(OP.i32Load);
+    f.op(OP.i32Xor).set(sink);
+  };
+  const rowOf = (entityId: () => void, out: number) => {
+    f.get(eBase);
+    entityId();
+    f.get(rowBytes).op(OP.i32Mul, OP.i32Add).set(out);
+  };
+
   f.f64(0).set(loss);
+  f.i32(0).set(sink);
+  f.get(plan).set(plan0);
   f.get(plan).get(count).i32(16).op(OP.i32Mul, OP.i32Add).set(pend);
   f.get(lr).simd(SIMD.f32x4Splat).set(LR);
   f.begin(OP.block);
   f.get(plan).get(pend).op(OP.i32GeU).brIf(0);
   f.begin(OP.loop); // positives
+  // At the start of each group of TOUCH_GROUP positives, load one word of every cache line of
+  // the h, t and negative rows of the next group: WebAssembly has no prefetch, but these
+  // independent loads overlap their cache and TLB misses (all of the group's at once, instead of
+  // a few lines at a time as the arithmetic walks the rows), and they only read, so the updates
+  // and their order are those of the plain loop.
+  f.get(plan)
+    .get(plan0)
+    .op(OP.i32Sub)
+    .i32(TOUCH_GROUP * 16 - 1)
+    .op(OP.i32And)
+    .op(OP.i32Eqz);
+  f.begin(OP.if);
+  f.get(plan)
+    .i32(TOUCH_GROUP * 16)
+    .op(OP.i32Add)
+    .set(q);
+  f.get(q)
+    .i32(TOUCH_GROUP * 16)
+    .op(OP.i32Add)
+    .tee(qend)
+    .get(pend)
+    .get(qend)
+    .get(pend)
+    .op(OP.i32LtU, OP.select)
+    .set(qend);
+  f.begin(OP.block);
+  f.get(q).get(qend).op(OP.i32GeU).brIf(0);
+  f.begin(OP.loop);
+  rowOf(() => f.get(q).mem(OP.i32Load, 0), row);
+  touchRow(row);
+  rowOf(() => f.get(q).mem(OP.i32Load, 8), row);
+  touchRow(row);
+  rowOf(() => f.get(q).mem(OP.i32Load, 12).i32(1).op(OP.i32ShrU), row);
+  touchRow(row);
+  f.get(q).i32(16).op(OP.i32Add).tee(q).get(qend).op(OP.i32LtU).brIf(0);
+  f.end();
+  f.end();
+  f.end();
   f.get(plan).mem(OP.i32Load, 0).set(h);
   f.get(plan).mem(OP.i32Load, 8).set(t);
   f.get(plan).mem(OP.i32Load, 12).set(ec);
@@ -433,6 +497,8 @@ function classicKernel(): FunctionBuilder {
   f.get(plan).i32(16).op(OP.i32Add).tee(plan).get(pend).op(OP.i32LtU).brIf(0);
   f.end();
   f.end();
+  // The touched words go to the (consumed) first plan entry, so no load is dead code.
+  f.get(plan0).get(sink).mem(OP.i32Store, 0);
   f.get(loss);
   return f;
 }

@@ -102,6 +102,7 @@ export const OP = {
   i32Mul: 0x6c,
   i32And: 0x71,
   i32Or: 0x72,
+  i32Xor: 0x73,
   i32Shl: 0x74,
   i32ShrU: 0x76,
   f32Abs: 0x8b,
