@@ -18,6 +18,7 @@ describe('FID Inception under tfjs-node kernel rules on wasm', () => {
   });
 
   test('pool3 features of an odd-sized image (every conv and pool of the trunk)', async () => {
+    const tensorsBefore = tf.memory().numTensors;
     const rng = new Rng('rules');
     const x = tf.tensor4d(rng.fillUniform(new Float32Array(40 * 48 * 3), 0, 1), [1, 40, 48, 3]);
     const net = FidInceptionV3.randomInit(new Rng('fid-rules'), { imageSize: 75 });
@@ -27,5 +28,6 @@ describe('FID Inception under tfjs-node kernel rules on wasm', () => {
     expect(kernels.has('AvgPool') && kernels.has('MaxPool')).toBe(true);
     tf.dispose([x, result]);
     net.dispose();
+    expect(tf.memory().numTensors).toBe(tensorsBefore); // no tensor leaked
   });
 });

@@ -154,6 +154,7 @@ describe('estimateTrainingMemory', () => {
   });
 
   test('GptTrainer refuses before its first step; memoryLimit: null skips the check', async () => {
+    const tensorsBefore = tf.memory().numTensors;
     const model = new KnowlGpt({ preset: 'nano' }, { seed: 1 });
     const data = makeExamples(model.config, 4);
     const table = makeTable(10, model.config.entityDim);
@@ -180,5 +181,6 @@ describe('estimateTrainingMemory', () => {
     trainer.dispose();
     unchecked.dispose();
     model.dispose();
+    expect(tf.memory().numTensors).toBe(tensorsBefore); // no tensor leaked
   });
 });
