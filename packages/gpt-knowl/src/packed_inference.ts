@@ -49,6 +49,17 @@ function linear3d(x: tf.Tensor, w: tf.Tensor3D, b: tf.Tensor1D | null): tf.Tenso
   }) as tf.Tensor3D;
 }
 
+/**
+ * The first `rows` rows of a 2-D tensor as a host array. Not inside `tf.tidy`: tidy walks every
+ * element of a typed array it returns (12.6 M for ARTIST-base's code embeddings, seconds each call).
+ */
+function hostRows(t: tf.Tensor, rows: number): Float32Array {
+  const part = tf.slice(t, [0, 0], [rows, t.shape[1] as number]); // [rows, d]
+  const data = part.dataSync() as Float32Array;
+  part.dispose();
+  return data;
+}
+
 /** Folds the model's variables into inference weights. Caller disposes with `disposePacked`. */
 export function packWeights(w: Record<string, tf.Variable>, c: GptConfig): PackedWeights {
   const scale = 1 / Math.sqrt(c.nEmbd / c.nHead);
@@ -75,12 +86,7 @@ export function packWeights(w: Record<string, tf.Variable>, c: GptConfig): Packe
     mlpOutWeight: [],
     headWeight: null as unknown as tf.Tensor3D,
     headBias: null as unknown as tf.Tensor1D,
-    codeEmbeddings: tf.tidy(
-      () =>
-        tf
-          .slice(w['tok_emb.weight'], [0, 0], [c.imageVocabSize, c.nEmbd])
-          .dataSync() as Float32Array,
-    ),
+    codeEmbeddings: hostRows(w['tok_emb.weight'], c.imageVocabSize), // [v, d]
     positionEmbeddings: w.pos_emb.dataSync().slice() as Float32Array,
   };
   for (let l = 0; l < c.nLayer; l++) {
