@@ -22,6 +22,7 @@
         "src/native/parallel.cc",
         "src/native/portable_sgemm.cc",
         "src/native/resize.cc",
+        "src/native/skinny_gemm.cc",
         "src/native/winograd.cc"
       ],
       "cflags_cc!": ["-fno-exceptions"],

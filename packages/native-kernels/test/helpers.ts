@@ -108,3 +108,29 @@ export function take(ts: tf.Tensor[]): Float32Array[] {
   tf.dispose(ts);
   return out;
 }
+
+// C = alpha op(A) op(B) + beta C0 in float64 (beta = 0 ignores C0, as BLAS does)
+export function referenceGemm(
+  a: Float32Array,
+  b: Float32Array,
+  c0: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  ta: boolean,
+  tb: boolean,
+  alpha: number,
+  beta: number,
+): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) {
+        s += a[ta ? p * m + i : i * k + p]! * b[tb ? j * k + p : p * n + j]!;
+      }
+      c[i * n + j] = alpha * s + (beta === 0 ? 0 : beta * c0[i * n + j]!);
+    }
+  }
+  return c;
+}

@@ -98,6 +98,13 @@ void sgemm_batched(const float* A, const float* B, float* C, int64_t batch, int6
     float* c = C + i * M * N + i0 * N + j0;
     sgemm(transA, transB, i1 - i0, j1 - j0, K, alpha, a, lda, b, ldb, beta, c, N);
   };
+  if (skinny_gemm_applies(M, N, K, transA, transB)) {
+    for (int64_t i = 0; i < batch; i++) {
+      skinny_gemm(A + (offA ? offA[i] : i * strideA), K, B + (offB ? offB[i] : i * strideB), N,
+                  C + i * M * N, N, M, N, K, alpha, beta);
+    }
+    return;
+  }
   const int64_t work = batch * M * N * K;
   // Split the batch when it has enough items, else the longer of M and N (panels of >= 16).
   int chunks = pool_chunks_for(batch, 1, work);

@@ -20,6 +20,13 @@ const char* blas_vendor();     // "openblas" | "accelerate" | "none" (sgemm.h: t
 const char* blas_config();     // build string reported by the library ("" when unknown)
 const char* blas_corename();   // kernel family chosen at run time ("" when unknown)
 
+// Few-row GEMM (decoding): C [M, N] = alpha * A [M, K] B [K, N] + beta * C, B streamed once,
+// columns split across the pool (skinny_gemm.cc). Used by sgemm_batched when it applies.
+constexpr int64_t kSkinnyMaxRows = 4;
+bool skinny_gemm_applies(int64_t M, int64_t N, int64_t K, bool transA, bool transB);
+void skinny_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                 int64_t M, int64_t N, int64_t K, float alpha, float beta);
+
 // C[i] = alpha * op(A[i]) . op(B[i]) + beta * C[i] for i in [0, batch), row-major.
 // A[i] starts at A + offA[i] (or A + i * strideA when offA is null); same for B; C[i] = C + i*M*N.
 // op(A[i]) is M x K, op(B[i]) is K x N.

@@ -1,0 +1,128 @@
+// Skinny GEMM: C = alpha * A B + beta * C for A [M, K] with few rows (M <= 4), B [K, N] row-major,
+// neither transposed. This is token-by-token decoding (one row per sampled image): every weight is
+// read once per token, so the kernel is bound by memory bandwidth, not arithmetic. A packed SGEMM
+// copies B into panels first; here B is streamed once, front to back: each thread takes a
+// contiguous band of B's rows (one sequential read), keeps M x N partial sums, and the bands' sums
+// are added in band order (the result does not depend on which thread ran which band).
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels.h"
+#include "parallel.h"
+#include "sgemm.h"
+
+namespace artist {
+
+namespace {
+
+// 8 floats, unaligned loads allowed: SSE pairs on baseline x86-64, one AVX register in the AVX2
+// build, NEON pairs on arm64.
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+
+// acc[m, :] = sum over rows k in [k0, k1) of A[m, k] B[k, :]. Four rows of B at a time, and for
+// each 8 columns the four B vectors are loaded once and used for all MR rows of A, so a pass
+// reads each B element once and each partial sum once per four rows. Inlined into the
+// target-specific wrappers below, so each ISA gets its own code.
+template <int MR>
+__attribute__((always_inline)) inline void band(const float* A, int64_t lda, const float* B,
+                                                int64_t ldb, int64_t N, int64_t k0, int64_t k1,
+                                                float* __restrict__ acc) {
+  for (int64_t j = 0; j < MR * N; j++) acc[j] = 0.f;
+  const int64_t n8 = N - N % 8;
+  int64_t k = k0;
+  for (; k < k1; k += 4) {
+    const int rows = static_cast<int>(std::min<int64_t>(4, k1 - k));
+    const float* b[4];
+    float a[MR][4];
+    for (int r = 0; r < 4; r++) {
+      b[r] = B + (k + std::min(r, rows - 1)) * ldb;  // a missing row repeats one with weight 0
+      for (int m = 0; m < MR; m++) a[m][r] = r < rows ? A[m * lda + k + r] : 0.f;
+    }
+    for (int64_t j = 0; j < n8; j += 8) {
+      const v8f b0 = *reinterpret_cast<const v8f*>(b[0] + j);
+      const v8f b1 = *reinterpret_cast<const v8f*>(b[1] + j);
+      const v8f b2 = *reinterpret_cast<const v8f*>(b[2] + j);
+      const v8f b3 = *reinterpret_cast<const v8f*>(b[3] + j);
+      for (int m = 0; m < MR; m++) {
+        v8f* out = reinterpret_cast<v8f*>(acc + m * N + j);
+        *out += (a[m][0] * b0 + a[m][1] * b1) + (a[m][2] * b2 + a[m][3] * b3);
+      }
+    }
+    for (int64_t j = n8; j < N; j++) {
+      for (int m = 0; m < MR; m++) {
+        acc[m * N + j] += (a[m][0] * b[0][j] + a[m][1] * b[1][j]) +
+                          (a[m][2] * b[2][j] + a[m][3] * b[3][j]);
+      }
+    }
+  }
+}
+
+template <int MR>
+void band_generic(const float* A, int64_t lda, const float* B, int64_t ldb, int64_t N, int64_t k0,
+                  int64_t k1, float* acc) {
+  band<MR>(A, lda, B, ldb, N, k0, k1, acc);
+}
+
+#if defined(__x86_64__)
+template <int MR>
+__attribute__((target("avx2,fma"))) void band_avx2(const float* A, int64_t lda, const float* B,
+                                                   int64_t ldb, int64_t N, int64_t k0, int64_t k1,
+                                                   float* acc) {
+  band<MR>(A, lda, B, ldb, N, k0, k1, acc);
+}
+#endif
+
+using Band = void (*)(const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t,
+                      float*);
+
+// The AVX2 code where the portable SGEMM runs its AVX2 micro-kernel (so useGemm('generic') tests
+// the plain code here too), else the baseline one.
+template <int MR>
+Band band_for_cpu() {
+#if defined(__x86_64__)
+  if (std::strcmp(portable_sgemm_kernel(), "avx2-fma") == 0) return band_avx2<MR>;
+#endif
+  return band_generic<MR>;
+}
+
+}  // namespace
+
+bool skinny_gemm_applies(int64_t M, int64_t N, int64_t K, bool transA, bool transB) {
+  return !transA && !transB && M >= 1 && M <= kSkinnyMaxRows && N >= 16 && N * K >= 65536;
+}
+
+void skinny_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                 int64_t M, int64_t N, int64_t K, float alpha, float beta) {
+  Band fn = nullptr;
+  switch (M) {
+    case 1: fn = band_for_cpu<1>(); break;
+    case 2: fn = band_for_cpu<2>(); break;
+    case 3: fn = band_for_cpu<3>(); break;
+    default: fn = band_for_cpu<4>(); break;
+  }
+  // Memory-bound: the work that decides splitting is the bytes of B, not the multiply-adds.
+  const int chunks = pool_chunks_for(K / 4, 1, N * K * 8);
+  const int64_t size = M * N;
+  thread_local std::vector<float> sums;  // [chunks, M, N], grown once and reused
+  if (sums.size() < static_cast<size_t>(chunks * size)) sums.resize(chunks * size);
+  float* s = sums.data();
+  parallel_chunks(K, chunks, [&](int64_t k0, int64_t k1, int c) {
+    fn(A, lda, B, ldb, N, k0, k1, s + c * size);
+  });
+  for (int c = 1; c < chunks; c++) {
+    const float* part = s + c * size;
+    for (int64_t i = 0; i < size; i++) s[i] += part[i];
+  }
+  for (int64_t m = 0; m < M; m++) {
+    float* c = C + m * ldc;
+    const float* row = s + m * N;
+    if (beta == 0.f) {
+      for (int64_t j = 0; j < N; j++) c[j] = alpha * row[j];
+    } else {
+      for (int64_t j = 0; j < N; j++) c[j] = alpha * row[j] + beta * c[j];
+    }
+  }
+}
+
+}  // namespace artist
