@@ -41,12 +41,15 @@ export {
 } from './checkpoint';
 export { causalSelfAttention, fusedGelu, fusedLayerNorm, type GeluApproximate } from './fused_ops';
 export { randomNormalTensor, randomUniformTensor } from './init';
-export { sparseSoftmaxCrossEntropy } from './losses';
+export { linearSoftmaxCrossEntropy, sparseSoftmaxCrossEntropy } from './losses';
 export {
   AdamW,
   type AdamWConfig,
   clipByGlobalNorm,
+  clipScale,
   DEFAULT_ADAMW_CONFIG,
+  globalNorm,
   validateAdamWConfig,
 } from './optim';
+export { recomputed } from './recompute';
 export { runSelfCheck, type SelfCheckReport } from './self_check';

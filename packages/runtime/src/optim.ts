@@ -86,53 +86,82 @@ export class AdamW {
     return s;
   }
 
-  /** Applies one update. `grads` and `vars` are keyed by parameter name; grads are not disposed. */
-  applyGradients(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>): void {
+  /**
+   * Applies one update. `grads` and `vars` are keyed by parameter name; grads are not disposed.
+   * `gradScale` multiplies every gradient first (e.g. the factor of global-norm clipping), one
+   * parameter at a time, so no scaled copy of the whole gradient set is ever held.
+   */
+  applyGradients(
+    vars: Record<string, tf.Variable>,
+    grads: Record<string, tf.Tensor>,
+    options: { gradScale?: number } = {},
+  ): void {
+    const gradScale = options.gradScale ?? 1;
+    if (!(Number.isFinite(gradScale) && gradScale >= 0)) {
+      throw new Error(`AdamW gradScale must be a finite number >= 0, got ${gradScale}`);
+    }
     this.step += 1;
-    const { beta1: b1, beta2: b2, epsilon, learningRate: lr, weightDecay } = this.config;
+    const { beta1: b1, beta2: b2, learningRate: lr } = this.config;
     const bc1 = 1 - b1 ** this.step;
     const bc2 = 1 - b2 ** this.step;
     const stepSize = lr / bc1;
     const sqrtBc2 = Math.sqrt(bc2);
     // One kernel per parameter where @artist-ts/native-kernels registered it (same operation order).
     const fused = tf.getKernel(ADAMW_UPDATE_KERNEL, tf.getBackend()) !== undefined;
-    for (const [name, g] of Object.entries(grads)) {
+    for (const [name, grad] of Object.entries(grads)) {
       const p = vars[name];
       if (!p) throw new Error(`AdamW: gradient for unknown parameter '${name}'`);
-      const m = this.slot(this.m, name, p);
-      const v = this.slot(this.v, name, p);
-      const decays = weightDecay > 0 && (this.config.decay ? this.config.decay(name) : true);
-      const decayFactor = decays ? 1 - lr * weightDecay : 1;
-      if (fused && p.dtype === 'float32' && g.dtype === 'float32') {
-        const [p1, m1, v1] = tf.engine().runKernel(
-          ADAMW_UPDATE_KERNEL,
-          { x: p, m, v, g },
-          {
-            beta1: b1,
-            beta2: b2,
-            epsilon,
-            decayFactor,
-            sqrtBc2,
-            stepSize,
-          },
-        ) as tf.Tensor[];
-        m.assign(m1 as tf.Tensor);
-        v.assign(v1 as tf.Tensor);
-        p.assign(p1 as tf.Tensor);
-        tf.dispose([p1, m1, v1] as tf.Tensor[]);
-        continue;
+      const g = gradScale === 1 ? grad : tf.mul(grad, gradScale);
+      try {
+        this.update(p, g, name, fused, { lr, stepSize, sqrtBc2 });
+      } finally {
+        if (g !== grad) g.dispose();
       }
-      tf.tidy(() => {
-        const p0 = decays ? tf.mul(p, decayFactor) : p;
-        const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
-        const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
-        const denom = tf.add(tf.div(tf.sqrt(v1), sqrtBc2), epsilon);
-        const p1 = tf.sub(p0, tf.mul(tf.div(m1, denom), stepSize));
-        m.assign(m1);
-        v.assign(v1);
-        p.assign(p1);
-      });
     }
+  }
+
+  private update(
+    p: tf.Variable,
+    g: tf.Tensor,
+    name: string,
+    fused: boolean,
+    s: { lr: number; stepSize: number; sqrtBc2: number },
+  ): void {
+    const { beta1: b1, beta2: b2, epsilon, weightDecay } = this.config;
+    const { lr, stepSize, sqrtBc2 } = s;
+    const m = this.slot(this.m, name, p);
+    const v = this.slot(this.v, name, p);
+    const decays = weightDecay > 0 && (this.config.decay ? this.config.decay(name) : true);
+    const decayFactor = decays ? 1 - lr * weightDecay : 1;
+    if (fused && p.dtype === 'float32' && g.dtype === 'float32') {
+      const [p1, m1, v1] = tf.engine().runKernel(
+        ADAMW_UPDATE_KERNEL,
+        { x: p, m, v, g },
+        {
+          beta1: b1,
+          beta2: b2,
+          epsilon,
+          decayFactor,
+          sqrtBc2,
+          stepSize,
+        },
+      ) as tf.Tensor[];
+      m.assign(m1 as tf.Tensor);
+      v.assign(v1 as tf.Tensor);
+      p.assign(p1 as tf.Tensor);
+      tf.dispose([p1, m1, v1] as tf.Tensor[]);
+      return;
+    }
+    tf.tidy(() => {
+      const p0 = decays ? tf.mul(p, decayFactor) : p;
+      const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
+      const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
+      const denom = tf.add(tf.div(tf.sqrt(v1), sqrtBc2), epsilon);
+      const p1 = tf.sub(p0, tf.mul(tf.div(m1, denom), stepSize));
+      m.assign(m1);
+      v.assign(v1);
+      p.assign(p1);
+    });
   }
 
   /**
@@ -195,12 +224,29 @@ export function clipByGlobalNorm(
   grads: Record<string, tf.Tensor>,
   maxNorm: number,
 ): { grads: Record<string, tf.Tensor>; norm: number } {
-  const names = Object.keys(grads);
-  const normT = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))));
+  const norm = globalNorm(grads);
+  const scale = clipScale(norm, maxNorm);
+  const out: Record<string, tf.Tensor> = {};
+  for (const n of Object.keys(grads)) {
+    out[n] = scale === 1 ? tf.clone(grads[n]) : tf.mul(grads[n], scale);
+  }
+  return { grads: out, norm };
+}
+
+/**
+ * The global L2 norm of `grads`, squaring one tensor at a time (no squared copy of the whole
+ * gradient set is held).
+ */
+export function globalNorm(grads: Record<string, tf.Tensor>): number {
+  const sums = Object.values(grads).map((g) => tf.tidy(() => tf.sum(tf.square(g))));
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(sums)));
+  tf.dispose(sums);
   const norm = normT.dataSync()[0];
   normT.dispose();
-  const scale = norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
-  const out: Record<string, tf.Tensor> = {};
-  for (const n of names) out[n] = scale === 1 ? tf.clone(grads[n]) : tf.mul(grads[n], scale);
-  return { grads: out, norm };
+  return norm;
+}
+
+/** The factor `clipByGlobalNorm` scales gradients of global norm `norm` by: 1 when within `maxNorm`. */
+export function clipScale(norm: number, maxNorm: number): number {
+  return norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
 }
