@@ -42,6 +42,7 @@ export {
   type ForwardResult,
   KnowlGpt,
   type KnowlGptOptions,
+  type LossOptions,
 } from './model';
 export { disposePacked, type PackedWeights } from './packed_inference';
 export {
@@ -73,6 +74,7 @@ export {
   backendMemoryLimit,
   checkTrainingMemory,
   estimateTrainingMemory,
+  fewestRecomputedBlocks,
   largestFittingBatch,
   type MemoryLimit,
   TrainingMemoryError,

@@ -145,7 +145,7 @@ export interface Layers {
  * attention kernel on [b, t, d] (heads side by side, no transposes, no mask tensor).
  */
 export function variableLayers(
-  w: Record<string, tf.Variable>,
+  w: Record<string, tf.Tensor>,
   c: GptConfig,
   training: boolean,
 ): Layers {

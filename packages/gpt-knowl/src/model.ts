@@ -12,7 +12,11 @@
  */
 
 import { Rng } from '@artist-ts/core/rng';
-import { sparseSoftmaxCrossEntropy } from '@artist-ts/runtime';
+import {
+  linearSoftmaxCrossEntropy,
+  recomputed,
+  sparseSoftmaxCrossEntropy,
+} from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import {
   blockSize,
@@ -22,7 +26,13 @@ import {
   validateGptConfig,
 } from './config';
 import { fuseFinalStates, fuseTextEmbeddings, type KnowledgeTensors } from './fusion';
-import { type AttentionCall, CausalMasks, type LayerCache, variableLayers } from './layers';
+import {
+  type AttentionCall,
+  CausalMasks,
+  type LayerCache,
+  type Layers,
+  variableLayers,
+} from './layers';
 import { embedCodes, type PackedWeights, packedLayers, packWeights } from './packed_inference';
 
 export interface ForwardOptions {
@@ -44,6 +54,22 @@ export interface ForwardOptions {
   logitsFrom?: number;
   /** Run on folded inference weights (`packWeights`) instead of the variables. */
   packed?: PackedWeights | null;
+  /**
+   * Activation checkpointing: the first `recomputeBlocks` blocks keep only their input for the
+   * backward pass and run again during it (`recomputed`), trading one more forward pass of those
+   * blocks for their activations. Default 0; ignored with a cache or packed weights.
+   */
+  recomputeBlocks?: number;
+}
+
+/** `KnowlGpt.loss` options: a training forward pass, plus how the head's loss is computed. */
+export interface LossOptions extends Omit<ForwardOptions, 'cache' | 'returnCache' | 'logitsFrom'> {
+  /**
+   * Compute the head and the loss in row chunks (`linearSoftmaxCrossEntropy`), never holding the
+   * [b, imageLen, v] logits; its gradients are computed in the forward pass, so use it only where
+   * the loss is differentiated (training). Default false.
+   */
+  fusedHead?: boolean;
 }
 
 export interface ForwardResult {
@@ -119,6 +145,11 @@ export class KnowlGpt {
    * With `cache`, `tokens` continue the cached positions.
    */
   forward(tokens: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+    return this.forwardEmbedded(this.embed(tokens, opts), opts);
+  }
+
+  /** Block inputs for `tokens`: token rows (lattice fusion applied) plus positions. */
+  private embed(tokens: tf.Tensor2D, opts: ForwardOptions): tf.Tensor3D {
     const [B, T] = tokens.shape; // [b, t]
     const { past, knowledge } = this.checkCall(T, opts);
     const c = this.config;
@@ -130,7 +161,7 @@ export class KnowlGpt {
     ]) as tf.Tensor3D; // [b, t, d]
     if (knowledge?.mode === 'lattice') x = fuseTextEmbeddings(x, knowledge, past, c, w);
     const positions = tf.reshape(tf.slice(w.pos_emb, [0, past, 0], [1, T, c.nEmbd]), [T, c.nEmbd]);
-    return this.forwardEmbedded(tf.add(x, positions) as tf.Tensor3D, opts); // [b, t, d]
+    return tf.add(x, positions) as tf.Tensor3D; // [b, t, d]
   }
 
   /**
@@ -138,6 +169,23 @@ export class KnowlGpt {
    * positions), e.g. from `embedCodes`. Synchronous; call it inside `tf.tidy`.
    */
   forwardEmbedded(x: tf.Tensor3D, opts: ForwardOptions = {}): ForwardResult {
+    const { states, layers, batch, tokens, cache } = this.finalStates(x, opts);
+    const logits = tf.reshape(layers.head(states), [
+      batch,
+      tokens,
+      this.config.imageVocabSize,
+    ]) as tf.Tensor3D; // [b, t', v]
+    return cache ? { logits, cache } : { logits };
+  }
+
+  /**
+   * The blocks, the `easynlp` fusion and `ln_f` on block inputs `x`: the rows the head reads
+   * ([b*t', d], positions from `logitsFrom` on), and the layers that computed them.
+   */
+  private finalStates(
+    x: tf.Tensor3D,
+    opts: ForwardOptions,
+  ): { states: tf.Tensor; layers: Layers; batch: number; tokens: number; cache?: LayerCache[] } {
     const c = this.config;
     const [B, T, C] = x.shape; // [b, t, d]
     const { past, knowledge } = this.checkCall(T, opts);
@@ -162,10 +210,35 @@ export class KnowlGpt {
       rows: layers.rows(B * T),
     };
 
+    const block = (ls: Layers, l: number, x: tf.Tensor): tf.Tensor => {
+      const y = tf.add(x, dropout(ls.attn(l, ls.ln1(l, x), call), c.residPdrop)); // [b*t, d]
+      return tf.add(y, dropout(ls.mlp(l, ls.ln2(l, y)), c.residPdrop)); // [b*t, d]
+    };
+    const recompute =
+      opts.packed || opts.cache || opts.returnCache
+        ? 0
+        : Math.min(c.nLayer, Math.max(0, opts.recomputeBlocks ?? 0));
+    const training = opts.training === true;
     let r = tf.reshape(dropout(x, c.embdPdrop), call.rows); // [b*t, d]
     for (let l = 0; l < c.nLayer; l++) {
-      r = tf.add(r, dropout(layers.attn(l, layers.ln1(l, r), call), c.residPdrop)); // [b*t, d]
-      r = tf.add(r, dropout(layers.mlp(l, layers.ln2(l, r)), c.residPdrop)); // [b*t, d]
+      if (l >= recompute) {
+        r = block(layers, l, r);
+        continue;
+      }
+      // the block's weights as inputs (with LoRA, the adapted tensors in place of the variables)
+      const names = Object.keys(this.variables).filter((n) => n.startsWith(`blocks.${l}.`));
+      const first = drops; // the recomputation draws the same dropout masks
+      r = recomputed(
+        (input, ...weights) => {
+          drops = first;
+          const wl: Record<string, tf.Tensor> = {};
+          names.forEach((n, i) => {
+            wl[n] = weights[i];
+          });
+          return block(variableLayers(wl, c, training), l, input);
+        },
+        [r, ...names.map((n) => this.variables[n])],
+      );
     }
 
     if (knowledge?.mode === 'easynlp' && opts.fuse !== false) {
@@ -179,12 +252,9 @@ export class KnowlGpt {
       const kept = tf.slice(tf.reshape(r, [B, T, C]), [0, from, 0], [B, tOut, C]); // [b, t', d]
       r = tf.reshape(kept, layers.rows(B * tOut)); // [b*t', d]
     }
-    const logits = tf.reshape(layers.head(layers.lnF(r)), [
-      B,
-      tOut,
-      c.imageVocabSize,
-    ]) as tf.Tensor3D; // [b, t', v]
-    return call.newCache ? { logits, cache: call.newCache } : { logits };
+    const states = layers.lnF(r); // [b*t', d]
+    const out = { states, layers, batch: B, tokens: tOut };
+    return call.newCache ? { ...out, cache: call.newCache } : out;
   }
 
   /** Positions cached before a call of `T` tokens, and the knowledge it fuses (checked). */
@@ -216,15 +286,25 @@ export class KnowlGpt {
   loss(
     tokens: tf.Tensor2D, // [b, textLen + imageLen - 1] joint ids
     targets: tf.Tensor2D, // [b, imageLen] image codes
-    opts: Omit<ForwardOptions, 'cache' | 'returnCache' | 'logitsFrom'> = {},
+    opts: LossOptions = {},
   ): tf.Scalar {
     const c = this.config;
     const expected = c.textLen + c.imageLen - 1;
     if (tokens.shape[1] !== expected) {
       throw new Error(`loss: tokens have ${tokens.shape[1]} positions, expected ${expected}`);
     }
-    const { logits } = this.forward(tokens, { ...opts, logitsFrom: c.textLen - 1 }); // [b, imageLen, v]
-    return imageCrossEntropy(logits, targets);
+    const o: ForwardOptions = { ...opts, logitsFrom: c.textLen - 1 };
+    if (!opts.fusedHead) {
+      const { logits } = this.forward(tokens, o); // [b, imageLen, v]
+      return imageCrossEntropy(logits, targets);
+    }
+    const { states } = this.finalStates(this.embed(tokens, o), o); // [b*imageLen, d]
+    const labels = tf.reshape(checkedTargets(targets, c.imageVocabSize), [-1]) as tf.Tensor1D;
+    return linearSoftmaxCrossEntropy(
+      states as tf.Tensor2D,
+      this.variables['head.weight'] as tf.Tensor2D,
+      labels,
+    );
   }
 
   dispose(): void {
@@ -250,15 +330,19 @@ export class KnowlGpt {
  */
 export function imageCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
-    const v = logits.shape[2];
-    const t = targets.dataSync(); // [b*n] (small; read once per step)
-    for (let i = 0; i < t.length; i++) {
-      const code = t[i];
-      if (!(code >= 0 && code < v)) {
-        throw new Error(`imageCrossEntropy: target ${i} = ${code} is outside [0, ${v})`);
-      }
-    }
-    const labels = targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'); // [b, n]
+    const labels = checkedTargets(targets, logits.shape[2]); // [b, n]
     return sparseSoftmaxCrossEntropy(logits, labels) as tf.Scalar;
   });
+}
+
+/** `targets` as int32 after checking every code is in [0, v) (small; read once per step). */
+function checkedTargets(targets: tf.Tensor2D, v: number): tf.Tensor2D {
+  const t = targets.dataSync(); // [b*n]
+  for (let i = 0; i < t.length; i++) {
+    const code = t[i];
+    if (!(code >= 0 && code < v)) {
+      throw new Error(`imageCrossEntropy: target ${i} = ${code} is outside [0, ${v})`);
+    }
+  }
+  return targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32'); // [b, n]
 }

@@ -17,7 +17,8 @@ import {
 import {
   AdamW,
   assignWeights,
-  clipByGlobalNorm,
+  clipScale,
+  globalNorm,
   loadCheckpoint,
   Rng,
   restoreOptimizer,
@@ -37,7 +38,13 @@ import { disposeKnowledge, knowledgeTensors } from './fusion';
 import type { EntityTable } from './knowledge';
 import { LoraAdapters, type LoraConfig, validateLoraConfig } from './lora';
 import { KnowlGpt } from './model';
-import { backendMemoryLimit, checkTrainingMemory, type MemoryLimit } from './training_memory';
+import {
+  backendMemoryLimit,
+  checkTrainingMemory,
+  fewestRecomputedBlocks,
+  type MemoryLimit,
+  type TrainingMemoryOptions,
+} from './training_memory';
 
 export interface TrainConfig {
   /** Peak learning rate. */
@@ -74,6 +81,13 @@ export interface TrainConfig {
    * into plain weights. null: full fine-tuning.
    */
   lora: Partial<LoraConfig> | null;
+  /**
+   * Activation checkpointing: how many blocks (from the first) keep only their input for the
+   * backward pass and run again during it, trading one more forward pass of those blocks for
+   * their activations (same losses and gradients). `auto` (default): the fewest that let the
+   * micro-batch fit the memory limit (0 when it fits as it is, or with no limit).
+   */
+  recomputeBlocks: number | 'auto';
   /** Probability of replacing an example's text (and knowledge) by padding. */
   textDropout: number;
   /** Seed of the data order, text-dropout and dropout streams. */
@@ -94,6 +108,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   gradAccumSteps: 1,
   freeze: [],
   lora: null,
+  recomputeBlocks: 'auto',
   textDropout: 0,
   seed: 42,
 };
@@ -131,6 +146,13 @@ export function validateTrainConfig(
   if (!Array.isArray(out.freeze) || out.freeze.some((g) => typeof g !== 'string' || g === '')) {
     throw new Error(
       `${where}.freeze must be an array of parameter-group names, got ${JSON.stringify(out.freeze)}`,
+    );
+  }
+  if (out.recomputeBlocks !== 'auto') {
+    num(
+      'recomputeBlocks',
+      (x) => Number.isInteger(x) && x >= 0,
+      "must be 'auto' or an integer >= 0",
     );
   }
   num('textDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)');
@@ -231,6 +253,7 @@ export class GptTrainer {
   private orderKey = '';
   private readonly memoryLimit: MemoryLimit | null | undefined;
   private memoryChecked = false;
+  private recompute = 0;
 
   constructor(model: KnowlGpt, config: Partial<TrainConfig> = {}, options: TrainerOptions = {}) {
     this.model = model;
@@ -304,22 +327,47 @@ export class GptTrainer {
     return out;
   }
 
+  /** What `estimateTrainingMemory` needs to know about this trainer on the current backend. */
+  memoryOptions(): TrainingMemoryOptions {
+    const backend = tf.getBackend();
+    const info = runtimeInfo();
+    return {
+      fusedKernels: info?.nativeKernels === true && info.backend === backend,
+      freeze: this.config.freeze,
+      lora: this.lora?.config ?? null,
+      recomputeBlocks: this.recompute,
+    };
+  }
+
   /**
-   * Refuses a micro-batch that cannot fit in the backend's memory (once, before the first step):
-   * a clear TrainingMemoryError instead of a wasm crash mid-run.
+   * Blocks whose activations are recomputed (`TrainConfig.recomputeBlocks`, resolved against the
+   * memory limit before the first step).
+   */
+  get recomputeBlocks(): number {
+    this.checkMemory();
+    return this.recompute;
+  }
+
+  /**
+   * Resolves `recomputeBlocks` and refuses a micro-batch that cannot fit in the backend's memory
+   * (once, before the first step): a clear TrainingMemoryError instead of a wasm crash mid-run.
    */
   private checkMemory(): void {
     if (this.memoryChecked) return;
-    const backend = tf.getBackend();
+    const c = this.model.config;
     const limit =
       this.memoryLimit === undefined
-        ? backendMemoryLimit(backend, os.totalmem())
+        ? backendMemoryLimit(tf.getBackend(), os.totalmem())
         : this.memoryLimit;
-    if (limit) {
-      const info = runtimeInfo();
-      const fusedKernels = info?.nativeKernels === true && info.backend === backend;
-      checkTrainingMemory(this.model.config, this.config.batchSize, limit, { fusedKernels });
+    const wanted = this.config.recomputeBlocks;
+    if (wanted !== 'auto') this.recompute = Math.min(wanted, c.nLayer);
+    else if (limit) {
+      const fits = fewestRecomputedBlocks(c, this.config.batchSize, limit.bytes, {
+        ...this.memoryOptions(),
+      });
+      this.recompute = fits ?? c.nLayer;
     }
+    if (limit) checkTrainingMemory(c, this.config.batchSize, limit, this.memoryOptions());
     this.memoryChecked = true;
   }
 
@@ -355,7 +403,13 @@ export class GptTrainer {
           const targets = tf.tensor2d(batch.targets, [batch.batch, c.imageLen], 'int32');
           const knowledge = batch.knowledge ? knowledgeTensors(batch.knowledge, c) : null;
           const loss = () =>
-            this.model.loss(tokens, targets, { knowledge, training: true, dropoutSeed });
+            this.model.loss(tokens, targets, {
+              knowledge,
+              training: true,
+              dropoutSeed,
+              recomputeBlocks: this.recompute,
+              fusedHead: true,
+            });
           const { value, grads } = tf.variableGrads(
             () => (this.lora ? this.lora.run(loss) : loss()),
             this.trainable,
@@ -375,13 +429,11 @@ export class GptTrainer {
         lossValue += (await loss.data())[0] * share;
         loss.dispose();
       }
-      const norm = tf.tidy(() => {
-        // gradClip 0 disables clipping; the norm is still reported
-        const clip = this.config.gradClip > 0 ? this.config.gradClip : Number.POSITIVE_INFINITY;
-        const { grads, norm } = clipByGlobalNorm(sum, clip);
-        this.optimizer.applyGradients(this.allVariables, grads);
-        return norm;
-      });
+      // gradClip 0 disables clipping; the norm is still reported. The clip factor is applied one
+      // parameter at a time inside the update (no clipped copy of every gradient).
+      const norm = globalNorm(sum);
+      const clip = this.config.gradClip > 0 ? this.config.gradClip : Number.POSITIVE_INFINITY;
+      this.optimizer.applyGradients(this.allVariables, sum, { gradScale: clipScale(norm, clip) });
       return {
         step: this.step,
         epoch: this.epoch,

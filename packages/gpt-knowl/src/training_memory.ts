@@ -2,44 +2,69 @@
  * Pre-flight memory check for training: the bytes a configuration needs at a micro-batch, against
  * what the backend can hold (the wasm backend's heap stops at 4 GiB), so a run that cannot fit is
  * refused before its first step with the need, the limit and the largest micro-batch that fits,
- * instead of a raw `memory access out of bounds` minutes in. No tfjs here: pure arithmetic.
+ * instead of a raw `memory access out of bounds` minutes in. No tensors here: pure arithmetic.
  *
  * A training step has two peaks, measured as the bytes of distinct tensor buffers alive after each
  * kernel (tfjs 4.22, wasm and cpu backends give the same counts):
- * - backward: weights (4 B/param), AdamW's two slots (8), every weight's gradient (4) plus the dense
- *   gradient of the token table (4 B per table entry), and the activations the backward pass reads,
- *   proportional to the micro-batch;
- * - update: weights, slots, gradients, their squares and clipped copies while the AdamW update
- *   writes new slots (24 B/param, 12 more per token-table entry), whatever the micro-batch.
+ * - backward: weights (4 B/param), AdamW's two slots (8 B per trainable parameter), every trainable
+ *   weight's gradient (4) plus the dense gradient of the token table (4 B per table entry) and the
+ *   head's (computed in the forward pass by the chunked loss), and the activations the backward
+ *   pass reads, proportional to the micro-batch;
+ * - update: weights, slots and gradients while the AdamW update writes one parameter's new weight
+ *   and slots at a time (12 B per element of the largest trainable parameter), whatever the
+ *   micro-batch.
+ * Frozen parameters (`freeze`) and LoRA's frozen base weights get no gradient and no slots.
  * Activation coefficients (floats per example) are least-squares fits over 14 shapes from 31 K to
  * 7.6 M parameters (T 23-159 tokens, d 32-256, 2-8 layers, 2-8 heads, mlpRatio 2 and 4, 512-2,048
  * codes) with @artist-ts/native-kernels' fused kernels, within 0.6 % of the measured slope at each
- * (4 shapes for the stock-kernel coefficients); `test/training_memory.test.ts` measures small
- * models again against the whole estimate.
+ * (4 shapes for the stock-kernel coefficients); a recomputed block (`recomputeBlocks`) keeps two
+ * rows of width d per token, the chunked head three per image position (measured on the `small`
+ * preset with 8,192 codes). `test/training_memory.test.ts` measures small models again against
+ * the whole estimate.
  *
  * Notation: L layers, T = textLen + imageLen - 1 tokens, d width, m mlpRatio, h heads,
  * i image positions, v image vocabulary, x text length, s entity slots.
  */
 
-import { countParameters, type GptConfig } from './config';
+import { frozenParameters, type GptConfig, parameterSpecs } from './config';
+import { type LoraConfig, validateLoraConfig } from './lora';
 
 /** What one micro-batch of GPT training holds at its peaks, in bytes. */
 export interface TrainingMemoryEstimate {
   batchSize: number;
+  /** The model's parameters, plus LoRA adapters. */
   parameters: number;
-  /** 4 bytes per parameter. */
+  /** Those that train (not frozen, or the LoRA adapters): the only ones with gradients and slots. */
+  trainableParameters: number;
+  /** Blocks whose activations are recomputed in the backward pass. */
+  recomputeBlocks: number;
+  /** 4 bytes per parameter (with LoRA, plus the adapted copy of each targeted weight). */
   weights: number;
-  /** AdamW's first and second moments: 8 bytes per parameter. */
+  /** AdamW's first and second moments: 8 bytes per trainable parameter. */
   optimizerSlots: number;
-  /** Every weight's gradient, plus the dense gradient of the token table (at the backward peak). */
+  /**
+   * Every trainable weight's gradient, plus the dense gradient of the token table when it trains
+   * (with LoRA, plus the gradient of each adapted weight), at the backward peak.
+   */
   gradients: number;
   /** Activations the backward pass of one example reads. */
   activationsPerExample: number;
   /** `batchSize` times `activationsPerExample`. */
   activations: number;
-  /** weights + optimizerSlots + gradients + activations. */
+  /**
+   * With recomputed blocks: one block's activations per example, held again while the first
+   * block's backward pass runs (0 without).
+   */
+  recomputedBlockPerExample: number;
+  /**
+   * weights + optimizerSlots + gradients + activations; with recomputed blocks, the larger of that
+   * and the same with one block's activations again but not the token table's gradient.
+   */
   backwardPeak: number;
-  /** During the update: gradients, their squares and clipped copies, and the new AdamW slots. */
+  /**
+   * During the update: weights, slots and gradients, plus the clipped gradient and the new
+   * weight and slots of the largest trainable parameter (the update runs one parameter at a time).
+   */
   updatePeak: number;
   /** The larger peak: what the backend must hold. */
   total: number;
@@ -51,28 +76,91 @@ export interface TrainingMemoryOptions {
    * (default true); the stock tfjs ops keep about three times the activations.
    */
   fusedKernels?: boolean;
+  /** Parameter groups that do not train (`TrainConfig.freeze`): no gradient, no AdamW slots. */
+  freeze?: readonly string[];
+  /** LoRA adapters (`TrainConfig.lora`): only they train; every model parameter is frozen. */
+  lora?: Partial<LoraConfig> | null;
+  /** Blocks recomputed in the backward pass (`TrainConfig.recomputeBlocks`; default 0). */
+  recomputeBlocks?: number;
 }
 
-/** Floats per example kept for the backward pass (see the file comment for the fit). */
-function activationFloats(c: GptConfig, fused: boolean): number {
+/**
+ * Floats per example kept for the backward pass (see the file comment for the fit), and those of
+ * one block (what a recomputed block holds again while its backward pass runs).
+ */
+function activationFloats(
+  c: GptConfig,
+  fused: boolean,
+  recompute: number,
+): { kept: number; block: number } {
   const L = c.nLayer;
   const d = c.nEmbd;
   const h = c.nHead;
   const x = c.textLen;
   const i = c.imageLen;
   const T = x + i - 1;
-  // per block: residual-width tensors (LayerNorms, q/k/v, projections) and MLP-width ones
-  const perBlockRows = (22.5 + 4.1 * c.mlpRatio) * (fused ? 1 : 2.96);
-  let n = L * T * d * perBlockRows;
-  n += L * h * T * T * (fused ? 1.05 : 6.3); // attention probabilities [h, T, T]
-  n += 2.1 * i * c.imageVocabSize; // logits and their gradient over the image positions
-  n += (fused ? 8 : 23) * T * d; // token gather, positions, final LayerNorm
+  // per block: residual-width tensors (LayerNorms, q/k/v, projections) and MLP-width ones, and
+  // the attention probabilities [h, T, T]
+  let block = T * d * (22.5 + 4.1 * c.mlpRatio) * (fused ? 1 : 2.96);
+  block += h * T * T * (fused ? 1.05 : 6.3);
   // attention dropout takes the unfused attention path (scores, mask, softmax, dropout mask)
-  if (c.attnPdrop > 0) n += L * h * T * T * (fused ? 10.8 : 5.5);
-  if (c.residPdrop > 0 || c.embdPdrop > 0) n += 11.2 * L * T * d; // dropout masks and outputs
+  if (c.attnPdrop > 0) block += h * T * T * (fused ? 10.8 : 5.5);
+  if (c.residPdrop > 0) block += 11.2 * T * d; // dropout masks and outputs
+  // a recomputed block keeps its input and the gradient of its output
+  const k = Math.min(Math.max(0, recompute), L);
+  let n = (L - k) * block + k * RECOMPUTED_BLOCK_ROWS * T * d;
+  // the head's loss runs in row chunks (`fusedHead`): no logits are kept, only the gradient of
+  // the final states it computes in the forward pass, and that of ln_f's input
+  n += HEAD_ROWS * i * d;
+  n += (fused ? 8 : 23) * T * d; // token gather, positions, final LayerNorm
+  if (c.embdPdrop > 0 && c.residPdrop === 0) n += 11.2 * T * d;
   if (c.fusion === 'lattice') n += 14 * x * d + 25 * c.entitySlots * x;
   if (c.fusion === 'easynlp') n += 12 * c.entitySlots * x * d;
-  return n;
+  return { kept: n, block };
+}
+
+/** Rows of width d per token a recomputed block holds (its input and its output's gradient). */
+const RECOMPUTED_BLOCK_ROWS = 2;
+
+/** Rows of width d per image position the chunked head keeps (measured). */
+const HEAD_ROWS = 3;
+
+/** Parameters of the model, the trainable ones, and what LoRA adds (see `estimateTrainingMemory`). */
+function parameterCounts(config: GptConfig, options: TrainingMemoryOptions) {
+  const specs = parameterSpecs(config);
+  const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const lora = options.lora ? validateLoraConfig(options.lora) : null;
+  const frozen = lora
+    ? new Set(specs.map((s) => s.name))
+    : frozenParameters(config, options.freeze ?? []);
+  let model = 0;
+  let trainable = 0;
+  let largest = 0;
+  let adapters = 0;
+  let adapted = 0;
+  for (const s of specs) {
+    const n = size(s.shape);
+    model += n;
+    if (!frozen.has(s.name)) {
+      trainable += n;
+      largest = Math.max(largest, n);
+    }
+    // LoRA: rank-r A [in, r] and B [r, out] per target, and the adapted copy W + (alpha/r) A B
+    if (lora?.targets.some((t) => s.name.endsWith(`.${t}.weight`))) {
+      const [inDim, outDim] = s.shape;
+      adapters += lora.rank * (inDim + outDim);
+      largest = Math.max(largest, lora.rank * Math.max(inDim, outDim));
+      adapted += n;
+    }
+  }
+  return {
+    model,
+    trainable: trainable + adapters,
+    adapters,
+    adapted,
+    largest,
+    tokenTableTrains: !frozen.has('tok_emb.weight'),
+  };
 }
 
 /** The bytes training `config` at micro-batch `batchSize` needs at its peaks. */
@@ -86,27 +174,63 @@ export function estimateTrainingMemory(
       `estimateTrainingMemory: batchSize must be a positive integer, got ${batchSize}`,
     );
   }
-  const P = countParameters(config);
+  const p = parameterCounts(config, options);
   const table = (config.imageVocabSize + config.textVocabSize) * config.nEmbd; // tok_emb entries
-  const weights = 4 * P;
-  const optimizerSlots = 8 * P;
-  const gradients = 4 * P + 4 * table;
-  const activationsPerExample = 4 * activationFloats(config, options.fusedKernels !== false);
+  const recomputeBlocks = Math.min(Math.max(0, options.recomputeBlocks ?? 0), config.nLayer);
+  const weights = 4 * (p.model + p.adapters + p.adapted);
+  const optimizerSlots = 8 * p.trainable;
+  // the head's weight gradient is computed in the forward pass and scaled in the backward pass
+  const head = config.nEmbd * config.imageVocabSize;
+  const gradients =
+    4 * p.trainable + (p.tokenTableTrains ? 4 * table : 0) + 4 * p.adapted + 4 * head;
+  const a = activationFloats(config, options.fusedKernels !== false, recomputeBlocks);
+  const activationsPerExample = 4 * a.kept;
   const activations = batchSize * activationsPerExample;
-  const backwardPeak = weights + optimizerSlots + gradients + activations;
-  const updatePeak = 24 * P + 12 * table;
+  // with recomputed blocks, the first block's backward pass holds its activations again while
+  // every gradient but the token table's (the last one computed: 8 B per entry) exists
+  const recomputedBlockPerExample = recomputeBlocks > 0 ? 4 * a.block : 0;
+  const beforeTable = p.tokenTableTrains ? 8 * table : 0;
+  const backwardPeak =
+    weights +
+    optimizerSlots +
+    gradients +
+    Math.max(
+      activations,
+      batchSize * (activationsPerExample + recomputedBlockPerExample) - beforeTable,
+    );
+  const updatePeak = weights + optimizerSlots + gradients + 12 * p.largest;
   return {
     batchSize,
-    parameters: P,
+    parameters: p.model + p.adapters,
+    trainableParameters: p.trainable,
+    recomputeBlocks,
     weights,
     optimizerSlots,
     gradients,
     activationsPerExample,
     activations,
+    recomputedBlockPerExample,
     backwardPeak,
     updatePeak,
     total: Math.max(backwardPeak, updatePeak),
   };
+}
+
+/**
+ * The fewest recomputed blocks (`TrainConfig.recomputeBlocks`) with which micro-batch
+ * `batchSize` fits in `limitBytes`, or null when even recomputing every block does not.
+ */
+export function fewestRecomputedBlocks(
+  config: GptConfig,
+  batchSize: number,
+  limitBytes: number,
+  options: TrainingMemoryOptions = {},
+): number | null {
+  for (let k = 0; k <= config.nLayer; k++) {
+    const e = estimateTrainingMemory(config, batchSize, { ...options, recomputeBlocks: k });
+    if (e.total <= limitBytes) return k;
+  }
+  return null;
 }
 
 /** The largest micro-batch whose estimate fits in `limitBytes` (0 when not even one example). */
@@ -115,10 +239,21 @@ export function largestFittingBatch(
   limitBytes: number,
   options: TrainingMemoryOptions = {},
 ): number {
-  const one = estimateTrainingMemory(config, 1, options);
-  if (one.total > limitBytes) return 0;
-  const room = limitBytes - (one.backwardPeak - one.activations);
-  return Math.max(1, Math.floor(room / one.activationsPerExample));
+  const fits = (b: number) => estimateTrainingMemory(config, b, options).total <= limitBytes;
+  if (!fits(1)) return 0;
+  // the estimate grows with the micro-batch: double, then bisect
+  let lo = 1;
+  let hi = 2;
+  while (fits(hi)) {
+    lo = hi;
+    hi *= 2;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** How much memory a backend offers training, and where that figure comes from. */

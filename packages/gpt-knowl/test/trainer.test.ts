@@ -67,6 +67,12 @@ describe('schedule and config', () => {
       /textDropout must be in \[0, 1\)/,
     );
     expect(() => validateTrainConfig({ lr: 1 } as never)).toThrow(/lr is not a training option/);
+    expect(() => validateTrainConfig({ recomputeBlocks: -1 })).toThrow(
+      /recomputeBlocks must be 'auto' or an integer >= 0/,
+    );
+    expect(() => validateTrainConfig({ recomputeBlocks: 'all' as never })).toThrow(
+      /recomputeBlocks must be 'auto' or an integer >= 0, got "all"/,
+    );
   });
 });
 
@@ -149,48 +155,52 @@ describe('GptTrainer', () => {
     }
   });
 
-  test('exact resume: 2 + 2 steps through a checkpoint equal 4 steps', async () => {
-    const cfg = {
-      learningRate: 5e-3,
-      totalSteps: 4,
-      warmupSteps: 1,
-      batchSize: 3,
-      textDropout: 0.3,
-    };
-    const mcfg = { preset: 'nano' as const, embdPdrop: 0.1, residPdrop: 0.1, attnPdrop: 0.1 };
-    const data = makeExamples(validateGptConfig(mcfg), 7);
+  test.each([0, 2])(
+    'exact resume: 2 + 2 steps through a checkpoint equal 4 steps (%i recomputed blocks)',
+    async (recomputeBlocks) => {
+      const cfg = {
+        learningRate: 5e-3,
+        totalSteps: 4,
+        warmupSteps: 1,
+        batchSize: 3,
+        textDropout: 0.3,
+        recomputeBlocks,
+      };
+      const mcfg = { preset: 'nano' as const, embdPdrop: 0.1, residPdrop: 0.1, attnPdrop: 0.1 };
+      const data = makeExamples(validateGptConfig(mcfg), 7);
 
-    const straight = new KnowlGpt(mcfg, { seed: 5 });
-    const t1 = new GptTrainer(straight, cfg, { entityTable: table });
-    const losses1 = (await t1.fit(data)).history.map((m) => m.loss);
+      const straight = new KnowlGpt(mcfg, { seed: 5 });
+      const t1 = new GptTrainer(straight, cfg, { entityTable: table });
+      const losses1 = (await t1.fit(data)).history.map((m) => m.loss);
 
-    const first = new KnowlGpt(mcfg, { seed: 5 });
-    const t2 = new GptTrainer(first, cfg, { entityTable: table });
-    const root = path.join(tmp, 'resume');
-    const dirs: string[] = [];
-    const part1 = await t2.fit(data, {
-      steps: 2,
-      checkpointDir: root,
-      onCheckpoint: (e) => {
-        dirs.push(e.dir);
-      },
-    });
-    expect(dirs.length).toBe(1);
-    t2.dispose();
-    first.dispose();
+      const first = new KnowlGpt(mcfg, { seed: 5 });
+      const t2 = new GptTrainer(first, cfg, { entityTable: table });
+      const root = path.join(tmp, `resume-${recomputeBlocks}`);
+      const dirs: string[] = [];
+      const part1 = await t2.fit(data, {
+        steps: 2,
+        checkpointDir: root,
+        onCheckpoint: (e) => {
+          dirs.push(e.dir);
+        },
+      });
+      expect(dirs.length).toBe(1);
+      t2.dispose();
+      first.dispose();
 
-    const resumed = new KnowlGpt(mcfg, { seed: 999 }); // different init: everything must come from disk
-    const t3 = new GptTrainer(resumed, cfg, { entityTable: table });
-    await t3.restore(root);
-    expect(t3.step).toBe(2);
-    const part2 = await t3.fit(data);
-    expect([...part1.history, ...part2.history].map((m) => m.loss)).toEqual(losses1);
-    expect(values(resumed)).toEqual(values(straight));
-    t1.dispose();
-    t3.dispose();
-    straight.dispose();
-    resumed.dispose();
-  });
+      const resumed = new KnowlGpt(mcfg, { seed: 999 }); // different init: everything must come from disk
+      const t3 = new GptTrainer(resumed, cfg, { entityTable: table });
+      await t3.restore(root);
+      expect(t3.step).toBe(2);
+      const part2 = await t3.fit(data);
+      expect([...part1.history, ...part2.history].map((m) => m.loss)).toEqual(losses1);
+      expect(values(resumed)).toEqual(values(straight));
+      t1.dispose();
+      t3.dispose();
+      straight.dispose();
+      resumed.dispose();
+    },
+  );
 
   test('abort writes a checkpoint and resolves aborted; fit on that checkpointDir resumes exactly', async () => {
     const cfg = { learningRate: 5e-3, totalSteps: 5, warmupSteps: 1, batchSize: 3 };
@@ -288,14 +298,21 @@ describe('GptTrainer', () => {
     model.dispose();
   });
 
-  test('a training step leaks no tensors', async () => {
-    const model = new KnowlGpt({ preset: 'nano' });
-    const trainer = new GptTrainer(model, { batchSize: 2 }, { entityTable: table });
-    const batch = makeExamples(model.config, 2);
-    await expectNoLeakedTensors(() => trainer.trainStep(batch).then(() => null), 'trainStep');
-    const before = tf.memory().numTensors;
-    trainer.dispose();
-    model.dispose();
-    expect(tf.memory().numTensors).toBeLessThan(before);
-  });
+  test.each([0, 2])(
+    'a training step leaks no tensors (%i recomputed blocks)',
+    async (recomputeBlocks) => {
+      const model = new KnowlGpt({ preset: 'nano' });
+      const trainer = new GptTrainer(
+        model,
+        { batchSize: 2, recomputeBlocks },
+        { entityTable: table },
+      );
+      const batch = makeExamples(model.config, 2);
+      await expectNoLeakedTensors(() => trainer.trainStep(batch).then(() => null), 'trainStep');
+      const before = tf.memory().numTensors;
+      trainer.dispose();
+      model.dispose();
+      expect(tf.memory().numTensors).toBeLessThan(before);
+    },
+  );
 });
