@@ -7,7 +7,8 @@
  * model file are available, else beside the figures measured on the 2-core machine.
  *
  * Options: --batches 2,8,16 (micro-batches), --steps N (per micro-batch, default 2; the last one
- * is reported, the first builds the AdamW slots), --no-torch (skip the PyTorch peer).
+ * is reported, the first builds the AdamW slots), --recompute N (TrainConfig.recomputeBlocks,
+ * default 'auto'), --no-torch (skip the PyTorch peer).
  * PyTorch peer: ARTIST_TORCH_PEER=<torch_artist_base_step.py> SRC=<folder with EasyNLP's
  * modeling_artist_knowl.py> PYTHONPATH=<torch install> (see the repository's shared bench README).
  */
@@ -40,7 +41,7 @@ interface Row {
 }
 
 /** One micro-batch in this process: prints one JSON line. */
-async function child(batch: number, steps: number): Promise<void> {
+async function child(batch: number, steps: number, recompute: number | 'auto'): Promise<void> {
   const info = await initRuntime();
   const model = new KnowlGpt({ preset: 'artist-base', fusion: 'easynlp' }, { seed: 1 });
   const c = model.config;
@@ -63,7 +64,7 @@ async function child(batch: number, steps: number): Promise<void> {
   }));
   const trainer = new GptTrainer(
     model,
-    { batchSize: batch, learningRate: 4e-5, totalSteps: 100 },
+    { batchSize: batch, learningRate: 4e-5, totalSteps: 100, recomputeBlocks: recompute },
     { entityTable: table },
   );
   let last = { stepS: 0, cpuS: 0, loss: 0 };
@@ -86,7 +87,7 @@ async function child(batch: number, steps: number): Promise<void> {
 }
 
 /** Runs this file for one micro-batch in a child process. */
-function runChild(batch: number, steps: number): Row {
+function runChild(batch: number, steps: number, recompute: string): Row {
   const r = spawnSync(
     process.execPath,
     [
@@ -96,6 +97,8 @@ function runChild(batch: number, steps: number): Row {
       String(batch),
       '--steps',
       String(steps),
+      '--recompute',
+      recompute,
     ],
     { encoding: 'utf8', maxBuffer: 1 << 24 },
   );
@@ -151,7 +154,9 @@ async function torchPeer(
 async function main() {
   const childBatch = arg('--child');
   const steps = Number(arg('--steps') ?? 2);
-  if (childBatch) return child(Number(childBatch), steps);
+  const recompute = arg('--recompute') ?? 'auto';
+  if (childBatch)
+    return child(Number(childBatch), steps, recompute === 'auto' ? 'auto' : Number(recompute));
   const batches = (arg('--batches') ?? '2,8,16').split(',').map(Number);
   const withTorch = !process.argv.includes('--no-torch');
   console.log(
@@ -159,7 +164,7 @@ async function main() {
   );
   for (const batch of batches) {
     const load0 = os.loadavg()[0];
-    const r = runChild(batch, steps);
+    const r = runChild(batch, steps, recompute);
     if (batch === batches[0]) console.log(`runtime: ${r.runtime}`);
     const t = withTorch ? await torchPeer(batch) : null;
     const ref = t
