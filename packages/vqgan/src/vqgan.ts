@@ -58,6 +58,28 @@ export function isAuxWeight(name: string): boolean {
   return name.startsWith('loss.') || name.startsWith('trainer.');
 }
 
+/** Options of the inference passes (`encode`, `decode`, `reconstruct`). */
+export interface InferenceOptions {
+  /**
+   * Images run together (default `inferenceBatch(config, size)`: as many as keep one
+   * full-resolution activation under 48 MiB). Results do not depend on it; memory grows with it.
+   */
+  maxBatch?: number;
+}
+
+/** Bytes of one image's largest activation (full resolution, first level's channels) per slice. */
+const INFERENCE_SLICE_BYTES = 48 * 2 ** 20;
+
+/**
+ * Images per inference slice: as many as keep one full-resolution activation under 48 MiB
+ * (ARTIST-base at 256x256: 1; the demo's 32x32 models: dozens, so small models keep their batch
+ * speed).
+ */
+export function inferenceBatch(config: VqganConfig, size: number): number {
+  const perImage = size * size * config.ch * config.chMult[0] * 4;
+  return Math.max(1, Math.floor(INFERENCE_SLICE_BYTES / perImage));
+}
+
 export class Vqgan {
   readonly config: VqganConfig;
   readonly store: ParamStore;
@@ -112,6 +134,36 @@ export class Vqgan {
     return this.store.trainableVariables();
   }
 
+  /**
+   * Runs an inference pass over the batch in slices of at most `inferenceBatch` images and
+   * concatenates the results, so the memory of a pass does not grow with the batch: one 256x256
+   * image's full-resolution activation is already 32 MiB (ARTIST-base decodes 4 images in ~0.7 GB
+   * this way, about 1.6 GB in one piece).
+   */
+  private inSlices<T extends tf.Tensor>(
+    x: tf.Tensor,
+    imageSize: number,
+    options: InferenceOptions,
+    pass: (slice: tf.Tensor) => T,
+  ): T {
+    const b = x.shape[0];
+    const per = options.maxBatch ?? inferenceBatch(this.config, imageSize);
+    if (!Number.isInteger(per) || per < 1) {
+      throw new Error(`Vqgan: 'maxBatch' must be a positive integer, got ${per}`);
+    }
+    if (b <= per) return pass(x);
+    const parts: T[] = [];
+    try {
+      for (let i = 0; i < b; i += per) {
+        const n = Math.min(per, b - i);
+        parts.push(tf.tidy(() => pass(tf.slice(x, i, n))));
+      }
+      return tf.concat(parts, 0) as T;
+    } finally {
+      tf.dispose(parts);
+    }
+  }
+
   private checkAlive(): void {
     if (this.disposed) throw new Error('Vqgan: used after dispose()');
   }
@@ -127,11 +179,14 @@ export class Vqgan {
     return x;
   }
 
-  /** Encoder + quant_conv: continuous latents [b, h, w, embedDim] from [-1, 1] images. */
-  encodeLatents(x: tf.Tensor4D): tf.Tensor4D {
+  /**
+   * Encoder + quant_conv: continuous latents [b, h, w, embedDim] from [-1, 1] images.
+   * `release`: free each activation once the next exists (inference; not under a gradient).
+   */
+  encodeLatents(x: tf.Tensor4D, release = false): tf.Tensor4D {
     return tf.tidy(() =>
       conv1x1(
-        encoderForward(this.encoder, x, this.norm),
+        encoderForward(this.encoder, x, this.norm, release),
         this.quantConv.weight,
         this.quantConv.bias,
       ),
@@ -151,11 +206,13 @@ export class Vqgan {
   }
 
   /** Images (uint8 [0, 255] or float [-1, 1], NHWC) -> codes [b, h, w] int32, row-major grid. */
-  encode(images: ImageInput): tf.Tensor3D {
+  encode(images: ImageInput, options: InferenceOptions = {}): tf.Tensor3D {
     this.checkAlive();
     const x = this.input(images);
     try {
-      return tf.tidy(() => this.latentsToCodes(this.encodeLatents(x)));
+      return this.inSlices(x, x.shape[1], options, (xs) =>
+        tf.tidy(() => this.latentsToCodes(this.encodeLatents(xs as tf.Tensor4D, true))),
+      );
     } finally {
       x.dispose();
     }
@@ -191,18 +248,27 @@ export class Vqgan {
     });
   }
 
-  /** post_quant_conv + decoder: quantized latents -> images in about [-1, 1]. */
-  decodeLatents(zq: tf.Tensor4D): tf.Tensor4D {
+  /**
+   * post_quant_conv + decoder: quantized latents -> images in about [-1, 1].
+   * `release`: free each activation once the next exists (inference; not under a gradient).
+   */
+  decodeLatents(zq: tf.Tensor4D, release = false): tf.Tensor4D {
     return tf.tidy(() => {
       const z = conv1x1(zq, this.postQuantConv.weight, this.postQuantConv.bias);
-      return decoderHead(this.decoder, decoderTrunk(this.decoder, z, this.norm));
+      const h = decoderTrunk(this.decoder, z, this.norm, release);
+      if (release) z.dispose();
+      return decoderHead(this.decoder, h);
     });
   }
 
   /** Codes [b, h, w] (or flat [b, h*w]) int32 -> float images [b, H, W, 3] in about [-1, 1] (not clipped). */
-  decode(codes: tf.Tensor3D | tf.Tensor2D): tf.Tensor4D {
+  decode(codes: tf.Tensor3D | tf.Tensor2D, options: InferenceOptions = {}): tf.Tensor4D {
     this.checkAlive();
-    return tf.tidy(() => this.decodeLatents(this.codesToLatents(codes)));
+    // output side: code rows x the downsampling factor (a flat [b, h*w] grid is square)
+    const rows = codes.rank === 3 ? codes.shape[1] : Math.round(Math.sqrt(codes.shape[1]));
+    return this.inSlices(codes, rows * downsamplingFactor(this.config), options, (cs) =>
+      tf.tidy(() => this.decodeLatents(this.codesToLatents(cs as tf.Tensor3D), true)),
+    );
   }
 
   /**
@@ -264,12 +330,17 @@ export class Vqgan {
   }
 
   /** encode + decode. */
-  reconstruct(images: ImageInput): tf.Tensor4D {
+  reconstruct(images: ImageInput, options: InferenceOptions = {}): tf.Tensor4D {
     this.checkAlive();
     const x = this.input(images);
     try {
-      return tf.tidy(() =>
-        this.decodeLatents(this.codesToLatents(this.latentsToCodes(this.encodeLatents(x)))),
+      return this.inSlices(x, x.shape[1], options, (xs) =>
+        tf.tidy(() =>
+          this.decodeLatents(
+            this.codesToLatents(this.latentsToCodes(this.encodeLatents(xs as tf.Tensor4D, true))),
+            true,
+          ),
+        ),
       );
     } finally {
       x.dispose();
