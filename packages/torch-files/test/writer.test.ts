@@ -268,7 +268,7 @@ describe('in 64-byte I/O chunks (setIoChunkBytes), as files above 2 GiB are read
     expectTensorsEqual(sd.tensors, written);
     const big = sd.tensors.get('big.weight') as TorchTensor;
     expect(Buffer.from(big.toFloat32().buffer)).toEqual(
-      Buffer.from((written.get('big.weight')?.data as Float32Array).buffer),
+      Buffer.from(((written.get('big.weight') as WritableTensor).data as Float32Array).buffer),
     );
     sd.close();
   });
