@@ -30,17 +30,8 @@ import {
   saveGpt,
   validateGptConfig,
 } from '../src';
+import { arg, cpuSeconds, gib, peakRss } from './bench_args';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
-
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
 const load1 = () => os.loadavg()[0].toFixed(2);
 
 async function main(): Promise<void> {
@@ -115,7 +106,7 @@ async function main(): Promise<void> {
   console.log(
     `sampling batch 1, KV cache, top-k 100: ${done} tokens in ${wall.toFixed(1)} s = ${(done / wall).toFixed(2)} tokens/s ` +
       `(${(done / cpu).toFixed(2)} per CPU-s; prefill included), ` +
-      `peak RSS ${gib(process.resourceUsage().maxRSS * 1024)}; wasm/tfjs bytes ${gib(tf.memory().numBytes)}; load average ${load1()}`,
+      `peak RSS ${peakRss()}; wasm/tfjs bytes ${gib(tf.memory().numBytes)}; load average ${load1()}`,
   );
   model.dispose();
 }

@@ -20,18 +20,7 @@ import {
 } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { KnowlGpt, type PresetName } from '../src';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
-
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-const peakRss = () => gib(process.resourceUsage().maxRSS * 1024);
+import { arg, cpuSeconds, gib, peakRss } from './bench_args';
 
 function digests(named: { name: string; tensor: tf.Tensor }[]): Map<string, string> {
   const out = new Map<string, string>();
