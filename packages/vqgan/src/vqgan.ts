@@ -3,10 +3,16 @@
  * quant_conv, VectorQuantizer2, post_quant_conv, decoder) with taming's parameter names.
  */
 import fs from 'node:fs';
-import { readCheckpoint, writeCheckpoint } from '@artist-ts/core/checkpoint-files';
+import { openCheckpoint, writeCheckpoint } from '@artist-ts/core/checkpoint-files';
 import { Rng } from '@artist-ts/core/rng';
 import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
-import { matchWeights, WeightMismatchError, weightsMatch } from '@artist-ts/core/weight-match';
+import {
+  assertWeightsMatch,
+  matchWeights,
+  WeightMismatchError,
+  weightsMatch,
+} from '@artist-ts/core/weight-match';
+import { readStoredTensor } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { NormSpec } from './blocks';
 import {
@@ -38,6 +44,11 @@ export interface VqganCreateOptions {
   seed?: number | string;
   /** 'random' (PyTorch default init, as taming) or 'zeros' (fast; for loading weights). */
   init?: 'random' | 'zeros';
+  /**
+   * Loaded weights by name, taken as the variables' values without a copy (the caller still
+   * disposes them); parameters not in the map are initialised as `init` says.
+   */
+  weights?: ReadonlyMap<string, tf.Tensor>;
 }
 
 export type TrainForwardOutput = {
@@ -93,7 +104,7 @@ export class Vqgan {
   private constructor(config: VqganConfig, options: VqganCreateOptions) {
     this.config = config;
     const rng = new Rng(options.seed ?? 'vqgan-init');
-    this.store = new ParamStore('vqgan', rng, true, options.init === 'zeros');
+    this.store = new ParamStore('vqgan', rng, true, options.init === 'zeros', options.weights);
     const store = this.store;
     const table = vqganTable(config);
     for (const spec of table.specs) store.create(spec);
@@ -430,27 +441,41 @@ export class Vqgan {
   /** Loads a model saved by `save` (a checkpoint folder, or a root whose `latest` is followed). */
   static async load(pathOrRoot: string): Promise<Vqgan> {
     if (!fs.existsSync(pathOrRoot)) throw new Error(`Vqgan.load: '${pathOrRoot}' does not exist`);
-    const ckpt = await readCheckpoint(pathOrRoot);
-    const meta = ckpt.metadata;
-    if (meta.modelType !== VQGAN_MODEL_TYPE) {
-      throw new Error(
-        `${ckpt.dir}/model.json: userDefinedMetadata.modelType is '${String(meta.modelType)}', expected '${VQGAN_MODEL_TYPE}'`,
+    const reader = await openCheckpoint(pathOrRoot);
+    const weights = new Map<string, tf.Tensor>();
+    try {
+      const meta = reader.metadata;
+      if (meta.modelType !== VQGAN_MODEL_TYPE) {
+        throw new Error(
+          `${reader.dir}/model.json: userDefinedMetadata.modelType is '${String(meta.modelType)}', expected '${VQGAN_MODEL_TYPE}'`,
+        );
+      }
+      let config: VqganConfig;
+      try {
+        config = validateVqganConfig(meta.config as Partial<VqganConfig>);
+      } catch (e) {
+        throw new Error(`${reader.dir}/model.json: userDefinedMetadata.${(e as Error).message}`);
+      }
+      // Names and shapes first (nothing read yet), then each tensor straight into backend memory.
+      const stored = reader.weights.filter((t) => !isAuxWeight(t.name));
+      assertWeightsMatch(
+        `${reader.dir}/weights.bin`,
+        vqganTable(config).specs.map((p) => [p.name, p.shape] as const),
+        stored.map((t) => [t.name, t.shape] as const),
       );
+      for (const t of stored) {
+        if (t.dtype !== 'float32') {
+          throw new Error(
+            `${reader.dir}/weights.bin: weight '${t.name}' must be float32, got ${t.dtype}`,
+          );
+        }
+        weights.set(t.name, readStoredTensor(reader, t));
+      }
+      return new Vqgan(config, { init: 'zeros', weights });
+    } finally {
+      reader.close();
+      tf.dispose([...weights.values()]);
     }
-    let config: VqganConfig;
-    try {
-      config = validateVqganConfig(meta.config as Partial<VqganConfig>);
-    } catch (e) {
-      throw new Error(`${ckpt.dir}/model.json: userDefinedMetadata.${(e as Error).message}`);
-    }
-    const model = new Vqgan(config, { init: 'zeros' });
-    try {
-      model.assignWeights(ckpt.tensors, { source: `${ckpt.dir}/weights.bin` });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
   }
 
   dispose(): void {
