@@ -72,9 +72,9 @@ function levelParams(store: ParamStore, m: LevelModules): Level {
 }
 
 function midStages(c: StageChain, p: Mid, n: NormSpec, release: boolean): void {
-  c.then((h) => resBlock(p.block1, h, n, release))
-    .then((h) => attnBlock(p.attn1, h, n))
-    .then((h) => resBlock(p.block2, h, n, release));
+  c.run((h) => resBlock(p.block1, h, n, release))
+    .run((h) => attnBlock(p.attn1, h, n))
+    .run((h) => resBlock(p.block2, h, n, release));
 }
 
 /** The encoder's variables, bound by name along the table's level layout. */
@@ -106,7 +106,7 @@ class StageChain {
     this.release = release;
   }
 
-  then(stage: (h: tf.Tensor4D) => tf.Tensor4D): this {
+  run(stage: (h: tf.Tensor4D) => tf.Tensor4D): this {
     const next = stage(this.h);
     if (this.release && this.h !== this.input) this.h.dispose();
     this.h = next;
@@ -127,18 +127,18 @@ export function encoderForward(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const c = new StageChain(x, release);
-    c.then((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, H, W, ch]
+    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, H, W, ch]
     for (const level of p.down) {
       for (let j = 0; j < level.blocks.length; j++) {
-        c.then((h) => resBlock(level.blocks[j], h, n, release));
-        if (level.attns.length > 0) c.then((h) => attnBlock(level.attns[j], h, n));
+        c.run((h) => resBlock(level.blocks[j], h, n, release));
+        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n));
       }
       const resample = level.resample;
-      if (resample) c.then((h) => downsample(resample, h)); // [b, h/2, w/2, c]
+      if (resample) c.run((h) => downsample(resample, h)); // [b, h/2, w/2, c]
     }
     midStages(c, p.mid, n, release);
-    c.then((h) => groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps));
-    return c.then((h) => conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1)).value; // [b, H/f, W/f, zChannels]
+    c.run((h) => groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps));
+    return c.run((h) => conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1)).value; // [b, H/f, W/f, zChannels]
   });
 }
 
@@ -165,19 +165,18 @@ export function decoderTrunk(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const c = new StageChain(z, release);
-    c.then((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, h, w, c_top]
+    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, h, w, c_top]
     midStages(c, p.mid, n, release);
     for (let i = p.up.length - 1; i >= 0; i--) {
       const level = p.up[i];
       for (let j = 0; j < level.blocks.length; j++) {
-        c.then((h) => resBlock(level.blocks[j], h, n, release));
-        if (level.attns.length > 0) c.then((h) => attnBlock(level.attns[j], h, n));
+        c.run((h) => resBlock(level.blocks[j], h, n, release));
+        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n));
       }
       const resample = level.resample;
-      if (resample) c.then((h) => upsample(resample, h)); // [b, 2h, 2w, c]
+      if (resample) c.run((h) => upsample(resample, h)); // [b, 2h, 2w, c]
     }
-    return c.then((h) => groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps))
-      .value; // [b, H, W, ch]
+    return c.run((h) => groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps)).value; // [b, H, W, ch]
   });
 }
 
