@@ -7,6 +7,7 @@
       "target_name": "artist_native",
       "sources": [
         "src/native/addon_init.cc",
+        "src/native/bandwidth.cc",
         "src/native/napi_args.cc",
         "src/native/bind_adamw.cc",
         "src/native/bind_conv.cc",

@@ -19,6 +19,8 @@ module.exports = {
     ],
   },
   setupFiles: [path.join(__dirname, 'setup.js')],
+  // temporary folders made by a test file are removed after it (ARTIST_KEEP_TEST_TMP=1 keeps them)
+  setupFilesAfterEnv: [path.join(__dirname, 'temp_dirs.js')],
   reporters: ['default', path.join(__dirname, 'summary_reporter.js')],
   testTimeout: 120000,
 };

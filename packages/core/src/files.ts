@@ -30,13 +30,80 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Node moves at most 2 GiB - 1 bytes in one read or write call (and `readFile` refuses files above
+ * 2 GiB), so every large read and write here goes through {@link readFullySync} /
+ * {@link writeFully}, which split it into chunks of at most `ioChunkBytes()` bytes.
+ */
+export const MAX_IO_CHUNK_BYTES = 2 ** 31 - 1;
+
+let chunkBytes = 1 << 30;
+
+/** The current I/O chunk size (default 1 GiB). */
+export function ioChunkBytes(): number {
+  return chunkBytes;
+}
+
+/**
+ * Sets the I/O chunk size used by checkpoint files (and `@artist-ts/torch-files`); returns the
+ * previous value. Tests lower it (e.g. to 64 bytes) so small files exercise the multi-chunk paths.
+ */
+export function setIoChunkBytes(bytes: number): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > MAX_IO_CHUNK_BYTES) {
+    throw new Error(
+      `setIoChunkBytes: expected an integer in 1..${MAX_IO_CHUNK_BYTES}, got ${bytes}`,
+    );
+  }
+  const previous = chunkBytes;
+  chunkBytes = bytes;
+  return previous;
+}
+
+/**
+ * Reads `target.length` bytes at `position` of `fd` in chunks. Returns the bytes read: less than
+ * `target.length` only when the file ends first (the caller names the file and offset).
+ */
+export function readFullySync(fd: number, target: Uint8Array, position: number): number {
+  let done = 0;
+  while (done < target.length) {
+    const n = fs.readSync(
+      fd,
+      target,
+      done,
+      Math.min(chunkBytes, target.length - done),
+      position + done,
+    );
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+/** Writes all of `bytes` at `position` (default: the current file position) in chunks. */
+export async function writeFully(
+  handle: fs.promises.FileHandle,
+  bytes: Uint8Array,
+  position?: number,
+): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(
+      bytes,
+      done,
+      Math.min(chunkBytes, bytes.length - done),
+      position === undefined ? null : position + done,
+    );
+    done += bytesWritten;
+  }
+}
+
 /** Writes `data` to `target` atomically (temp file + fsync + rename + fsync of the folder). */
 export async function atomicWriteFile(target: string, data: string | Uint8Array): Promise<void> {
   await fs.promises.mkdir(path.dirname(target), { recursive: true });
   const tmp = tempSibling(target);
   const handle = await fs.promises.open(tmp, 'w');
   try {
-    await handle.writeFile(data);
+    await writeFully(handle, typeof data === 'string' ? Buffer.from(data) : data);
     await handle.sync();
   } finally {
     await handle.close();

@@ -7,7 +7,11 @@
 import { artist } from './generated/trainer_state';
 import type { RngState } from './rng';
 
-export const TRAINER_STATE_FORMAT_VERSION = 1;
+/**
+ * Version 1: optimizer slots inside the protobuf. Version 2: the protobuf holds none; they are in the
+ * checkpoint folder's optimizer.bin (model.json `optimizerManifest`), read by `readCheckpoint`.
+ */
+export const TRAINER_STATE_FORMAT_VERSION = 2;
 
 export type RawDType = 'float32' | 'int32' | 'bool';
 
@@ -78,12 +82,18 @@ export function rawTensorFromBytes(
   return { name, shape, dtype, data };
 }
 
-export function encodeTrainerState(state: TrainerState): Uint8Array {
+/** `formatVersion` 2 (writeCheckpoint) promises the slots are stored beside the protobuf. */
+export function encodeTrainerState(state: TrainerState, formatVersion = 1): Uint8Array {
+  if (formatVersion === 2 && state.optimizerSlots.length > 0) {
+    throw new Error(
+      'encodeTrainerState: format_version 2 keeps optimizer slots out of the protobuf',
+    );
+  }
   const rng: Record<string, artist.IRngState> = {};
   for (const [k, v] of Object.entries(state.rng))
     rng[k] = { algorithm: v.algorithm, words: v.words };
   const msg = artist.TrainerState.create({
-    formatVersion: TRAINER_STATE_FORMAT_VERSION,
+    formatVersion,
     step: state.step,
     epoch: state.epoch,
     hasBestMetric: state.bestMetric !== undefined,

@@ -12,6 +12,7 @@
  */
 
 import { Rng } from '@artist-ts/core/rng';
+import { assertWeightsMatch } from '@artist-ts/core/weight-match';
 import {
   linearSoftmaxCrossEntropy,
   recomputed,
@@ -90,6 +91,12 @@ export interface KnowlGptOptions {
   rng?: Rng;
   /** Create zero-filled weights without drawing random numbers (for loading checkpoints). */
   skipInit?: boolean;
+  /**
+   * Take these tensors as the weights (e.g. read from a checkpoint): each variable shares its
+   * tensor's memory (no copy, no initial values made); every name and shape must match (else a
+   * WeightMismatchError naming `source`). The caller still disposes its tensors.
+   */
+  weights?: { tensors: Record<string, tf.Tensor>; source: string };
 }
 
 /** The knowledge-fused GPT. Owns its variables: call `dispose()`. */
@@ -108,7 +115,24 @@ export class KnowlGpt {
     const rng = options.rng ?? new Rng(options.seed ?? 'gpt-knowl/init');
     const id = modelCounter++;
     this.variables = {};
-    for (const s of parameterSpecs(this.config)) {
+    const specs = parameterSpecs(this.config);
+    const given = options.weights;
+    if (given) {
+      assertWeightsMatch(
+        given.source,
+        specs.map((s) => [s.name, s.shape] as const),
+        Object.entries(given.tensors).map(([name, t]) => [name, t.shape] as const),
+      );
+      for (const s of specs) {
+        const t = given.tensors[s.name];
+        if (t.dtype !== 'float32') {
+          throw new Error(`${given.source}: weight '${s.name}' is ${t.dtype}, expected float32`);
+        }
+        this.variables[s.name] = tf.variable(t, true, `gpt_knowl_${id}/${s.name}`);
+      }
+      return;
+    }
+    for (const s of specs) {
       const data = new Float32Array(prod(s.shape));
       if (s.init === 'normal' && !options.skipInit) rng.fillNormal(data, 0, this.config.initStd);
       else if (s.init === 'ones') data.fill(1);

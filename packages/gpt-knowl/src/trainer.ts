@@ -636,14 +636,7 @@ export async function loadGpt(
       );
     }
     const config = validateGptConfig({ ...stored, ...overrides }, `${ck.dir} gptConfig`);
-    const model = new KnowlGpt(config, { skipInit: true });
-    try {
-      assignWeights(model.variables, ck.weights, { source: ck.dir });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return new KnowlGpt(config, { weights: { tensors: ck.weights, source: ck.dir } });
   } finally {
     tf.dispose(Object.values(ck.weights));
   }

@@ -287,6 +287,22 @@ describe('GptTrainer', () => {
     model.dispose();
   });
 
+  test('loadGpt shares the loaded tensors (no leak) and names a checkpoint of another shape', async () => {
+    const model = new KnowlGpt({ preset: 'nano' }, { seed: 12 });
+    const saved = await saveGpt(model, path.join(tmp, 'share'));
+    await expectNoLeakedTensors(async () => {
+      const loaded = await loadGpt(saved);
+      expect(values(loaded)).toEqual(values(model));
+      loaded.dispose();
+    }, 'loadGpt');
+    await expectNoLeakedTensors(async () => {
+      await expect(loadGpt(saved, { nLayer: 3 })).rejects.toThrow(
+        new RegExp(`^${saved}: [\\s\\S]*missing[^\\n]*blocks\\.2\\.ln1\\.weight`),
+      );
+    }, 'loadGpt of another shape');
+    model.dispose();
+  });
+
   test('restore rejects a checkpoint of another shape, naming the tensors', async () => {
     const model = new KnowlGpt({ preset: 'nano' });
     const saved = await saveGpt(model, path.join(tmp, 'shape'));

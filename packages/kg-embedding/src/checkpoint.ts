@@ -11,6 +11,7 @@ import path from 'node:path';
 import {
   MODEL_JSON,
   type ModelJson,
+  openCheckpoint,
   resolveCheckpointDir,
   TRAINER_STATE_PB,
   writeCheckpoint,
@@ -160,6 +161,15 @@ export async function openTransECheckpoint(
   }
   const statePath = path.join(dir, TRAINER_STATE_PB);
   const state = decodeTrainerState(await fs.promises.readFile(statePath), statePath);
+  if (model.optimizerManifest) {
+    // The optimizer slots live in optimizer.bin (core checkpoint format 2).
+    const reader = await openCheckpoint(dir);
+    try {
+      state.optimizerSlots = reader.slots.map((t) => reader.read(t));
+    } finally {
+      reader.close();
+    }
+  }
   const saved = state.config as Partial<TransEConfig> | undefined;
   if (!saved)
     throw new Error(`${dir}: trainer_state.pb has no config; not a kg-embedding checkpoint`);

@@ -40,6 +40,8 @@ export interface NativeAddon {
   useGemm(kind: GemmChoice): string;
   /** Jobs of at least `work` multiply-adds are split across the pool, smaller ones run inline. */
   setParallelThreshold(work: number): number;
+  /** Best read bandwidth (GB/s) of `reps` passes over a `bytes` buffer with the pool's threads. */
+  memoryReadBandwidth?(bytes: number, reps: number): number;
   /** lse[i] = logsumexp(logits[i, :]), loss[i] = lse[i] - logits[i, labels[i]]; RangeError on a bad label. */
   sparseXentForward(
     logits: Float32Array,
@@ -387,6 +389,20 @@ export function setBlasThreads(n: number): number | null {
   }
   const addon = getNativeAddon();
   return addon ? addon.setThreads(n) : null;
+}
+
+/**
+ * This machine's memory read bandwidth in GB/s (best of `reps` passes over a buffer of `bytes`,
+ * default 1 GiB: far larger than any cache), read by the addon's pool threads: the ceiling of
+ * bandwidth-bound work such as decoding one token at a time. Null without the addon (or with an
+ * addon built before it existed).
+ */
+export function memoryReadBandwidth(bytes = 2 ** 30, reps = 3): number | null {
+  if (!Number.isInteger(bytes) || bytes < 4096) {
+    throw new RangeError(`memoryReadBandwidth: bytes must be an integer >= 4096, got ${bytes}`);
+  }
+  const addon = getNativeAddon();
+  return addon?.memoryReadBandwidth ? addon.memoryReadBandwidth(bytes, reps) : null;
 }
 
 /**

@@ -7,6 +7,7 @@ export {
   DISABLE_NATIVE_ENV,
   GEMM_ENV,
   type GemmChoice,
+  memoryReadBandwidth,
   NATIVE_ADDON_ENV,
   type NativeAvailability,
   nativeAvailable,

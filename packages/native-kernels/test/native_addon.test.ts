@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { blasInfo, nativeAvailable, setBlasThreads } from '../src';
+import { blasInfo, memoryReadBandwidth, nativeAvailable, setBlasThreads } from '../src';
 import { getNativeAddon } from '../src/addon';
 
 const avail = nativeAvailable();
@@ -65,6 +65,13 @@ describeNative('native addon', () => {
       expect(setBlasThreads(1)).toBe(1);
       expect(blasInfo()!.threads).toBe(1);
     }
+  });
+
+  it('measures the memory read bandwidth and rejects a bad size', () => {
+    const gbps = memoryReadBandwidth(1 << 22, 2)!;
+    expect(Number.isFinite(gbps) && gbps > 0).toBe(true);
+    expect(() => memoryReadBandwidth(100)).toThrow(/bytes must be an integer >= 4096/);
+    expect(() => addon.memoryReadBandwidth!(1 << 20, 0)).toThrow(/reps in \[1, 100\]/);
   });
 
   it('computes a hand-checked batched GEMM with broadcast offsets', () => {

@@ -4,8 +4,11 @@
  */
 
 import {
+  type CheckpointReader,
+  type DeferredTensor,
   type LoadedCheckpoint,
-  readCheckpoint,
+  openCheckpoint,
+  type StoredTensor,
   type WriteCheckpointOptions,
   writeCheckpoint,
 } from '@artist-ts/core/checkpoint-files';
@@ -44,11 +47,16 @@ export interface SaveCheckpointInput {
   metadata?: Record<string, unknown>;
 }
 
-export async function tensorToRaw(name: string, t: tf.Tensor): Promise<RawTensor> {
+function checkpointDtype(name: string, t: tf.Tensor): RawDType {
   const dtype = t.dtype;
   if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') {
     throw new Error(`tensor '${name}': dtype '${dtype}' cannot be checkpointed`);
   }
+  return dtype;
+}
+
+export async function tensorToRaw(name: string, t: tf.Tensor): Promise<RawTensor> {
+  const dtype = checkpointDtype(name, t);
   const values = await t.data();
   const data =
     dtype === 'float32'
@@ -56,44 +64,94 @@ export async function tensorToRaw(name: string, t: tf.Tensor): Promise<RawTensor
       : dtype === 'int32'
         ? Int32Array.from(values as Int32Array)
         : Uint8Array.from(values as Uint8Array);
-  return { name, shape: t.shape.slice(), dtype: dtype as RawDType, data };
+  return { name, shape: t.shape.slice(), dtype, data };
+}
+
+/** A tensor read back from the backend only when the checkpoint writer reaches it. */
+function deferredOf(name: string, t: tf.Tensor): DeferredTensor {
+  const dtype = checkpointDtype(name, t);
+  return {
+    name,
+    shape: t.shape.slice(),
+    dtype,
+    values: async () => (await t.data()) as RawTensor['data'],
+  };
 }
 
 export function rawToTensor(raw: RawTensor): tf.Tensor {
   return tf.tensor(raw.data, raw.shape, raw.dtype);
 }
 
-/** Saves weights, optimizer slots and trainer state as a new step folder under `root`. */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: string): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): ArrayBufferView;
+  disposeData(id: unknown): boolean;
+}
+
+/**
+ * A stored tensor as a tfjs tensor, its bytes read once: on wasm straight into the tensor's heap
+ * memory (no JS copy; the heap cannot grow during the synchronous read), elsewhere into a typed
+ * array the backend takes.
+ */
+export function readStoredTensor(reader: CheckpointReader, stored: StoredTensor): tf.Tensor {
+  const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
+  if (tf.getBackend() !== 'wasm' || !backend.makeOutput || !backend.typedArrayFromHeap) {
+    return rawToTensor(reader.read(stored));
+  }
+  const wasm = backend as WasmBackendLike;
+  const info = wasm.makeOutput(stored.shape.slice(), stored.dtype);
+  try {
+    const view = wasm.typedArrayFromHeap(info);
+    reader.readInto(stored, new Uint8Array(view.buffer, view.byteOffset, stored.byteLength));
+  } catch (err) {
+    wasm.disposeData(info.dataId);
+    throw err;
+  }
+  return tf.engine().makeTensorFromTensorInfo(info, tf.backend());
+}
+
+/**
+ * Saves weights, optimizer slots and trainer state as a new step folder under `root`. Each tensor is
+ * read back from the backend only when it is written, so no whole copy of the state is made.
+ */
 export async function saveCheckpoint(
   root: string,
   input: SaveCheckpointInput,
   options: WriteCheckpointOptions = {},
 ): Promise<string> {
-  const tensors: RawTensor[] = [];
-  for (const [name, t] of Object.entries(input.weights)) tensors.push(await tensorToRaw(name, t));
-  const slots: RawTensor[] = [];
+  const tensors = Object.entries(input.weights).map(([name, t]) => deferredOf(name, t));
+  const slots: DeferredTensor[] = [];
   let optimizerName = input.state?.optimizerName ?? '';
-  if (input.optimizer) {
-    const named = await input.optimizer.getWeights();
-    for (const nt of named) slots.push(await tensorToRaw(nt.name, nt.tensor));
-    // tf.Optimizer hands out its own variables (and a fresh iterations scalar); tensors that are not
-    // variables are copies made for us: dispose them.
-    tf.dispose(named.map((nt) => nt.tensor).filter((t) => !(t instanceof tf.Variable)));
-    optimizerName =
-      input.optimizer.name ?? input.optimizer.getClassName?.() ?? (optimizerName || 'optimizer');
+  // tf.Optimizer hands out its own variables (and a fresh iterations scalar); tensors that are not
+  // variables are copies made for us: disposed once written.
+  const copies: tf.Tensor[] = [];
+  try {
+    if (input.optimizer) {
+      const named = await input.optimizer.getWeights();
+      copies.push(...named.map((nt) => nt.tensor).filter((t) => !(t instanceof tf.Variable)));
+      for (const nt of named) slots.push(deferredOf(nt.name, nt.tensor));
+      optimizerName =
+        input.optimizer.name ?? input.optimizer.getClassName?.() ?? (optimizerName || 'optimizer');
+    }
+    if (input.optimizerSlots) {
+      for (const [name, t] of Object.entries(input.optimizerSlots)) slots.push(deferredOf(name, t));
+      if (!optimizerName) optimizerName = 'optimizer';
+    }
+    const state: TrainerState = {
+      ...emptyTrainerState(),
+      ...input.state,
+      optimizerName,
+      optimizerSlots: [],
+    };
+    const optimizerSlots = slots.length > 0 ? slots : (input.state?.optimizerSlots ?? []);
+    return await writeCheckpoint(
+      root,
+      { tensors, state, optimizerSlots, metadata: input.metadata },
+      options,
+    );
+  } finally {
+    tf.dispose(copies);
   }
-  if (input.optimizerSlots) {
-    for (const [name, t] of Object.entries(input.optimizerSlots))
-      slots.push(await tensorToRaw(name, t));
-    if (!optimizerName) optimizerName = 'optimizer';
-  }
-  const state: TrainerState = {
-    ...emptyTrainerState(),
-    ...input.state,
-    optimizerName,
-    optimizerSlots: slots.length > 0 ? slots : (input.state?.optimizerSlots ?? []),
-  };
-  return writeCheckpoint(root, { tensors, state, metadata: input.metadata }, options);
 }
 
 export interface LoadedTensorCheckpoint extends Omit<LoadedCheckpoint, 'tensors'> {
@@ -101,11 +159,24 @@ export interface LoadedTensorCheckpoint extends Omit<LoadedCheckpoint, 'tensors'
   weights: NamedTensors;
 }
 
+/**
+ * Loads weights as tensors (each read from disk straight into backend memory, see
+ * readStoredTensor) and the trainer state with its optimizer slots.
+ */
 export async function loadCheckpoint(p: string): Promise<LoadedTensorCheckpoint> {
-  const ck = await readCheckpoint(p);
+  const reader = await openCheckpoint(p);
   const weights: NamedTensors = {};
-  for (const raw of ck.tensors) weights[raw.name] = rawToTensor(raw);
-  return { dir: ck.dir, weights, state: ck.state, metadata: ck.metadata };
+  try {
+    for (const stored of reader.weights) weights[stored.name] = readStoredTensor(reader, stored);
+    const state = reader.state;
+    if (reader.slots.length > 0) state.optimizerSlots = reader.slots.map((t) => reader.read(t));
+    return { dir: reader.dir, weights, state, metadata: reader.metadata };
+  } catch (err) {
+    tf.dispose(Object.values(weights));
+    throw err;
+  } finally {
+    reader.close();
+  }
 }
 
 export interface AssignWeightsOptions {

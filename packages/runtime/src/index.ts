@@ -34,6 +34,7 @@ export {
   type NamedTensors,
   type OptimizerLike,
   rawToTensor,
+  readStoredTensor,
   restoreOptimizer,
   type SaveCheckpointInput,
   saveCheckpoint,

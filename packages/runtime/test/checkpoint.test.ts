@@ -7,6 +7,7 @@ import {
   resolveCheckpointDir,
   writeCheckpoint,
 } from '@artist-ts/core/checkpoint-files';
+import { setIoChunkBytes } from '@artist-ts/core/files';
 import { Rng } from '@artist-ts/core/rng';
 import {
   decodeTrainerState,
@@ -235,7 +236,7 @@ describe('checkpoints', () => {
     });
     fs.writeFileSync(path.join(ckDir, 'weights.bin'), Buffer.alloc(8));
     await expect(readCheckpoint(dir)).rejects.toThrow(
-      /model\.json: weightsManifest\[0\]\.weights\[0\] \('w'\) needs bytes 0\.\.16/,
+      /weights\.bin: truncated: the file ends at byte 8, but weightsManifest\[0\]\.weights\[0\] \('w'\) of .*model\.json needs bytes 0\.\.16/,
     );
   });
 
@@ -277,5 +278,47 @@ describe('checkpoints', () => {
     }, 'checkpoint round trip');
     tf.dispose([x, y, ...Object.values(v)]);
     opt.dispose();
+  });
+});
+
+describe.each(['cpu', 'wasm'] as const)('loadCheckpoint on %s in 64-byte I/O chunks', (backend) => {
+  let previous = 0;
+  beforeAll(async () => {
+    const info = await initRuntime({ backend });
+    expect(info.backend).toBe(backend);
+    previous = setIoChunkBytes(64);
+  });
+  afterAll(async () => {
+    setIoChunkBytes(previous);
+    await initRuntime({ backend: 'cpu' });
+  });
+
+  it('reads every dtype straight into tensors, bit for bit, leaking nothing', async () => {
+    const dir = tmpDir();
+    const rng = new Rng(11);
+    const raw = [
+      {
+        name: 'f',
+        shape: [5, 7],
+        dtype: 'float32' as const,
+        data: rng.fillNormal(new Float32Array(35)),
+      },
+      { name: 'i', shape: [3], dtype: 'int32' as const, data: Int32Array.of(-7, 0, 2 ** 31 - 1) },
+      { name: 'b', shape: [2, 3], dtype: 'bool' as const, data: Uint8Array.of(1, 0, 1, 1, 0, 0) },
+      { name: 'e', shape: [0], dtype: 'float32' as const, data: new Float32Array(0) },
+    ];
+    await writeCheckpoint(dir, { tensors: raw });
+    await expectNoLeakedTensors(async () => {
+      const loaded = await loadCheckpoint(dir);
+      for (const r of raw) {
+        const t = loaded.weights[r.name];
+        expect([t.shape, t.dtype]).toEqual([r.shape, r.dtype]);
+        const got = await t.data();
+        expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength)).toEqual(
+          Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+        );
+      }
+      tf.dispose(Object.values(loaded.weights));
+    }, `loadCheckpoint on ${backend}`);
   });
 });

@@ -1,5 +1,10 @@
-/** Random-access bytes: a file read on demand (checkpoints can be GBs) or an in-memory buffer. */
+/**
+ * Random-access bytes: a file read on demand (checkpoints can be GBs) or an in-memory buffer. File
+ * reads go through `@artist-ts/core/files` readFullySync: at most `ioChunkBytes()` bytes per call
+ * (Node refuses one read above 2 GiB), so a storage of any size reads.
+ */
 import * as fs from 'node:fs';
+import { readFullySync } from '@artist-ts/core/files';
 import { TorchFileError } from './errors';
 
 export interface ByteSource {
@@ -55,18 +60,16 @@ export class FileSource implements ByteSource {
   read(offset: number, length: number): Uint8Array {
     checkRange(this, offset, length);
     if (this.fd === null) throw new TorchFileError('read after close', { file: this.name });
-    const out = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const n = fs.readSync(this.fd, out, done, length - done, offset + done);
-      if (n === 0)
-        throw new TorchFileError('unexpected end of file', {
-          file: this.name,
-          offset: offset + done,
-        });
-      done += n;
+    // Not a pooled Buffer: a plain array of exactly `length` bytes, read in bounded chunks.
+    const out = new Uint8Array(length);
+    const done = readFullySync(this.fd, out, offset);
+    if (done < length) {
+      throw new TorchFileError('unexpected end of file', {
+        file: this.name,
+        offset: offset + done,
+      });
     }
-    return new Uint8Array(out.buffer, out.byteOffset, length);
+    return out;
   }
   close(): void {
     if (this.fd !== null) fs.closeSync(this.fd);

@@ -1,12 +1,13 @@
 /**
  * A streaming, atomic file write: bytes go to a temporary sibling (small writes buffered, earlier
  * bytes patchable in place), which is fsynced and renamed over the target only when everything was
- * written. On any error the temporary file is removed and the target is untouched.
+ * written. On any error the temporary file is removed and the target is untouched. Writes move at
+ * most `ioChunkBytes()` bytes per call (`@artist-ts/core/files`), so chunks of any size are accepted.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir } from '@artist-ts/core/files';
+import { fsyncDir, writeFully } from '@artist-ts/core/files';
 
 export interface ByteSink {
   /** Bytes written so far (the offset of the next write). */
@@ -25,25 +26,17 @@ class FileSink implements ByteSink {
 
   constructor(private readonly handle: fs.promises.FileHandle) {}
 
-  private async writeFully(bytes: Uint8Array, at: number): Promise<void> {
-    let done = 0;
-    while (done < bytes.length) {
-      const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, at + done);
-      done += bytesWritten;
-    }
-  }
-
   async flush(): Promise<void> {
     if (this.buffered === 0) return;
     const n = this.buffered;
     this.buffered = 0;
-    await this.writeFully(this.buffer.subarray(0, n), this.position - n);
+    await writeFully(this.handle, this.buffer.subarray(0, n), this.position - n);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
     if (this.buffered + bytes.length > BUFFER_BYTES) await this.flush();
     if (bytes.length >= BUFFER_BYTES) {
-      await this.writeFully(bytes, this.position);
+      await writeFully(this.handle, bytes, this.position);
     } else {
       this.buffer.set(bytes, this.buffered);
       this.buffered += bytes.length;
@@ -58,7 +51,7 @@ class FileSink implements ByteSink {
       );
     }
     await this.flush();
-    await this.writeFully(bytes, position);
+    await writeFully(this.handle, bytes, position);
   }
 }
 

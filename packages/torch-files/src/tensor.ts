@@ -3,6 +3,7 @@
  * whose bytes are read only when the tensor is materialised (one tensor at a time, so a converter
  * never holds a whole multi-GB file in memory).
  */
+import { ioChunkBytes } from '@artist-ts/core/files';
 import { TorchFileError } from './errors';
 import { halfToFloat } from './half';
 
@@ -47,6 +48,9 @@ export interface TorchStorage {
   /** `byteLength` bytes at `byteOffset` of the storage. */
   readBytes(byteOffset: number, byteLength: number): Uint8Array;
 }
+
+/** Largest byte block read and decoded at once when materialising a contiguous tensor. */
+const DECODE_BLOCK_BYTES = 1 << 24;
 
 let halfTable: Float32Array | null = null;
 
@@ -237,8 +241,17 @@ export class TorchTensor {
     if (this.numel === 0) return make(0);
     const size = DTYPE_SIZE[this.dtype];
     const [first, end] = this.span();
+    if (this.isContiguous()) {
+      // Block by block: a storage of several GiB is never held whole beside its decoded values.
+      const out = make(this.numel);
+      const block = Math.max(1, Math.floor(Math.min(ioChunkBytes(), DECODE_BLOCK_BYTES) / size));
+      for (let i = 0; i < this.numel; i += block) {
+        const n = Math.min(block, this.numel - i);
+        out.set(decode(this.storage.readBytes((first + i) * size, n * size), n), i);
+      }
+      return out;
+    }
     const raw = decode(this.storage.readBytes(first * size, (end - first) * size), end - first);
-    if (this.isContiguous()) return raw;
     const out = make(this.numel);
     const rank = this.shape.length;
     const idx = new Array<number>(rank).fill(0);

@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { setIoChunkBytes } from '@artist-ts/core/files';
 import {
   DTYPE_SIZE,
   encodeSafetensors,
   encodeTorchFile,
+  isFloatDType,
   loadStateDict,
   PyDict,
   PyTuple,
@@ -223,5 +225,98 @@ describe('writeSafetensors', () => {
     const sd = loadStateDict(file);
     expectTensorsEqual(sd.tensors, stateDict());
     sd.close();
+  });
+});
+
+describe('in 64-byte I/O chunks (setIoChunkBytes), as files above 2 GiB are read and written', () => {
+  let previous = 0;
+  beforeAll(() => {
+    previous = setIoChunkBytes(64);
+  });
+  afterAll(() => {
+    setIoChunkBytes(previous);
+  });
+
+  const bytesOfChunk = new Uint8Array(
+    Float32Array.from({ length: 1001 }, (_, i) => i - 500).buffer,
+  );
+
+  /** Odd sizes so chunk and block boundaries fall inside elements; one tensor given as one chunk. */
+  function bigDict(): Map<string, WritableTensor> {
+    const w = Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 1e3);
+    const h = Float32Array.from({ length: 77 }, (_, i) => i / 7);
+    const sd = stateDict();
+    sd.set('big.weight', new WritableTensor({ dtype: 'float32', shape: [7, 143], data: w }));
+    sd.set('half', new WritableTensor({ dtype: 'float16', shape: [77], data: h }));
+    sd.set(
+      'one.chunk',
+      new WritableTensor({ dtype: 'float32', shape: [1001], data: [bytesOfChunk] }),
+    );
+    return sd;
+  }
+
+  it('writes the bytes the in-memory encoder makes and reads them back bit for bit', async () => {
+    const file = path.join(tmp, 'chunked.pt');
+    const written = bigDict();
+    await writeTorchFile(file, written);
+    expect(fs.readFileSync(file).equals(Buffer.from(await encodeTorchFile(bigDict())))).toBe(true);
+    const sd = loadStateDict(file);
+    const chunk = sd.tensors.get('one.chunk') as TorchTensor;
+    expect(storedBytes(chunk)).toEqual(Buffer.from(bytesOfChunk));
+    sd.tensors.delete('one.chunk');
+    written.delete('one.chunk');
+    expectTensorsEqual(sd.tensors, written);
+    const big = sd.tensors.get('big.weight') as TorchTensor;
+    expect(Buffer.from(big.toFloat32().buffer)).toEqual(
+      Buffer.from(((written.get('big.weight') as WritableTensor).data as Float32Array).buffer),
+    );
+    sd.close();
+  });
+
+  it('decodes views and every dtype of the legacy and zip fixtures as with 1 GiB chunks', () => {
+    for (const name of ['dtypes_views.pt', 'dtypes_views_legacy.pt']) {
+      const chunked = loadStateDict(fx(name));
+      const at = setIoChunkBytes(previous);
+      const whole = loadStateDict(fx(name));
+      setIoChunkBytes(at);
+      for (const [k, t] of whole.tensors) {
+        const c = chunked.tensors.get(k) as TorchTensor;
+        if (isFloatDType(t.dtype)) expect(c.toFloat32()).toEqual(t.toFloat32());
+        else expect(c.toInt32()).toEqual(t.toInt32());
+      }
+      chunked.close();
+      whole.close();
+    }
+  });
+
+  it('a file cut short is reported with the file and the byte offset', async () => {
+    const file = path.join(tmp, 'cut.pt');
+    await writeTorchFile(file, bigDict());
+    const sd = loadStateDict(file);
+    const big = sd.tensors.get('big.weight') as TorchTensor;
+    const start = big.storageOffset * 4 + 100; // inside big.weight's storage
+    // Where big.weight's data starts in the file (its first 64 bytes are unique there).
+    const dataAt = fs.readFileSync(file).indexOf(Buffer.from(big.storage.readBytes(0, 64)));
+    fs.truncateSync(file, dataAt + start);
+    expect(() => big.toFloat32()).toThrow(
+      `${file}: byte ${dataAt + start}: unexpected end of file`,
+    );
+    sd.close();
+    const st = path.join(tmp, 'cut.safetensors');
+    const entries = [...stateDict()].map(([name, t]) => ({
+      name,
+      dtype: t.dtype,
+      shape: t.shape,
+      data: t.data as TensorSpec['data'],
+    }));
+    await writeSafetensors(st, entries);
+    const size = fs.statSync(st).size;
+    fs.truncateSync(st, size - 10);
+    // safetensors: refused before reading, naming the tensor whose bytes run past the end.
+    expect(() => loadStateDict(st)).toThrow(
+      new RegExp(
+        `^${st}: f16\\.data_offsets: data_offsets \\[\\d+, \\d+\\] run past the \\d+ data bytes`,
+      ),
+    );
   });
 });

@@ -36,13 +36,26 @@ export function resBlockParams(store: ParamStore, name: string): ResBlockParams 
 
 const PAD1 = [1, 1, 1, 1] as const;
 
-/** GN -> swish -> conv3x3 -> GN -> swish -> conv3x3, plus the (1x1) skip. Dropout is 0 in taming. */
-export function resBlock(p: ResBlockParams, x: tf.Tensor4D, n: NormSpec): tf.Tensor4D {
+/**
+ * GN -> swish -> conv3x3 -> GN -> swish -> conv3x3, plus the (1x1) skip. Dropout is 0 in taming.
+ * `release` (inference only): each intermediate is freed as soon as the next exists, so a block
+ * at 256x256 holds about two activations at a time instead of four.
+ */
+export function resBlock(
+  p: ResBlockParams,
+  x: tf.Tensor4D,
+  n: NormSpec,
+  release = false,
+): tf.Tensor4D {
   return tf.tidy(() => {
+    const step = (prev: tf.Tensor4D, next: tf.Tensor4D) => {
+      if (release) prev.dispose();
+      return next;
+    };
     let h = groupNormSwish(x, p.norm1.weight, p.norm1.bias, n.groups, n.eps); // [b, h, w, cin]
-    h = conv2d(h, p.conv1.weight, p.conv1.bias, 1, PAD1); // [b, h, w, cout]
-    h = groupNormSwish(h, p.norm2.weight, p.norm2.bias, n.groups, n.eps);
-    h = conv2d(h, p.conv2.weight, p.conv2.bias, 1, PAD1); // [b, h, w, cout]
+    h = step(h, conv2d(h, p.conv1.weight, p.conv1.bias, 1, PAD1)); // [b, h, w, cout]
+    h = step(h, groupNormSwish(h, p.norm2.weight, p.norm2.bias, n.groups, n.eps));
+    h = step(h, conv2d(h, p.conv2.weight, p.conv2.bias, 1, PAD1)); // [b, h, w, cout]
     const skip = p.ninShortcut ? conv1x1(x, p.ninShortcut.weight, p.ninShortcut.bias) : x;
     return tf.add(skip, h);
   });

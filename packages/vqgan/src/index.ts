@@ -87,6 +87,8 @@ export {
   VqganTrainer,
 } from './trainer';
 export {
+  type InferenceOptions,
+  inferenceBatch,
   isAuxWeight,
   type TrainForwardOutput,
   VQGAN_MODEL_TYPE,

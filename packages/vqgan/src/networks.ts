@@ -71,8 +71,10 @@ function levelParams(store: ParamStore, m: LevelModules): Level {
   };
 }
 
-function mid(p: Mid, x: tf.Tensor4D, n: NormSpec): tf.Tensor4D {
-  return resBlock(p.block2, attnBlock(p.attn1, resBlock(p.block1, x, n), n), n);
+function midStages(c: StageChain, p: Mid, n: NormSpec, release: boolean): void {
+  c.run((h) => resBlock(p.block1, h, n, release))
+    .run((h) => attnBlock(p.attn1, h, n))
+    .run((h) => resBlock(p.block2, h, n, release));
 }
 
 /** The encoder's variables, bound by name along the table's level layout. */
@@ -86,19 +88,57 @@ export function encoderParams(store: ParamStore, modules: VqganModules): Encoder
   };
 }
 
-export function encoderForward(p: EncoderParams, x: tf.Tensor4D, n: NormSpec): tf.Tensor4D {
+/**
+ * A chain of stages whose intermediate activations can be freed as soon as the next one exists.
+ * At inference (`release`), each stage's input is disposed once its output is computed (never the
+ * chain's own input, which the caller owns), so about one full-resolution activation is alive
+ * besides the running stage's own: a 256x256 decode of 4 images holds ~0.5 GB instead of every
+ * level's outputs. Training keeps them all (the gradient tape needs them).
+ */
+class StageChain {
+  private h: tf.Tensor4D;
+  private readonly input: tf.Tensor4D;
+  private readonly release: boolean;
+
+  constructor(input: tf.Tensor4D, release: boolean) {
+    this.h = input;
+    this.input = input;
+    this.release = release;
+  }
+
+  run(stage: (h: tf.Tensor4D) => tf.Tensor4D): this {
+    const next = stage(this.h);
+    if (this.release && this.h !== this.input) this.h.dispose();
+    this.h = next;
+    return this;
+  }
+
+  get value(): tf.Tensor4D {
+    return this.h;
+  }
+}
+
+/** `release`: free intermediate activations as the pass goes (inference only, see StageChain). */
+export function encoderForward(
+  p: EncoderParams,
+  x: tf.Tensor4D,
+  n: NormSpec,
+  release = false,
+): tf.Tensor4D {
   return tf.tidy(() => {
-    let h = conv2d(x, p.convIn.weight, p.convIn.bias, 1, PAD1); // [b, H, W, ch]
+    const c = new StageChain(x, release);
+    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, H, W, ch]
     for (const level of p.down) {
       for (let j = 0; j < level.blocks.length; j++) {
-        h = resBlock(level.blocks[j], h, n);
-        if (level.attns.length > 0) h = attnBlock(level.attns[j], h, n);
+        c.run((h) => resBlock(level.blocks[j], h, n, release));
+        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n));
       }
-      if (level.resample) h = downsample(level.resample, h); // [b, h/2, w/2, c]
+      const resample = level.resample;
+      if (resample) c.run((h) => downsample(resample, h)); // [b, h/2, w/2, c]
     }
-    h = mid(p.mid, h, n);
-    h = groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps);
-    return conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1); // [b, H/f, W/f, zChannels]
+    midStages(c, p.mid, n, release);
+    c.run((h) => groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps));
+    return c.run((h) => conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1)).value; // [b, H/f, W/f, zChannels]
   });
 }
 
@@ -117,19 +157,26 @@ export function decoderParams(store: ParamStore, modules: VqganModules): Decoder
  * Decoder up to (not including) conv_out: the activation `h` whose conv gives the image. The
  * trainer needs it for taming's adaptive GAN weight (gradients at `decoder.conv_out.weight`).
  */
-export function decoderTrunk(p: DecoderParams, z: tf.Tensor4D, n: NormSpec): tf.Tensor4D {
+export function decoderTrunk(
+  p: DecoderParams,
+  z: tf.Tensor4D,
+  n: NormSpec,
+  release = false,
+): tf.Tensor4D {
   return tf.tidy(() => {
-    let h = conv2d(z, p.convIn.weight, p.convIn.bias, 1, PAD1); // [b, h, w, c_top]
-    h = mid(p.mid, h, n);
+    const c = new StageChain(z, release);
+    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, h, w, c_top]
+    midStages(c, p.mid, n, release);
     for (let i = p.up.length - 1; i >= 0; i--) {
       const level = p.up[i];
       for (let j = 0; j < level.blocks.length; j++) {
-        h = resBlock(level.blocks[j], h, n);
-        if (level.attns.length > 0) h = attnBlock(level.attns[j], h, n);
+        c.run((h) => resBlock(level.blocks[j], h, n, release));
+        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n));
       }
-      if (level.resample) h = upsample(level.resample, h); // [b, 2h, 2w, c]
+      const resample = level.resample;
+      if (resample) c.run((h) => upsample(resample, h)); // [b, 2h, 2w, c]
     }
-    return groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps); // [b, H, W, ch]
+    return c.run((h) => groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps)).value; // [b, H, W, ch]
   });
 }
 

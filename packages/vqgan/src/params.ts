@@ -7,6 +7,7 @@
 
 import type { Rng } from '@artist-ts/core/rng';
 import * as tf from '@tensorflow/tfjs';
+import { util } from '@tensorflow/tfjs';
 import type { VqganParamSpec } from './param_table';
 
 let storeCounter = 0;
@@ -33,33 +34,46 @@ export class ParamStore {
     readonly trainable = true,
     /** Fill every random initialiser with zeros (no RNG work: weights are loaded next). */
     private readonly zeroInit = false,
+    /**
+     * Tensors to take as the initial values by name (loaded weights): the variable shares the
+     * tensor's memory, nothing is drawn or copied. Shapes must match (the loader checks first).
+     */
+    private readonly initial?: ReadonlyMap<string, tf.Tensor>,
   ) {
     storeCounter += 1;
     this.scope = `${kind}_${storeCounter}`;
   }
 
+  /** `values` makes the initial values (not called when `initial` holds the parameter). */
   private add<R extends tf.Rank>(
     name: string,
     shape: number[],
-    data: Float32Array,
+    values: (n: number) => Float32Array,
   ): tf.Variable<R> {
     if (this.vars.has(name)) throw new Error(`ParamStore: duplicate parameter '${name}'`);
-    const v = tf.tidy(() =>
-      tf.variable(tf.tensor(data, shape, 'float32'), this.trainable, `${this.scope}/${name}`),
-    ) as unknown as tf.Variable<R>;
+    const given = this.initial?.get(name);
+    if (given && !util.arraysEqual(given.shape, shape)) {
+      throw new Error(`ParamStore: '${name}' is [${given.shape}], expected [${shape}]`);
+    }
+    const v = (given
+      ? tf.variable(given, this.trainable, `${this.scope}/${name}`)
+      : tf.tidy(() =>
+          tf.variable(
+            tf.tensor(values(shape.reduce((a, d) => a * d, 1)), shape, 'float32'),
+            this.trainable,
+            `${this.scope}/${name}`,
+          ),
+        )) as unknown as tf.Variable<R>;
     this.vars.set(name, v);
     return v;
   }
 
   /** U(-bound, bound) */
   uniform<R extends tf.Rank>(name: string, shape: number[], bound: number): tf.Variable<R> {
-    const n = shape.reduce((a, d) => a * d, 1);
-    const data = new Float32Array(n);
-    return this.add<R>(
-      name,
-      shape,
-      this.zeroInit ? data : this.rng.fillUniform(data, -bound, bound),
-    );
+    return this.add<R>(name, shape, (n) => {
+      const data = new Float32Array(n);
+      return this.zeroInit ? data : this.rng.fillUniform(data, -bound, bound);
+    });
   }
 
   /** N(mean, std^2) */
@@ -69,9 +83,10 @@ export class ParamStore {
     mean: number,
     std: number,
   ): tf.Variable<R> {
-    const n = shape.reduce((a, d) => a * d, 1);
-    const data = new Float32Array(n);
-    return this.add<R>(name, shape, this.zeroInit ? data : this.rng.fillNormal(data, mean, std));
+    return this.add<R>(name, shape, (n) => {
+      const data = new Float32Array(n);
+      return this.zeroInit ? data : this.rng.fillNormal(data, mean, std);
+    });
   }
 
   constant<R extends tf.Rank>(
@@ -80,8 +95,7 @@ export class ParamStore {
     value: number,
     trainable?: boolean,
   ): tf.Variable<R> {
-    const n = shape.reduce((a, d) => a * d, 1);
-    const v = this.add<R>(name, shape, new Float32Array(n).fill(value));
+    const v = this.add<R>(name, shape, (n) => new Float32Array(n).fill(value));
     if (trainable === false) v.trainable = false;
     return v;
   }

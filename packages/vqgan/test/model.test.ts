@@ -5,7 +5,7 @@ import { codeGridShape, PRESETS, validateVqganConfig } from '../src/config';
 import { toUint8Pixels } from '../src/images';
 import { countVqganParameters, vqganParameterSpecs } from '../src/param_table';
 import { tamingKeys } from '../src/taming_keys';
-import { Vqgan } from '../src/vqgan';
+import { inferenceBatch, Vqgan } from '../src/vqgan';
 import { MICRO } from './helpers';
 
 beforeAll(async () => {
@@ -164,6 +164,50 @@ describe('decodeToPixels', () => {
     );
     await expect(model.decodeToPixels(flat, { batchSize: 0 })).rejects.toThrow(/'batchSize'/);
     model.dispose();
+  });
+});
+
+describe('inference memory', () => {
+  test('slices of the batch and released activations give the one-piece results', async () => {
+    const model = Vqgan.create(MICRO, { seed: 4 });
+    const x = tf.tidy(() =>
+      tf.sub(tf.mul(tf.randomUniform([5, 8, 8, 3], 0, 1, 'float32', 9), 2), 1),
+    );
+    const whole = model.encode(x as tf.Tensor4D, { maxBatch: 5 });
+    const sliced = model.encode(x as tf.Tensor4D, { maxBatch: 2 });
+    expect(Array.from(sliced.dataSync())).toEqual(Array.from(whole.dataSync()));
+    const a = model.decode(whole, { maxBatch: 5 });
+    const b = model.decode(whole, { maxBatch: 2 });
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+    expect(d).toBeLessThan(1e-6);
+    // activations freed as the pass goes (inference) vs kept (what training's tape needs)
+    const [kept, freed] = tf.tidy(() => {
+      const zq = model.codesToLatents(whole);
+      return [model.decodeLatents(zq, false), model.decodeLatents(zq, true)];
+    });
+    expect(Array.from(freed.dataSync())).toEqual(Array.from(kept.dataSync()));
+    const r1 = model.reconstruct(x as tf.Tensor4D, { maxBatch: 3 });
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(r1, a))).dataSync()[0])).toBeLessThan(1e-6);
+    await expectNoLeakedTensors(() => {
+      tf.dispose([
+        model.encode(x as tf.Tensor4D, { maxBatch: 2 }),
+        model.decode(whole, { maxBatch: 2 }),
+        model.reconstruct(x as tf.Tensor4D, { maxBatch: 4 }),
+      ]);
+    }, 'sliced inference');
+    expect(() => model.decode(whole, { maxBatch: 0 })).toThrow(/'maxBatch' must be a positive/);
+    tf.dispose([x, whole, sliced, a, b, kept, freed, r1]);
+    model.dispose();
+  });
+
+  test('images per slice keep one full-resolution activation under 64 MiB', () => {
+    // 256 * 256 * 128 channels * 4 bytes = 32 MiB an image
+    expect(inferenceBatch(validateVqganConfig('artist-base'), 256)).toBe(2);
+    // 32 * 32 * 64 * 4 = 256 KiB an image
+    const nano = validateVqganConfig('nano');
+    expect(inferenceBatch(nano, 32)).toBe(
+      Math.floor((64 * 2 ** 20) / (32 * 32 * nano.ch * nano.chMult[0] * 4)),
+    );
   });
 });
 

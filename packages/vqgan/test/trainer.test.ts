@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readCheckpoint } from '@artist-ts/core/checkpoint-files';
+import { readCheckpoint, writeCheckpoint } from '@artist-ts/core/checkpoint-files';
 import { WeightMismatchError } from '@artist-ts/core/weight-match';
 import { initRuntime } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
@@ -262,6 +262,31 @@ describe('Vqgan save/load', () => {
     expectArraysClose(r2, r1, { atol: 0, rtol: 0 });
     tf.dispose([x, c1, c2, r1, r2]);
     loaded.dispose();
+    model.dispose();
+  });
+
+  test('load takes the read tensors as its variables (no leak) and names missing weights', async () => {
+    const model = Vqgan.create(MICRO, { seed: 10 });
+    const dir = path.join(tmp, 'load-share');
+    await model.save(dir);
+    await expectNoLeakedTensors(async () => {
+      const loaded = await Vqgan.load(dir);
+      const a = model.weights();
+      for (const [name, v] of Object.entries(loaded.weights())) {
+        expect(Array.from(v.dataSync())).toEqual(Array.from(a[name].dataSync()));
+      }
+      loaded.dispose();
+    }, 'Vqgan.load');
+    const partial = path.join(tmp, 'load-partial');
+    await writeCheckpoint(partial, {
+      tensors: model.rawWeights().filter((t) => t.name !== 'decoder.conv_out.bias'),
+      metadata: model.metadata(),
+    });
+    await expectNoLeakedTensors(async () => {
+      await expect(Vqgan.load(partial)).rejects.toThrow(
+        /weights\.bin: [\s\S]*missing[^\n]*decoder\.conv_out\.bias/,
+      );
+    }, 'Vqgan.load of a partial checkpoint');
     model.dispose();
   });
 

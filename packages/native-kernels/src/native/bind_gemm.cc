@@ -135,6 +135,23 @@ napi_value SgemmBatched(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// memoryReadBandwidth(bytes, reps) -> GB/s (best pass), the pool's threads reading one buffer
+napi_value MemoryReadBandwidth(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, argv, 2)) return nullptr;
+  int64_t bytes = 0, reps = 0;
+  if (!get_i64(env, argv[0], "bytes", &bytes) || !get_i64(env, argv[1], "reps", &reps)) {
+    return nullptr;
+  }
+  if (bytes < 4096 || bytes > (int64_t(1) << 36) || reps < 1 || reps > 100) {
+    fail(env, "bytes must be in [4096, 2^36] and reps in [1, 100]", true);
+    return nullptr;
+  }
+  napi_value out;
+  napi_create_double(env, artist::memory_read_bandwidth(bytes, static_cast<int>(reps)), &out);
+  return out;
+}
+
 }  // namespace
 
 void define_gemm_bindings(napi_env env, napi_value exports) {
@@ -144,6 +161,7 @@ void define_gemm_bindings(napi_env env, napi_value exports) {
       method("setParallelThreshold", SetParallelThreshold),
       method("useGemm", UseGemm),
       method("sgemmBatched", SgemmBatched),
+      method("memoryReadBandwidth", MemoryReadBandwidth),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

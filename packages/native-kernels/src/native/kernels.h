@@ -20,6 +20,9 @@ const char* blas_vendor();     // "openblas" | "accelerate" | "none" (sgemm.h: t
 const char* blas_config();     // build string reported by the library ("" when unknown)
 const char* blas_corename();   // kernel family chosen at run time ("" when unknown)
 
+// Best read bandwidth in GB/s over `reps` passes of a `bytes` buffer, split across the pool.
+double memory_read_bandwidth(int64_t bytes, int reps);
+
 // Few-row GEMM (decoding): C [M, N] = alpha * A [M, K] B [K, N] + beta * C, B streamed once,
 // columns split across the pool (skinny_gemm.cc). Used by sgemm_batched when it applies.
 constexpr int64_t kSkinnyMaxRows = 4;
