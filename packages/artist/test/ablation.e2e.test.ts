@@ -14,37 +14,15 @@ import { runAblation } from '../src/app';
 import { resolveConfig } from '../src/config';
 import type { ProgressView } from '../src/progress';
 import type { StageMarker } from '../src/run_folder';
+import { MICRO } from './micro_config';
 
-const MICRO = {
-  backend: 'cpu',
+/** The pipeline tests' micro settings, on kg-shapes-zh, with a shorter VQGAN. */
+const ABLATION_MICRO = {
+  ...MICRO,
   seed: 1,
   data: { dataset: 'kg-shapes-zh', limit: 12 },
-  kg: { epochs: 2, workers: 1, dim: 8 },
-  vqgan: {
-    steps: 4,
-    checkpointEvery: 2,
-    model: {
-      ch: 4,
-      chMult: [1, 2, 2],
-      zChannels: 4,
-      embedDim: 4,
-      nEmbed: 32,
-      numGroups: 2,
-      attnResolutions: [],
-    },
-    train: { batchSize: 4, restartEvery: 0 },
-  },
-  gpt: {
-    model: { nLayer: 1, nHead: 2, nEmbd: 16 },
-    train: { totalSteps: 6, batchSize: 4 },
-    checkpointEvery: 2,
-  },
-  eval: {
-    maxCaptions: 4,
-    extractor: 'none',
-    reconstructions: 2,
-    sample: { batchSize: 4, topK: 8 },
-  },
+  vqgan: { ...MICRO.vqgan, steps: 4, checkpointEvery: 2 },
+  eval: { ...MICRO.eval, maxCaptions: 4, reconstructions: 2, sample: { batchSize: 4, topK: 8 } },
 };
 
 /** Records log lines; aborts when the `nth` gpt stage to start reaches step `at`. */
@@ -85,7 +63,7 @@ describe('artist-train ablation (micro, kg-shapes-zh subset)', () => {
   it('2 seeds x 2 modes: stopped in seed 2, the same call continues; ablation.json and report', async () => {
     const config = resolveConfig({
       preset: 'demo',
-      file: { path: 'micro.json', json: { ...MICRO, name: 'abl', runsDir } },
+      file: { path: 'micro.json', json: { ...ABLATION_MICRO, name: 'abl', runsDir } },
     });
     const root = path.join(runsDir, 'abl');
     const seed1 = root; // the config's own seed: its shared stages are the run's

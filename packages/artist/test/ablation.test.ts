@@ -79,51 +79,49 @@ describe('seedStat', () => {
 
 describe('aggregateAblation', () => {
   // Two seeds x two modes; seed 2 of `none` has no FID and no `unseen-two` group.
-  const runs = [
+  type Quad = [number, number, number, number];
+  const result = (
+    seed: number,
+    fusion: string,
+    valLoss: number,
+    overall: Quad,
+    byGroup: Record<string, Quad>,
+    extra: Record<string, unknown> = {},
+  ) =>
     ablationRunResult({
-      seed: 1,
-      fusion: 'lattice',
-      dir: 'ablation/seed-1/lattice',
+      seed,
+      fusion,
+      dir: `ablation/seed-${seed}/${fusion}`,
       seconds: 10,
-      gpt: { valLoss: 1.234 },
-      eval: evalSummary(
-        [12, 0.5, 0.125, 0.25],
-        { 'unseen-one': [4, 0.5, 0.25, 0.25], 'seen-one': [8, 0.5, 0.0625, 0.25] },
-        { fid: 40.5, kid: 0.01 },
-      ),
-    }),
-    ablationRunResult({
-      seed: 2,
-      fusion: 'lattice',
-      dir: 'ablation/seed-2/lattice',
-      seconds: 11,
-      gpt: { valLoss: 1.301 },
-      eval: evalSummary(
-        [12, 0.75, 0.25, 0.125],
-        { 'unseen-one': [4, 0.75, 0.125, 0.25], 'seen-one': [8, 0.75, 0.3125, 0.0625] },
-        { fid: 38.25, kid: 0.03 },
-      ),
-    }),
-    ablationRunResult({
-      seed: 1,
-      fusion: 'none',
-      dir: 'ablation/seed-1/none',
-      seconds: 9,
-      gpt: { valLoss: 1.187 },
-      eval: evalSummary(
-        [12, 0.3, 0.125, 0.125],
-        { 'unseen-two': [2, 0.5, 0, 0], 'seen-one': [10, 0.26, 0.15, 0.15] },
-        { fid: 50 },
-      ),
-    }),
-    ablationRunResult({
-      seed: 2,
-      fusion: 'none',
-      dir: 'ablation/seed-2/none',
-      seconds: 9,
-      gpt: { valLoss: 1.25 },
-      eval: evalSummary([10, 0.7, 0.25, 0.125], { 'seen-one': [10, 0.7, 0.25, 0.125] }),
-    }),
+      gpt: { valLoss },
+      eval: evalSummary(overall, byGroup, extra),
+    });
+  const runs = [
+    result(
+      1,
+      'lattice',
+      1.234,
+      [12, 0.5, 0.125, 0.25],
+      { 'unseen-one': [4, 0.5, 0.25, 0.25], 'seen-one': [8, 0.5, 0.0625, 0.25] },
+      { fid: 40.5, kid: 0.01 },
+    ),
+    result(
+      2,
+      'lattice',
+      1.301,
+      [12, 0.75, 0.25, 0.125],
+      { 'unseen-one': [4, 0.75, 0.125, 0.25], 'seen-one': [8, 0.75, 0.3125, 0.0625] },
+      { fid: 38.25, kid: 0.03 },
+    ),
+    result(
+      1,
+      'none',
+      1.187,
+      [12, 0.3, 0.125, 0.125],
+      { 'unseen-two': [2, 0.5, 0, 0], 'seen-one': [10, 0.26, 0.15, 0.15] },
+      { fid: 50 },
+    ),
+    result(2, 'none', 1.25, [10, 0.7, 0.25, 0.125], { 'seen-one': [10, 0.7, 0.25, 0.125] }),
   ];
   const stats = aggregateAblation(runs, ['lattice', 'none']);
 
