@@ -3,8 +3,6 @@
  * measured, and the aggregate over seeds per fusion mode and kg-shapes-zh scorer group
  * (`<run>/ablation.json`). Pure: the app runs the stages and writes the file.
  */
-import { ConfigError } from './config_tree';
-
 /** Mean and spread of one measure over the seeds that have it. */
 export interface SeedStat {
   /** Seeds that have a value (a run without FID, or a group absent from a seed, has none). */
@@ -82,23 +80,23 @@ export const SPREAD_NOTE = 'sample standard deviation over seeds (n - 1); none w
 export const ALL_GROUP = 'all';
 
 /**
- * `--seeds`: a count `3` (seeds 1, 2, 3) or a list `7,8,9`. Throws a ConfigError naming `--seeds`.
+ * `--seeds`: a count `3` (seeds 1, 2, 3) or a list `7,8,9`. Throws a RangeError saying what is
+ * expected (the CLI reports it as the flag's bad argument).
  */
 export function parseSeeds(text: string): number[] {
   const parts = text.split(',').map((s) => s.trim());
   const bad = parts.find((p) => !/^\d+$/.test(p));
   if (bad !== undefined)
-    throw new ConfigError(
-      '--seeds',
+    throw new RangeError(
       `expected a count (3) or a comma-separated list of non-negative integer seeds (7,8,9), got '${text}'`,
     );
   const values = parts.map(Number);
   if (parts.length === 1) {
-    if (values[0] < 1) throw new ConfigError('--seeds', `a count must be at least 1, got ${text}`);
+    if (values[0] < 1) throw new RangeError(`a count must be at least 1, got '${text}'`);
     return Array.from({ length: values[0] }, (_, i) => i + 1);
   }
   if (new Set(values).size !== values.length)
-    throw new ConfigError('--seeds', `seeds must be distinct, got '${text}'`);
+    throw new RangeError(`seeds must be distinct, got '${text}'`);
   return values;
 }
 

@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import { runSelfCheck } from '@artist-ts/runtime';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatAblationTable, parseSeeds } from './ablation';
 import { runAblation, runFolderOf, runPipeline } from './app';
 import {
@@ -43,6 +43,15 @@ import {
   latticeCommand,
   listDatasetsCommand,
 } from './standalone';
+
+/** `--seeds`: parseSeeds, its error as the flag's bad argument. */
+function seedsArg(value: string): number[] {
+  try {
+    return parseSeeds(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -247,10 +256,10 @@ export function buildProgram(): Command {
       .option(
         '--seeds <count|list>',
         "repetitions: a count (3 = seeds 1,2,3) or a list (7,8,9); default: the config's seed once",
+        seedsArg,
       ),
-  ).action(async (o: RunOpts & { modes: string; seeds?: string }) => {
+  ).action(async (o: RunOpts & { modes: string; seeds?: number[] }) => {
     const config = configFrom(o);
-    const seeds = o.seeds === undefined ? undefined : parseSeeds(o.seeds);
     if (o.dryRun) {
       process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
       return;
@@ -259,7 +268,7 @@ export function buildProgram(): Command {
       config,
       o.modes.split(',').map((s) => s.trim()),
       {
-        seeds,
+        seeds: o.seeds,
         signal: abortOnSigint().signal,
         argv: process.argv.slice(2),
         runtime: await initRuntimeFrom(o, config.backend as RuntimeFlags['backend']),
