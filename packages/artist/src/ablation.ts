@@ -3,6 +3,14 @@
  * measured, and the aggregate over seeds per fusion mode and kg-shapes-zh scorer group
  * (`<run>/ablation.json`). Pure: the app runs the stages and writes the file.
  */
+import type { FusionMode } from '@artist-ts/gpt-knowl';
+
+/**
+ * gpt-knowl's fusion modes (its FUSION_MODES is not exported from the package root; the Record
+ * type makes the compiler check this list against FusionMode).
+ */
+const FUSION_MODE_SET: Record<FusionMode, true> = { lattice: true, easynlp: true, none: true };
+const FUSION_MODES = Object.keys(FUSION_MODE_SET);
 /** Mean and spread of one measure over the seeds that have it. */
 export interface SeedStat {
   /** Seeds that have a value (a run without FID, or a group absent from a seed, has none). */
@@ -98,6 +106,24 @@ export function parseSeeds(text: string): number[] {
   if (new Set(values).size !== values.length)
     throw new RangeError(`seeds must be distinct, got '${text}'`);
   return values;
+}
+
+/** `--modes`: distinct fusion modes, comma-separated. Throws a RangeError naming the allowed ones. */
+export function parseModes(text: string): FusionMode[] {
+  const modes = text.split(',').map((s) => s.trim());
+  checkModes(modes);
+  return modes as FusionMode[];
+}
+
+/** Throws a RangeError unless `modes` are distinct fusion modes, at least one. */
+export function checkModes(modes: readonly string[]): void {
+  const bad = modes.find((m) => !FUSION_MODES.includes(m));
+  if (modes.length === 0 || bad !== undefined)
+    throw new RangeError(
+      `fusion modes are ${FUSION_MODES.join(', ')}; got '${bad ?? ''}' in '${modes.join(',')}'`,
+    );
+  if (new Set(modes).size !== modes.length)
+    throw new RangeError(`fusion modes must be distinct, got '${modes.join(',')}'`);
 }
 
 /** Mean, sample standard deviation, min and max of the values that are numbers. */

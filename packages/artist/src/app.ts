@@ -5,12 +5,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
+import type { FusionMode } from '@artist-ts/gpt-knowl';
 import { describeRuntime, initRuntime, type RuntimeInfo } from '@artist-ts/runtime';
 import {
   type AblationRunResult,
   type AblationSummary,
   ablationRunResult,
   aggregateAblation,
+  checkModes,
   SPREAD_NOTE,
 } from './ablation';
 import { type TrainerConfig, withSeed } from './config';
@@ -122,10 +124,11 @@ export interface AblationOptions extends PipelineOptions {
   seeds?: number[];
 }
 
-/** Copies `stages` of `from` into `to` unless `to` has them done already. */
+/** Copies `stages` of `from` into `to`, unless `to` has them done from the same inputs already. */
 async function copyStages(from: RunFolder, to: RunFolder, stages: readonly string[]) {
   for (const stage of stages) {
-    if (fs.existsSync(to.markerFile(stage))) continue;
+    const done = to.readMarker(stage);
+    if (done && done.inputHash === from.readMarker(stage)?.inputHash) continue;
     fs.rmSync(to.stagePath(stage), { recursive: true, force: true });
     await fs.promises.cp(from.stagePath(stage), to.stagePath(stage), { recursive: true });
   }
@@ -148,11 +151,13 @@ export async function runAblation(
   options: AblationOptions = {},
 ): Promise<{ summary: AblationSummary; report: string }> {
   const t0 = Date.now();
+  checkModes(modes);
   const progress = options.progress ?? createProgressView();
   const seeds = options.seeds ?? [config.seed];
   const ownSeed = seeds.includes(config.seed);
   const base = await runPipeline(config, {
     ...options,
+    progress,
     only: ownSeed ? ABLATION_SHARED_STAGES : ['data'],
     report: false,
   });
@@ -182,7 +187,7 @@ export async function runAblation(
         name: mode,
         gpt: {
           ...seeded.gpt,
-          model: { ...seeded.gpt.model, fusion: mode as TrainerConfig['gpt']['model']['fusion'] },
+          model: { ...seeded.gpt.model, fusion: mode as FusionMode },
         },
       };
       const subRun = runFolderOf(sub);

@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import { runSelfCheck } from '@artist-ts/runtime';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { formatAblationTable, parseSeeds } from './ablation';
+import { formatAblationTable, parseModes, parseSeeds } from './ablation';
 import { runAblation, runFolderOf, runPipeline } from './app';
 import {
   abortOnSigint,
@@ -44,13 +44,15 @@ import {
   listDatasetsCommand,
 } from './standalone';
 
-/** `--seeds`: parseSeeds, its error as the flag's bad argument. */
-function seedsArg(value: string): number[] {
-  try {
-    return parseSeeds(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
+/** A commander argument parser from `parse`: its error is the flag's bad argument. */
+function argOf<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -252,28 +254,24 @@ export function buildProgram(): Command {
       .description(
         'train and evaluate GPT-knowl with each fusion mode on the same data, repeated per seed, and tabulate (resumable; finished runs are skipped)',
       )
-      .option('--modes <list>', 'fusion modes', 'lattice,none')
+      .option('--modes <list>', 'fusion modes', argOf(parseModes), ['lattice', 'none'])
       .option(
         '--seeds <count|list>',
         "repetitions: a count (3 = seeds 1,2,3) or a list (7,8,9); default: the config's seed once",
-        seedsArg,
+        argOf(parseSeeds),
       ),
-  ).action(async (o: RunOpts & { modes: string; seeds?: number[] }) => {
+  ).action(async (o: RunOpts & { modes: string[]; seeds?: number[] }) => {
     const config = configFrom(o);
     if (o.dryRun) {
       process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
       return;
     }
-    const { summary, report } = await runAblation(
-      config,
-      o.modes.split(',').map((s) => s.trim()),
-      {
-        seeds: o.seeds,
-        signal: abortOnSigint().signal,
-        argv: process.argv.slice(2),
-        runtime: await initRuntimeFrom(o, config.backend as RuntimeFlags['backend']),
-      },
-    );
+    const { summary, report } = await runAblation(config, o.modes, {
+      seeds: o.seeds,
+      signal: abortOnSigint().signal,
+      argv: process.argv.slice(2),
+      runtime: await initRuntimeFrom(o, config.backend as RuntimeFlags['backend']),
+    });
     process.stdout.write(`\n${formatAblationTable(summary)}\n`);
     process.stdout.write(`ablation: ${runFolderOf(config).ablationFile}\nreport: ${report}\n`);
   });

@@ -174,5 +174,45 @@ describe('artist-train ablation (micro, kg-shapes-zh subset)', () => {
     expect(html).toContain('scorer render');
     const caption = fs.readFileSync(path.join(seed1, 'data', 'test.tsv'), 'utf8').split('\t')[1];
     expect(html).toContain(caption);
+
+    // The same command again: nothing runs.
+    const third = recorder();
+    await runAblation(config, ['lattice', 'none'], {
+      seeds: [1, 2],
+      progress: third.view,
+      runtime,
+      argv: [],
+    });
+    expect(third.lines.filter((l) => / running \(/.test(l))).toEqual([]);
+
+    // Other data: the repetition's copy of it is replaced, and what depends on it re-runs.
+    const fewer = resolveConfig({
+      preset: 'demo',
+      file: {
+        path: 'micro.json',
+        json: {
+          ...ABLATION_MICRO,
+          data: { ...ABLATION_MICRO.data, limit: 8 },
+          name: 'abl',
+          runsDir,
+        },
+      },
+    });
+    const fourth = recorder();
+    await runAblation(fewer, ['none'], { seeds: [2], progress: fourth.view, runtime, argv: [] });
+    expect(fs.readFileSync(path.join(seed2, 'data', 'test.tsv'))).toEqual(
+      fs.readFileSync(path.join(seed1, 'data', 'test.tsv')),
+    );
+    expect(marker(seed2, 'data').inputHash).toBe(marker(seed1, 'data').inputHash);
+    expect(fourth.lines.filter((l) => / running \(/.test(l))).toEqual([
+      '[data] running (inputs or config changed)',
+      '[kg] running (inputs or config changed)',
+      '[lattice] running (inputs or config changed)',
+      '[vqgan] running (inputs or config changed)',
+      '[encode] running (inputs or config changed)',
+      '[gpt] running (inputs or config changed)',
+      '[eval] running (inputs or config changed)',
+    ]);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 });

@@ -8,6 +8,7 @@ import {
   aggregateAblation,
   formatAblationTable,
   formatStat,
+  parseModes,
   parseSeeds,
   seedStat,
 } from '../src/ablation';
@@ -50,6 +51,16 @@ describe('parseSeeds', () => {
       expect(() => parseSeeds(bad)).toThrow(`a count (3) or a comma-separated list`);
     expect(() => parseSeeds('0')).toThrow("a count must be at least 1, got '0'");
     expect(() => parseSeeds('3,3')).toThrow("seeds must be distinct, got '3,3'");
+  });
+});
+
+describe('parseModes', () => {
+  it('reads distinct fusion modes; names the allowed ones on bad input', () => {
+    expect(parseModes('lattice, easynlp,none')).toEqual(['lattice', 'easynlp', 'none']);
+    expect(() => parseModes('lattice,graph')).toThrow(
+      "fusion modes are lattice, easynlp, none; got 'graph' in 'lattice,graph'",
+    );
+    expect(() => parseModes('none,none')).toThrow("fusion modes must be distinct, got 'none,none'");
   });
 });
 

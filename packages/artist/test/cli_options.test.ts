@@ -207,6 +207,8 @@ describe('artist-train options', () => {
     const seedsOf = async (args: string[]) =>
       (await parsed<{ seeds?: number[] }>(buildTrain(), args, 'ablation')).seeds;
     expect(await seedsOf([])).toBeUndefined();
+    const modes = await parsed<{ modes: string[] }>(buildTrain(), [], 'ablation');
+    expect(modes.modes).toEqual(['lattice', 'none']);
     expect(await seedsOf(['--seeds', '3'])).toEqual([1, 2, 3]);
     expect(await seedsOf(['--seeds', '7,8,9'])).toEqual([7, 8, 9]);
     const program = buildTrain();
