@@ -55,8 +55,10 @@ export function svgLinePlot(
   const drawn = series.filter((s) => s.points.length > 0);
   if (drawn.length === 0) return '';
   const W = opts.width ?? 520;
-  const H = opts.height ?? 260;
-  const m = { l: 60, r: 12, t: 28, b: 40 };
+  // More than 3 series: the legend goes below the plot (3 a row), where it hides no curve.
+  const legendRows = drawn.length > 3 ? Math.ceil(drawn.length / 3) : 0;
+  const H = (opts.height ?? 260) + 14 * legendRows;
+  const m = { l: 60, r: 12, t: 28, b: 40 + 14 * legendRows };
   const ty = (y: number) => (opts.logY ? Math.log10(Math.max(y, 1e-12)) : y);
   let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
   for (const s of drawn) {
@@ -121,12 +123,14 @@ export function svgLinePlot(
       }
     }
     parts.push(
-      `<text x="${W - m.r - 4}" y="${m.t + 12 + 12 * i}" text-anchor="end" font-size="10" fill="${color}">${escapeHtml(s.name)}</text>`,
+      legendRows === 0
+        ? `<text x="${W - m.r - 4}" y="${m.t + 12 + 12 * i}" text-anchor="end" font-size="10" fill="${color}">${escapeHtml(s.name)}</text>`
+        : `<text x="${m.l + ((i % 3) * (W - m.l - m.r)) / 3}" y="${H - m.b + 44 + 14 * Math.floor(i / 3)}" font-size="10" fill="${color}">${escapeHtml(s.name)}</text>`,
     );
   });
   if (opts.xLabel)
     parts.push(
-      `<text x="${W / 2}" y="${H - 6}" text-anchor="middle" font-size="11">${escapeHtml(opts.xLabel)}</text>`,
+      `<text x="${W / 2}" y="${H - m.b + 34}" text-anchor="middle" font-size="11">${escapeHtml(opts.xLabel)}</text>`,
     );
   if (opts.yLabel) {
     parts.push(
