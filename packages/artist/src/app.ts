@@ -3,11 +3,22 @@
  * the run folder, initialise the backend, run stages, write the report.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { atomicWriteFile } from '@artist-ts/core/files';
+import type { FusionMode } from '@artist-ts/gpt-knowl';
 import { describeRuntime, initRuntime, type RuntimeInfo } from '@artist-ts/runtime';
-import type { TrainerConfig } from './config';
+import {
+  type AblationRunResult,
+  type AblationSummary,
+  ablationRunResult,
+  aggregateAblation,
+  checkModes,
+  SPREAD_NOTE,
+} from './ablation';
+import { type TrainerConfig, withSeed } from './config';
 import { runStages, type Stage, type StageEvent } from './pipeline';
 import { createProgressView, type ProgressView } from './progress';
-import { type AblationRow, writeReport } from './report';
+import { writeReport } from './report';
 import { RunFolder, type StageMarker } from './run_folder';
 import { runRoot, STAGE_NAMES } from './run_layout';
 import { dataStage } from './stages/data';
@@ -105,57 +116,110 @@ export async function runPipeline(config: TrainerConfig, options: PipelineOption
   return { run, markers, report, runtime };
 }
 
-/** The stages every fusion mode of the ablation shares (run once, copied into each mode's run). */
+/** The stages every fusion mode of the ablation shares (run once per seed, copied into each mode's run). */
 const ABLATION_SHARED_STAGES = STAGE_NAMES.filter((s) => s !== 'gpt' && s !== 'eval');
 
+export interface AblationOptions extends PipelineOptions {
+  /** Repetition seeds (default: the config's `seed` alone, the behaviour before seeds existed). */
+  seeds?: number[];
+}
+
+/** Copies `stages` of `from` into `to`, unless `to` has them done from the same inputs already. */
+async function copyStages(from: RunFolder, to: RunFolder, stages: readonly string[]) {
+  for (const stage of stages) {
+    const done = to.readMarker(stage);
+    if (done && done.inputHash === from.readMarker(stage)?.inputHash) continue;
+    fs.rmSync(to.stagePath(stage), { recursive: true, force: true });
+    await fs.promises.cp(from.stagePath(stage), to.stagePath(stage), { recursive: true });
+  }
+}
+
+const sumSeconds = (markers: Record<string, StageMarker>) =>
+  Object.values(markers).reduce((a, m) => a + m.seconds, 0);
+
 /**
- * The knowledge ablation: the shared stages once, then gpt + eval for each fusion mode in
- * `<run>/ablation/<mode>/`, and a table comparing them in the main report.
+ * The knowledge ablation, repeated per seed: the data once (in the run folder); per seed the
+ * seed-dependent shared stages (TransE, lattice, VQGAN, encode: in the run folder itself for the
+ * config's own seed, else in `<run>/ablation/seed-<s>/shared/`), then gpt + eval for each fusion
+ * mode in `<run>/ablation/seed-<s>/<mode>/`. Every stage is skipped when done with the same inputs
+ * and resumes from its checkpoints when not, so the same command continues a stopped ablation.
+ * Writes `<run>/ablation.json` and the report; returns the aggregate.
  */
 export async function runAblation(
   config: TrainerConfig,
   modes: string[],
-  options: PipelineOptions = {},
-) {
+  options: AblationOptions = {},
+): Promise<{ summary: AblationSummary; report: string }> {
+  const t0 = Date.now();
+  checkModes(modes);
   const progress = options.progress ?? createProgressView();
+  const seeds = options.seeds ?? [config.seed];
+  const ownSeed = seeds.includes(config.seed);
   const base = await runPipeline(config, {
     ...options,
-    only: ABLATION_SHARED_STAGES,
+    progress,
+    only: ownSeed ? ABLATION_SHARED_STAGES : ['data'],
     report: false,
   });
-  const rows: AblationRow[] = [];
-  for (const mode of modes) {
-    const sub: TrainerConfig = structuredClone(config);
-    sub.runsDir = base.run.ablationDir;
-    sub.name = mode;
-    sub.gpt.model = { ...sub.gpt.model, fusion: mode as TrainerConfig['gpt']['model']['fusion'] };
-    const subRun = runFolderOf(sub);
-    for (const stage of ABLATION_SHARED_STAGES) {
-      if (!fs.existsSync(subRun.markerFile(stage))) {
-        fs.rmSync(subRun.stagePath(stage), { recursive: true, force: true });
-        await fs.promises.cp(base.run.stagePath(stage), subRun.stagePath(stage), {
-          recursive: true,
-        });
-      }
+  const pipe = { ...options, runtime: base.runtime, progress };
+  let stageSeconds = sumSeconds(base.markers);
+  const runs: AblationRunResult[] = [];
+  for (const seed of seeds) {
+    // The config's own seed is the configured run itself (its overrides kept); others re-seed it.
+    const seeded = seed === config.seed ? config : withSeed(config, seed);
+    const seedDir = base.run.ablationSeedDir(seed);
+    let shared = base.run;
+    if (seed !== config.seed) {
+      progress.log(`[ablation] seed ${seed}: shared stages`);
+      shared = runFolderOf({ ...seeded, runsDir: seedDir, name: 'shared' });
+      // The data stays the run's: copied, and not re-run (its seed is the repetition's now).
+      await copyStages(base.run, shared, ['data']);
+      const r = await runPipeline(
+        { ...seeded, runsDir: seedDir, name: 'shared' },
+        { ...pipe, only: ABLATION_SHARED_STAGES.filter((s) => s !== 'data'), report: false },
+      );
+      stageSeconds += sumSeconds(r.markers);
     }
-    progress.log(`[ablation] fusion=${mode}`);
-    const r = await runPipeline(sub, {
-      ...options,
-      runtime: base.runtime,
-      only: ['gpt', 'eval'],
-      report: true,
-    });
-    const s = r.markers.eval?.summary as Record<string, unknown> | undefined;
-    const kgs = s?.kgShapes as { overall: Record<string, number> } | undefined;
-    rows.push({
-      fusion: mode,
-      fid: (s?.fid as number | undefined) ?? null,
-      habitat: kgs?.overall.habitatAccuracy ?? null,
-      colour: kgs?.overall.colourAccuracy ?? null,
-      shape: kgs?.overall.shapeAccuracy ?? null,
-    });
+    for (const mode of modes) {
+      const sub: TrainerConfig = {
+        ...seeded,
+        runsDir: seedDir,
+        name: mode,
+        gpt: {
+          ...seeded.gpt,
+          model: { ...seeded.gpt.model, fusion: mode as FusionMode },
+        },
+      };
+      const subRun = runFolderOf(sub);
+      await copyStages(shared, subRun, ABLATION_SHARED_STAGES);
+      progress.log(`[ablation] seed ${seed}, fusion=${mode}`);
+      const r = await runPipeline(sub, { ...pipe, only: ['gpt', 'eval'], report: true });
+      const seconds = sumSeconds(r.markers);
+      stageSeconds += seconds;
+      runs.push(
+        ablationRunResult({
+          seed,
+          fusion: mode,
+          dir: path.relative(base.run.root, subRun.root),
+          seconds,
+          gpt: r.markers.gpt?.summary,
+          eval: r.markers.eval?.summary,
+        }),
+      );
+    }
   }
-  const report = await writeReport(base.run, { ablation: rows });
+  const summary: AblationSummary = {
+    seeds,
+    modes,
+    dataSeed: config.seed,
+    spread: SPREAD_NOTE,
+    wallSeconds: (Date.now() - t0) / 1000,
+    stageSeconds,
+    runs,
+    byMode: aggregateAblation(runs, modes),
+  };
+  await atomicWriteFile(base.run.ablationFile, `${JSON.stringify(summary, null, 2)}\n`);
+  const report = await writeReport(base.run);
   progress.log(`report: ${report}`);
-  return { rows, report };
+  return { summary, report };
 }

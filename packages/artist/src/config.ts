@@ -83,6 +83,11 @@ export interface TrainerConfig {
     model: Omit<GptConfig, DerivedGptField>;
     train: GptTrainConfig;
     checkpointEvery: number;
+    /**
+     * Score the val split at every checkpoint too (the report's validation curve), not only at the
+     * end. Costs one pass over the val split per checkpoint.
+     */
+    valAtCheckpoints: boolean;
   };
   eval: {
     sample: SampleConfig;
@@ -126,7 +131,27 @@ function gptModelSection(preset: keyof typeof GPT_PRESETS): Omit<GptConfig, Deri
   return full as Omit<GptConfig, DerivedGptField>;
 }
 
+/**
+ * `config` with every seed set from `seed`: the run's (data build, model inits), TransE's, the
+ * VQGAN's and GPT's training streams, and the eval's sampling. THE place that knows where seeds live.
+ */
+export function withSeed(config: TrainerConfig, seed: number): TrainerConfig {
+  return {
+    ...config,
+    seed,
+    kg: { ...config.kg, seed },
+    vqgan: { ...config.vqgan, train: { ...config.vqgan.train, seed } },
+    gpt: { ...config.gpt, train: { ...config.gpt.train, seed } },
+    eval: { ...config.eval, sample: { ...config.eval.sample, seed } },
+  };
+}
+
 function base(seed: number): TrainerConfig {
+  return withSeed(unseeded(), seed);
+}
+
+function unseeded(): TrainerConfig {
+  const seed = 0;
   return {
     name: 'demo',
     runsDir: 'runs',
@@ -148,6 +173,7 @@ function base(seed: number): TrainerConfig {
       model: gptModelSection('small'),
       train: { ...GPT_TRAIN_DEFAULTS, seed },
       checkpointEvery: 200,
+      valAtCheckpoints: true,
     },
     eval: {
       sample: { ...DEFAULT_SAMPLE_CONFIG, seed },
@@ -183,6 +209,7 @@ export const TRAINER_PRESETS: Record<string, () => TrainerConfig> = {
     c.vqgan.steps = 200000;
     c.gpt.model = gptModelSection('artist-base');
     c.gpt.train = { ...c.gpt.train, totalSteps: 100000, batchSize: 16 };
+    c.gpt.valAtCheckpoints = false; // a val pass of the 12-layer GPT per checkpoint is minutes on CPU
     c.eval.maxCaptions = 1000;
     c.eval.realImages = null;
     return c;

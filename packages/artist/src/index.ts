@@ -3,6 +3,7 @@
  * run folders, and the pieces the artist-train / artist-generate bins are made of.
  */
 export { describeRuntime, initRuntime, type RuntimeInfo } from '@artist-ts/runtime';
+export * from './ablation';
 export * from './app';
 export { ENVIRONMENT_VARIABLES, PACKAGE_VERSION } from './cli_shared';
 export * from './config';

@@ -7,7 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
+import { loadKgShapesWorld, parseCaption, renderScene } from '@artist-ts/datasets/kg-shapes';
 import { pngOf, readSplitImages, TsvReader } from '@artist-ts/lattice-data';
+import { type AblationSummary, formatSeconds, formatStat, SPREAD_NOTE } from './ablation';
 import {
   escapeHtml,
   htmlPage,
@@ -16,9 +18,10 @@ import {
   imageGrid,
   pngDataUri,
   type Series,
+  svgBarChart,
   svgLinePlot,
 } from './report_html';
-import type { MetricRecord, RunFolder } from './run_folder';
+import { type MetricRecord, RunFolder } from './run_folder';
 import { STAGE_NAMES } from './run_layout';
 
 function series(metrics: MetricRecord[], stage: string, name: string, label = name): Series {
@@ -37,17 +40,146 @@ function plots(items: string[]): string {
     : '<p class="note">No metrics recorded.</p>';
 }
 
-export interface AblationRow {
-  fusion: string;
-  fid: number | null;
-  habitat: number | null;
-  colour: number | null;
-  shape: number | null;
+/** The reference image of each caption: the kg-shapes-zh scorer's render when the data has a world. */
+function referenceRenderer(dataDir: string, size: number) {
+  if (!fs.existsSync(path.join(dataDir, 'world.json'))) return null;
+  const world = loadKgShapesWorld(dataDir);
+  return async (caption: string): Promise<Uint8Array | null> => {
+    try {
+      return await pngOf(renderScene(world, parseCaption(world, caption), size).data, 0, size);
+    } catch {
+      return null; // a caption outside the three templates: no render
+    }
+  };
+}
+
+/** The first image generated for each caption index, in a run's predictions.tsv. */
+async function firstImages(predictions: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!fs.existsSync(predictions)) return out;
+  for await (const row of new TsvReader(predictions, 'prediction'))
+    if (!out.has(row.idx) && row.images.length > 0) out.set(row.idx, row.images[0]);
+  return out;
+}
+
+const ATTRIBUTES = [
+  ['habitat', 'habitat accuracy'],
+  ['colour', 'colour accuracy'],
+  ['shape', 'shape accuracy'],
+] as const;
+
+/** The ablation's section: aggregate tables, bars per attribute, val-loss curves, image grid. */
+async function ablationSection(
+  run: RunFolder,
+  summary: AblationSummary,
+  size: number,
+  maxRows: number,
+): Promise<string> {
+  const note =
+    `Seeds ${summary.seeds.join(', ')} (data built once, seed ${summary.dataSeed}); ` +
+    `values are mean ± ${SPREAD_NOTE}. Wall time ${formatSeconds(summary.wallSeconds)} ` +
+    `(the command that finished it), stage time ${formatSeconds(summary.stageSeconds)} (all repetitions).`;
+  let html = `<p class="note">${escapeHtml(note)}</p>`;
+  html += htmlTable(
+    ['fusion', 'runs', 'val loss', 'FID', 'KID'],
+    summary.byMode.map((m) => [
+      m.fusion,
+      m.runs,
+      formatStat(m.valLoss),
+      formatStat(m.fid, 2),
+      formatStat(m.kid, 4),
+    ]),
+  );
+  const groupNames = [...new Set(summary.byMode.flatMap((m) => m.groups.map((g) => g.group)))];
+  if (groupNames.length > 0) {
+    html +=
+      '<h3>kg-shapes-zh scores per group</h3>' +
+      htmlTable(
+        ['fusion', 'group', 'captions', 'habitat acc.', 'colour acc.', 'shape acc.'],
+        summary.byMode.flatMap((m) =>
+          m.groups.map((g) => [
+            m.fusion,
+            g.group,
+            g.captions ?? '',
+            formatStat(g.habitat),
+            formatStat(g.colour),
+            formatStat(g.shape),
+          ]),
+        ),
+      );
+    html += plots(
+      ATTRIBUTES.map(([key, title]) =>
+        svgBarChart(
+          groupNames.map((group) => ({
+            label: group,
+            bars: summary.byMode.map((m) => {
+              const st = m.groups.find((g) => g.group === group)?.[key];
+              const sd = st?.sd ?? null;
+              const mean = st?.mean ?? null;
+              return mean === null || sd === null
+                ? { value: mean }
+                : { value: mean, lo: mean - sd, hi: mean + sd };
+            }),
+          })),
+          {
+            title,
+            series: summary.modes,
+            max: 1,
+            note: summary.seeds.length > 1 ? 'bars: mean; lines: ± 1 sd' : 'one seed',
+          },
+        ),
+      ),
+    );
+  }
+  // Validation loss over training, one curve per (mode, seed).
+  html += plots([
+    svgLinePlot(
+      summary.runs.map((r) => ({
+        name: `${r.fusion} seed ${r.seed}`,
+        points: new RunFolder(path.join(run.root, r.dir))
+          .readMetrics()
+          .filter((m) => m.stage === 'gpt' && m.name === 'val_loss')
+          .map((m) => [m.step, m.value] as [number, number]),
+      })),
+      { title: 'GPT validation loss over training', xLabel: 'step' },
+    ),
+  ]);
+  // Held-out captions: the reference, and each mode's first image for the first seed.
+  const testTsv = run.data.split('test');
+  if (fs.existsSync(testTsv)) {
+    const first = summary.seeds[0];
+    const perMode = await Promise.all(
+      summary.modes.map(async (mode) => {
+        const r = summary.runs.find((x) => x.seed === first && x.fusion === mode);
+        return r
+          ? firstImages(new RunFolder(path.join(run.root, r.dir)).eval.predictions)
+          : new Map<string, string>();
+      }),
+    );
+    const render = referenceRenderer(run.data.dir, size);
+    const real = await readSplitImages(testTsv, size, maxRows);
+    const rows: { label: string; cells: ImageCell[] }[] = [];
+    for (let i = 0; i < real.count; i++) {
+      if (!perMode.some((m) => m.has(real.idx[i]))) continue;
+      const ref = render ? await render(real.texts[i]) : await pngOf(real.pixels, i, size);
+      const cells: ImageCell[] = ref
+        ? [{ src: pngDataUri(ref), caption: render ? 'scorer render' : 'reference' }]
+        : [];
+      summary.modes.forEach((mode, k) => {
+        const b64 = perMode[k].get(real.idx[i]);
+        if (b64) cells.push({ src: `data:image/png;base64,${b64}`, caption: mode });
+      });
+      rows.push({ label: real.texts[i], cells });
+    }
+    if (rows.length > 0)
+      html += `<h3>Held-out captions (seed ${first}): reference, then one image per fusion mode</h3>${imageGrid(rows, 72)}`;
+  }
+  return html;
 }
 
 export async function writeReport(
   run: RunFolder,
-  options: { title?: string; maxRows?: number; ablation?: AblationRow[] } = {},
+  options: { title?: string; maxRows?: number } = {},
 ): Promise<string> {
   const metrics = run.readMetrics();
   const config = run.readResolvedConfig() as { name?: string; data?: { size?: number } } | null;
@@ -267,19 +399,11 @@ export async function writeReport(
       });
     }
   }
-  if (options.ablation && options.ablation.length > 0) {
+  if (fs.existsSync(run.ablationFile)) {
+    const summary = JSON.parse(fs.readFileSync(run.ablationFile, 'utf8')) as AblationSummary;
     sections.push({
       title: 'Knowledge ablation',
-      html: htmlTable(
-        ['fusion', 'FID', 'habitat acc.', 'colour acc.', 'shape acc.'],
-        options.ablation.map((r) => [
-          r.fusion,
-          r.fid ?? '',
-          r.habitat ?? '',
-          r.colour ?? '',
-          r.shape ?? '',
-        ]),
-      ),
+      html: await ablationSection(run, summary, size, options.maxRows ?? 24),
     });
   }
   sections.push({

@@ -15,7 +15,8 @@
  *   encode/codes/{split}/{index.json,shard-*.pb}
  *   gpt/checkpoints/  gpt/checkpoint/
  *   eval/{samples/<idx>-<j>.png, predictions.tsv, reconstructions.bin, real_stats.npz, metrics.json}
- *   ablation/<fusion>/                              a run folder per fusion mode (artist-train ablation)
+ *   ablation.json                                   artist-train ablation: the aggregate over seeds
+ *   ablation/seed-<s>/{shared,<fusion>}/            its run folders: per seed, shared stages and modes
  *   init/{gpt,vqgan}/                               a fine-tune's starting weights (artist-train finetune)
  * ```
  */
@@ -145,8 +146,21 @@ export class RunLayout {
     return path.join(this.root, stage, 'INPUT_HASH');
   }
 
-  /** Where the ablation keeps the run folder of each fusion mode (runsDir of the sub-runs). */
+  /** Where the ablation keeps its repetitions (`seed-<s>/`). */
   get ablationDir(): string {
     return path.join(this.root, 'ablation');
+  }
+
+  /**
+   * A repetition of the ablation: the runsDir of its run folders, `shared/` (its seed-dependent
+   * shared stages, unless the seed is the run's own) and one per fusion mode.
+   */
+  ablationSeedDir(seed: number): string {
+    return path.join(this.root, 'ablation', `seed-${seed}`);
+  }
+
+  /** The ablation's aggregate (per fusion mode and scorer group, over seeds). */
+  get ablationFile(): string {
+    return path.join(this.root, 'ablation.json');
   }
 }

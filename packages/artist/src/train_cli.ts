@@ -8,7 +8,7 @@
  *   artist-train kg --input data/kg --output kg/
  *   artist-train lattice --input train.tsv --entities entity2id.txt --output knowl.tsv
  *   artist-train fid --real real/ --fake generated.tsv
- *   artist-train ablation --preset demo --set data.dataset=kg-shapes-zh
+ *   artist-train ablation --preset demo --set data.dataset=kg-shapes-zh --modes lattice,none --seeds 3
  *   artist-train report --name demo
  *   artist-train self-check [--backend wasm]
  *
@@ -16,7 +16,8 @@
  */
 import fs from 'node:fs';
 import { runSelfCheck } from '@artist-ts/runtime';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { formatAblationTable, parseModes, parseSeeds } from './ablation';
 import { runAblation, runFolderOf, runPipeline } from './app';
 import {
   abortOnSigint,
@@ -42,6 +43,17 @@ import {
   latticeCommand,
   listDatasetsCommand,
 } from './standalone';
+
+/** A commander argument parser from `parse`: its error is the flag's bad argument. */
+function argOf<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -240,23 +252,28 @@ export function buildProgram(): Command {
     program
       .command('ablation')
       .description(
-        'train and evaluate GPT-knowl with each fusion mode on the same data, and tabulate',
+        'train and evaluate GPT-knowl with each fusion mode on the same data, repeated per seed, and tabulate (resumable; finished runs are skipped)',
       )
-      .option('--modes <list>', 'fusion modes', 'lattice,none'),
-  ).action(async (o: RunOpts & { modes: string }) => {
+      .option('--modes <list>', 'fusion modes', argOf(parseModes), ['lattice', 'none'])
+      .option(
+        '--seeds <count|list>',
+        "repetitions: a count (3 = seeds 1,2,3) or a list (7,8,9); default: the config's seed once",
+        argOf(parseSeeds),
+      ),
+  ).action(async (o: RunOpts & { modes: string[]; seeds?: number[] }) => {
     const config = configFrom(o);
     if (o.dryRun) {
       process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
       return;
     }
-    await runAblation(
-      config,
-      o.modes.split(',').map((s) => s.trim()),
-      {
-        signal: abortOnSigint().signal,
-        runtime: await initRuntimeFrom(o, config.backend as RuntimeFlags['backend']),
-      },
-    );
+    const { summary, report } = await runAblation(config, o.modes, {
+      seeds: o.seeds,
+      signal: abortOnSigint().signal,
+      argv: process.argv.slice(2),
+      runtime: await initRuntimeFrom(o, config.backend as RuntimeFlags['backend']),
+    });
+    process.stdout.write(`\n${formatAblationTable(summary)}\n`);
+    process.stdout.write(`ablation: ${runFolderOf(config).ablationFile}\nreport: ${report}\n`);
   });
 
   addRunOptions(program.command('report').description('(re)write runs/<name>/report.html')).action(

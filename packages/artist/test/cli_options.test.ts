@@ -203,6 +203,23 @@ describe('artist-train options', () => {
     expect([config.backend, config.name, config.runsDir]).toEqual(['wasm', 'x', 'elsewhere']);
   });
 
+  it('ablation --seeds takes a count or a list, and names the flag on bad input', async () => {
+    const seedsOf = async (args: string[]) =>
+      (await parsed<{ seeds?: number[] }>(buildTrain(), args, 'ablation')).seeds;
+    expect(await seedsOf([])).toBeUndefined();
+    const modes = await parsed<{ modes: string[] }>(buildTrain(), [], 'ablation');
+    expect(modes.modes).toEqual(['lattice', 'none']);
+    expect(await seedsOf(['--seeds', '3'])).toEqual([1, 2, 3]);
+    expect(await seedsOf(['--seeds', '7,8,9'])).toEqual([7, 8, 9]);
+    const program = buildTrain();
+    const cmd = program.commands.find((c) => c.name() === 'ablation')!;
+    const bad = exitOutput(program, cmd, ['ablation', '--seeds', '2,x']);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain(
+      "option '--seeds <count|list>' argument '2,x' is invalid. expected a count (3)",
+    );
+  });
+
   it('the pipeline runs its stages in the layout order', () => {
     expect(STAGES.map((s) => s.name)).toEqual([...STAGE_NAMES]);
   });

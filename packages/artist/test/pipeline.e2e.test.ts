@@ -14,37 +14,7 @@ import { runPipeline } from '../src/app';
 import { resolveConfig, type TrainerConfig } from '../src/config';
 import { Generator } from '../src/generator';
 import type { ProgressView } from '../src/progress';
-
-const MICRO = {
-  backend: 'cpu',
-  data: { limit: 12 },
-  kg: { epochs: 2, workers: 1, dim: 8 },
-  vqgan: {
-    steps: 6,
-    checkpointEvery: 3,
-    model: {
-      ch: 4,
-      chMult: [1, 2, 2],
-      zChannels: 4,
-      embedDim: 4,
-      nEmbed: 32,
-      numGroups: 2,
-      attnResolutions: [],
-    },
-    train: { batchSize: 4, restartEvery: 0 },
-  },
-  gpt: {
-    model: { nLayer: 1, nHead: 2, nEmbd: 16 },
-    train: { totalSteps: 6, batchSize: 4 },
-    checkpointEvery: 2,
-  },
-  eval: {
-    maxCaptions: 3,
-    extractor: 'none',
-    reconstructions: 4,
-    sample: { batchSize: 3, topK: 8 },
-  },
-};
+import { MICRO } from './micro_config';
 
 function microJson(runsDir: string, name: string, gpt = MICRO.gpt) {
   return { ...MICRO, gpt, name, runsDir };

@@ -109,12 +109,22 @@ export async function trainGpt(
     const resumeDir = resolveCheckpointDir(ckptRoot);
     if (resumeDir) ctx.progress.log(`gpt: resuming from ${resumeDir}`);
     const report = trainingStepReporter(ctx, 'gpt', () => tf.memory().numTensors);
+    const val = await readExamples(ctx.run, 'val');
+    const valLossOf = () =>
+      val.examples.length > 0
+        ? evaluateLoss(model, val.examples, { batchSize: train.batchSize, entityTable: table })
+        : Promise.resolve(Number.NaN);
     ctx.progress.begin('gpt', trainer.config.totalSteps, 'steps');
     await trainer.fit(examples, {
       checkpointDir: ckptRoot,
       checkpointEvery: cfg.checkpointEvery,
       keepLast: 2,
       signal: ctx.signal,
+      // The validation curve: the val loss at each checkpoint (resumed runs re-log, later wins).
+      onCheckpoint: cfg.valAtCheckpoints
+        ? async ({ step }) =>
+            ctx.metrics([{ stage: 'gpt', name: 'val_loss', step, value: await valLossOf() }])
+        : undefined,
       onStep: (m) =>
         report(
           m.step,
@@ -125,14 +135,7 @@ export async function trainGpt(
     ctx.progress.end();
     if (ctx.signal.aborted) return {};
     trainer.mergeAdapters(); // LoRA (gpt.train.lora): plain weights for sampling and export
-    const val = await readExamples(ctx.run, 'val');
-    const valLoss =
-      val.examples.length > 0
-        ? await evaluateLoss(model, val.examples, {
-            batchSize: train.batchSize,
-            entityTable: table,
-          })
-        : Number.NaN;
+    const valLoss = await valLossOf();
     ctx.metrics([{ stage: 'gpt', name: 'val_loss', step: trainer.step, value: valLoss }]);
     const out = ctx.run.gpt.checkpoint;
     fs.rmSync(out, { recursive: true, force: true });

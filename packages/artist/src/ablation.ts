@@ -1,0 +1,277 @@
+/**
+ * The knowledge ablation's numbers: which seeds to repeat with, what one (seed, fusion mode) run
+ * measured, and the aggregate over seeds per fusion mode and kg-shapes-zh scorer group
+ * (`<run>/ablation.json`). Pure: the app runs the stages and writes the file.
+ */
+import type { FusionMode } from '@artist-ts/gpt-knowl';
+
+/**
+ * gpt-knowl's fusion modes (its FUSION_MODES is not exported from the package root; the Record
+ * type makes the compiler check this list against FusionMode).
+ */
+const FUSION_MODE_SET: Record<FusionMode, true> = { lattice: true, easynlp: true, none: true };
+const FUSION_MODES = Object.keys(FUSION_MODE_SET);
+/** Mean and spread of one measure over the seeds that have it. */
+export interface SeedStat {
+  /** Seeds that have a value (a run without FID, or a group absent from a seed, has none). */
+  n: number;
+  mean: number | null;
+  /** Sample standard deviation (n - 1 denominator); null below two values. */
+  sd: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+/** The kg-shapes-zh scores of one scorer group in one run. */
+export interface GroupScore {
+  /** Scored images (captions x images per caption). */
+  images: number;
+  habitat: number;
+  colour: number;
+  shape: number;
+}
+
+/** What one (seed, fusion mode) run measured. */
+export interface AblationRunResult {
+  seed: number;
+  fusion: string;
+  /** The mode's run folder, relative to the ablation's run folder. */
+  dir: string;
+  valLoss: number | null;
+  fid: number | null;
+  kid: number | null;
+  imagesPerCaption: number | null;
+  /** Seconds of its gpt and eval stages (as their markers recorded them). */
+  seconds: number;
+  /** `all` (the scorer's overall) and each scorer group; empty when the data is not kg-shapes-zh. */
+  groups: Record<string, GroupScore>;
+}
+
+export interface AblationGroupStats {
+  group: string;
+  /** Held-out captions in the group (images / images per caption), null when unknown. */
+  captions: number | null;
+  images: number | null;
+  habitat: SeedStat;
+  colour: SeedStat;
+  shape: SeedStat;
+}
+
+export interface AblationModeStats {
+  fusion: string;
+  runs: number;
+  valLoss: SeedStat;
+  fid: SeedStat;
+  kid: SeedStat;
+  /** `all` first, then the scorer groups in name order. */
+  groups: AblationGroupStats[];
+}
+
+/** `<run>/ablation.json`. */
+export interface AblationSummary {
+  seeds: number[];
+  modes: string[];
+  /** The seed the shared data was built with (every repetition trains on the same data). */
+  dataSeed: number;
+  spread: string;
+  /** Wall time of the command that finished the ablation (a resumed one counts its own part only). */
+  wallSeconds: number;
+  /** Seconds of every stage of every repetition, as their markers recorded them (survives resumes). */
+  stageSeconds: number;
+  runs: AblationRunResult[];
+  byMode: AblationModeStats[];
+}
+
+export const SPREAD_NOTE = 'sample standard deviation over seeds (n - 1); none with one seed';
+
+/** The scorer group that stands for all held-out captions. */
+export const ALL_GROUP = 'all';
+
+/**
+ * `--seeds`: a count `3` (seeds 1, 2, 3) or a list `7,8,9`. Throws a RangeError saying what is
+ * expected (the CLI reports it as the flag's bad argument).
+ */
+export function parseSeeds(text: string): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  const bad = parts.find((p) => !/^\d+$/.test(p));
+  if (bad !== undefined)
+    throw new RangeError(
+      `expected a count (3) or a comma-separated list of non-negative integer seeds (7,8,9), got '${text}'`,
+    );
+  const values = parts.map(Number);
+  if (parts.length === 1) {
+    if (values[0] < 1) throw new RangeError(`a count must be at least 1, got '${text}'`);
+    return Array.from({ length: values[0] }, (_, i) => i + 1);
+  }
+  if (new Set(values).size !== values.length)
+    throw new RangeError(`seeds must be distinct, got '${text}'`);
+  return values;
+}
+
+/** `--modes`: distinct fusion modes, comma-separated. Throws a RangeError naming the allowed ones. */
+export function parseModes(text: string): FusionMode[] {
+  const modes = text.split(',').map((s) => s.trim());
+  checkModes(modes);
+  return modes as FusionMode[];
+}
+
+/** Throws a RangeError unless `modes` are distinct fusion modes, at least one. */
+export function checkModes(modes: readonly string[]): void {
+  const bad = modes.find((m) => !FUSION_MODES.includes(m));
+  if (modes.length === 0 || bad !== undefined)
+    throw new RangeError(
+      `fusion modes are ${FUSION_MODES.join(', ')}; got '${bad ?? ''}' in '${modes.join(',')}'`,
+    );
+  if (new Set(modes).size !== modes.length)
+    throw new RangeError(`fusion modes must be distinct, got '${modes.join(',')}'`);
+}
+
+/** Mean, sample standard deviation, min and max of the values that are numbers. */
+export function seedStat(values: ReadonlyArray<number | null | undefined>): SeedStat {
+  const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const n = xs.length;
+  if (n === 0) return { n, mean: null, sd: null, min: null, max: null };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const sd = n < 2 ? null : Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
+  return { n, mean, sd, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+interface ScoreSummaryLike {
+  images: number;
+  habitatAccuracy: number;
+  colourAccuracy: number;
+  shapeAccuracy: number;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+/** One run's result from its gpt and eval markers' summaries. */
+export function ablationRunResult(run: {
+  seed: number;
+  fusion: string;
+  dir: string;
+  seconds: number;
+  gpt: Record<string, unknown> | undefined;
+  eval: Record<string, unknown> | undefined;
+}): AblationRunResult {
+  const ev = run.eval ?? {};
+  const kgs = ev.kgShapes as
+    | { overall: ScoreSummaryLike; byGroup: Record<string, ScoreSummaryLike> }
+    | undefined;
+  const groups: Record<string, GroupScore> = {};
+  const score = (s: ScoreSummaryLike): GroupScore => ({
+    images: s.images,
+    habitat: s.habitatAccuracy,
+    colour: s.colourAccuracy,
+    shape: s.shapeAccuracy,
+  });
+  if (kgs) {
+    groups[ALL_GROUP] = score(kgs.overall);
+    for (const [g, s] of Object.entries(kgs.byGroup)) groups[g] = score(s);
+  }
+  return {
+    seed: run.seed,
+    fusion: run.fusion,
+    dir: run.dir,
+    valLoss: num(run.gpt?.valLoss),
+    fid: num(ev.fid),
+    kid: num(ev.kid),
+    imagesPerCaption: num(ev.imagesPerCaption),
+    seconds: run.seconds,
+    groups,
+  };
+}
+
+/** Per fusion mode (in `modes` order) and scorer group: every measure over the seeds. */
+export function aggregateAblation(
+  runs: readonly AblationRunResult[],
+  modes: readonly string[],
+): AblationModeStats[] {
+  return modes.map((fusion) => {
+    const mine = runs.filter((r) => r.fusion === fusion);
+    const names = [...new Set(mine.flatMap((r) => Object.keys(r.groups)))]
+      .filter((g) => g !== ALL_GROUP)
+      .sort();
+    if (mine.some((r) => r.groups[ALL_GROUP])) names.unshift(ALL_GROUP);
+    const groups = names.map((group): AblationGroupStats => {
+      const having = mine.filter((r) => r.groups[group]);
+      const first = having[0];
+      const images = first ? first.groups[group].images : null;
+      const per = first?.imagesPerCaption ?? null;
+      return {
+        group,
+        captions: images !== null && per ? images / per : null,
+        images,
+        habitat: seedStat(having.map((r) => r.groups[group].habitat)),
+        colour: seedStat(having.map((r) => r.groups[group].colour)),
+        shape: seedStat(having.map((r) => r.groups[group].shape)),
+      };
+    });
+    return {
+      fusion,
+      runs: mine.length,
+      valLoss: seedStat(mine.map((r) => r.valLoss)),
+      fid: seedStat(mine.map((r) => r.fid)),
+      kid: seedStat(mine.map((r) => r.kid)),
+      groups,
+    };
+  });
+}
+
+/** `0.512 ± 0.031` (n >= 2), `0.512` (one seed), `-` (no value). */
+export function formatStat(s: SeedStat, digits = 3): string {
+  if (s.mean === null) return '-';
+  return s.sd === null
+    ? s.mean.toFixed(digits)
+    : `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}`;
+}
+
+/** The aggregate as plain-text tables (what the CLI prints at the end). */
+export function formatAblationTable(summary: AblationSummary): string {
+  const lines: string[] = [];
+  const table = (header: string[], rows: string[][]) => {
+    const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (r: string[]) =>
+      r
+        .map((c, i) => c.padEnd(w[i]))
+        .join('  ')
+        .trimEnd();
+    lines.push(line(header), w.map((n) => '-'.repeat(n)).join('  '));
+    for (const r of rows) lines.push(line(r));
+    lines.push('');
+  };
+  lines.push(`knowledge ablation: seeds ${summary.seeds.join(', ')}; mean ± ${SPREAD_NOTE}`, '');
+  table(
+    ['fusion', 'runs', 'val loss', 'FID', 'KID'],
+    summary.byMode.map((m) => [
+      m.fusion,
+      String(m.runs),
+      formatStat(m.valLoss),
+      formatStat(m.fid, 2),
+      formatStat(m.kid, 4),
+    ]),
+  );
+  const rows = summary.byMode.flatMap((m) =>
+    m.groups.map((g) => [
+      m.fusion,
+      g.group,
+      g.captions === null ? '-' : String(g.captions),
+      formatStat(g.habitat),
+      formatStat(g.colour),
+      formatStat(g.shape),
+    ]),
+  );
+  if (rows.length > 0)
+    table(['fusion', 'group', 'captions', 'habitat acc.', 'colour acc.', 'shape acc.'], rows);
+  lines.push(
+    `wall time ${formatSeconds(summary.wallSeconds)} (this command); stage time ${formatSeconds(summary.stageSeconds)} (all repetitions)`,
+  );
+  return lines.join('\n');
+}
+
+/** `14 min 45 s`, `52.3 s`. */
+export function formatSeconds(s: number): string {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${Math.round(s - 60 * m)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
