@@ -109,8 +109,12 @@ void skinny_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, float
     case 3: fn = band_for_cpu<3>(); break;
     default: fn = band_for_cpu<4>(); break;
   }
-  // Memory-bound: the work that decides splitting is the bytes of B, not the multiply-adds.
-  const int chunks = pool_chunks_for(K / 4, 1, N * K * 8);
+  // Memory-bound: the work that decides splitting is the bytes of B, not the multiply-adds. Four
+  // bands per thread, claimed as threads come free: when another process holds a core, the caller
+  // runs the bands a descheduled worker has not started instead of waiting for it (with one band
+  // per thread, 2-core decoding fell to a sixth of its speed beside one busy process).
+  const int threads = pool_chunks_for(K / 4, 1, N * K * 8);
+  const int chunks = threads > 1 ? static_cast<int>(std::min<int64_t>(4 * threads, K / 16)) : 1;
   const int64_t size = M * N;
   thread_local std::vector<float> sums;  // [chunks, M, N], grown once and reused
   if (sums.size() < static_cast<size_t>(chunks * size)) sums.resize(chunks * size);
