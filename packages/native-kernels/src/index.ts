@@ -40,3 +40,4 @@ export {
   type SparseXentReduction,
   sparseSoftmaxCrossEntropy,
 } from './kernels/sparse_softmax_cross_entropy';
+export { adviseHugePages } from './memory_advice';
