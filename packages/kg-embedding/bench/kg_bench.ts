@@ -14,7 +14,9 @@
  *                                      CN-DBpedia-sized synthetic graphs (seeded, generated into
  *                                      --scale-dir, default $TMPDIR/kg-scale): load (text, then the
  *                                      binary cache), epoch time, positives/s and peak RSS of the
- *                                      classic step at dim 100 with 2 workers, one process per size
+ *                                      classic step at dim 100 with 2 workers, one process per size;
+ *                                      --huge-pages on,off (A/B, back to back; default on),
+ *                                      --sampled 0 (skip the sampled evaluation)
  *
  * Ratios are against the first kernel (js) of the same invocation. Prints one JSON line per
  * result, each with the 1-minute load average (the machine may be shared).
@@ -26,6 +28,7 @@ import { presetConfig, type TransEConfig } from '../src/config';
 import { evaluateLinkPrediction } from '../src/evaluate';
 import { readVectorFile, writeEmbeddings } from '../src/export';
 import { type KgDataset, readOpenKEFolder } from '../src/kg_data';
+import { HUGE_PAGES_ENV, hugePageBytesAdvised } from '../src/large_buffers';
 import type { RankKernel } from '../src/rank';
 import { writeSyntheticOpenKE } from '../src/synthetic_graph';
 import { type TrainKernel, trainTransE } from '../src/trainer';
@@ -441,7 +444,9 @@ async function scaleOne(size: string): Promise<void> {
           posPerSecond: Math.round(r.triplesPerSecond),
           // CPU of the whole process since the previous line (epoch 1: setup included).
           cpuSeconds: Number((c - cpu).toFixed(1)),
+          posPerCpuSecond: Math.round(ds.train.count / (c - cpu)),
           rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+          ...hugePages(),
           load1: load1(),
         });
         cpu = c;
@@ -449,21 +454,23 @@ async function scaleOne(size: string): Promise<void> {
     },
   );
   const k = Number(arg('sampled', '1000'));
-  const sampled = await evaluateLinkPrediction(res.embeddings, ds.test, {
-    sampledCandidates: k,
-    filter: [ds.train, ds.valid, ds.test],
-    distance: 'L1',
-  });
-  log({
-    bench: 'scale-sampled-eval',
-    size,
-    testTriples: ds.test.count,
-    candidates: k,
-    seconds: Number(sampled.seconds.toFixed(2)),
-    mrr: Number(sampled.realistic.both.mrr.toFixed(4)),
-    hits10: Number(sampled.realistic.both.hits10.toFixed(4)),
-    load1: load1(),
-  });
+  if (k > 0) {
+    const sampled = await evaluateLinkPrediction(res.embeddings, ds.test, {
+      sampledCandidates: k,
+      filter: [ds.train, ds.valid, ds.test],
+      distance: 'L1',
+    });
+    log({
+      bench: 'scale-sampled-eval',
+      size,
+      testTriples: ds.test.count,
+      candidates: k,
+      seconds: Number(sampled.seconds.toFixed(2)),
+      mrr: Number(sampled.realistic.both.mrr.toFixed(4)),
+      hits10: Number(sampled.realistic.both.hits10.toFixed(4)),
+      load1: load1(),
+    });
+  }
   log({
     bench: 'scale-train',
     size,
@@ -471,8 +478,24 @@ async function scaleOne(size: string): Promise<void> {
     setupAndTrainSeconds: secs(t0),
     epochs: res.epochs,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    ...hugePages(),
     load1: load1(),
   });
+}
+
+/** Huge-page advice given, and the anonymous memory the kernel backs with huge pages (Linux). */
+function hugePages(): { hugePagesAdvisedMiB: number; anonHugePagesMiB: number | null } {
+  let anon: number | null = null;
+  try {
+    const m = fs.readFileSync('/proc/self/smaps_rollup', 'utf8').match(/AnonHugePages:\s+(\d+)/);
+    if (m) anon = Math.round(Number(m[1]) / 1024);
+  } catch {
+    // not Linux
+  }
+  return {
+    hugePagesAdvisedMiB: Math.round(hugePageBytesAdvised() / 2 ** 20),
+    anonHugePagesMiB: anon,
+  };
 }
 
 const secs = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(2));
@@ -480,25 +503,30 @@ const secs = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(2)
 /** Every size of `--sizes`, each in a child process of this script. */
 async function scale(): Promise<void> {
   const { spawnSync } = await import('node:child_process');
-  const extra = ['scale-dir', 'epochs', 'checkpoint'].flatMap((k) =>
+  const extra = ['scale-dir', 'epochs', 'checkpoint', 'sampled'].flatMap((k) =>
     arg(k) ? [`--${k}`, arg(k) as string] : [],
   );
-  for (const size of (arg('sizes', '1m,10m') as string).split(',')) {
-    const r = spawnSync(
-      process.execPath,
-      [
-        ...(process.argv[1].endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : []),
-        process.argv[1],
-        '--only',
-        'scale-one',
-        '--size',
-        size,
-        ...extra,
-      ],
-      { stdio: 'inherit' },
-    );
-    if (r.status !== 0) throw new Error(`scale ${size}: child exited with ${r.status ?? r.signal}`);
-  }
+  // --huge-pages on,off,on,off: one child per entry and size, back to back (A/B).
+  const variants = (arg('huge-pages', 'on') as string).split(',');
+  for (const size of (arg('sizes', '1m,10m') as string).split(','))
+    for (const hp of variants) {
+      if (variants.length > 1) log({ bench: 'scale-variant', size, hugePages: hp, load1: load1() });
+      const r = spawnSync(
+        process.execPath,
+        [
+          ...(process.argv[1].endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : []),
+          process.argv[1],
+          '--only',
+          'scale-one',
+          '--size',
+          size,
+          ...extra,
+        ],
+        { stdio: 'inherit', env: { ...process.env, [HUGE_PAGES_ENV]: hp === 'off' ? '0' : '1' } },
+      );
+      if (r.status !== 0)
+        throw new Error(`scale ${size}: child exited with ${r.status ?? r.signal}`);
+    }
 }
 
 async function main(): Promise<void> {
