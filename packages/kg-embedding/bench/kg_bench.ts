@@ -16,11 +16,15 @@
  *                                      binary cache), epoch time, positives/s and peak RSS of the
  *                                      classic step at dim 100 with 2 workers, one process per size;
  *                                      --huge-pages on,off (A/B, back to back; default on),
- *                                      --sampled 0 (skip the sampled evaluation)
+ *                                      --sampled 0 (skip the sampled evaluation); with --checkpoint
+ *                                      DIR: --stop-epochs N (run N epochs, resume later), and the
+ *                                      tables' SHA-1 (a resume with --stop-epochs 0 must print the
+ *                                      same)
  *
  * Ratios are against the first kernel (js) of the same invocation. Prints one JSON line per
  * result, each with the 1-minute load average (the machine may be shared).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -434,6 +438,7 @@ async function scaleOne(size: string): Promise<void> {
     { ...SCALE_CONFIG, epochs },
     {
       ...(ck ? { checkpointDir: ck } : {}),
+      ...(arg('stop-epochs') ? { epochs: Number(arg('stop-epochs')) } : {}),
       onStep: (r) => {
         const c = cpuSeconds();
         log({
@@ -477,10 +482,21 @@ async function scaleOne(size: string): Promise<void> {
     config: 'classic step: dim 100, L1, margin, 1 filtered negative, SGD, bernoulli, 2 workers',
     setupAndTrainSeconds: secs(t0),
     epochs: res.epochs,
+    ...(ck
+      ? { resumedFromEpoch: res.resumedFromEpoch, tablesSha1: tablesSha1(res.embeddings) }
+      : {}),
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     ...hugePages(),
     load1: load1(),
   });
+}
+
+/** SHA-1 of the entity and relation tables: a resumed run must restore what was saved. */
+function tablesSha1(e: { entity: Float32Array; relation: Float32Array }): string {
+  const h = createHash('sha1');
+  for (const t of [e.entity, e.relation])
+    h.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+  return h.digest('hex');
 }
 
 /** Huge-page advice given, and the anonymous memory the kernel backs with huge pages (Linux). */
@@ -503,7 +519,7 @@ const secs = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(2)
 /** Every size of `--sizes`, each in a child process of this script. */
 async function scale(): Promise<void> {
   const { spawnSync } = await import('node:child_process');
-  const extra = ['scale-dir', 'epochs', 'checkpoint', 'sampled'].flatMap((k) =>
+  const extra = ['scale-dir', 'epochs', 'checkpoint', 'sampled', 'stop-epochs'].flatMap((k) =>
     arg(k) ? [`--${k}`, arg(k) as string] : [],
   );
   // --huge-pages on,off,on,off: one child per entry and size, back to back (A/B).
