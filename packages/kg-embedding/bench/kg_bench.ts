@@ -494,8 +494,12 @@ async function scaleOne(size: string): Promise<void> {
 /** SHA-1 of the entity and relation tables: a resumed run must restore what was saved. */
 function tablesSha1(e: { entity: Float32Array; relation: Float32Array }): string {
   const h = createHash('sha1');
-  for (const t of [e.entity, e.relation])
-    h.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+  for (const t of [e.entity, e.relation]) {
+    // Hash.update takes at most 2 GiB at once.
+    for (let o = 0; o < t.byteLength; o += 2 ** 30) {
+      h.update(new Uint8Array(t.buffer, t.byteOffset + o, Math.min(2 ** 30, t.byteLength - o)));
+    }
+  }
   return h.digest('hex');
 }
 
