@@ -15,6 +15,7 @@
         "src/native/bind_fused_ops.cc",
         "src/native/bind_gemm.cc",
         "src/native/bind_losses.cc",
+        "src/native/bind_memory.cc",
         "src/native/bind_resize.cc",
         "src/native/conv.cc",
         "src/native/elementwise.cc",

@@ -14,11 +14,17 @@
  *                                      CN-DBpedia-sized synthetic graphs (seeded, generated into
  *                                      --scale-dir, default $TMPDIR/kg-scale): load (text, then the
  *                                      binary cache), epoch time, positives/s and peak RSS of the
- *                                      classic step at dim 100 with 2 workers, one process per size
+ *                                      classic step at dim 100 with 2 workers, one process per size;
+ *                                      --huge-pages on,off (A/B, back to back; default on),
+ *                                      --sampled 0 (skip the sampled evaluation); with --checkpoint
+ *                                      DIR: --stop-epochs N (run N epochs, resume later), and the
+ *                                      tables' SHA-1 (a resume with --stop-epochs 0 must print the
+ *                                      same)
  *
  * Ratios are against the first kernel (js) of the same invocation. Prints one JSON line per
  * result, each with the 1-minute load average (the machine may be shared).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +32,7 @@ import { presetConfig, type TransEConfig } from '../src/config';
 import { evaluateLinkPrediction } from '../src/evaluate';
 import { readVectorFile, writeEmbeddings } from '../src/export';
 import { type KgDataset, readOpenKEFolder } from '../src/kg_data';
+import { HUGE_PAGES_ENV, hugePageBytesAdvised } from '../src/large_buffers';
 import type { RankKernel } from '../src/rank';
 import { writeSyntheticOpenKE } from '../src/synthetic_graph';
 import { type TrainKernel, trainTransE } from '../src/trainer';
@@ -431,6 +438,7 @@ async function scaleOne(size: string): Promise<void> {
     { ...SCALE_CONFIG, epochs },
     {
       ...(ck ? { checkpointDir: ck } : {}),
+      ...(arg('stop-epochs') ? { epochs: Number(arg('stop-epochs')) } : {}),
       onStep: (r) => {
         const c = cpuSeconds();
         log({
@@ -441,7 +449,9 @@ async function scaleOne(size: string): Promise<void> {
           posPerSecond: Math.round(r.triplesPerSecond),
           // CPU of the whole process since the previous line (epoch 1: setup included).
           cpuSeconds: Number((c - cpu).toFixed(1)),
+          posPerCpuSecond: Math.round(ds.train.count / (c - cpu)),
           rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+          ...hugePages(),
           load1: load1(),
         });
         cpu = c;
@@ -449,30 +459,63 @@ async function scaleOne(size: string): Promise<void> {
     },
   );
   const k = Number(arg('sampled', '1000'));
-  const sampled = await evaluateLinkPrediction(res.embeddings, ds.test, {
-    sampledCandidates: k,
-    filter: [ds.train, ds.valid, ds.test],
-    distance: 'L1',
-  });
-  log({
-    bench: 'scale-sampled-eval',
-    size,
-    testTriples: ds.test.count,
-    candidates: k,
-    seconds: Number(sampled.seconds.toFixed(2)),
-    mrr: Number(sampled.realistic.both.mrr.toFixed(4)),
-    hits10: Number(sampled.realistic.both.hits10.toFixed(4)),
-    load1: load1(),
-  });
+  if (k > 0) {
+    const sampled = await evaluateLinkPrediction(res.embeddings, ds.test, {
+      sampledCandidates: k,
+      filter: [ds.train, ds.valid, ds.test],
+      distance: 'L1',
+    });
+    log({
+      bench: 'scale-sampled-eval',
+      size,
+      testTriples: ds.test.count,
+      candidates: k,
+      seconds: Number(sampled.seconds.toFixed(2)),
+      mrr: Number(sampled.realistic.both.mrr.toFixed(4)),
+      hits10: Number(sampled.realistic.both.hits10.toFixed(4)),
+      load1: load1(),
+    });
+  }
   log({
     bench: 'scale-train',
     size,
     config: 'classic step: dim 100, L1, margin, 1 filtered negative, SGD, bernoulli, 2 workers',
     setupAndTrainSeconds: secs(t0),
     epochs: res.epochs,
+    ...(ck
+      ? { resumedFromEpoch: res.resumedFromEpoch, tablesSha1: tablesSha1(res.embeddings) }
+      : {}),
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    ...hugePages(),
     load1: load1(),
   });
+}
+
+/** SHA-1 of the entity and relation tables: a resumed run must restore what was saved. */
+function tablesSha1(e: { entity: Float32Array; relation: Float32Array }): string {
+  const h = createHash('sha1');
+  for (const t of [e.entity, e.relation]) {
+    // Hash.update takes at most 2 GiB at once.
+    for (let o = 0; o < t.byteLength; o += 2 ** 30) {
+      h.update(new Uint8Array(t.buffer, t.byteOffset + o, Math.min(2 ** 30, t.byteLength - o)));
+    }
+  }
+  return h.digest('hex');
+}
+
+/** Huge-page advice given, and the anonymous memory the kernel backs with huge pages (Linux). */
+function hugePages(): { hugePagesAdvisedMiB: number; anonHugePagesMiB: number | null } {
+  let anon: number | null = null;
+  try {
+    const m = fs.readFileSync('/proc/self/smaps_rollup', 'utf8').match(/AnonHugePages:\s+(\d+)/);
+    if (m) anon = Math.round(Number(m[1]) / 1024);
+  } catch {
+    // not Linux
+  }
+  return {
+    hugePagesAdvisedMiB: Math.round(hugePageBytesAdvised() / 2 ** 20),
+    anonHugePagesMiB: anon,
+  };
 }
 
 const secs = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(2));
@@ -480,25 +523,30 @@ const secs = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(2)
 /** Every size of `--sizes`, each in a child process of this script. */
 async function scale(): Promise<void> {
   const { spawnSync } = await import('node:child_process');
-  const extra = ['scale-dir', 'epochs', 'checkpoint'].flatMap((k) =>
+  const extra = ['scale-dir', 'epochs', 'checkpoint', 'sampled', 'stop-epochs'].flatMap((k) =>
     arg(k) ? [`--${k}`, arg(k) as string] : [],
   );
-  for (const size of (arg('sizes', '1m,10m') as string).split(',')) {
-    const r = spawnSync(
-      process.execPath,
-      [
-        ...(process.argv[1].endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : []),
-        process.argv[1],
-        '--only',
-        'scale-one',
-        '--size',
-        size,
-        ...extra,
-      ],
-      { stdio: 'inherit' },
-    );
-    if (r.status !== 0) throw new Error(`scale ${size}: child exited with ${r.status ?? r.signal}`);
-  }
+  // --huge-pages on,off,on,off: one child per entry and size, back to back (A/B).
+  const variants = (arg('huge-pages', 'on') as string).split(',');
+  for (const size of (arg('sizes', '1m,10m') as string).split(','))
+    for (const hp of variants) {
+      if (variants.length > 1) log({ bench: 'scale-variant', size, hugePages: hp, load1: load1() });
+      const r = spawnSync(
+        process.execPath,
+        [
+          ...(process.argv[1].endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : []),
+          process.argv[1],
+          '--only',
+          'scale-one',
+          '--size',
+          size,
+          ...extra,
+        ],
+        { stdio: 'inherit', env: { ...process.env, [HUGE_PAGES_ENV]: hp === 'off' ? '0' : '1' } },
+      );
+      if (r.status !== 0)
+        throw new Error(`scale ${size}: child exited with ${r.status ?? r.signal}`);
+    }
 }
 
 async function main(): Promise<void> {

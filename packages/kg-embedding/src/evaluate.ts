@@ -5,10 +5,11 @@
  * realistic, their mean (PyKEEN's recommendation; the headline number here).
  */
 import type { Distance } from './config';
-import { allocArray, createExecutor, type Executor } from './executor';
+import { createExecutor, type Executor } from './executor';
 import { RANK_BLOCK } from './jobs';
 import type { Tables } from './kernel';
 import type { TripleSet } from './kg_data';
+import { allocArray } from './large_buffers';
 import type { RankKernel } from './rank';
 import { rankSampled } from './sampled_rank';
 import { buildTripleIndex, type TripleIndexData } from './triple_index';

@@ -181,16 +181,3 @@ function requireShared(a: ArrayBufferView, name: string): void {
 export function createExecutor(workers: number): Executor {
   return workers === 0 ? new InlineExecutor() : new PoolExecutor(workers);
 }
-
-/** Allocates a typed array in shared memory when `shared`, else in ordinary memory. */
-export function allocArray<T extends Float32Array | Float64Array | Int32Array | Uint32Array>(
-  Ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number },
-  length: number,
-  shared: boolean,
-): T {
-  const bytes = Math.max(1, length) * Ctor.BYTES_PER_ELEMENT;
-  return new Ctor(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)).subarray(
-    0,
-    length,
-  ) as T;
-}

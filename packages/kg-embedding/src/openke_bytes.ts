@@ -9,6 +9,7 @@
  * accept exactly the same files.
  */
 import fs from 'node:fs';
+import { allocBuffer } from './large_buffers';
 
 const CHUNK = 8 << 20;
 
@@ -85,8 +86,7 @@ function trimmed(buf: Buffer, s: number, e: number): [number, number] {
 
 /** Allocates an Int32Array in shared memory when `shared` (workers read it without a copy). */
 function int32(length: number, shared: boolean): Int32Array {
-  const bytes = Math.max(1, length) * 4;
-  return new Int32Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes), 0, length);
+  return new Int32Array(allocBuffer(Math.max(1, length) * 4, shared), 0, length);
 }
 
 /**

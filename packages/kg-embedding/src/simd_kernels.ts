@@ -15,6 +15,7 @@
  * general K-negative step around the loss and weights computed in JavaScript (kernel.ts).
  */
 import type { Tables } from './kernel';
+import { adviseHugePages } from './large_buffers';
 import type { TripleIndexData } from './triple_index';
 import {
   assembleModule,
@@ -170,6 +171,7 @@ export class SimdRanker {
       const api = wasmApi();
       if (api === null) throw new Error('SimdRanker: this engine has no WebAssembly');
       this.memory = new api.Memory({ initial: pages });
+      adviseHugePages(this.memory.buffer);
       if (!rankModule) rankModule = new api.Module(rankModuleBytes());
       const inst = new api.Instance(rankModule, { env: { memory: this.memory } });
       this.l1 = inst.exports.rank8_l1 as RankFn;
@@ -899,6 +901,8 @@ export function allocWasmTables(
   const memory = shared
     ? new api.Memory({ initial: pages, maximum: pages, shared: true })
     : new api.Memory({ initial: pages });
+  // Before the first write: the tables are read at random (see large_buffers.ts).
+  adviseHugePages(memory.buffer, 0, l.scratchOffset);
   return {
     wasm: { memory, shared, dim, negatives, slots, ...l },
     entity: new Float32Array(memory.buffer, l.entityOffset, numEntities * dim),

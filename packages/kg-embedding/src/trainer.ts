@@ -32,11 +32,12 @@ import {
 export { fingerprintTriples, type ValidationEntry } from './checkpoint';
 
 import { checkIds, type LinkPredictionMetrics, rankWithExecutor, summarize } from './evaluate';
-import { allocArray, createExecutor, type Executor } from './executor';
+import { createExecutor, type Executor } from './executor';
 import { FastRng } from './fast_rng';
 import type { EpochJob } from './jobs';
 import type { KernelConfig, Tables } from './kernel';
 import type { KgDataset, TripleSet } from './kg_data';
+import { allocArray } from './large_buffers';
 import {
   allocWasmTables,
   sharedWasmSupported,

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bytesOf, littleEndian, readAll, writeAll } from './file_io';
 import type { TripleSet } from './kg_data';
+import { allocBuffer } from './large_buffers';
 
 export const TRIPLE_CACHE_MAGIC = 'ARTKGTRI';
 export const TRIPLE_CACHE_VERSION = 1;
@@ -99,12 +100,7 @@ export async function readTripleCache(
       return null;
     }
     const n = h.count * 3;
-    const bytes = Math.max(4, n * 4);
-    const data = new Int32Array(
-      shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes),
-      0,
-      n,
-    );
+    const data = new Int32Array(allocBuffer(Math.max(4, n * 4), shared), 0, n);
     if (!(await readAll(fh, bytesOf(data), h.dataOffset))) return null;
     if (!littleEndian()) for (let i = 0; i < n; i++) data[i] = swap32(data[i]);
     return { data, count: h.count };

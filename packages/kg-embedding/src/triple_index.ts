@@ -7,6 +7,7 @@
  * Buffers can live in SharedArrayBuffers so workers read them without copies.
  */
 import type { TripleSet } from './kg_data';
+import { allocArray } from './large_buffers';
 
 export interface TripleIndexData {
   numEntities: number;
@@ -34,16 +35,6 @@ export function tripleHash(h: number, r: number, t: number, mask: number): numbe
   return (x ^ (x >>> 16)) & mask;
 }
 
-function alloc<T extends Int32Array | Uint32Array | Float64Array>(
-  Ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number },
-  n: number,
-  shared: boolean,
-): T {
-  const bytes = Math.max(1, n) * Ctor.BYTES_PER_ELEMENT;
-  const buf = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-  return new Ctor(buf).subarray(0, n) as T;
-}
-
 /** Builds the index over the union of `sets` (duplicates removed). */
 export function buildTripleIndex(
   numEntities: number,
@@ -62,7 +53,7 @@ export function buildTripleIndex(
     for (let e = 0; e < numEntities; e++) counts[e + 1] += counts[e];
     const total = counts[numEntities];
     // Filled, sorted and compacted in place (duplicates are few): no second copy of the keys.
-    const keys = alloc(Float64Array, total, shared);
+    const keys = allocArray(Float64Array, total, shared);
     const fill = counts.slice(0, numEntities);
     for (const s of sets) {
       const d = s.data;
@@ -72,7 +63,7 @@ export function buildTripleIndex(
       }
     }
     // Sort each segment and drop duplicates, compacting in place.
-    const offsets = alloc(Int32Array, numEntities + 1, shared);
+    const offsets = allocArray(Int32Array, numEntities + 1, shared);
     let w = 0;
     for (let e = 0; e < numEntities; e++) {
       const seg = keys.subarray(counts[e], counts[e + 1]).sort();
@@ -91,7 +82,7 @@ export function buildTripleIndex(
   const M = byHead.keys.length;
   let bits = 1024;
   while (bits < 32 * M && bits < 2 ** 31) bits *= 2;
-  const bloom = alloc(Uint32Array, bits / 32, shared);
+  const bloom = allocArray(Uint32Array, bits / 32, shared);
   const mask = bits - 1;
   for (let h = 0; h < numEntities; h++) {
     for (let i = byHead.offsets[h]; i < byHead.offsets[h + 1]; i++) {

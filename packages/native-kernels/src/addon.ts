@@ -204,6 +204,11 @@ export interface NativeAddon {
     hd: number,
     scale: number,
   ): void;
+  /**
+   * madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of `bytes`; returns the bytes advised (0 off
+   * Linux or when the kernel refuses). Absent in addons built before it existed.
+   */
+  adviseHugePages?(bytes: Uint8Array): number;
   /** dst[r * dstStride + c] = src[r * srcStride + c] for r < rows, c < cols (strides >= cols). */
   copy2d(
     src: Float32Array,

@@ -41,3 +41,4 @@ export {
   type SparseXentReduction,
   sparseSoftmaxCrossEntropy,
 } from './kernels/sparse_softmax_cross_entropy';
+export { adviseHugePages } from './memory_advice';

@@ -11,6 +11,7 @@ napi_value Init(napi_env env, napi_value exports) {
   artist_napi::define_fused_op_bindings(env, exports);
   artist_napi::define_loss_bindings(env, exports);
   artist_napi::define_adamw_bindings(env, exports);
+  artist_napi::define_memory_bindings(env, exports);
   return exports;
 }
 

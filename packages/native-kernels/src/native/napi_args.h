@@ -71,5 +71,6 @@ void define_elementwise_bindings(napi_env env, napi_value exports);
 void define_fused_op_bindings(napi_env env, napi_value exports);
 void define_loss_bindings(napi_env env, napi_value exports);
 void define_adamw_bindings(napi_env env, napi_value exports);
+void define_memory_bindings(napi_env env, napi_value exports);
 
 }  // namespace artist_napi
