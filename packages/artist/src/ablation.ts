@@ -271,7 +271,8 @@ export function formatAblationTable(summary: AblationSummary): string {
 
 /** `14 min 45 s`, `52.3 s`. */
 export function formatSeconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m} min ${Math.round(s - 60 * m)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+  if (s < 59.95) return `${s.toFixed(1)} s`;
+  const whole = Math.round(s); // round first: 659.6 s is 11 min 0 s, not 10 min 60 s
+  const m = Math.floor(whole / 60);
+  return m < 60 ? `${m} min ${whole - 60 * m} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }

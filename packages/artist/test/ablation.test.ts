@@ -7,6 +7,7 @@ import {
   ablationRunResult,
   aggregateAblation,
   formatAblationTable,
+  formatSeconds,
   formatStat,
   parseModes,
   parseSeeds,
@@ -51,6 +52,16 @@ describe('parseSeeds', () => {
       expect(() => parseSeeds(bad)).toThrow(`a count (3) or a comma-separated list`);
     expect(() => parseSeeds('0')).toThrow("a count must be at least 1, got '0'");
     expect(() => parseSeeds('3,3')).toThrow("seeds must be distinct, got '3,3'");
+  });
+});
+
+describe('formatSeconds', () => {
+  it('rounds before splitting minutes and seconds', () => {
+    expect(formatSeconds(52.34)).toBe('52.3 s');
+    expect(formatSeconds(59.97)).toBe('1 min 0 s');
+    expect(formatSeconds(659.6)).toBe('11 min 0 s');
+    expect(formatSeconds(885)).toBe('14 min 45 s');
+    expect(formatSeconds(2 * 3600 + 5 * 60 + 10)).toBe('2 h 5 min');
   });
 });
 
