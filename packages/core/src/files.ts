@@ -79,6 +79,29 @@ export function readFullySync(fd: number, target: Uint8Array, position: number):
   return done;
 }
 
+/**
+ * Async twin of {@link readFullySync} on a file handle: reads `target.length` bytes at `position`
+ * in chunks; returns the bytes read, less only when the file ends first.
+ */
+export async function readFully(
+  handle: fs.promises.FileHandle,
+  target: Uint8Array,
+  position: number,
+): Promise<number> {
+  let done = 0;
+  while (done < target.length) {
+    const { bytesRead } = await handle.read(
+      target,
+      done,
+      Math.min(chunkBytes, target.length - done),
+      position + done,
+    );
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
 /** Writes all of `bytes` at `position` (default: the current file position) in chunks. */
 export async function writeFully(
   handle: fs.promises.FileHandle,

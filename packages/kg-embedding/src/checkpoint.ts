@@ -16,13 +16,14 @@ import {
   TRAINER_STATE_PB,
   writeCheckpoint,
 } from '@artist-ts/core/checkpoint-files';
+import { readFully } from '@artist-ts/core/files';
 import {
   decodeTrainerState,
   type RawTensor,
   type TrainerState,
 } from '@artist-ts/core/trainer-state';
 import type { TransEConfig } from './config';
-import { bytesOf, readAll } from './file_io';
+import { bytesOf } from './file_io';
 import type { TripleSet } from './kg_data';
 
 /** Default largest tensor stored in one piece. */
@@ -233,7 +234,8 @@ export async function openTransECheckpoint(
         const loc = where.get(n) as { file: string; offset: number; values: number };
         const fh = await fs.promises.open(loc.file, 'r');
         try {
-          if (!(await readAll(fh, bytes.subarray(w, w + loc.values * 4), loc.offset)))
+          const part = bytes.subarray(w, w + loc.values * 4);
+          if ((await readFully(fh, part, loc.offset)) < part.length)
             throw new Error(`${loc.file}: ends inside tensor '${n}'`);
         } finally {
           await fh.close();

@@ -13,9 +13,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readFully } from '@artist-ts/core/files';
 import { readTorchFile, stateDictOf, TorchTensor } from '@artist-ts/torch-files';
 import { type EntityVectors, readVectorFile, VECTOR_MAGIC } from './export';
-import { bytesOf, littleEndian, readAll } from './file_io';
+import { bytesOf, littleEndian } from './file_io';
 import { readIdMap } from './kg_data';
 import { nameIndexOf } from './name_index';
 import { forEachLineBytes } from './openke_bytes';
@@ -66,12 +67,12 @@ async function readNpy(
   try {
     const size = (await fh.stat()).size;
     const pre = Buffer.alloc(12);
-    await readAll(fh, pre, 0);
+    await readFully(fh, pre, 0);
     const major = pre[6];
     const headerLen = major === 1 ? pre.readUInt16LE(8) : pre.readUInt32LE(8);
     const start = major === 1 ? 10 : 12;
     const header = Buffer.alloc(headerLen);
-    await readAll(fh, header, start);
+    await readFully(fh, header, start);
     const dict = header.toString('latin1');
     const descr = /'descr':\s*'([^']+)'/.exec(dict)?.[1];
     const fortran = /'fortran_order':\s*(True|False)/.exec(dict)?.[1];
@@ -96,14 +97,14 @@ async function readNpy(
     }
     const vectors = new Float32Array(rows * dim);
     if (width === 4 && littleEndian()) {
-      await readAll(fh, bytesOf(vectors), dataOffset);
+      await readFully(fh, bytesOf(vectors), dataOffset);
     } else {
       // float64 (or a big-endian machine): converted in 8 MiB blocks, never a second full copy.
       const block = Buffer.alloc(8 << 20);
       const per = block.length / width;
       for (let i = 0; i < vectors.length; i += per) {
         const n = Math.min(per, vectors.length - i);
-        await readAll(fh, block.subarray(0, n * width), dataOffset + i * width);
+        await readFully(fh, block.subarray(0, n * width), dataOffset + i * width);
         for (let k = 0; k < n; k++)
           vectors[i + k] = width === 4 ? block.readFloatLE(k * 4) : block.readDoubleLE(k * 8);
       }

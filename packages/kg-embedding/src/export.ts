@@ -19,9 +19,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { atomicWriteDir } from '@artist-ts/core/files';
+import { atomicWriteDir, readFully, writeFully } from '@artist-ts/core/files';
 import { WritableTensor, writeTorchFile } from '@artist-ts/torch-files';
-import { bytesOf, littleEndian, readAll, writeAll } from './file_io';
+import { bytesOf, littleEndian } from './file_io';
 import { readIdMap, readIdMapSync } from './kg_data';
 import { type NameIndex, nameIndexOf } from './name_index';
 
@@ -134,8 +134,8 @@ async function writeMatrixFile(
 ): Promise<void> {
   const fh = await fs.promises.open(file, 'w');
   try {
-    await writeAll(fh, prefix);
-    await writeAll(fh, float32LE(data));
+    await writeFully(fh, prefix);
+    await writeFully(fh, float32LE(data));
   } finally {
     await fh.close();
   }
@@ -216,10 +216,10 @@ export async function readVectorFile(
   try {
     const size = (await fh.stat()).size;
     const head = Buffer.alloc(Math.min(size, HEAD_BYTES));
-    await readAll(fh, head, 0);
+    await readFully(fh, head, 0);
     const header = parseVectorHeader(head, file, size);
     const data = new Float32Array(header.rows * header.dim);
-    if (!(await readAll(fh, bytesOf(data), header.dataOffset)))
+    if ((await readFully(fh, bytesOf(data), header.dataOffset)) < data.byteLength)
       throw new Error(`${file}: ends inside the matrix`);
     if (!littleEndian()) float32FromLE(bytesOf(data).slice(), data);
     return { header, data };

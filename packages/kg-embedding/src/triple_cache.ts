@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bytesOf, littleEndian, readAll, writeAll } from './file_io';
+import { readFully, writeFully } from '@artist-ts/core/files';
+import { bytesOf, littleEndian } from './file_io';
 import type { TripleSet } from './kg_data';
 import { allocBuffer } from './large_buffers';
 
@@ -101,7 +102,7 @@ export async function readTripleCache(
     }
     const n = h.count * 3;
     const data = new Int32Array(allocBuffer(Math.max(4, n * 4), shared), 0, n);
-    if (!(await readAll(fh, bytesOf(data), h.dataOffset))) return null;
+    if ((await readFully(fh, bytesOf(data), h.dataOffset)) < data.byteLength) return null;
     if (!littleEndian()) for (let i = 0; i < n; i++) data[i] = swap32(data[i]);
     return { data, count: h.count };
   } finally {
@@ -142,9 +143,9 @@ export async function writeTripleCache(
   const tmp = `${cacheFile}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await fs.promises.open(tmp, 'w');
   try {
-    await writeAll(fh, prefix);
+    await writeFully(fh, prefix);
     const d = triples.data.subarray(0, triples.count * 3);
-    await writeAll(fh, bytesOf(littleEndian() ? d : Int32Array.from(d, swap32)));
+    await writeFully(fh, bytesOf(littleEndian() ? d : Int32Array.from(d, swap32)));
     await fh.sync();
   } catch (e) {
     await fh.close();
