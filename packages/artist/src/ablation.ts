@@ -45,6 +45,26 @@ export interface AblationRunResult {
   seconds: number;
   /** `all` (the scorer's overall) and each scorer group; empty when the data is not kg-shapes-zh. */
   groups: Record<string, GroupScore>;
+  /** The same scores at each knowledge guidance scale of `eval.knowledgeGuidance` (may be empty). */
+  guidance: Array<{ scale: number; groups: Record<string, GroupScore> }>;
+  /** emoji-zh keyword hits: `all` and each group; empty for other data. */
+  hits: Record<string, HitScore>;
+}
+
+/** The emoji-zh keyword hit of one group in one run (datasets' scoreEmojiZhImages). */
+export interface HitScore {
+  images: number;
+  hit1: number;
+  hit5: number;
+  subgroupHit1: number;
+}
+
+export interface AblationHitStats {
+  group: string;
+  images: number | null;
+  hit1: SeedStat;
+  hit5: SeedStat;
+  subgroupHit1: SeedStat;
 }
 
 export interface AblationGroupStats {
@@ -65,6 +85,10 @@ export interface AblationModeStats {
   kid: SeedStat;
   /** `all` first, then the scorer groups in name order. */
   groups: AblationGroupStats[];
+  /** Per knowledge guidance scale (ascending): the groups as above. */
+  guidance: Array<{ scale: number; groups: AblationGroupStats[] }>;
+  /** emoji-zh keyword hits per group, `all` first (empty for other data). */
+  hits: AblationHitStats[];
 }
 
 /** `<run>/ablation.json`. */
@@ -155,20 +179,10 @@ export function ablationRunResult(run: {
   eval: Record<string, unknown> | undefined;
 }): AblationRunResult {
   const ev = run.eval ?? {};
-  const kgs = ev.kgShapes as
-    | { overall: ScoreSummaryLike; byGroup: Record<string, ScoreSummaryLike> }
+  const kgs = ev.kgShapes as KgShapesScores | undefined;
+  const sweep = ev.knowledgeGuidance as
+    | { scales: Array<KgShapesScores & { knowledgeGuidanceScale: number }> }
     | undefined;
-  const groups: Record<string, GroupScore> = {};
-  const score = (s: ScoreSummaryLike): GroupScore => ({
-    images: s.images,
-    habitat: s.habitatAccuracy,
-    colour: s.colourAccuracy,
-    shape: s.shapeAccuracy,
-  });
-  if (kgs) {
-    groups[ALL_GROUP] = score(kgs.overall);
-    for (const [g, s] of Object.entries(kgs.byGroup)) groups[g] = score(s);
-  }
   return {
     seed: run.seed,
     fusion: run.fusion,
@@ -178,8 +192,49 @@ export function ablationRunResult(run: {
     kid: num(ev.kid),
     imagesPerCaption: num(ev.imagesPerCaption),
     seconds: run.seconds,
-    groups,
+    groups: kgs ? scoreGroups(kgs) : {},
+    guidance: (sweep?.scales ?? []).map((g) => ({
+      scale: g.knowledgeGuidanceScale,
+      groups: scoreGroups(g),
+    })),
+    hits: hitGroups(ev.emojiHits as HitScores | undefined),
   };
+}
+
+interface HitScores {
+  overall: HitScore;
+  byGroup: Record<string, HitScore>;
+}
+
+function hitGroups(h: HitScores | undefined): Record<string, HitScore> {
+  if (!h) return {};
+  const pick = (x: HitScore): HitScore => ({
+    images: x.images,
+    hit1: x.hit1,
+    hit5: x.hit5,
+    subgroupHit1: x.subgroupHit1,
+  });
+  const out: Record<string, HitScore> = { [ALL_GROUP]: pick(h.overall) };
+  for (const [g, x] of Object.entries(h.byGroup)) out[g] = pick(x);
+  return out;
+}
+
+interface KgShapesScores {
+  overall: ScoreSummaryLike;
+  byGroup: Record<string, ScoreSummaryLike>;
+}
+
+/** The scorer's summaries as `all` + one entry per group. */
+function scoreGroups(kgs: KgShapesScores): Record<string, GroupScore> {
+  const score = (s: ScoreSummaryLike): GroupScore => ({
+    images: s.images,
+    habitat: s.habitatAccuracy,
+    colour: s.colourAccuracy,
+    shape: s.shapeAccuracy,
+  });
+  const groups: Record<string, GroupScore> = { [ALL_GROUP]: score(kgs.overall) };
+  for (const [g, s] of Object.entries(kgs.byGroup)) groups[g] = score(s);
+  return groups;
 }
 
 /** Per fusion mode (in `modes` order) and scorer group: every measure over the seeds. */
@@ -189,31 +244,68 @@ export function aggregateAblation(
 ): AblationModeStats[] {
   return modes.map((fusion) => {
     const mine = runs.filter((r) => r.fusion === fusion);
-    const names = [...new Set(mine.flatMap((r) => Object.keys(r.groups)))]
-      .filter((g) => g !== ALL_GROUP)
-      .sort();
-    if (mine.some((r) => r.groups[ALL_GROUP])) names.unshift(ALL_GROUP);
-    const groups = names.map((group): AblationGroupStats => {
-      const having = mine.filter((r) => r.groups[group]);
-      const first = having[0];
-      const images = first ? first.groups[group].images : null;
-      const per = first?.imagesPerCaption ?? null;
-      return {
-        group,
-        captions: images !== null && per ? images / per : null,
-        images,
-        habitat: seedStat(having.map((r) => r.groups[group].habitat)),
-        colour: seedStat(having.map((r) => r.groups[group].colour)),
-        shape: seedStat(having.map((r) => r.groups[group].shape)),
-      };
-    });
+    const scales = [...new Set(mine.flatMap((r) => (r.guidance ?? []).map((g) => g.scale)))];
     return {
       fusion,
       runs: mine.length,
       valLoss: seedStat(mine.map((r) => r.valLoss)),
       fid: seedStat(mine.map((r) => r.fid)),
       kid: seedStat(mine.map((r) => r.kid)),
-      groups,
+      groups: groupStats(mine.map((r) => ({ groups: r.groups, per: r.imagesPerCaption }))),
+      hits: hitStats(mine.map((r) => r.hits ?? {})),
+      guidance: scales
+        .sort((a, b) => a - b)
+        .map((scale) => ({
+          scale,
+          groups: groupStats(
+            mine.flatMap((r) => {
+              const g = (r.guidance ?? []).find((x) => x.scale === scale);
+              return g ? [{ groups: g.groups, per: r.imagesPerCaption }] : [];
+            }),
+          ),
+        })),
+    };
+  });
+}
+
+/** Every keyword-hit group over the seeds that have it, `all` first. */
+function hitStats(seeds: ReadonlyArray<Record<string, HitScore>>): AblationHitStats[] {
+  const names = [...new Set(seeds.flatMap((r) => Object.keys(r)))]
+    .filter((g) => g !== ALL_GROUP)
+    .sort();
+  if (seeds.some((r) => r[ALL_GROUP])) names.unshift(ALL_GROUP);
+  return names.map((group) => {
+    const having = seeds.filter((r) => r[group]).map((r) => r[group]);
+    return {
+      group,
+      images: having[0]?.images ?? null,
+      hit1: seedStat(having.map((h) => h.hit1)),
+      hit5: seedStat(having.map((h) => h.hit5)),
+      subgroupHit1: seedStat(having.map((h) => h.subgroupHit1)),
+    };
+  });
+}
+
+/** Every group's scores over the seeds that have it: `all` first, then the others by name. */
+function groupStats(
+  seeds: ReadonlyArray<{ groups: Record<string, GroupScore>; per: number | null }>,
+): AblationGroupStats[] {
+  const names = [...new Set(seeds.flatMap((r) => Object.keys(r.groups)))]
+    .filter((g) => g !== ALL_GROUP)
+    .sort();
+  if (seeds.some((r) => r.groups[ALL_GROUP])) names.unshift(ALL_GROUP);
+  return names.map((group): AblationGroupStats => {
+    const having = seeds.filter((r) => r.groups[group]);
+    const first = having[0];
+    const images = first ? first.groups[group].images : null;
+    const per = first?.per ?? null;
+    return {
+      group,
+      captions: images !== null && per ? images / per : null,
+      images,
+      habitat: seedStat(having.map((r) => r.groups[group].habitat)),
+      colour: seedStat(having.map((r) => r.groups[group].colour)),
+      shape: seedStat(having.map((r) => r.groups[group].shape)),
     };
   });
 }
@@ -263,10 +355,48 @@ export function formatAblationTable(summary: AblationSummary): string {
   );
   if (rows.length > 0)
     table(['fusion', 'group', 'captions', 'habitat acc.', 'colour acc.', 'shape acc.'], rows);
+  const hits = hitRows(summary);
+  if (hits.length > 0)
+    table(['fusion', 'group', 'images', 'keyword hit@1', 'hit@5', 'subgroup hit@1'], hits);
+  const guided = guidanceRows(summary);
+  if (guided.length > 0) {
+    lines.push('knowledge-aware guidance (s_kg; s_kg = none is the table above):');
+    table(['fusion', 's_kg', 'group', 'habitat acc.', 'colour acc.', 'shape acc.'], guided);
+  }
   lines.push(
     `wall time ${formatSeconds(summary.wallSeconds)} (this command); stage time ${formatSeconds(summary.stageSeconds)} (all repetitions)`,
   );
   return lines.join('\n');
+}
+
+/** Rows of the emoji-zh keyword-hit table: per mode, every group. */
+export function hitRows(summary: AblationSummary): string[][] {
+  return summary.byMode.flatMap((m) =>
+    (m.hits ?? []).map((h) => [
+      m.fusion,
+      h.group,
+      h.images === null ? '-' : String(h.images),
+      formatStat(h.hit1),
+      formatStat(h.hit5),
+      formatStat(h.subgroupHit1),
+    ]),
+  );
+}
+
+/** Rows of the knowledge guidance table: per mode and scale, every scorer group. */
+export function guidanceRows(summary: AblationSummary): string[][] {
+  return summary.byMode.flatMap((m) =>
+    (m.guidance ?? []).flatMap((g) =>
+      g.groups.map((gr) => [
+        m.fusion,
+        String(g.scale),
+        gr.group,
+        formatStat(gr.habitat),
+        formatStat(gr.colour),
+        formatStat(gr.shape),
+      ]),
+    ),
+  );
 }
 
 /** `14 min 45 s`, `52.3 s`. */

@@ -68,6 +68,12 @@ export interface TrainerConfig {
     textLen: number;
     /** Characters seen fewer times are [UNK] in a built vocabulary. */
     minFreq: number;
+    /**
+     * One-hop knowledge expansion: up to this many KG neighbours of each matched entity (the tails
+     * of its facts, from the run's KG) join the lattice over the entity's span, so the GPT sees what
+     * the graph says about an entity beside its TransE vector. 0 (default): ARTIST's lattice.
+     */
+    neighbours: number;
   };
   vqgan: {
     model: VqganConfig;
@@ -99,6 +105,12 @@ export interface TrainerConfig {
     reconstructions: number;
     /** Real test images in the FID/KID reference statistics, the first ones in file order (null: all). */
     realImages: number | null;
+    /**
+     * Knowledge guidance scales (s_kg) to measure: the held-out captions are sampled again at each
+     * (eval.sample's other settings kept) and scored by the dataset's scorer (kg-shapes-zh). Needs
+     * a GPT trained with `gpt.train.knowledgeDropout`; skipped for fusion `none`. Default none.
+     */
+    knowledgeGuidance: number[];
   };
   /**
    * Fine-tuning a released (or earlier) model on EasyNLP's files (`artist-train finetune`). With
@@ -159,7 +171,7 @@ function unseeded(): TrainerConfig {
     backend: 'auto',
     data: { dataset: 'emoji-zh', size: 32, limit: null, input: null },
     kg: { ...transePreset('default'), seed },
-    lattice: { vocab: null, textLen: 32, minFreq: 1 },
+    lattice: { vocab: null, textLen: 32, minFreq: 1, neighbours: 0 },
     vqgan: {
       model: { ...VQGAN_PRESETS.nano },
       // The small-model recipe (lr 2e-3, k-means init, frequent dead-code restarts): nano reaches
@@ -181,6 +193,7 @@ function unseeded(): TrainerConfig {
       extractor: 'nsfwjs-inception',
       reconstructions: 64,
       realImages: 256,
+      knowledgeGuidance: [],
     },
     finetune: {
       init: null,
@@ -265,6 +278,12 @@ export function validateSections(c: TrainerConfig): void {
     }),
   );
   wrap('eval.sample', () => validateSampleConfig(c.eval.sample));
+  if (!(Number.isInteger(c.lattice.neighbours) && c.lattice.neighbours >= 0)) {
+    throw new ConfigError(
+      'lattice.neighbours',
+      `must be an integer >= 0 (0: no expansion), got ${JSON.stringify(c.lattice.neighbours)}`,
+    );
+  }
   // (a fine-tune's VQGAN is the init's, checked against data.size by its vqgan stage)
   if (c.finetune.init === null && c.vqgan.model.resolution !== c.data.size) {
     throw new ConfigError(
@@ -279,6 +298,16 @@ export function validateSections(c: TrainerConfig): void {
     throw new ConfigError(
       'eval.realImages',
       `must be null (all) or an integer >= 2, got ${c.eval.realImages}`,
+    );
+  }
+  const kgScales = c.eval.knowledgeGuidance;
+  if (
+    !Array.isArray(kgScales) ||
+    !kgScales.every((x) => typeof x === 'number' && Number.isFinite(x))
+  ) {
+    throw new ConfigError(
+      'eval.knowledgeGuidance',
+      `must be a list of finite numbers (knowledge guidance scales), got ${JSON.stringify(kgScales)}`,
     );
   }
   validateFinetune(c);

@@ -47,6 +47,7 @@ export interface GenerateCliOptions extends RuntimeFlags {
   topK: number;
   topP: number;
   guidanceScale: number;
+  knowledgeGuidanceScale?: number;
   seed: number;
   batchSize: number;
   cache: boolean;
@@ -69,6 +70,7 @@ export function generateOptionsOf(o: GenerateCliOptions): Omit<GenerateOptions, 
     topK: o.topK,
     topP: o.topP,
     guidanceScale: o.guidanceScale,
+    knowledgeGuidanceScale: o.knowledgeGuidanceScale ?? null,
     seed: o.seed,
     batchSize: o.batchSize,
     useCache: o.cache,
@@ -159,6 +161,11 @@ export function buildProgram(): Command {
       numberArg,
       DEFAULT_SAMPLE_CONFIG.guidanceScale,
     )
+    .option(
+      '--knowledge-guidance-scale <scale>',
+      'knowledge-aware guidance: separate scale for the entities (needs a GPT trained with knowledgeDropout; alias --kg-guidance)',
+      numberArg,
+    )
     .option('--seed <n>', 'sampling seed', intArg(0), 0)
     .option(
       '--batch-size <n>',
@@ -173,6 +180,7 @@ export function buildProgram(): Command {
   addAlias(program, '--out <dir>', 'outputDir');
   addAlias(program, '--n <count>', 'numImages');
   addAlias(program, '--guidance <scale>', 'guidanceScale');
+  addAlias(program, '--kg-guidance <scale>', 'knowledgeGuidanceScale');
   addAlias(program, '--batch <n>', 'batchSize');
   return program;
 }

@@ -17,10 +17,13 @@ import { loadEntityVectors } from '@artist-ts/kg-embedding';
 import {
   BertTokenizer,
   encodePng,
+  expandLattice,
   type Lattice,
   type Lexicon,
   latticesOfTokens,
   loadEntityLexicon,
+  type NeighbourTable,
+  readNeighbourTable,
   Vocab,
 } from '@artist-ts/lattice-data';
 import { Vqgan } from '@artist-ts/vqgan';
@@ -33,6 +36,11 @@ export interface GeneratorPaths {
   vocab: string;
   /** Folder with entity2id.txt + entity_vectors.bin (TransE output); null: no knowledge. */
   entities: string | null;
+  /**
+   * The run's one-hop neighbour table (`lattice/neighbours.tsv`) when it was trained with knowledge
+   * expansion: captions are expanded the same way. Absent or null: no expansion.
+   */
+  neighbours?: string | null;
 }
 
 /** The generator's pieces in a run folder; names the first one missing. */
@@ -43,6 +51,7 @@ export function pathsOfRun(runDir: string): GeneratorPaths {
     vqgan: run.vqgan.checkpoint,
     vocab: run.lattice.vocab,
     entities: fs.existsSync(run.kg.entity2id) ? run.kg.vectors : null,
+    neighbours: fs.existsSync(run.lattice.neighbours) ? run.lattice.neighbours : null,
   };
   for (const [field, file] of Object.entries(paths)) {
     if (file !== null && !fs.existsSync(file)) {
@@ -108,6 +117,8 @@ export class Generator {
     readonly tokenizer: BertTokenizer,
     readonly lexicon: Lexicon | null,
     readonly entityTable: EntityTable | undefined,
+    /** One-hop knowledge expansion of matched entities (null: none). */
+    readonly neighbours: NeighbourTable | null = null,
   ) {}
 
   /** Loads a run folder (`runs/<name>`) or explicit checkpoint paths, checking they fit together. */
@@ -132,13 +143,15 @@ export class Generator {
       const tokenizer = new BertTokenizer(vocab, { textLen: gpt.config.textLen });
       let lexicon: Lexicon | null = null;
       let table: EntityTable | undefined;
+      let neighbours: NeighbourTable | null = null;
       if (paths.entities && gpt.config.fusion !== 'none') {
+        if (paths.neighbours) neighbours = await readNeighbourTable(paths.neighbours);
         const ent = await loadEntityVectors(paths.entities);
         // entity2id.txt of kg-embedding's output folder: the names the lexicon matches.
         lexicon = (await loadEntityLexicon(path.join(paths.entities, 'entity2id.txt'))).lexicon;
         table = { vectors: ent.vectors, numEntities: ent.names.length, dim: ent.dim };
       }
-      return new Generator(gpt, vqgan, tokenizer, lexicon, table);
+      return new Generator(gpt, vqgan, tokenizer, lexicon, table, neighbours);
     } catch (err) {
       gpt.dispose();
       vqgan?.dispose();
@@ -154,9 +167,10 @@ export class Generator {
   encodeTexts(texts: readonly string[]): EncodedText[] {
     const tokens = texts.map((t) => this.tokenizer.tokenize(t));
     const lattices = this.lexicon ? latticesOfTokens(tokens, this.lexicon) : null;
+    const nb = this.neighbours;
     return tokens.map((t, i) => ({
       ids: this.tokenizer.tokensToIds(t),
-      lattice: lattices ? lattices[i] : null,
+      lattice: lattices ? (nb ? expandLattice(lattices[i], nb) : lattices[i]) : null,
     }));
   }
 

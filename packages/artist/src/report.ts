@@ -9,7 +9,14 @@ import path from 'node:path';
 import { atomicWriteFile } from '@artist-ts/core/files';
 import { loadKgShapesWorld, parseCaption, renderScene } from '@artist-ts/datasets/kg-shapes';
 import { pngOf, readSplitImages, TsvReader } from '@artist-ts/lattice-data';
-import { type AblationSummary, formatSeconds, formatStat, SPREAD_NOTE } from './ablation';
+import {
+  type AblationSummary,
+  formatSeconds,
+  formatStat,
+  guidanceRows,
+  hitRows,
+  SPREAD_NOTE,
+} from './ablation';
 import {
   escapeHtml,
   htmlPage,
@@ -130,6 +137,18 @@ async function ablationSection(
         ),
       ),
     );
+  }
+  const hits = hitRows(summary);
+  if (hits.length > 0) {
+    html +=
+      '<h3>emoji-zh keyword hit</h3><p class="note">An image hits when its nearest emoji picture of the dataset (2x2-averaged RGB distance) is its caption\'s emoji (hit@1), or among the 5 nearest; subgroup hit@1: the nearest is of the same CLDR subgroup.</p>' +
+      htmlTable(['fusion', 'group', 'images', 'keyword hit@1', 'hit@5', 'subgroup hit@1'], hits);
+  }
+  const guided = guidanceRows(summary);
+  if (guided.length > 0) {
+    html +=
+      '<h3>Knowledge-aware guidance</h3><p class="note">logits = u + s_text (c_text − u) + s_kg (c_text+kg − c_text), s_text as eval.sample.guidanceScale; s_kg = none is the table above.</p>' +
+      htmlTable(['fusion', 's_kg', 'group', 'habitat acc.', 'colour acc.', 'shape acc.'], guided);
   }
   // Validation loss over training, one curve per (mode, seed).
   html += plots([

@@ -10,7 +10,7 @@
  *   data/{train,val,test}.tsv  data/kg/            the data stage (OpenKE files or triples.tsv)
  *   data/predict.tsv                                a fine-tune's test texts
  *   kg/checkpoints/  kg/vectors/{entity2id.txt,relation2id.txt,entity_vectors.bin,...}
- *   lattice/vocab.txt  lattice/{split}.knowl.tsv
+ *   lattice/vocab.txt  lattice/{split}.knowl.tsv  lattice/neighbours.tsv (expansion only)
  *   vqgan/checkpoints/  vqgan/checkpoint/          training checkpoints, final model
  *   encode/codes/{split}/{index.json,shard-*.pb}
  *   gpt/checkpoints/  gpt/checkpoint/
@@ -74,6 +74,8 @@ export class RunLayout {
     vocab: string;
     /** EasyNLP knowledge TSV of a split. */
     knowledgeTsv(split: Split): string;
+    /** One-hop neighbour table (`lattice.neighbours` > 0 only). */
+    neighbours: string;
   };
   readonly vqgan: { checkpoints: string; checkpoint: string };
   readonly encode: {
@@ -112,6 +114,7 @@ export class RunLayout {
     this.lattice = {
       vocab: p('lattice', 'vocab.txt'),
       knowledgeTsv: (s) => p('lattice', `${s}.knowl.tsv`),
+      neighbours: p('lattice', 'neighbours.tsv'),
     };
     this.vqgan = { checkpoints: p('vqgan', 'checkpoints'), checkpoint: p('vqgan', 'checkpoint') };
     this.encode = {

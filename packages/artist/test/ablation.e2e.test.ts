@@ -16,13 +16,24 @@ import type { ProgressView } from '../src/progress';
 import type { StageMarker } from '../src/run_folder';
 import { MICRO } from './micro_config';
 
-/** The pipeline tests' micro settings, on kg-shapes-zh, with a shorter VQGAN. */
+/**
+ * The pipeline tests' micro settings, on kg-shapes-zh, with a shorter VQGAN; with the knowledge
+ * options on (one-hop expansion, independent knowledge dropout, a knowledge guidance sweep).
+ */
 const ABLATION_MICRO = {
   ...MICRO,
   seed: 1,
   data: { dataset: 'kg-shapes-zh', limit: 12 },
+  lattice: { neighbours: 3 },
   vqgan: { ...MICRO.vqgan, steps: 4, checkpointEvery: 2 },
-  eval: { ...MICRO.eval, maxCaptions: 4, reconstructions: 2, sample: { batchSize: 4, topK: 8 } },
+  gpt: { ...MICRO.gpt, train: { ...MICRO.gpt.train, textDropout: 0.3, knowledgeDropout: 0.3 } },
+  eval: {
+    ...MICRO.eval,
+    maxCaptions: 4,
+    reconstructions: 2,
+    sample: { batchSize: 4, topK: 8 },
+    knowledgeGuidance: [2],
+  },
 };
 
 /** Records log lines; aborts when the `nth` gpt stage to start reaches step `at`. */
@@ -153,6 +164,25 @@ describe('artist-train ablation (micro, kg-shapes-zh subset)', () => {
     }
     expect(summary.wallSeconds).toBeGreaterThan(0);
     expect(summary.stageSeconds).toBeGreaterThan(0);
+    // Knowledge guidance is measured where there is knowledge; the VQGAN's ceiling everywhere.
+    expect(summary.byMode[0].guidance.map((g) => [g.scale, g.groups[0].habitat.n])).toEqual([
+      [2, 2],
+    ]);
+    expect(summary.byMode[1].guidance).toEqual([]);
+    const ev1 = marker(mode(1, 'lattice'), 'eval').summary;
+    expect(ev1.kgShapesReconstructions).toMatchObject({ overall: { images: 2 } });
+    // One-hop expansion: the lattice stage keeps the table, and the knowledge TSV has more
+    // entities than matches (each creature brings its colour, shape and habitat).
+    const nb = fs
+      .readFileSync(path.join(seed1, 'lattice', 'neighbours.tsv'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(nb.length).toBe(64); // every creature has facts
+    const knowl = fs
+      .readFileSync(path.join(seed1, 'lattice', 'test.knowl.tsv'), 'utf8')
+      .split('\n')[0]
+      .split('\t');
+    expect(knowl[2].split(' ').length).toBe(4 * (knowl[1].includes('左边') ? 2 : 1));
 
     // The validation curve has a point per checkpoint, not one.
     const metrics = fs

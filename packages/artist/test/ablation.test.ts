@@ -161,6 +161,8 @@ describe('aggregateAblation', () => {
         'unseen-one': { images: 4, habitat: 0.5, colour: 0.25, shape: 0.25 },
         'seen-one': { images: 8, habitat: 0.5, colour: 0.0625, shape: 0.25 },
       },
+      guidance: [],
+      hits: {},
     });
     expect(runs[3].fid).toBeNull();
     expect(runs[3].kid).toBeNull();
@@ -210,6 +212,116 @@ describe('aggregateAblation', () => {
     });
     expect(plain.groups).toEqual({});
     expect(aggregateAblation([plain], ['none'])[0].groups).toEqual([]);
+  });
+
+  it('knowledge guidance: per scale (ascending) over the seeds that measured it', () => {
+    const sweep = (scales: Array<[number, Quad]>) => ({
+      knowledgeGuidance: {
+        guidanceScale: 1,
+        scales: scales.map(([scale, [images, h, c, sh]]) => ({
+          knowledgeGuidanceScale: scale,
+          overall: { images, habitatAccuracy: h, colourAccuracy: c, shapeAccuracy: sh },
+          byGroup: {},
+        })),
+      },
+    });
+    const guided = [
+      result(
+        1,
+        'lattice',
+        1,
+        [4, 0.5, 0.5, 0.5],
+        {},
+        sweep([
+          [3, [4, 1, 0.75, 0.5]],
+          [2, [4, 0.5, 0.5, 0.25]],
+        ]),
+      ),
+      result(2, 'lattice', 1, [4, 0.5, 0.5, 0.5], {}, sweep([[3, [4, 0.5, 0.25, 0.5]]])),
+    ];
+    expect(guided[0].guidance.map((g) => g.scale)).toEqual([3, 2]);
+    const [m] = aggregateAblation(guided, ['lattice']);
+    expect(m.guidance.map((g) => g.scale)).toEqual([2, 3]);
+    const three = m.guidance[1].groups[0];
+    expect(three.group).toBe('all');
+    expect(three.habitat.n).toBe(2);
+    expect(three.colour.mean).toBeCloseTo(0.5, 12);
+    expect(three.colour.sd).toBeCloseTo(Math.SQRT1_2 / 2, 12);
+    expect(m.guidance[0].groups[0].shape).toEqual({
+      n: 1,
+      mean: 0.25,
+      sd: null,
+      min: 0.25,
+      max: 0.25,
+    });
+    const text = formatAblationTable({
+      seeds: [1, 2],
+      modes: ['lattice'],
+      dataSeed: 1,
+      spread: 'sd',
+      wallSeconds: 1,
+      stageSeconds: 1,
+      runs: guided,
+      byMode: [m],
+    });
+    expect(text).toContain('knowledge-aware guidance');
+    expect(text).toMatch(/lattice\s+3\s+all\s+0\.750 ± 0\.354\s+0\.500 ± 0\.354\s+0\.500 ± 0\.000/);
+    expect(stats[0].guidance).toEqual([]);
+  });
+
+  it('emoji-zh keyword hits: all first, then the groups, over the seeds', () => {
+    const hit = (images: number, hit1: number, hit5: number, sub: number) => ({
+      images,
+      hit1,
+      hit5,
+      subgroupHit1: sub,
+      gallery: 100,
+      chance: { hit1: 0.01, hit5: 0.05 },
+    });
+    const emoji = (seed: number, h1: number) =>
+      ablationRunResult({
+        seed,
+        fusion: 'lattice',
+        dir: 'x',
+        seconds: 1,
+        gpt: { valLoss: 1 },
+        eval: {
+          imagesPerCaption: 1,
+          emojiHits: {
+            overall: hit(10, h1, 0.5, 0.5),
+            byGroup: { 'unseen-keyword': hit(8, h1, 0.5, 0.25), 'unseen-emoji': hit(2, 0, 0, 1) },
+          },
+        },
+      });
+    const runs2 = [emoji(1, 0.25), emoji(2, 0.75)];
+    expect(runs2[0].hits['unseen-keyword']).toEqual({
+      images: 8,
+      hit1: 0.25,
+      hit5: 0.5,
+      subgroupHit1: 0.25,
+    });
+    expect(runs2[0].groups).toEqual({});
+    const [m] = aggregateAblation(runs2, ['lattice']);
+    expect(m.hits.map((h) => [h.group, h.images])).toEqual([
+      ['all', 10],
+      ['unseen-emoji', 2],
+      ['unseen-keyword', 8],
+    ]);
+    expect(m.hits[0].hit1.mean).toBeCloseTo(0.5, 12);
+    expect(m.hits[0].hit1.sd).toBeCloseTo(Math.SQRT1_2 / 2, 12);
+    const text = formatAblationTable({
+      seeds: [1, 2],
+      modes: ['lattice'],
+      dataSeed: 1,
+      spread: 'sd',
+      wallSeconds: 1,
+      stageSeconds: 1,
+      runs: runs2,
+      byMode: [m],
+    });
+    expect(text).toMatch(
+      /lattice\s+unseen-keyword\s+8\s+0\.500 ± 0\.354\s+0\.500 ± 0\.000\s+0\.250 ± 0\.000/,
+    );
   });
 
   it('prints one table per mode and one per (mode, group)', () => {

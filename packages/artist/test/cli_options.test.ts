@@ -62,6 +62,8 @@ describe('artist-generate options', () => {
       '3',
       '--guidance-scale',
       '2.5',
+      '--knowledge-guidance-scale',
+      '3',
       '--top-k',
       '50',
       '--top-p',
@@ -88,6 +90,7 @@ describe('artist-generate options', () => {
       topK: 50,
       topP: 0.9,
       guidanceScale: 2.5,
+      knowledgeGuidanceScale: 3,
       seed: 11,
       batchSize: 4,
       useCache: false,
@@ -127,6 +130,14 @@ describe('artist-generate options', () => {
       'out',
       undefined,
     ]);
+    expect(generateOptionsOf(defaults).knowledgeGuidanceScale).toBeNull();
+    const kg = await parsed<GenerateCliOptions>(buildGenerate(), [
+      '--text',
+      'a',
+      '--kg-guidance',
+      '2',
+    ]);
+    expect(kg.knowledgeGuidanceScale).toBe(2);
   });
 
   it('refuses an option given under both names, bad numbers and unknown backends', async () => {

@@ -30,6 +30,11 @@ export { buildEmojiKg, EMOJI_RELATIONS, flagRegion } from './emoji_zh/emoji_kg';
 export { GROUP_NAMES_ZH, SUBGROUP_NAMES_ZH } from './emoji_zh/names_zh';
 export { renderEmojiPng } from './emoji_zh/render';
 export { defaultThreads, type RenderPoolOptions, renderEmojiImages } from './emoji_zh/render_pool';
+export {
+  type EmojiHitScore,
+  type EmojiHitSummary,
+  scoreEmojiZhImages,
+} from './emoji_zh/scorer';
 export { loadEmojiSources, PINNED_SOURCES } from './emoji_zh/sources';
 export { KnowledgeGraph, type NamedTriple, readOpenKe } from './kg';
 export {
@@ -37,6 +42,7 @@ export {
   type KgShapesZhConfig,
   kgShapesZhBuilder,
   loadKgShapesWorld,
+  scoreKgShapesImages,
   scoreKgShapesTsv,
   validateKgShapesZhConfig,
 } from './kg_shapes';

@@ -64,17 +64,31 @@ function checkCodes(config: GptConfig, codes: ArrayLike<number>, where: string):
   }
 }
 
+/** Per-example dropout of a batch (classifier-free and knowledge-aware guidance). */
+export interface BatchDropout {
+  /** `dropText[b]`: example b's text becomes padding. */
+  dropText?: readonly boolean[];
+  /**
+   * `dropKnowledge[b]`: example b's entity vectors are removed. Absent: they go with the text
+   * (removed exactly where `dropText` is set).
+   */
+  dropKnowledge?: readonly boolean[];
+  /** Names the batch in errors. */
+  where?: string;
+}
+
 /**
- * Builds a training batch. `dropText[b]` replaces example b's text by padding and removes its
- * knowledge (text dropout, which makes classifier-free guidance possible at sampling time).
+ * Builds a training batch. Dropping the text but keeping the knowledge leaves the entity vectors
+ * on the (now padding) positions their spans cover.
  */
 export function makeTrainBatch(
   config: GptConfig,
   examples: readonly GptExample[],
   table?: EntityTable,
-  dropText?: readonly boolean[],
-  where = 'batch',
+  options: BatchDropout = {},
 ): TrainBatch {
+  const { dropText, where = 'batch' } = options;
+  const dropKnowledge = options.dropKnowledge ?? dropText;
   const B = examples.length;
   if (B === 0) throw new Error(`${where}: empty batch`);
   const X = config.textLen;
@@ -83,13 +97,12 @@ export function makeTrainBatch(
   const targets = new Int32Array(B * config.imageLen);
   const lattices: (LatticeFields | null)[] = [];
   examples.forEach((ex, b) => {
-    const drop = dropText?.[b] === true;
-    const text = jointText(config, drop ? [] : ex.text, `${where}[${b}].text`);
+    const text = jointText(config, dropText?.[b] ? [] : ex.text, `${where}[${b}].text`);
     checkCodes(config, ex.codes, `${where}[${b}].codes`);
     tokens.set(text, b * L);
     for (let i = 0; i < config.imageLen - 1; i++) tokens[b * L + X + i] = ex.codes[i];
     for (let i = 0; i < config.imageLen; i++) targets[b * config.imageLen + i] = ex.codes[i];
-    lattices.push(drop ? null : (ex.lattice ?? null));
+    lattices.push(dropKnowledge?.[b] ? null : (ex.lattice ?? null));
   });
   return {
     batch: B,

@@ -11,13 +11,7 @@ import { Rng } from '@artist-ts/core/rng';
 import * as tf from '@tensorflow/tfjs';
 import { jointText } from './batch';
 import { disposeKnowledge, type KnowledgeTensors, knowledgeTensors } from './fusion';
-import {
-  buildKnowledge,
-  concatKnowledge,
-  type EntityTable,
-  type KnowledgeArrays,
-  type LatticeFields,
-} from './knowledge';
+import { buildKnowledge, type EntityTable, type LatticeFields } from './knowledge';
 import type { LayerCache } from './layers';
 import type { KnowlGpt } from './model';
 import { disposePacked, type PackedWeights } from './packed_inference';
@@ -34,6 +28,14 @@ export interface SampleConfig {
    * no entities). 1 disables (conditional only). Needs a model trained with text dropout.
    */
   guidanceScale: number;
+  /**
+   * Knowledge-aware guidance (separate scales for text and knowledge):
+   * logits = u + guidanceScale (c_text - u) + knowledgeGuidanceScale (c_text+kg - c_text), with
+   * c_text the logits of the text without its entity vectors and c_text+kg those with them. Needs a
+   * model trained with `knowledgeDropout`. null (default): text and entities are one condition
+   * (`guidanceScale` alone). No effect with fusion `none` (there, c_text+kg = c_text).
+   */
+  knowledgeGuidanceScale: number | null;
   /** Images per text (EasyNLP `max_generated_num`). */
   numSamples: number;
   seed: number;
@@ -48,6 +50,7 @@ export const DEFAULT_SAMPLE_CONFIG: SampleConfig = {
   topK: 100,
   topP: 1,
   guidanceScale: 1,
+  knowledgeGuidanceScale: null,
   numSamples: 1,
   seed: 0,
   useCache: true,
@@ -82,6 +85,13 @@ export function validateSampleConfig(
     'guidanceScale',
     typeof out.guidanceScale === 'number' && Number.isFinite(out.guidanceScale),
     'must be a finite number (1 disables guidance)',
+  );
+  check(
+    'knowledgeGuidanceScale',
+    out.knowledgeGuidanceScale === null ||
+      (typeof out.knowledgeGuidanceScale === 'number' &&
+        Number.isFinite(out.knowledgeGuidanceScale)),
+    'must be a finite number or null (text and knowledge as one condition)',
   );
   check('numSamples', isInt(out.numSamples) && out.numSamples > 0, 'must be a positive integer');
   check('seed', isInt(out.seed), 'must be an integer');
@@ -222,6 +232,53 @@ export function sampleFromLogits(
   return last;
 }
 
+/**
+ * Which logits a sampling config needs, as row blocks of the batch: block 0 is always text +
+ * knowledge; `textOnly` and `uncond` are the block indices of the text without its entities and of
+ * neither (0 when not needed).
+ */
+interface GuidancePlan {
+  blocks: number;
+  textOnly: number;
+  uncond: number;
+  sText: number;
+  sKg: number | null;
+}
+
+function guidancePlan(cfg: SampleConfig, fusion: string): GuidancePlan {
+  const sText = cfg.guidanceScale;
+  // Without fusion the entities change nothing: c_text+kg = c_text, so only the text scale acts.
+  const sKg = fusion === 'none' ? null : cfg.knowledgeGuidanceScale;
+  let blocks = 1;
+  const textOnly = sKg !== null ? blocks++ : 0;
+  const uncond = sText !== 1 ? blocks++ : 0;
+  return { blocks, textOnly, uncond, sText, sKg };
+}
+
+/**
+ * Guided logits in place of `row` (c_text+kg): u + s_text (c - u) with one condition, or
+ * u + s_text (c_text - u) + s_kg (c_text+kg - c_text) with knowledge-aware guidance (u = c_text
+ * when s_text is 1, which needs no unconditional rows).
+ */
+export function guide(
+  row: Float32Array,
+  plan: Pick<GuidancePlan, 'sText' | 'sKg'>,
+  textOnly: Float32Array | null,
+  uncond: Float32Array | null,
+): void {
+  const { sText, sKg } = plan;
+  if (sKg === null) {
+    if (!uncond) return;
+    for (let i = 0; i < row.length; i++) row[i] = uncond[i] + sText * (row[i] - uncond[i]);
+    return;
+  }
+  const t = textOnly!;
+  for (let i = 0; i < row.length; i++) {
+    const u = uncond ? uncond[i] : t[i];
+    row[i] = u + sText * (t[i] - u) + sKg * (row[i] - t[i]);
+  }
+}
+
 /** Samples image codes for every text (numSamples each). */
 export async function sampleCodes(
   model: KnowlGpt,
@@ -242,7 +299,7 @@ export async function sampleCodes(
   for (let i = 0; i < nTexts; i++) {
     for (let j = 0; j < cfg.numSamples; j++) rows.push({ text: i, sample: j });
   }
-  const guided = cfg.guidanceScale !== 1;
+  const plan = guidancePlan(cfg, c.fusion);
   const base = new Rng(cfg.seed);
   const codes: Int32Array[] = [];
   const numBatches = Math.ceil(rows.length / cfg.batchSize);
@@ -254,22 +311,17 @@ export async function sampleCodes(
       const chunk = rows.slice(bi * cfg.batchSize, (bi + 1) * cfg.batchSize);
       const R = chunk.length;
       const rngs = chunk.map((r) => base.fork(`text/${r.text}/sample/${r.sample}`));
-      const R2 = guided ? 2 * R : R;
+      // Row blocks of R rows: text + knowledge, then text alone, then neither (as the plan needs).
+      const R2 = plan.blocks * R;
       const text = new Int32Array(R2 * c.textLen);
       chunk.forEach((r, k) => {
         text.set(texts[r.text], k * c.textLen);
+        if (plan.textOnly) text.set(texts[r.text], (plan.textOnly * R + k) * c.textLen);
       });
-      if (guided) text.fill(c.imageVocabSize + c.textPadId, R * c.textLen);
-      let knowledge: KnowledgeArrays | null = buildKnowledge(
-        c,
-        chunk.map((r) => request.lattices?.[r.text] ?? null),
-        request.entityTable,
-        'sampleCodes',
-      );
-      if (knowledge && guided) {
-        const uncond = buildKnowledge(c, new Array(R).fill(null), request.entityTable, 'uncond')!;
-        knowledge = concatKnowledge([knowledge, uncond]);
-      }
+      if (plan.uncond) text.fill(c.imageVocabSize + c.textPadId, plan.uncond * R * c.textLen);
+      const lattices = chunk.map((r) => request.lattices?.[r.text] ?? null);
+      for (let b = 1; b < plan.blocks; b++) lattices.push(...new Array(R).fill(null));
+      const knowledge = buildKnowledge(c, lattices, request.entityTable, 'sampleCodes');
       const out = chunk.map(() => new Int32Array(c.imageLen));
       const kt = knowledge ? knowledgeTensors(knowledge, c) : null;
       try {
@@ -285,10 +337,13 @@ export async function sampleCodes(
             const V = c.imageVocabSize;
             for (let r = 0; r < R; r++) {
               const row = logits.slice(r * V, (r + 1) * V);
-              if (guided) {
-                const u = logits.subarray((R + r) * V, (R + r + 1) * V);
-                for (let i = 0; i < V; i++) row[i] = u[i] + cfg.guidanceScale * (row[i] - u[i]);
-              }
+              const block = (j: number) => logits.subarray((j * R + r) * V, (j * R + r + 1) * V);
+              guide(
+                row,
+                plan,
+                plan.textOnly ? block(plan.textOnly) : null,
+                plan.uncond ? block(plan.uncond) : null,
+              );
               out[r][k] = sampleFromLogits(row, cfg, rngs[r]);
             }
             options.onToken?.({

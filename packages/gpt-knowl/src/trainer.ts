@@ -88,8 +88,17 @@ export interface TrainConfig {
    * micro-batch fit the memory limit (0 when it fits as it is, or with no limit).
    */
   recomputeBlocks: number | 'auto';
-  /** Probability of replacing an example's text (and knowledge) by padding. */
+  /**
+   * Probability of replacing an example's text by padding (classifier-free guidance). Its entity
+   * vectors go with it unless `knowledgeDropout` is a number.
+   */
   textDropout: number;
+  /**
+   * Probability of removing an example's entity vectors, drawn independently of `textDropout`
+   * (knowledge-aware guidance: the model learns text alone, entities alone, both and neither).
+   * null (default): the entity vectors are removed exactly when the text is.
+   */
+  knowledgeDropout: number | null;
   /** Seed of the data order, text-dropout and dropout streams. */
   seed: number;
 }
@@ -110,6 +119,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   lora: null,
   recomputeBlocks: 'auto',
   textDropout: 0,
+  knowledgeDropout: null,
   seed: 42,
 };
 
@@ -156,6 +166,9 @@ export function validateTrainConfig(
     );
   }
   num('textDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)');
+  if (out.knowledgeDropout !== null) {
+    num('knowledgeDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1) or null');
+  }
   num('seed', (x) => Number.isInteger(x), 'must be an integer');
   if (out.warmupSteps !== null) {
     num('warmupSteps', (x) => Number.isInteger(x) && x >= 0, 'must be an integer >= 0 or null');
@@ -372,6 +385,24 @@ export class GptTrainer {
   }
 
   /**
+   * Text and knowledge dropout of the next `n` examples, from the text-dropout stream: one draw
+   * per example for the text, and one more for its entities when `knowledgeDropout` is set (so a
+   * config without it draws exactly what it drew before the option existed).
+   */
+  private drawDropout(n: number): { dropText: boolean[]; dropKnowledge: boolean[] } {
+    const pt = this.config.textDropout;
+    const pk = this.config.knowledgeDropout;
+    const dropText: boolean[] = [];
+    const dropKnowledge: boolean[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = pt > 0 && this.textRng.uniform() < pt;
+      dropText.push(t);
+      dropKnowledge.push(pk === null ? t : pk > 0 && this.textRng.uniform() < pk);
+    }
+    return { dropText, dropKnowledge };
+  }
+
+  /**
    * One AdamW update on `examples`, in micro-batches of `batchSize` whose gradients are summed
    * (each weighted by its share of the examples, so the update is the one of a single batch).
    */
@@ -379,8 +410,7 @@ export class GptTrainer {
     this.checkMemory();
     const t0 = performance.now();
     const c = this.model.config;
-    const p = this.config.textDropout;
-    const dropText = examples.map(() => p > 0 && this.textRng.uniform() < p);
+    const { dropText, dropKnowledge } = this.drawDropout(examples.length);
     const lr = learningRateAt(this.schedule, this.step + 1);
     this.optimizer.learningRate = lr;
     const L = c.textLen + c.imageLen - 1;
@@ -391,12 +421,10 @@ export class GptTrainer {
       for (let start = 0; start < examples.length; start += micro) {
         const part = examples.slice(start, start + micro);
         const share = part.length / examples.length;
-        const batch = makeTrainBatch(
-          c,
-          part,
-          this.entityTable,
-          dropText.slice(start, start + micro),
-        );
+        const batch = makeTrainBatch(c, part, this.entityTable, {
+          dropText: dropText.slice(start, start + micro),
+          dropKnowledge: dropKnowledge.slice(start, start + micro),
+        });
         const dropoutSeed = this.dropoutRng.nextUint32();
         const { loss, next } = tf.tidy(() => {
           const tokens = tf.tensor2d(batch.tokens, [batch.batch, L], 'int32');
@@ -587,7 +615,7 @@ export async function evaluateLoss(
   let total = 0;
   for (let i = 0; i < examples.length; i += bs) {
     const chunk = examples.slice(i, i + bs);
-    const batch = makeTrainBatch(c, chunk, options.entityTable, undefined, `eval[${i}..]`);
+    const batch = makeTrainBatch(c, chunk, options.entityTable, { where: `eval[${i}..]` });
     const loss = tf.tidy(() => {
       const tokens = tf.tensor2d(batch.tokens, [batch.batch, L], 'int32');
       const targets = tf.tensor2d(batch.targets, [batch.batch, c.imageLen], 'int32');

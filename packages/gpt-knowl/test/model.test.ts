@@ -1,7 +1,13 @@
 import { initRuntime } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import { buildKnowledge, KnowlGpt, knowledgeTensors, type LatticeFields } from '../src';
+import {
+  buildKnowledge,
+  KnowlGpt,
+  knowledgeTensors,
+  type LatticeFields,
+  validateGptConfig,
+} from '../src';
 import { makeTrainBatch } from '../src/batch';
 import { imageCrossEntropy } from '../src/model';
 import { flatLattice, makeExamples, makeTable } from './helpers';
@@ -40,6 +46,35 @@ describe('KnowlGpt', () => {
     }
     ref.dispose();
     m.dispose();
+  });
+
+  test('batch dropout: text and knowledge apart, or together when only the text is given', () => {
+    const c = validateGptConfig({ preset: 'nano' });
+    const table = makeTable(10, c.entityDim);
+    const ex = makeExamples(c, 2).map((e) => ({
+      ...e,
+      lattice: flatLattice([1, 2], [0, 1], [0, 1]),
+    }));
+    const L = c.textLen + c.imageLen - 1;
+    const pad = c.imageVocabSize + c.textPadId;
+    const textOf = (b: { tokens: Int32Array }, i: number) =>
+      Array.from(b.tokens.subarray(i * L, i * L + c.textLen));
+    const covered = (b: { knowledge: unknown }, i: number) => {
+      const k = b.knowledge as { cover: Float32Array };
+      const n = c.entitySlots * c.textLen;
+      return k.cover.subarray(i * n, (i + 1) * n).some((x) => x > 0);
+    };
+    const apart = makeTrainBatch(c, ex, table, {
+      dropText: [true, false],
+      dropKnowledge: [false, true],
+    });
+    expect(textOf(apart, 0).every((t) => t === pad)).toBe(true);
+    expect(covered(apart, 0)).toBe(true); // entities stay on their (now padding) positions
+    expect(textOf(apart, 1).some((t) => t !== pad)).toBe(true);
+    expect(covered(apart, 1)).toBe(false);
+    const together = makeTrainBatch(c, ex, table, { dropText: [true, false] });
+    expect(covered(together, 0)).toBe(false);
+    expect(covered(together, 1)).toBe(true);
   });
 
   test('whole-sequence attention (fused kernel) equals the cached path, values and gradients', async () => {

@@ -3,7 +3,7 @@ import { initRuntime } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { KnowlGpt, type SampleProgress, sampleCodes, validateSampleConfig } from '../src';
-import { sampleFromLogits } from '../src/sampler';
+import { guide, sampleFromLogits } from '../src/sampler';
 import { flatLattice, makeTable } from './helpers';
 
 beforeAll(async () => {
@@ -90,6 +90,53 @@ describe('sampleCodes', () => {
     expect(a.codes.map((x) => Array.from(x))).toEqual(b.codes.map((x) => Array.from(x)));
     expect(a.codes.map((x) => Array.from(x))).not.toEqual(plain.codes.map((x) => Array.from(x)));
     m.dispose();
+  });
+
+  test('knowledge-aware guidance: u + s_text (c_text - u) + s_kg (c_text+kg - c_text)', () => {
+    const c = new Float32Array([1, 2, 3]); // text + knowledge
+    const t = new Float32Array([0, 2, 1]); // text alone
+    const u = new Float32Array([1, 0, 1]); // neither
+    const row = c.slice();
+    guide(row, { sText: 2, sKg: 3 }, t, u);
+    // u + 2 (t - u) + 3 (c - t)
+    expect(Array.from(row)).toEqual([1 - 2 + 3, 4 + 0, 1 + 0 + 6]);
+    const noU = c.slice();
+    guide(noU, { sText: 1, sKg: 0.5 }, t, null); // s_text 1: t + s_kg (c - t)
+    expect(Array.from(noU)).toEqual([0.5, 2, 2]);
+    const classic = c.slice();
+    guide(classic, { sText: 3, sKg: null }, null, u); // one condition: u + s (c - u)
+    expect(Array.from(classic)).toEqual([1, 6, 7]);
+  });
+
+  test('knowledge-aware guidance: s_kg 0 samples the text alone; cached == uncached', async () => {
+    const m = new KnowlGpt({ preset: 'nano' }, { seed: 14 });
+    const entityTable = makeTable(10, m.config.entityDim);
+    const req = { texts, lattices, entityTable };
+    const codes = (r: { codes: Int32Array[] }) => r.codes.map((x) => Array.from(x));
+    const textOnly = await sampleCodes(m, { ...req, lattices: [null, null, null] }, { seed: 4 });
+    const kg0 = await sampleCodes(m, req, { seed: 4, knowledgeGuidanceScale: 0 });
+    expect(codes(kg0)).toEqual(codes(textOnly));
+    const cfg = { seed: 4, topK: 0, guidanceScale: 2, knowledgeGuidanceScale: 3, batchSize: 2 };
+    const a = await sampleCodes(m, req, { ...cfg, useCache: true });
+    const b = await sampleCodes(m, req, { ...cfg, useCache: false });
+    expect(codes(a)).toEqual(codes(b));
+    const strong = await sampleCodes(m, req, { ...cfg, knowledgeGuidanceScale: 100 });
+    expect(codes(a)).not.toEqual(codes(strong));
+    expect(() => validateSampleConfig({ knowledgeGuidanceScale: Number.NaN })).toThrow(
+      /SampleConfig.knowledgeGuidanceScale must be a finite number or null/,
+    );
+    await expectNoLeakedTensors(() => sampleCodes(m, req, cfg).then(() => null));
+    m.dispose();
+    // Without fusion the entities change nothing, so the knowledge scale is a no-op.
+    const none = new KnowlGpt({ preset: 'nano', fusion: 'none' }, { seed: 14 });
+    const plain = await sampleCodes(none, { texts }, { seed: 4, guidanceScale: 2 });
+    const kg = await sampleCodes(
+      none,
+      { texts },
+      { seed: 4, guidanceScale: 2, knowledgeGuidanceScale: 5 },
+    );
+    expect(codes(kg)).toEqual(codes(plain));
+    none.dispose();
   });
 
   test('seeded, independent of batching, progress per token', async () => {

@@ -66,6 +66,10 @@ describe('schedule and config', () => {
     expect(() => validateTrainConfig({ textDropout: 1 })).toThrow(
       /textDropout must be in \[0, 1\)/,
     );
+    expect(() => validateTrainConfig({ knowledgeDropout: -0.1 })).toThrow(
+      /knowledgeDropout must be in \[0, 1\) or null/,
+    );
+    expect(validateTrainConfig({}).knowledgeDropout).toBeNull();
     expect(() => validateTrainConfig({ lr: 1 } as never)).toThrow(/lr is not a training option/);
     expect(() => validateTrainConfig({ recomputeBlocks: -1 })).toThrow(
       /recomputeBlocks must be 'auto' or an integer >= 0/,
@@ -164,6 +168,7 @@ describe('GptTrainer', () => {
         warmupSteps: 1,
         batchSize: 3,
         textDropout: 0.3,
+        knowledgeDropout: 0.4,
         recomputeBlocks,
       };
       const mcfg = { preset: 'nano' as const, embdPdrop: 0.1, residPdrop: 0.1, attnPdrop: 0.1 };

@@ -24,6 +24,7 @@ export {
   type ReadLinesOptions,
   readLines,
 } from './lines';
+export * from './neighbours';
 export * from './progress';
 export * from './shards';
 export * from './split_images';

@@ -10,6 +10,7 @@ import { AtomicFileStream } from './atomic_stream';
 import { checkOnBadRow, DataFormatError, type OnBadRow, type SkippedRow } from './errors';
 import type { EntityMatches, Lexicon } from './lexicon_match';
 import { fileSize, readLines, splitStrippedLine } from './lines';
+import { expandLattice, type NeighbourTable } from './neighbours';
 import { type ProgressCallback, ProgressTracker } from './progress';
 import type { BertTokenizer } from './tokenizer';
 
@@ -138,6 +139,8 @@ export interface KnowledgeTsvOptions {
   output: string;
   tokenizer: BertTokenizer;
   lexicon: Lexicon;
+  /** One-hop knowledge expansion: each match's KG neighbours join its span ({@link expandLattice}). */
+  neighbours?: NeighbourTable;
   /**
    * A line without 2 or 3 fields (after Python `strip()`), or with invalid UTF-8: 'error' throws
    * naming the file and line (default); 'skip' drops it and counts it, which is what EasyNLP's
@@ -201,7 +204,9 @@ export async function writeKnowledgeTsv(
       );
       for (let k = 0; k < pending.length; k++) {
         const { idx, text, image } = pending[k]!;
-        const lattice = lattices[k]!;
+        const lattice = options.neighbours
+          ? expandLattice(lattices[k]!, options.neighbours)
+          : lattices[k]!;
         batch += `${formatKnowledgeLine({ idx, text, lattice, imageBase64: image })}\n`;
         summary.rows++;
         summary.entities += lattice.lexIds.length;

@@ -5,7 +5,7 @@
  * the eval folder (samples, predictions.tsv, reconstructions, metrics.json).
  */
 import { atomicWriteFile } from '@artist-ts/core/files';
-import { scoreKgShapesTsv } from '@artist-ts/datasets';
+import { scoreEmojiZhImages, scoreKgShapesImages, scoreKgShapesTsv } from '@artist-ts/datasets';
 import { evaluateImages, type FeatureExtractor, loadNsfwjsInceptionV3 } from '@artist-ts/eval-fid';
 import { encodeBase64, pngOf, readSplitImages, TsvWriter } from '@artist-ts/lattice-data';
 import { toUint8Pixels } from '@artist-ts/vqgan';
@@ -123,6 +123,56 @@ export const evalStage: Stage<TrainerConfig> = {
       if (dataset === 'kg-shapes-zh') {
         const s = scoreKgShapesTsv(run.data.dir, run.eval.predictions, 'test');
         summary.kgShapes = { overall: s.overall, byGroup: s.byGroup };
+        // The VQGAN's ceiling: the same scorer on reconstructions of the real test images.
+        if (nRec > 0) {
+          const r = scoreKgShapesImages(run.data.dir, real, rec, nRec, size);
+          summary.kgShapesReconstructions = { overall: r.overall, byGroup: r.byGroup };
+        }
+        if (cfg.knowledgeGuidance.length > 0 && generator.gpt.config.fusion !== 'none') {
+          const sweep = [];
+          for (const scale of cfg.knowledgeGuidance) {
+            ctx.progress.begin(
+              `eval:s_kg=${scale}`,
+              n * k * generator.gpt.config.imageLen,
+              'tokens',
+            );
+            const guided = await generator.generate(real.texts.slice(0, n), {
+              ...sample,
+              knowledgeGuidanceScale: scale,
+              numImages: k,
+              signal: ctx.signal,
+              onProgress: (p) => ctx.progress.update(p.tokens),
+            });
+            ctx.progress.end();
+            const pixels = new Uint8Array(guided.length * per);
+            for (const [i, img] of guided.entries()) pixels.set(img.pixels, i * per);
+            const textOf = guided.map((g) => g.textIndex);
+            const g = scoreKgShapesImages(run.data.dir, real, pixels, guided.length, size, textOf);
+            sweep.push({ knowledgeGuidanceScale: scale, overall: g.overall, byGroup: g.byGroup });
+          }
+          summary.knowledgeGuidance = { guidanceScale: sample.guidanceScale, scales: sweep };
+        }
+      }
+      if (dataset === 'emoji-zh') {
+        // Keyword hit: is each image nearest to its caption's emoji among all the dataset's emoji?
+        const textOf = images.map((img) => img.textIndex);
+        summary.emojiHits = scoreEmojiZhImages(
+          run.data.dir,
+          real,
+          generated,
+          images.length,
+          size,
+          textOf,
+        );
+        if (nRec > 0) {
+          summary.emojiHitsReconstructions = scoreEmojiZhImages(
+            run.data.dir,
+            real,
+            rec,
+            nRec,
+            size,
+          );
+        }
       }
       await atomicWriteFile(run.eval.metrics, `${JSON.stringify(summary, null, 2)}\n`);
       return summary;

@@ -1,7 +1,9 @@
 /**
  * Stage `lattice`: the vocabulary (a user's BERT vocab.txt, or a character vocabulary built from
  * the training captions) and the EasyNLP knowledge TSV of every split, matched against the KG's
- * entity names: `<run>/lattice/vocab.txt`, `<run>/lattice/{train,val,test}.knowl.tsv`.
+ * entity names: `<run>/lattice/vocab.txt`, `<run>/lattice/{train,val,test}.knowl.tsv`; with
+ * `lattice.neighbours`, each match's KG neighbours join its span and `<run>/lattice/neighbours.tsv`
+ * keeps the table for generation.
  */
 import fs from 'node:fs';
 import { atomicWriteFile } from '@artist-ts/core/files';
@@ -9,17 +11,40 @@ import {
   BertTokenizer,
   buildCharVocabFromTsv,
   loadEntityLexicon,
+  type NeighbourTable,
+  neighbourTable,
   Vocab,
   writeKnowledgeTsv,
+  writeNeighbourTable,
 } from '@artist-ts/lattice-data';
 import type { TrainerConfig } from '../config';
 import type { Stage } from '../pipeline';
 import { SPLITS } from '../run_layout';
+import { readKgFolder } from './kg';
+
+/**
+ * The one-hop neighbour table of the run's KG (every fact of train, valid and test: the graph is
+ * the knowledge source), with ids of the TransE table the kg stage wrote from the same folder.
+ */
+async function kgNeighbours(kgDir: string, perEntity: number): Promise<NeighbourTable> {
+  const kg = await readKgFolder(kgDir);
+  const parts = [kg.train, kg.valid, kg.test];
+  const count = parts.reduce((a, p) => a + p.count, 0);
+  const all = new Int32Array(count * 3);
+  let o = 0;
+  for (const p of parts) {
+    all.set(p.data.subarray(0, p.count * 3), o);
+    o += p.count * 3;
+  }
+  return neighbourTable(all, count, perEntity);
+}
 
 export const latticeStage: Stage<TrainerConfig> = {
   name: 'lattice',
   after: ['data', 'kg'],
-  configSlice: (c) => c.lattice,
+  // (without `neighbours` while it is 0, so runs made before the option keep their lattice stage)
+  configSlice: ({ lattice: { neighbours, ...rest } }) =>
+    neighbours ? { ...rest, neighbours } : rest,
   externalInputs: (c) => (c.lattice.vocab ? [c.lattice.vocab] : []),
   async run(ctx) {
     const cfg = ctx.config.lattice;
@@ -38,6 +63,13 @@ export const latticeStage: Stage<TrainerConfig> = {
     await atomicWriteFile(ctx.run.lattice.vocab, vocab.toText());
     const tokenizer = new BertTokenizer(vocab, { textLen: cfg.textLen });
     const { lexicon, summary: lex } = await loadEntityLexicon(ctx.run.kg.entity2id);
+    let neighbours: NeighbourTable | undefined;
+    if (cfg.neighbours > 0) {
+      neighbours = await kgNeighbours(ctx.run.data.kg, cfg.neighbours);
+      await writeNeighbourTable(ctx.run.lattice.neighbours, neighbours);
+    } else {
+      fs.rmSync(ctx.run.lattice.neighbours, { force: true });
+    }
     const splits: Record<string, unknown> = {};
     for (const split of SPLITS) {
       const input = ctx.run.data.split(split);
@@ -48,6 +80,7 @@ export const latticeStage: Stage<TrainerConfig> = {
         output: ctx.run.lattice.knowledgeTsv(split),
         tokenizer,
         lexicon,
+        neighbours,
         onProgress: (e) => {
           if (e.totalBytes)
             ctx.progress.update(Math.floor((100 * e.bytes) / e.totalBytes), { rows: e.rows });
@@ -56,6 +89,11 @@ export const latticeStage: Stage<TrainerConfig> = {
       ctx.progress.end();
       splits[split] = { rows: s.rows, entities: s.entities, longCaptions: s.longCaptions };
     }
-    return { vocabSize: vocab.size, lexiconEntries: lex.entries, splits };
+    return {
+      vocabSize: vocab.size,
+      lexiconEntries: lex.entries,
+      ...(neighbours ? { expandedEntities: neighbours.size } : {}),
+      splits,
+    };
   },
 };

@@ -3,7 +3,13 @@ import path from 'node:path';
 import type { SplitName } from '../output';
 import { decodePngBase64 } from '../png';
 import { readImageTsv, readMeta } from '../read';
-import { type ImageScore, type ScoreSummary, scoreImage, summariseScores } from './scorer';
+import {
+  type ImageScore,
+  type ScoreSummary,
+  scoreBatch,
+  scoreImage,
+  summariseScores,
+} from './scorer';
 import { type KgShapesWorld, type WorldJson, worldFromJson } from './world';
 
 export * from './builder';
@@ -56,4 +62,38 @@ export function scoreKgShapesTsv(dataDir: string, tsvFile: string, split?: Split
   for (const [g, list] of [...groups].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
     byGroup[g] = summariseScores(list);
   return { overall: summariseScores(scores), byGroup, scores };
+}
+
+/**
+ * Scores `count` RGB images ([count, size, size, 3] uint8 in `pixels`) of a split's captions:
+ * image i shows caption `captions.texts[textOf?.[i] ?? i]`, grouped by the split's meta file
+ * through `captions.idx`. For images that never were files (reconstructions, a guidance sweep).
+ */
+export function scoreKgShapesImages(
+  dataDir: string,
+  captions: { idx: readonly string[]; texts: readonly string[] },
+  pixels: Uint8Array,
+  count: number,
+  size: number,
+  textOf?: readonly number[],
+  split: SplitName = 'test',
+): FileScore {
+  const world = loadKgShapesWorld(dataDir);
+  const meta = readMeta(dataDir, split);
+  const per = size * size * 3;
+  const items = [];
+  for (let i = 0; i < count; i++) {
+    const t = textOf?.[i] ?? i;
+    items.push({
+      caption: captions.texts[t]!,
+      image: {
+        width: size,
+        height: size,
+        channels: 3 as const,
+        data: pixels.subarray(i * per, (i + 1) * per),
+      },
+      group: meta?.get(captions.idx[t]!)?.group,
+    });
+  }
+  return scoreBatch(world, items);
 }
