@@ -49,6 +49,8 @@ export interface AblationRunResult {
   guidance: Array<{ scale: number; groups: Record<string, GroupScore> }>;
   /** emoji-zh keyword hits: `all` and each group; empty for other data. */
   hits: Record<string, HitScore>;
+  /** The VQGAN's ceiling: the scorer on reconstructions of the real test images (kg-shapes-zh). */
+  ceiling: Record<string, GroupScore>;
 }
 
 /** The emoji-zh keyword hit of one group in one run (datasets' scoreEmojiZhImages). */
@@ -104,9 +106,17 @@ export interface AblationSummary {
   stageSeconds: number;
   runs: AblationRunResult[];
   byMode: AblationModeStats[];
+  /**
+   * The scorer on VQGAN reconstructions of the real test images, per group over the seeds (every
+   * mode of a seed shares its VQGAN): what a perfect GPT could reach. Empty for other data.
+   */
+  ceiling: AblationGroupStats[];
 }
 
 export const SPREAD_NOTE = 'sample standard deviation over seeds (n - 1); none with one seed';
+
+/** The table label of the VQGAN ceiling rows. */
+export const CEILING_LABEL = 'VQGAN reconstructions (ceiling)';
 
 /** The scorer group that stands for all held-out captions. */
 export const ALL_GROUP = 'all';
@@ -198,7 +208,18 @@ export function ablationRunResult(run: {
       groups: scoreGroups(g),
     })),
     hits: hitGroups(ev.emojiHits as HitScores | undefined),
+    ceiling: ev.kgShapesReconstructions
+      ? scoreGroups(ev.kgShapesReconstructions as KgShapesScores)
+      : {},
   };
+}
+
+/** The VQGAN ceiling per group over the seeds: one run per seed (its modes share the VQGAN). */
+export function aggregateCeiling(runs: readonly AblationRunResult[]): AblationGroupStats[] {
+  const perSeed = new Map<number, AblationRunResult>();
+  for (const r of runs)
+    if (!perSeed.has(r.seed) && Object.keys(r.ceiling ?? {}).length > 0) perSeed.set(r.seed, r);
+  return groupStats([...perSeed.values()].map((r) => ({ groups: r.ceiling, per: 1 })));
 }
 
 interface HitScores {
@@ -353,6 +374,15 @@ export function formatAblationTable(summary: AblationSummary): string {
       formatStat(g.shape),
     ]),
   );
+  for (const g of summary.ceiling ?? [])
+    rows.push([
+      CEILING_LABEL,
+      g.group,
+      g.images === null ? '-' : String(g.images),
+      formatStat(g.habitat),
+      formatStat(g.colour),
+      formatStat(g.shape),
+    ]);
   if (rows.length > 0)
     table(['fusion', 'group', 'captions', 'habitat acc.', 'colour acc.', 'shape acc.'], rows);
   const hits = hitRows(summary);

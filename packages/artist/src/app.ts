@@ -12,6 +12,7 @@ import {
   type AblationSummary,
   ablationRunResult,
   aggregateAblation,
+  aggregateCeiling,
   checkModes,
   SPREAD_NOTE,
 } from './ablation';
@@ -217,6 +218,7 @@ export async function runAblation(
     stageSeconds,
     runs,
     byMode: aggregateAblation(runs, modes),
+    ceiling: aggregateCeiling(runs),
   };
   await atomicWriteFile(base.run.ablationFile, `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeReport(base.run);

@@ -11,6 +11,7 @@ import { loadKgShapesWorld, parseCaption, renderScene } from '@artist-ts/dataset
 import { pngOf, readSplitImages, TsvReader } from '@artist-ts/lattice-data';
 import {
   type AblationSummary,
+  CEILING_LABEL,
   formatSeconds,
   formatStat,
   guidanceRows,
@@ -103,16 +104,17 @@ async function ablationSection(
       '<h3>kg-shapes-zh scores per group</h3>' +
       htmlTable(
         ['fusion', 'group', 'captions', 'habitat acc.', 'colour acc.', 'shape acc.'],
-        summary.byMode.flatMap((m) =>
-          m.groups.map((g) => [
-            m.fusion,
-            g.group,
-            g.captions ?? '',
-            formatStat(g.habitat),
-            formatStat(g.colour),
-            formatStat(g.shape),
-          ]),
-        ),
+        [
+          ...summary.byMode.flatMap((m) => m.groups.map((g) => ({ label: m.fusion, g }))),
+          ...(summary.ceiling ?? []).map((g) => ({ label: CEILING_LABEL, g })),
+        ].map(({ label, g }) => [
+          label,
+          g.group,
+          g.captions ?? '',
+          formatStat(g.habitat),
+          formatStat(g.colour),
+          formatStat(g.shape),
+        ]),
       );
     html += plots(
       ATTRIBUTES.map(([key, title]) =>

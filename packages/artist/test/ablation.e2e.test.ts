@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AblationSummary } from '../src/ablation';
 import { runAblation } from '../src/app';
 import { resolveConfig } from '../src/config';
+import { Generator } from '../src/generator';
 import type { ProgressView } from '../src/progress';
 import type { StageMarker } from '../src/run_folder';
 import { MICRO } from './micro_config';
@@ -171,6 +172,7 @@ describe('artist-train ablation (micro, kg-shapes-zh subset)', () => {
     expect(summary.byMode[1].guidance).toEqual([]);
     const ev1 = marker(mode(1, 'lattice'), 'eval').summary;
     expect(ev1.kgShapesReconstructions).toMatchObject({ overall: { images: 2 } });
+    expect(summary.ceiling.map((g) => [g.group, g.habitat.n])[0]).toEqual(['all', 2]);
     // One-hop expansion: the lattice stage keeps the table, and the knowledge TSV has more
     // entities than matches (each creature brings its colour, shape and habitat).
     const nb = fs
@@ -183,6 +185,10 @@ describe('artist-train ablation (micro, kg-shapes-zh subset)', () => {
       .split('\n')[0]
       .split('\t');
     expect(knowl[2].split(' ').length).toBe(4 * (knowl[1].includes('左边') ? 2 : 1));
+    // ... and generation expands a caption the same way.
+    const gen = await Generator.load(mode(1, 'lattice'));
+    expect(gen.encodeTexts([knowl[1]])[0].lattice!.lexIds).toEqual(knowl[2].split(' '));
+    gen.dispose();
 
     // The validation curve has a point per checkpoint, not one.
     const metrics = fs

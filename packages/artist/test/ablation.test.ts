@@ -6,6 +6,7 @@ import {
   type AblationSummary,
   ablationRunResult,
   aggregateAblation,
+  aggregateCeiling,
   formatAblationTable,
   formatSeconds,
   formatStat,
@@ -163,6 +164,7 @@ describe('aggregateAblation', () => {
       },
       guidance: [],
       hits: {},
+      ceiling: {},
     });
     expect(runs[3].fid).toBeNull();
     expect(runs[3].kid).toBeNull();
@@ -263,6 +265,7 @@ describe('aggregateAblation', () => {
       stageSeconds: 1,
       runs: guided,
       byMode: [m],
+      ceiling: [],
     });
     expect(text).toContain('knowledge-aware guidance');
     expect(text).toMatch(/lattice\s+3\s+all\s+0\.750 ± 0\.354\s+0\.500 ± 0\.354\s+0\.500 ± 0\.000/);
@@ -318,10 +321,33 @@ describe('aggregateAblation', () => {
       stageSeconds: 1,
       runs: runs2,
       byMode: [m],
+      ceiling: [],
     });
     expect(text).toMatch(
       /lattice\s+unseen-keyword\s+8\s+0\.500 ± 0\.354\s+0\.500 ± 0\.000\s+0\.250 ± 0\.000/,
     );
+  });
+
+  it('VQGAN ceiling: one run per seed, shown as its own rows', () => {
+    const rec = (seed: number, fusion: string, colour: number) =>
+      ablationRunResult({
+        seed,
+        fusion,
+        dir: 'x',
+        seconds: 1,
+        gpt: { valLoss: 1 },
+        eval: {
+          imagesPerCaption: 1,
+          kgShapesReconstructions: {
+            overall: { images: 4, habitatAccuracy: 1, colourAccuracy: colour, shapeAccuracy: 1 },
+            byGroup: {},
+          },
+        },
+      });
+    // seed 1's two modes share a VQGAN: counted once
+    const c = aggregateCeiling([rec(1, 'lattice', 0.5), rec(1, 'none', 0.5), rec(2, 'lattice', 1)]);
+    expect(c.map((g) => [g.group, g.colour.n, g.colour.mean])).toEqual([['all', 2, 0.75]]);
+    expect(aggregateCeiling(runs)).toEqual([]);
   });
 
   it('prints one table per mode and one per (mode, group)', () => {
@@ -334,6 +360,7 @@ describe('aggregateAblation', () => {
       stageSeconds: 39,
       runs,
       byMode: stats,
+      ceiling: aggregateCeiling(runs),
     };
     const text = formatAblationTable(summary);
     expect(text).toContain('seeds 1, 2');
