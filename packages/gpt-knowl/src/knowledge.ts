@@ -186,30 +186,3 @@ export function buildKnowledge(
   }
   return { mode: 'easynlp', batch: B, wordsEmb };
 }
-
-/** Concatenates knowledge arrays of the same mode along the batch axis. */
-export function concatKnowledge(parts: KnowledgeArrays[]): KnowledgeArrays {
-  const mode = parts[0].mode;
-  const batch = parts.reduce((a, p) => a + p.batch, 0);
-  if (parts.some((p) => p.mode !== mode)) throw new Error('concatKnowledge: mixed fusion modes');
-  const cat = (arrs: Float32Array[]) => {
-    const out = new Float32Array(arrs.reduce((a, x) => a + x.length, 0));
-    let o = 0;
-    for (const a of arrs) {
-      out.set(a, o);
-      o += a.length;
-    }
-    return out;
-  };
-  if (mode === 'lattice') {
-    const ps = parts as LatticeKnowledge[];
-    return {
-      mode,
-      batch,
-      entities: cat(ps.map((p) => p.entities)),
-      cover: cat(ps.map((p) => p.cover)),
-    };
-  }
-  const ps = parts as EasyNlpKnowledge[];
-  return { mode, batch, wordsEmb: cat(ps.map((p) => p.wordsEmb)) };
-}
