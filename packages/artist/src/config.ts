@@ -99,6 +99,11 @@ export interface TrainerConfig {
     sample: SampleConfig;
     /** Held-out captions to generate for (test split, in order). */
     maxCaptions: number;
+    /**
+     * Training captions (the first ones of the train split) also generated for, shown in the report
+     * beside the held-out ones: what the model learned, against what it transfers. 0: none.
+     */
+    trainCaptions: number;
     /** Feature extractor for FID/KID: 'nsfwjs-inception' (offline default) or 'none'. */
     extractor: string;
     /** Reconstructions shown in the report and scored as the VQGAN upper bound. */
@@ -190,6 +195,7 @@ function unseeded(): TrainerConfig {
     eval: {
       sample: { ...DEFAULT_SAMPLE_CONFIG, seed },
       maxCaptions: 64,
+      trainCaptions: 12,
       extractor: 'nsfwjs-inception',
       reconstructions: 64,
       realImages: 256,
@@ -298,6 +304,12 @@ export function validateSections(c: TrainerConfig): void {
     throw new ConfigError(
       'eval.realImages',
       `must be null (all) or an integer >= 2, got ${c.eval.realImages}`,
+    );
+  }
+  if (!(Number.isInteger(c.eval.trainCaptions) && c.eval.trainCaptions >= 0)) {
+    throw new ConfigError(
+      'eval.trainCaptions',
+      `must be an integer >= 0, got ${JSON.stringify(c.eval.trainCaptions)}`,
     );
   }
   const kgScales = c.eval.knowledgeGuidance;

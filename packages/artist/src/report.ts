@@ -77,6 +77,43 @@ const ATTRIBUTES = [
 ] as const;
 
 /** The ablation's section: aggregate tables, bars per attribute, val-loss curves, image grid. */
+/**
+ * One row per caption of `predictions` (up to `maxRows`, in the split's order): the split's real
+ * image, then every generated one. Null when either file is missing.
+ */
+async function referenceGrid(
+  predictions: string,
+  splitTsv: string,
+  size: number,
+  maxRows: number,
+): Promise<string | null> {
+  if (!fs.existsSync(predictions) || !fs.existsSync(splitTsv)) return null;
+  const byIdx = new Map<string, string[]>();
+  for await (const row of new TsvReader(predictions, 'prediction')) {
+    const list = byIdx.get(row.idx) ?? [];
+    list.push(...row.images);
+    byIdx.set(row.idx, list);
+    if (byIdx.size > maxRows) break;
+  }
+  const real = await readSplitImages(splitTsv, size, maxRows);
+  const rows: { label: string; cells: ImageCell[] }[] = [];
+  for (let i = 0; i < real.count && rows.length < maxRows; i++) {
+    const gen = byIdx.get(real.idx[i]);
+    if (!gen) continue;
+    rows.push({
+      label: real.texts[i],
+      cells: [
+        { src: pngDataUri(await pngOf(real.pixels, i, size)), caption: 'reference' },
+        ...gen.map((b64, j) => ({
+          src: `data:image/png;base64,${b64}`,
+          caption: `sample ${j + 1}`,
+        })),
+      ],
+    });
+  }
+  return imageGrid(rows, 72);
+}
+
 async function ablationSection(
   run: RunFolder,
   summary: AblationSummary,
@@ -383,41 +420,69 @@ export async function writeReport(
       ];
       for (const [g, v] of Object.entries(kgs.byGroup))
         rows.push([g, v.images, v.habitatAccuracy, v.colourAccuracy, v.shapeAccuracy]);
+      const rec = s.kgShapesReconstructions as typeof kgs | undefined;
+      if (rec) {
+        const o = rec.overall;
+        rows.push([
+          `${CEILING_LABEL}, all`,
+          o.images,
+          o.habitatAccuracy,
+          o.colourAccuracy,
+          o.shapeAccuracy,
+        ]);
+      }
+      const sweep = s.knowledgeGuidance as
+        | { scales: Array<{ knowledgeGuidanceScale: number; overall: Record<string, number> }> }
+        | undefined;
+      for (const g of sweep?.scales ?? []) {
+        const o = g.overall;
+        rows.push([
+          `s_kg = ${g.knowledgeGuidanceScale}, all`,
+          o.images,
+          o.habitatAccuracy,
+          o.colourAccuracy,
+          o.shapeAccuracy,
+        ]);
+      }
       html +=
         '<h3>kg-shapes-zh scores</h3>' +
         htmlTable(['group', 'images', 'habitat', 'colour', 'shape'], rows);
     }
+    const hits = s.emojiHits as
+      | { overall: Record<string, number>; byGroup: Record<string, Record<string, number>> }
+      | undefined;
+    if (hits) {
+      const row = (g: string, v: Record<string, number>) => [
+        g,
+        v.images,
+        v.hit1,
+        v.hit5,
+        v.subgroupHit1,
+      ];
+      const rows = [
+        row('all', hits.overall),
+        ...Object.entries(hits.byGroup).map(([g, v]) => row(g, v)),
+      ];
+      const rec = s.emojiHitsReconstructions as typeof hits | undefined;
+      if (rec) rows.push(row(`${CEILING_LABEL}, all`, rec.overall));
+      html +=
+        `<h3>emoji-zh keyword hit</h3><p class="note">nearest of ${hits.overall.gallery} emoji pictures (2x2-averaged RGB distance) is the caption's emoji (hit@1), among the 5 nearest (hit@5), of its subgroup (subgroup hit@1).</p>` +
+        htmlTable(['group', 'images', 'hit@1', 'hit@5', 'subgroup hit@1'], rows);
+    }
     sections.push({ title: 'Evaluation', html });
-    const pred = run.eval.predictions;
-    if (fs.existsSync(pred) && fs.existsSync(testTsv)) {
-      const maxRows = options.maxRows ?? 24;
-      const byIdx = new Map<string, string[]>();
-      for await (const row of new TsvReader(pred, 'prediction')) {
-        const list = byIdx.get(row.idx) ?? [];
-        list.push(...row.images);
-        byIdx.set(row.idx, list);
-        if (byIdx.size > maxRows) break;
-      }
-      const real = await readSplitImages(testTsv, size, maxRows);
-      const rows: { label: string; cells: ImageCell[] }[] = [];
-      for (let i = 0; i < real.count && rows.length < maxRows; i++) {
-        const gen = byIdx.get(real.idx[i]);
-        if (!gen) continue;
-        rows.push({
-          label: real.texts[i],
-          cells: [
-            { src: pngDataUri(await pngOf(real.pixels, i, size)), caption: 'reference' },
-            ...gen.map((b64, j) => ({
-              src: `data:image/png;base64,${b64}`,
-              caption: `sample ${j + 1}`,
-            })),
-          ],
-        });
-      }
-      sections.push({
-        title: 'Held-out captions: reference and generated',
-        html: imageGrid(rows, 72),
-      });
+    const maxRows = options.maxRows ?? 24;
+    const trainGrid = await referenceGrid(
+      run.eval.trainPredictions,
+      run.data.split('train'),
+      size,
+      Math.min(maxRows, 12),
+    );
+    if (trainGrid) {
+      sections.push({ title: 'Training captions: reference and generated', html: trainGrid });
+    }
+    const heldOut = await referenceGrid(run.eval.predictions, testTsv, size, maxRows);
+    if (heldOut) {
+      sections.push({ title: 'Held-out captions: reference and generated', html: heldOut });
     }
   }
   if (fs.existsSync(run.ablationFile)) {

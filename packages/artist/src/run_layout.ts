@@ -14,7 +14,8 @@
  *   vqgan/checkpoints/  vqgan/checkpoint/          training checkpoints, final model
  *   encode/codes/{split}/{index.json,shard-*.pb}
  *   gpt/checkpoints/  gpt/checkpoint/
- *   eval/{samples/<idx>-<j>.png, predictions.tsv, reconstructions.bin, real_stats.npz, metrics.json}
+ *   eval/{samples/<idx>-<j>.png, predictions.tsv, train_predictions.tsv, reconstructions.bin,
+ *         real_stats.npz, metrics.json}
  *   ablation.json                                   artist-train ablation: the aggregate over seeds
  *   ablation/seed-<s>/{shared,<fusion>}/            its run folders: per seed, shared stages and modes
  *   init/{gpt,vqgan}/                               a fine-tune's starting weights (artist-train finetune)
@@ -92,6 +93,8 @@ export class RunLayout {
     samples: string;
     sample(idx: string, j: number): string;
     predictions: string;
+    /** Images for the first training captions (`eval.trainCaptions`): what the model learned. */
+    trainPredictions: string;
     reconstructions: string;
     realStats: string;
     metrics: string;
@@ -128,6 +131,7 @@ export class RunLayout {
       samples: p('eval', 'samples'),
       sample: (idx, j) => p('eval', 'samples', `${idx}-${j}.png`),
       predictions: p('eval', 'predictions.tsv'),
+      trainPredictions: p('eval', 'train_predictions.tsv'),
       reconstructions: p('eval', 'reconstructions.bin'),
       realStats: p('eval', 'real_stats.npz'),
       metrics: p('eval', 'metrics.json'),

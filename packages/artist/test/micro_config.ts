@@ -24,6 +24,7 @@ export const MICRO = {
   },
   eval: {
     maxCaptions: 3,
+    trainCaptions: 2,
     extractor: 'none',
     reconstructions: 4,
     sample: { batchSize: 3, topK: 8 },

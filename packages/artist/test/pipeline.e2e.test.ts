@@ -174,9 +174,15 @@ describe('artist-train pipeline (micro, emoji-zh subset)', () => {
     } finally {
       generator.dispose();
     }
+    // Training captions too (eval.trainCaptions): the first ones of the train split.
+    const train = fs.readFileSync(run.eval.trainPredictions, 'utf8').trim().split('\n');
+    const trainTexts = fs.readFileSync(run.data.split('train'), 'utf8').split('\n').slice(0, 2);
+    expect(train.map((l) => l.split('\t')[1])).toEqual(trainTexts.map((l) => l.split('\t')[1]));
     const html = fs.readFileSync(run.reportFile, 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('data:image/png;base64,');
+    expect(html).toContain('Training captions: reference and generated');
+    expect(html).toContain('Held-out captions: reference and generated');
     const again = recorder();
     await runPipeline(config, { progress: again.view, runtime, argv: [] });
     expect(again.lines.filter((l) => l.includes('up to date'))).toHaveLength(7);

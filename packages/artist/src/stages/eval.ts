@@ -59,6 +59,34 @@ export const evalStage: Stage<TrainerConfig> = {
         await pred.abort();
         throw err;
       }
+      // The first training captions too: what the model learned, beside what it transfers.
+      if (cfg.trainCaptions > 0) {
+        const train = await readSplitImages(run.data.split('train'), size, cfg.trainCaptions);
+        ctx.progress.begin('eval:train', train.count * k * generator.gpt.config.imageLen, 'tokens');
+        const seen = await generator.generate(train.texts, {
+          ...sample,
+          numImages: k,
+          format: 'png',
+          signal: ctx.signal,
+          onProgress: (p) => ctx.progress.update(p.tokens),
+        });
+        ctx.progress.end();
+        const out = await TsvWriter.open(run.eval.trainPredictions, 'prediction');
+        try {
+          for (const img of seen) {
+            const t = img.textIndex;
+            await out.write({
+              idx: train.idx[t],
+              text: train.texts[t],
+              images: [encodeBase64(img.png)],
+            });
+          }
+          await out.close();
+        } catch (err) {
+          await out.abort();
+          throw err;
+        }
+      }
       const nRec = Math.min(cfg.reconstructions, real.count);
       const rec = new Uint8Array(nRec * per);
       for (let i = 0; i < nRec; i += 16) {
