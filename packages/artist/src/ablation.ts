@@ -58,6 +58,8 @@ export interface HitScore {
   images: number;
   hit1: number;
   hit5: number;
+  hitTop1Percent: number;
+  rankPercentile: number;
   subgroupHit1: number;
 }
 
@@ -66,6 +68,8 @@ export interface AblationHitStats {
   images: number | null;
   hit1: SeedStat;
   hit5: SeedStat;
+  hitTop1Percent: SeedStat;
+  rankPercentile: SeedStat;
   subgroupHit1: SeedStat;
 }
 
@@ -233,6 +237,8 @@ function hitGroups(h: HitScores | undefined): Record<string, HitScore> {
     images: x.images,
     hit1: x.hit1,
     hit5: x.hit5,
+    hitTop1Percent: x.hitTop1Percent,
+    rankPercentile: x.rankPercentile,
     subgroupHit1: x.subgroupHit1,
   });
   const out: Record<string, HitScore> = { [ALL_GROUP]: pick(h.overall) };
@@ -302,6 +308,8 @@ function hitStats(seeds: ReadonlyArray<Record<string, HitScore>>): AblationHitSt
       images: having[0]?.images ?? null,
       hit1: seedStat(having.map((h) => h.hit1)),
       hit5: seedStat(having.map((h) => h.hit5)),
+      hitTop1Percent: seedStat(having.map((h) => h.hitTop1Percent)),
+      rankPercentile: seedStat(having.map((h) => h.rankPercentile)),
       subgroupHit1: seedStat(having.map((h) => h.subgroupHit1)),
     };
   });
@@ -386,8 +394,7 @@ export function formatAblationTable(summary: AblationSummary): string {
   if (rows.length > 0)
     table(['fusion', 'group', 'captions', 'habitat acc.', 'colour acc.', 'shape acc.'], rows);
   const hits = hitRows(summary);
-  if (hits.length > 0)
-    table(['fusion', 'group', 'images', 'keyword hit@1', 'hit@5', 'subgroup hit@1'], hits);
+  if (hits.length > 0) table(['fusion', 'group', 'images', ...HIT_COLUMNS], hits);
   const guided = guidanceRows(summary);
   if (guided.length > 0) {
     lines.push('knowledge-aware guidance (s_kg; s_kg = none is the table above):');
@@ -399,6 +406,9 @@ export function formatAblationTable(summary: AblationSummary): string {
   return lines.join('\n');
 }
 
+/** Column titles of the emoji-zh keyword-hit measures, in `hitRows` order. */
+export const HIT_COLUMNS = ['hit@1', 'hit@5', 'hit@1%', 'rank pct.', 'subgroup hit@1'];
+
 /** Rows of the emoji-zh keyword-hit table: per mode, every group. */
 export function hitRows(summary: AblationSummary): string[][] {
   return summary.byMode.flatMap((m) =>
@@ -408,6 +418,8 @@ export function hitRows(summary: AblationSummary): string[][] {
       h.images === null ? '-' : String(h.images),
       formatStat(h.hit1),
       formatStat(h.hit5),
+      formatStat(h.hitTop1Percent),
+      formatStat(h.rankPercentile),
       formatStat(h.subgroupHit1),
     ]),
   );

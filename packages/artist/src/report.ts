@@ -15,6 +15,7 @@ import {
   formatSeconds,
   formatStat,
   guidanceRows,
+  HIT_COLUMNS,
   hitRows,
   SPREAD_NOTE,
 } from './ablation';
@@ -77,6 +78,10 @@ const ATTRIBUTES = [
 ] as const;
 
 /** The ablation's section: aggregate tables, bars per attribute, val-loss curves, image grid. */
+/** What the emoji-zh keyword-hit columns mean. */
+const HIT_NOTE =
+  "Each image against every emoji picture of the dataset (2x2-averaged RGB distance): its caption's emoji is the nearest (hit@1), among the 5 nearest (hit@5) or the nearest 1 % (hit@1%); rank pct.: the share of pictures farther than the caption's emoji (0.5 is chance); subgroup hit@1: the nearest is of the caption emoji's CLDR subgroup.";
+
 /**
  * One row per caption of `predictions` (up to `maxRows`, in the split's order): the split's real
  * image, then every generated one. Null when either file is missing.
@@ -180,8 +185,8 @@ async function ablationSection(
   const hits = hitRows(summary);
   if (hits.length > 0) {
     html +=
-      '<h3>emoji-zh keyword hit</h3><p class="note">An image hits when its nearest emoji picture of the dataset (2x2-averaged RGB distance) is its caption\'s emoji (hit@1), or among the 5 nearest; subgroup hit@1: the nearest is of the same CLDR subgroup.</p>' +
-      htmlTable(['fusion', 'group', 'images', 'keyword hit@1', 'hit@5', 'subgroup hit@1'], hits);
+      `<h3>emoji-zh keyword hit</h3><p class="note">${HIT_NOTE}</p>` +
+      htmlTable(['fusion', 'group', 'images', ...HIT_COLUMNS], hits);
   }
   const guided = guidanceRows(summary);
   if (guided.length > 0) {
@@ -457,6 +462,8 @@ export async function writeReport(
         v.images,
         v.hit1,
         v.hit5,
+        v.hitTop1Percent ?? '',
+        v.rankPercentile ?? '',
         v.subgroupHit1,
       ];
       const rows = [
@@ -466,8 +473,8 @@ export async function writeReport(
       const rec = s.emojiHitsReconstructions as typeof hits | undefined;
       if (rec) rows.push(row(`${CEILING_LABEL}, all`, rec.overall));
       html +=
-        `<h3>emoji-zh keyword hit</h3><p class="note">nearest of ${hits.overall.gallery} emoji pictures (2x2-averaged RGB distance) is the caption's emoji (hit@1), among the 5 nearest (hit@5), of its subgroup (subgroup hit@1).</p>` +
-        htmlTable(['group', 'images', 'hit@1', 'hit@5', 'subgroup hit@1'], rows);
+        `<h3>emoji-zh keyword hit (${hits.overall.gallery} pictures)</h3><p class="note">${HIT_NOTE}</p>` +
+        htmlTable(['group', 'images', ...HIT_COLUMNS], rows);
     }
     sections.push({ title: 'Evaluation', html });
     const maxRows = options.maxRows ?? 24;

@@ -277,6 +277,8 @@ describe('aggregateAblation', () => {
       images,
       hit1,
       hit5,
+      hitTop1Percent: hit5,
+      rankPercentile: 0.75,
       subgroupHit1: sub,
       gallery: 100,
       chance: { hit1: 0.01, hit5: 0.05 },
@@ -301,6 +303,8 @@ describe('aggregateAblation', () => {
       images: 8,
       hit1: 0.25,
       hit5: 0.5,
+      hitTop1Percent: 0.5,
+      rankPercentile: 0.75,
       subgroupHit1: 0.25,
     });
     expect(runs2[0].groups).toEqual({});
@@ -324,7 +328,7 @@ describe('aggregateAblation', () => {
       ceiling: [],
     });
     expect(text).toMatch(
-      /lattice\s+unseen-keyword\s+8\s+0\.500 ± 0\.354\s+0\.500 ± 0\.000\s+0\.250 ± 0\.000/,
+      /lattice\s+unseen-keyword\s+8\s+0\.500 ± 0\.354\s+0\.500 ± 0\.000\s+0\.500 ± 0\.000\s+0\.750 ± 0\.000\s+0\.250 ± 0\.000/,
     );
   });
 

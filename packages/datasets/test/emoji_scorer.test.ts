@@ -24,6 +24,8 @@ describe('emoji-zh keyword hit', () => {
     const hit = scoreEmojiZhImages(dir, captions, own, rows.length, 16);
     expect(hit.overall.images).toBe(rows.length);
     expect(hit.overall.hit1).toBe(1);
+    expect(hit.overall.hitTop1Percent).toBe(1);
+    expect(hit.overall.rankPercentile).toBe(1);
     expect(hit.overall.subgroupHit1).toBe(1);
     const emojis = new Set<string>();
     for (const s of ['train', 'val', 'test'] as const)
@@ -43,6 +45,8 @@ describe('emoji-zh keyword hit', () => {
     // image i (picture of row i) is scored as the caption of textOf[i]
     const miss = scoreEmojiZhImages(dir, captions, own, rows.length, 16, textOf);
     expect(miss.overall.hit1).toBe(0);
+    expect(miss.overall.rankPercentile).toBeLessThan(1);
+    expect(miss.overall.chance.rankPercentile).toBe(0.5);
     expect(() => scoreEmojiZhImages(dir, { idx: ['nope'] }, own, 1, 16)).toThrow(
       /test caption idx nope has no emoji/,
     );
