@@ -6,6 +6,7 @@
  * Notation in shape comments: b batch, n rows (b*t), d width, v image vocabulary.
  */
 
+import { decodeAttention } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { blockSize, type GptConfig } from './config';
 import { type AttentionCall, cachedAttention, type Layers, normalize } from './layers';
@@ -170,7 +171,8 @@ export function embedCodes(
 }
 
 /**
- * Layers on packed weights (inference only: no gradients, no fused attention kernel). The
+ * Layers on packed weights (inference only: no gradients, no fused causal attention kernel; a
+ * call with a `KvCache` decodes with the native decoding attention kernel). The
  * residual rows are [1, n, d] so every linear layer is one 3-D `_FusedMatMul`. The biases that
  * nothing folds into (attn.proj, mlp.2) are read from the variables `w`.
  */
@@ -188,8 +190,14 @@ export function packedLayers(
     attn(l: number, h: tf.Tensor, call: AttentionCall) {
       // one matmul, then split: fewer kernel launches per generated token
       const qkv = linear3d(h, pk.qkvWeight[l], pk.qkvBias[l]); // [1, n, 3d]
-      const [q, k, v] = tf.split(qkv, 3, 2); // 3 x [1, n, d]
-      const y = cachedAttention(q, k, v, l, call); // [1, n, d]
+      let y: tf.Tensor; // [1, n, d]
+      if (call.kvCache) {
+        // the native kernel reads q|k|v unsplit and writes k, v into the cache (q carries the scale)
+        y = decodeAttention(qkv, call.kvCache, l, call.past, 1);
+      } else {
+        const [q, k, v] = tf.split(qkv, 3, 2); // 3 x [1, n, d]
+        y = cachedAttention(q, k, v, l, call);
+      }
       return linear3d(y, pk.projWeight[l], w[`blocks.${l}.attn.proj.bias`] as tf.Tensor1D);
     },
     ln2: norm,

@@ -8,8 +8,10 @@
  * paths draw the same numbers (they give the same codes up to float rounding of the logits).
  */
 import { Rng } from '@artist-ts/core/rng';
+import { decodeAttentionSupported, KvCache } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { jointText } from './batch';
+import { blockSize } from './config';
 import { disposeKnowledge, type KnowledgeTensors, knowledgeTensors } from './fusion';
 import { buildKnowledge, type EntityTable, type LatticeFields } from './knowledge';
 import type { LayerCache } from './layers';
@@ -389,6 +391,12 @@ function lastCodes(out: Int32Array[], k: number, R2: number, R: number): Int32Ar
   return ids;
 }
 
+/**
+ * KV-cached decoding: the text in one forward pass, then one code per row and step. Where the
+ * native decoding attention kernel is registered (`decodeAttentionSupported()`: cpu and wasm with
+ * the addon), the text's keys/values are copied into a `KvCache` that every later step extends in
+ * place; elsewhere (tfjs-node, no addon) the cache is tensors grown by concatenation.
+ */
 function cachedStepper(
   model: KnowlGpt,
   text: Int32Array,
@@ -398,12 +406,21 @@ function cachedStepper(
 ): Stepper {
   const c = model.config;
   let cache: LayerCache[] | null = null;
+  let kv: KvCache | null = null;
   const dropCache = () => {
     if (cache) tf.dispose(cache.flatMap((l) => [l.k, l.v]));
     cache = null;
   };
   return {
     async next(k, out, R) {
+      if (k > 0 && kv) {
+        const kvCache = kv;
+        return tf.tidy(() => {
+          const x = model.embedCodes(lastCodes(out, k, R2, R), c.textLen + k - 1, packed);
+          const r = model.forwardEmbedded(x, { knowledge, fuse: false, kvCache, packed });
+          return tf.reshape(r.logits, [R2, c.imageVocabSize]) as tf.Tensor2D;
+        });
+      }
       const input =
         k === 0 ? { ids: text, len: c.textLen } : { ids: lastCodes(out, k, R2, R), len: 1 };
       const res = tf.tidy(() => {
@@ -432,6 +449,14 @@ function cachedStepper(
         next.push({ k: res[1 + 2 * l] as tf.Tensor4D, v: res[2 + 2 * l] as tf.Tensor4D });
       }
       cache = next;
+      if (k === 0 && decodeAttentionSupported()) {
+        // the text's keys/values [R2, h, textLen, hd] into a cache of the full sequence
+        kv = new KvCache(c.nLayer, R2, c.nHead, c.nEmbd / c.nHead, blockSize(c));
+        for (let l = 0; l < c.nLayer; l++) {
+          kv.setPrefix(l, await next[l].k.data(), await next[l].v.data(), c.textLen);
+        }
+        dropCache();
+      }
       return res[0] as tf.Tensor2D;
     },
     dispose: dropCache,

@@ -40,7 +40,16 @@ export {
   saveCheckpoint,
   tensorToRaw,
 } from './checkpoint';
-export { causalSelfAttention, fusedGelu, fusedLayerNorm, type GeluApproximate } from './fused_ops';
+export {
+  causalSelfAttention,
+  DECODE_ATTENTION_KERNEL,
+  decodeAttention,
+  decodeAttentionSupported,
+  fusedGelu,
+  fusedLayerNorm,
+  type GeluApproximate,
+  KvCache,
+} from './fused_ops';
 export { randomNormalTensor, randomUniformTensor } from './init';
 export { linearSoftmaxCrossEntropy, sparseSoftmaxCrossEntropy } from './losses';
 export {
