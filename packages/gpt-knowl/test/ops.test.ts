@@ -162,4 +162,21 @@ describe('kthLargest (top-k threshold)', () => {
     }
     expect(() => kthLargest(new Float32Array(3), 4)).toThrow(/k = 4 outside \[1, 3\]/);
   });
+
+  test('vocabulary-sized rows (the sampled prefilter): equals the sorted element, ties too', () => {
+    const rng = new Rng('select-large');
+    const n = 16384;
+    const a = new Float32Array(n);
+    for (let trial = 0; trial < 24; trial++) {
+      // normal logits; few distinct values (ties across the threshold); sorted ascending and
+      // descending (the strided sample sees the extremes)
+      for (let i = 0; i < n; i++) a[i] = trial % 4 === 1 ? rng.int(6) : rng.normal();
+      if (trial % 4 === 2) a.sort();
+      if (trial % 4 === 3) a.sort().reverse();
+      const sorted = Float32Array.from(a).sort();
+      for (const k of [1, 2, 100, 1 + rng.int(n / 8), n / 8, n / 8 + 1, n]) {
+        expect(kthLargest(a, k)).toBe(sorted[n - k]);
+      }
+    }
+  });
 });

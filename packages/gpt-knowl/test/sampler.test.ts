@@ -49,6 +49,63 @@ describe('sampleFromLogits', () => {
     ).toBe(2);
   });
 
+  test('draws what a pass over all V codes draws (visiting only the kept codes)', () => {
+    // the straightforward sampler: every code's probability (0 when cut), cumulative in index order
+    const reference = (
+      row: Float32Array,
+      cfg: { temperature: number; topK: number; topP: number },
+      rng: Rng,
+    ) => {
+      const V = row.length;
+      const sorted = Float32Array.from(row).sort();
+      const threshold = cfg.topK > 0 && cfg.topK < V ? sorted[V - cfg.topK] : -Infinity;
+      let max = -Infinity;
+      for (let i = 0; i < V; i++) if (row[i] >= threshold) max = Math.max(max, row[i]);
+      const p = Array.from(row, (x) =>
+        x >= threshold ? Math.exp((x - max) / cfg.temperature) : 0,
+      );
+      let total = p.reduce((a, b) => a + b, 0);
+      if (cfg.topP < 1) {
+        const order = p.map((_, i) => i).filter((i) => p[i] > 0);
+        order.sort((a, b) => p[b] - p[a] || a - b);
+        let cum = 0;
+        let cut = order.length;
+        for (let r = 0; r < order.length; r++) {
+          cum += p[order[r]] / total;
+          if (cum >= cfg.topP) {
+            cut = r + 1;
+            break;
+          }
+        }
+        for (let r = cut; r < order.length; r++) p[order[r]] = 0;
+        total = order.slice(0, cut).reduce((a, i) => a + p[i], 0);
+      }
+      let u = rng.uniform() * total;
+      let last = 0;
+      for (let i = 0; i < V; i++) {
+        if (p[i] <= 0) continue;
+        last = i;
+        u -= p[i];
+        if (u < 0) return i;
+      }
+      return last;
+    };
+    const data = new Rng('rows');
+    const V = 16384;
+    for (const cfg of [
+      { temperature: 1, topK: 100, topP: 1 },
+      { temperature: 0.7, topK: 0, topP: 1 },
+      { temperature: 1.3, topK: 500, topP: 0.9 },
+    ]) {
+      const a = new Rng(3);
+      const b = new Rng(3);
+      for (let trial = 0; trial < 20; trial++) {
+        const row = data.fillNormal(new Float32Array(V), 0, 3);
+        expect(sampleFromLogits(row.slice(), cfg, a)).toBe(reference(row, cfg, b));
+      }
+    }
+  });
+
   test('validateSampleConfig names the bad field', () => {
     expect(() => validateSampleConfig({ topK: -1 })).toThrow(/topK must be an integer >= 0/);
     expect(() => validateSampleConfig({ topP: 0 })).toThrow(/topP must be in \(0, 1\]/);
