@@ -1,5 +1,5 @@
 import { Rng } from '@artist-ts/core/rng';
-import { initRuntime } from '@artist-ts/runtime';
+import { GELU_KERNEL, initRuntime, LAYER_NORM_KERNEL } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { disposePacked, KnowlGpt } from '../src';
@@ -109,7 +109,24 @@ describe('hand-differentiated ops', () => {
 });
 
 describe('inference path', () => {
-  test('packed weights (folded LayerNorms, fused q/k/v, 3-D matmuls) give the plain logits', () => {
+  // with the native LayerNorm and GELU kernels (where the addon is built), and with stock ops
+  test.each([true, false])(
+    'packed weights (folded LayerNorms, fused q/k/v, 3-D matmuls) give the plain logits (native norm and GELU kernels: %s)',
+    (native) => {
+      const backend = tf.getBackend();
+      const removed = native
+        ? []
+        : [GELU_KERNEL, LAYER_NORM_KERNEL].flatMap((k) => tf.getKernel(k, backend) ?? []);
+      for (const k of removed) tf.unregisterKernel(k.kernelName, backend);
+      try {
+        packedMatchesPlain();
+      } finally {
+        for (const k of removed) tf.registerKernel(k);
+      }
+    },
+  );
+
+  function packedMatchesPlain(): void {
     const m = new KnowlGpt({ preset: 'nano', fusion: 'none' }, { seed: 4 });
     const c = m.config;
     const rng = new Rng('ln-params');
@@ -147,7 +164,7 @@ describe('inference path', () => {
     tf.dispose([plain, fast, step, hostStep, lastPlain]);
     disposePacked(packed);
     m.dispose();
-  });
+  }
 });
 
 describe('kthLargest (top-k threshold)', () => {

@@ -9,6 +9,8 @@
  * - `decodeAttention(qkv, cache, layer, position, scale)`: one decoded position per row against a
  *   `KvCache` written in place; native only (`decodeAttentionSupported()`), callers keep a
  *   stock-op path for other backends.
+ * The kernel names are exported for inference code that calls a registered kernel directly
+ * (`tf.engine().runKernel`), skipping the gradient wrapper.
  */
 export {
   causalSelfAttention,
@@ -17,6 +19,8 @@ export {
   decodeAttentionSupported,
   fusedGelu,
   fusedLayerNorm,
+  GELU_KERNEL,
   type GeluApproximate,
   KvCache,
+  LAYER_NORM_KERNEL,
 } from '@artist-ts/native-kernels';

@@ -47,8 +47,10 @@ export {
   decodeAttentionSupported,
   fusedGelu,
   fusedLayerNorm,
+  GELU_KERNEL,
   type GeluApproximate,
   KvCache,
+  LAYER_NORM_KERNEL,
 } from './fused_ops';
 export { randomNormalTensor, randomUniformTensor } from './init';
 export { linearSoftmaxCrossEntropy, sparseSoftmaxCrossEntropy } from './losses';
