@@ -40,18 +40,7 @@ export {
   saveCheckpoint,
   tensorToRaw,
 } from './checkpoint';
-export {
-  causalSelfAttention,
-  DECODE_ATTENTION_KERNEL,
-  decodeAttention,
-  decodeAttentionSupported,
-  fusedGelu,
-  fusedLayerNorm,
-  GELU_KERNEL,
-  type GeluApproximate,
-  KvCache,
-  LAYER_NORM_KERNEL,
-} from './fused_ops';
+export * from './fused_ops';
 export { randomNormalTensor, randomUniformTensor } from './init';
 export { linearSoftmaxCrossEntropy, sparseSoftmaxCrossEntropy } from './losses';
 export {
