@@ -18,6 +18,7 @@
         "src/native/bind_memory.cc",
         "src/native/bind_resize.cc",
         "src/native/conv.cc",
+        "src/native/decode_attention.cc",
         "src/native/elementwise.cc",
         "src/native/fused_ops.cc",
         "src/native/gemm.cc",

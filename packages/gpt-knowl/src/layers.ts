@@ -7,7 +7,7 @@
  * h heads, k head width, n rows (b*t).
  */
 
-import { causalSelfAttention, fusedGelu, fusedLayerNorm } from '@artist-ts/runtime';
+import { causalSelfAttention, fusedGelu, fusedLayerNorm, type KvCache } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { GptConfig } from './config';
 
@@ -80,6 +80,11 @@ export interface AttentionCall {
   cache: readonly LayerCache[] | null;
   /** When set, each block pushes the keys/values of all positions (past + this call) here. */
   newCache: LayerCache[] | null;
+  /**
+   * Keys/values of earlier positions written in place by the native decoding kernel (packed
+   * weights, one token per row; `cache` and `newCache` are null then).
+   */
+  kvCache: KvCache | null;
   masks: CausalMasks;
   /** Dropout on the attention probabilities (identity outside training). */
   dropout: (x: tf.Tensor) => tf.Tensor;

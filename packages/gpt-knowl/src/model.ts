@@ -14,6 +14,7 @@
 import { Rng } from '@artist-ts/core/rng';
 import { assertWeightsMatch } from '@artist-ts/core/weight-match';
 import {
+  type KvCache,
   linearSoftmaxCrossEntropy,
   recomputed,
   sparseSoftmaxCrossEntropy,
@@ -51,6 +52,12 @@ export interface ForwardOptions {
   cache?: LayerCache[] | null;
   /** Return the keys/values of all positions (past + this call). */
   returnCache?: boolean;
+  /**
+   * Keys/values of earlier positions in a `KvCache` that the native decoding attention kernel
+   * reads and extends in place (`decodeAttentionSupported()`): one token per row, with `packed`
+   * weights, and neither `cache` nor `returnCache`. Each call appends its position to every layer.
+   */
+  kvCache?: KvCache | null;
   /** Compute logits only from this position of the call onwards (default 0). */
   logitsFrom?: number;
   /** Run on folded inference weights (`packWeights`) instead of the variables. */
@@ -229,6 +236,7 @@ export class KnowlGpt {
       heads: c.nHead,
       cache: opts.cache ?? null,
       newCache: opts.returnCache ? [] : null,
+      kvCache: opts.kvCache ?? null,
       masks: this.masks,
       dropout: (z) => dropout(z, c.attnPdrop),
       rows: layers.rows(B * T),
@@ -288,7 +296,8 @@ export class KnowlGpt {
   ): { past: number; knowledge: KnowledgeTensors | null } {
     this.checkAlive();
     const c = this.config;
-    const past = opts.cache ? opts.cache[0].k.shape[2] : 0;
+    if (opts.kvCache) checkKvCall(opts, T, c);
+    const past = opts.kvCache ? opts.kvCache.length : opts.cache ? opts.cache[0].k.shape[2] : 0;
     if (past + T > blockSize(c)) {
       throw new Error(
         `forward: ${past} cached + ${T} new positions exceed the position table (${blockSize(c)})`,
@@ -345,6 +354,21 @@ export class KnowlGpt {
   private checkAlive(): void {
     if (this.disposed) throw new Error('KnowlGpt: used after dispose()');
   }
+}
+
+/** The rules of a forward call with a `KvCache` (see `ForwardOptions.kvCache`). */
+function checkKvCall(opts: ForwardOptions, T: number, c: GptConfig): void {
+  const kv = opts.kvCache!;
+  const rule = (ok: boolean, msg: string) => {
+    if (!ok) throw new Error(`forward: with kvCache, ${msg}`);
+  };
+  rule(!!opts.packed, 'pass packed weights (the kernel reads the packed q|k|v projection)');
+  rule(!opts.cache && !opts.returnCache, 'cache and returnCache must be unset');
+  rule(T === 1, `give one token per row, got ${T}`);
+  rule(
+    kv.layers === c.nLayer && kv.heads === c.nHead && kv.headDim === c.nEmbd / c.nHead,
+    `the cache's ${kv.layers} layers x ${kv.heads} heads x ${kv.headDim} must match the model's ${c.nLayer} x ${c.nHead} x ${c.nEmbd / c.nHead}`,
+  );
 }
 
 /**

@@ -6,6 +6,7 @@
  * Notation in shape comments: b batch, n rows (b*t), d width, v image vocabulary.
  */
 
+import { decodeAttention, GELU_KERNEL, LAYER_NORM_KERNEL } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { blockSize, type GptConfig } from './config';
 import { type AttentionCall, cachedAttention, type Layers, normalize } from './layers';
@@ -13,9 +14,11 @@ import { type AttentionCall, cachedAttention, type Layers, normalize } from './l
 /**
  * Inference weights: q/k/v packed into one matmul per block, the attention scale folded into q,
  * each LayerNorm's gain and bias folded into the linear layer that follows it (ln1 -> qkv,
- * ln2 -> mlp.0, ln_f -> head), GELU's two 1/sqrt(2) factors folded into mlp.0 and mlp.2, and
- * every matrix stored 3-D ([1, in, out]) so each linear layer is one kernel launch without
- * reshapes. Owned by the caller (`disposePacked`).
+ * ln2 -> mlp.0, ln_f -> head), and every matrix stored 3-D ([1, in, out]) so each linear layer
+ * is one kernel launch without reshapes. Where @artist-ts/native-kernels registered its LayerNorm
+ * and GELU kernels (when packing), the layers call them directly, one kernel each; elsewhere the
+ * plain normalisation is stock ops and GELU's two 1/sqrt(2) factors are folded into mlp.0 and
+ * mlp.2 (`u (1 + erf u)`: three stock kernels). Owned by the caller (`disposePacked`).
  */
 export interface PackedWeights {
   qkvWeight: tf.Tensor3D[]; // [1, d, 3d] per block
@@ -33,6 +36,15 @@ export interface PackedWeights {
    */
   codeEmbeddings: Float32Array;
   positionEmbeddings: Float32Array;
+  /** Gain 1 and bias 0 [d] for the native LayerNorm kernel; null: normalise with stock ops. */
+  normGain: tf.Tensor1D | null;
+  normBias: tf.Tensor1D | null;
+  /** Whether mlp.0 and mlp.2 carry GELU's 1/sqrt(2) factors (no native GELU kernel). */
+  geluFolded: boolean;
+}
+
+function registered(kernel: string): boolean {
+  return tf.getKernel(kernel, tf.getBackend()) !== undefined;
 }
 
 /**
@@ -63,6 +75,9 @@ function hostRows(t: tf.Tensor, rows: number): Float32Array {
 /** Folds the model's variables into inference weights. Caller disposes with `disposePacked`. */
 export function packWeights(w: Record<string, tf.Variable>, c: GptConfig): PackedWeights {
   const scale = 1 / Math.sqrt(c.nEmbd / c.nHead);
+  const nativeNorm = registered(LAYER_NORM_KERNEL);
+  const geluFolded = !registered(GELU_KERNEL);
+  const geluScale = geluFolded ? Math.SQRT1_2 : 1;
   // LayerNorm(x) W + b = n(x) (g[:, None] W) + (beta W + b), with n the plain normalisation.
   const fold = (g: tf.Tensor, beta: tf.Tensor, W: tf.Tensor, b: tf.Tensor | null) =>
     tf.tidy(() => {
@@ -88,6 +103,9 @@ export function packWeights(w: Record<string, tf.Variable>, c: GptConfig): Packe
     headBias: null as unknown as tf.Tensor1D,
     codeEmbeddings: hostRows(w['tok_emb.weight'], c.imageVocabSize), // [v, d]
     positionEmbeddings: w.pos_emb.dataSync().slice() as Float32Array,
+    normGain: nativeNorm ? tf.ones([c.nEmbd]) : null,
+    normBias: nativeNorm ? tf.zeros([c.nEmbd]) : null,
+    geluFolded,
   };
   for (let l = 0; l < c.nLayer; l++) {
     const p = `blocks.${l}.`;
@@ -109,18 +127,19 @@ export function packWeights(w: Record<string, tf.Variable>, c: GptConfig): Packe
     out.qkvWeight.push(to3d(qkvW));
     out.projWeight.push(to3d(w[`${p}attn.proj.weight`]));
     out.qkvBias.push(qkvB);
-    // GELU(z) = z/2 (1 + erf(z / sqrt 2)): mlp.0 emits z / sqrt 2, mlp.2 takes the other 1 / sqrt 2
+    // folded GELU(z) = z/2 (1 + erf(z / sqrt 2)): mlp.0 emits z / sqrt 2, mlp.2 takes the other
+    // 1 / sqrt 2 (geluScale 1: the native kernel takes z)
     const [mW, mB] = tf.tidy(() =>
       fold(
         w[`${p}ln2.weight`],
         w[`${p}ln2.bias`],
-        tf.mul(w[`${p}mlp.0.weight`], Math.SQRT1_2),
-        tf.mul(w[`${p}mlp.0.bias`], Math.SQRT1_2),
+        tf.mul(w[`${p}mlp.0.weight`], geluScale),
+        tf.mul(w[`${p}mlp.0.bias`], geluScale),
       ),
     );
     out.mlpWeight.push(to3d(mW));
     out.mlpBias.push(mB);
-    out.mlpOutWeight.push(tf.tidy(() => to3d(tf.mul(w[`${p}mlp.2.weight`], Math.SQRT1_2))));
+    out.mlpOutWeight.push(tf.tidy(() => to3d(tf.mul(w[`${p}mlp.2.weight`], geluScale))));
   }
   const [hW, hB] = fold(w['ln_f.weight'], w['ln_f.bias'], w['head.weight'], null);
   out.headWeight = to3d(hW);
@@ -139,6 +158,7 @@ export function disposePacked(p: PackedWeights | null | undefined): void {
     ...p.mlpOutWeight,
     p.headWeight,
     p.headBias,
+    ...(p.normGain && p.normBias ? [p.normGain, p.normBias] : []),
   ]);
 }
 
@@ -170,7 +190,8 @@ export function embedCodes(
 }
 
 /**
- * Layers on packed weights (inference only: no gradients, no fused attention kernel). The
+ * Layers on packed weights (inference only: no gradients, no fused causal attention kernel; a
+ * call with a `KvCache` decodes with the native decoding attention kernel). The
  * residual rows are [1, n, d] so every linear layer is one 3-D `_FusedMatMul`. The biases that
  * nothing folds into (attn.proj, mlp.2) are read from the variables `w`.
  */
@@ -180,27 +201,45 @@ export function packedLayers(
   c: GptConfig,
 ): Layers {
   const eps = c.layerNormEps;
-  // the LayerNorm gains and biases live in the next linear layer
-  const norm = (_l: number, x: tf.Tensor) => normalize(x, eps);
+  // the LayerNorm gains and biases live in the next linear layer; the native kernel is called
+  // directly (no gradient wrapper) and also returns each row's mean and rstd, dropped at once
+  const { normGain: gamma, normBias: beta } = pk;
+  const plain = (x: tf.Tensor): tf.Tensor => {
+    if (!gamma || !beta) return normalize(x, eps);
+    const [y, mean, rstd] = tf
+      .engine()
+      .runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { eps }) as tf.Tensor[];
+    tf.dispose([mean, rstd]);
+    return y;
+  };
+  const norm = (_l: number, x: tf.Tensor) => plain(x);
   return {
     rows: (n) => [1, n, c.nEmbd],
     ln1: norm,
     attn(l: number, h: tf.Tensor, call: AttentionCall) {
       // one matmul, then split: fewer kernel launches per generated token
       const qkv = linear3d(h, pk.qkvWeight[l], pk.qkvBias[l]); // [1, n, 3d]
-      const [q, k, v] = tf.split(qkv, 3, 2); // 3 x [1, n, d]
-      const y = cachedAttention(q, k, v, l, call); // [1, n, d]
+      let y: tf.Tensor; // [1, n, d]
+      if (call.kvCache) {
+        // the native kernel reads q|k|v unsplit and writes k, v into the cache (q carries the scale)
+        y = decodeAttention(qkv, call.kvCache, l, call.past, 1);
+      } else {
+        const [q, k, v] = tf.split(qkv, 3, 2); // 3 x [1, n, d]
+        y = cachedAttention(q, k, v, l, call);
+      }
       return linear3d(y, pk.projWeight[l], w[`blocks.${l}.attn.proj.bias`] as tf.Tensor1D);
     },
     ln2: norm,
     mlp(l, h) {
-      // packed mlp.0 outputs u = z / sqrt(2) and packed mlp.2 carries the other 1/sqrt(2):
-      // gelu(z) W = (u (1 + erf u)) (W / sqrt 2)
-      const u = linear3d(h, pk.mlpWeight[l], pk.mlpBias[l]); // [1, n, 4d]
-      const g = tf.mul(u, tf.add(tf.erf(u), 1)); // [1, n, 4d] (no gradient needed)
+      const z = linear3d(h, pk.mlpWeight[l], pk.mlpBias[l]); // [1, n, 4d]
+      // folded: mlp.0 outputs u = z / sqrt(2) and mlp.2 carries the other 1/sqrt(2):
+      // gelu(z) W = (u (1 + erf u)) (W / sqrt 2) (no gradient needed)
+      const g = pk.geluFolded
+        ? tf.mul(z, tf.add(tf.erf(z), 1))
+        : (tf.engine().runKernel(GELU_KERNEL, { x: z }, { approximate: 'none' }) as tf.Tensor);
       return linear3d(g, pk.mlpOutWeight[l], w[`blocks.${l}.mlp.2.bias`] as tf.Tensor1D); // [1, n, d]
     },
-    lnF: (x) => normalize(x, eps),
+    lnF: plain,
     head: (x) => linear3d(x, pk.headWeight, pk.headBias), // [1, n, v]
   };
 }

@@ -8,8 +8,10 @@
  * paths draw the same numbers (they give the same codes up to float rounding of the logits).
  */
 import { Rng } from '@artist-ts/core/rng';
+import { decodeAttentionSupported, KvCache } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import { jointText } from './batch';
+import { blockSize } from './config';
 import { disposeKnowledge, type KnowledgeTensors, knowledgeTensors } from './fusion';
 import { buildKnowledge, type EntityTable, type LatticeFields } from './knowledge';
 import type { LayerCache } from './layers';
@@ -137,23 +139,14 @@ export interface SampleResult {
 }
 
 let selectScratch = new Float32Array(0);
+let keptScratch = new Int32Array(0);
 
-/**
- * The k-th largest value of `values` (1-based; ties counted, so it equals the sorted array's
- * element V - k) by quickselect in O(V) on a scratch copy: top-k's threshold without sorting all
- * V logits per token (16384 for ARTIST). NaN-free input assumed (logits).
- */
-export function kthLargest(values: Float32Array, k: number): number {
-  const n = values.length;
-  if (!(k >= 1 && k <= n)) throw new Error(`kthLargest: k = ${k} outside [1, ${n}]`);
-  if (selectScratch.length < n) selectScratch = new Float32Array(n);
-  const a = selectScratch;
-  a.set(values);
+/** The k-th largest of a[0, n) (1-based), reordering a: quickselect, median-of-3 Hoare partition. */
+function selectInPlace(a: Float32Array, n: number, k: number): number {
   const target = n - k; // index in ascending order
   let lo = 0;
   let hi = n - 1;
   while (hi > lo) {
-    // median of three as pivot, then Hoare partition
     const x = a[lo];
     const y = a[(lo + hi) >>> 1];
     const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), a[hi])); // median of 3
@@ -177,8 +170,40 @@ export function kthLargest(values: Float32Array, k: number): number {
   return a[target];
 }
 
+/** Sample size of `kthLargest`'s prefilter. */
+const SELECT_SAMPLE = 1024;
+
 /**
- * Draws one code from `logits` (modified in place as scratch). Exported for tests.
+ * The k-th largest value of `values` (1-based; ties counted, so it equals the sorted array's
+ * element V - k) in O(V), without sorting all V logits per token (16384 for ARTIST). For k much
+ * smaller than V, a value g that a strided sample puts a little above rank k bounds the answer:
+ * when at least k values are >= g, the answer is the k-th largest of those few (one filtering
+ * pass plus a quickselect of ~2k values, instead of a quickselect of all V); otherwise (an unlucky
+ * sample) a quickselect of all V. NaN-free input assumed (logits).
+ */
+export function kthLargest(values: Float32Array, k: number): number {
+  const n = values.length;
+  if (!(k >= 1 && k <= n)) throw new Error(`kthLargest: k = ${k} outside [1, ${n}]`);
+  if (selectScratch.length < n) selectScratch = new Float32Array(n);
+  const a = selectScratch;
+  if (n >= 4 * SELECT_SAMPLE && 8 * k <= n) {
+    const stride = Math.floor(n / SELECT_SAMPLE);
+    for (let i = 0; i < SELECT_SAMPLE; i++) a[i] = values[i * stride];
+    // about twice the sample's share of the top k, plus a margin
+    const rank = Math.min(SELECT_SAMPLE, Math.ceil((2 * k * SELECT_SAMPLE) / n) + 8);
+    const g = selectInPlace(a, SELECT_SAMPLE, rank);
+    let count = 0;
+    for (let i = 0; i < n; i++) if (values[i] >= g) a[count++] = values[i];
+    if (count >= k) return selectInPlace(a, count, k);
+  }
+  a.set(values);
+  return selectInPlace(a, n, k);
+}
+
+/**
+ * Draws one code from `logits` (modified in place as scratch). Only the codes that top-k keeps
+ * are visited after the threshold pass (100 of 16384 at ARTIST's default), in index order, so the
+ * draw is the same as a pass over all V with the others at probability 0. Exported for tests.
  */
 export function sampleFromLogits(
   logits: Float32Array,
@@ -193,37 +218,49 @@ export function sampleFromLogits(
   }
   let threshold = Number.NEGATIVE_INFINITY;
   if (cfg.topK > 0 && cfg.topK < V) threshold = kthLargest(logits, cfg.topK);
+  if (keptScratch.length < V) keptScratch = new Int32Array(V);
+  const kept = keptScratch; // indices >= threshold, ascending
+  let n = 0;
   let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < V; i++) if (logits[i] >= threshold && logits[i] > max) max = logits[i];
+  for (let i = 0; i < V; i++) {
+    if (logits[i] >= threshold) {
+      kept[n++] = i;
+      if (logits[i] > max) max = logits[i];
+    }
+  }
   const inv = 1 / cfg.temperature;
   let total = 0;
-  for (let i = 0; i < V; i++) {
-    const p = logits[i] >= threshold ? Math.exp((logits[i] - max) * inv) : 0;
+  let m = 0; // kept codes with a probability > 0 (exp can underflow)
+  for (let r = 0; r < n; r++) {
+    const i = kept[r];
+    const p = Math.exp((logits[i] - max) * inv);
     logits[i] = p;
     total += p;
+    if (p > 0) kept[m++] = i;
   }
+  n = m;
   if (cfg.topP < 1) {
-    const kept: number[] = [];
-    for (let i = 0; i < V; i++) if (logits[i] > 0) kept.push(i);
-    kept.sort((a, b) => logits[b] - logits[a] || a - b);
+    const order = Array.from(kept.subarray(0, n));
+    order.sort((a, b) => logits[b] - logits[a] || a - b);
     let cum = 0;
-    let cut = kept.length;
-    for (let r = 0; r < kept.length; r++) {
-      cum += logits[kept[r]] / total;
+    let cut = order.length;
+    for (let r = 0; r < order.length; r++) {
+      cum += logits[order[r]] / total;
       if (cum >= cfg.topP) {
         cut = r + 1;
         break;
       }
     }
     total = 0;
-    for (let r = 0; r < kept.length; r++) {
-      if (r < cut) total += logits[kept[r]];
-      else logits[kept[r]] = 0;
+    for (let r = 0; r < order.length; r++) {
+      if (r < cut) total += logits[order[r]];
+      else logits[order[r]] = 0;
     }
   }
   let u = rng.uniform() * total;
   let last = 0;
-  for (let i = 0; i < V; i++) {
+  for (let r = 0; r < n; r++) {
+    const i = kept[r];
     if (logits[i] <= 0) continue;
     last = i;
     u -= logits[i];
@@ -389,6 +426,12 @@ function lastCodes(out: Int32Array[], k: number, R2: number, R: number): Int32Ar
   return ids;
 }
 
+/**
+ * KV-cached decoding: the text in one forward pass, then one code per row and step. Where the
+ * native decoding attention kernel is registered (`decodeAttentionSupported()`: cpu and wasm with
+ * the addon), the text's keys/values are copied into a `KvCache` that every later step extends in
+ * place; elsewhere (tfjs-node, no addon) the cache is tensors grown by concatenation.
+ */
 function cachedStepper(
   model: KnowlGpt,
   text: Int32Array,
@@ -398,12 +441,21 @@ function cachedStepper(
 ): Stepper {
   const c = model.config;
   let cache: LayerCache[] | null = null;
+  let kv: KvCache | null = null;
   const dropCache = () => {
     if (cache) tf.dispose(cache.flatMap((l) => [l.k, l.v]));
     cache = null;
   };
   return {
     async next(k, out, R) {
+      if (k > 0 && kv) {
+        const kvCache = kv;
+        return tf.tidy(() => {
+          const x = model.embedCodes(lastCodes(out, k, R2, R), c.textLen + k - 1, packed);
+          const r = model.forwardEmbedded(x, { knowledge, fuse: false, kvCache, packed });
+          return tf.reshape(r.logits, [R2, c.imageVocabSize]) as tf.Tensor2D;
+        });
+      }
       const input =
         k === 0 ? { ids: text, len: c.textLen } : { ids: lastCodes(out, k, R2, R), len: 1 };
       const res = tf.tidy(() => {
@@ -432,6 +484,14 @@ function cachedStepper(
         next.push({ k: res[1 + 2 * l] as tf.Tensor4D, v: res[2 + 2 * l] as tf.Tensor4D });
       }
       cache = next;
+      if (k === 0 && decodeAttentionSupported()) {
+        // the text's keys/values [R2, h, textLen, hd] into a cache of the full sequence
+        kv = new KvCache(c.nLayer, R2, c.nHead, c.nEmbd / c.nHead, blockSize(c));
+        for (let l = 0; l < c.nLayer; l++) {
+          kv.setPrefix(l, await next[l].k.data(), await next[l].v.data(), c.textLen);
+        }
+        dropCache();
+      }
       return res[0] as tf.Tensor2D;
     },
     dispose: dropCache,

@@ -1,5 +1,5 @@
 import { Rng } from '@artist-ts/core/rng';
-import { initRuntime } from '@artist-ts/runtime';
+import { GELU_KERNEL, initRuntime, LAYER_NORM_KERNEL } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { disposePacked, KnowlGpt } from '../src';
@@ -109,7 +109,24 @@ describe('hand-differentiated ops', () => {
 });
 
 describe('inference path', () => {
-  test('packed weights (folded LayerNorms, fused q/k/v, 3-D matmuls) give the plain logits', () => {
+  // with the native LayerNorm and GELU kernels (where the addon is built), and with stock ops
+  test.each([true, false])(
+    'packed weights (folded LayerNorms, fused q/k/v, 3-D matmuls) give the plain logits (native norm and GELU kernels: %s)',
+    (native) => {
+      const backend = tf.getBackend();
+      const removed = native
+        ? []
+        : [GELU_KERNEL, LAYER_NORM_KERNEL].flatMap((k) => tf.getKernel(k, backend) ?? []);
+      for (const k of removed) tf.unregisterKernel(k.kernelName, backend);
+      try {
+        packedMatchesPlain();
+      } finally {
+        for (const k of removed) tf.registerKernel(k);
+      }
+    },
+  );
+
+  function packedMatchesPlain(): void {
     const m = new KnowlGpt({ preset: 'nano', fusion: 'none' }, { seed: 4 });
     const c = m.config;
     const rng = new Rng('ln-params');
@@ -147,7 +164,7 @@ describe('inference path', () => {
     tf.dispose([plain, fast, step, hostStep, lastPlain]);
     disposePacked(packed);
     m.dispose();
-  });
+  }
 });
 
 describe('kthLargest (top-k threshold)', () => {
@@ -161,5 +178,22 @@ describe('kthLargest (top-k threshold)', () => {
       expect(kthLargest(a, k)).toBe(Float32Array.from(a).sort()[n - k]);
     }
     expect(() => kthLargest(new Float32Array(3), 4)).toThrow(/k = 4 outside \[1, 3\]/);
+  });
+
+  test('vocabulary-sized rows (the sampled prefilter): equals the sorted element, ties too', () => {
+    const rng = new Rng('select-large');
+    const n = 16384;
+    const a = new Float32Array(n);
+    for (let trial = 0; trial < 24; trial++) {
+      // normal logits; few distinct values (ties across the threshold); sorted ascending and
+      // descending (the strided sample sees the extremes)
+      for (let i = 0; i < n; i++) a[i] = trial % 4 === 1 ? rng.int(6) : rng.normal();
+      if (trial % 4 === 2) a.sort();
+      if (trial % 4 === 3) a.sort().reverse();
+      const sorted = Float32Array.from(a).sort();
+      for (const k of [1, 2, 100, 1 + rng.int(n / 8), n / 8, n / 8 + 1, n]) {
+        expect(kthLargest(a, k)).toBe(sorted[n - k]);
+      }
+    }
   });
 });

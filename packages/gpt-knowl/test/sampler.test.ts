@@ -1,8 +1,16 @@
 import { Rng } from '@artist-ts/core/rng';
-import { initRuntime } from '@artist-ts/runtime';
+import {
+  DECODE_ATTENTION_KERNEL,
+  decodeAttentionSupported,
+  initRuntime,
+  KvCache,
+} from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { KnowlGpt, type SampleProgress, sampleCodes, validateSampleConfig } from '../src';
+import { blockSize } from '../src/config';
+import type { LayerCache } from '../src/layers';
+import { disposePacked } from '../src/packed_inference';
 import { guide, sampleFromLogits } from '../src/sampler';
 import { flatLattice, makeTable } from './helpers';
 
@@ -41,6 +49,63 @@ describe('sampleFromLogits', () => {
     ).toBe(2);
   });
 
+  test('draws what a pass over all V codes draws (visiting only the kept codes)', () => {
+    // the straightforward sampler: every code's probability (0 when cut), cumulative in index order
+    const reference = (
+      row: Float32Array,
+      cfg: { temperature: number; topK: number; topP: number },
+      rng: Rng,
+    ) => {
+      const V = row.length;
+      const sorted = Float32Array.from(row).sort();
+      const threshold = cfg.topK > 0 && cfg.topK < V ? sorted[V - cfg.topK] : -Infinity;
+      let max = -Infinity;
+      for (let i = 0; i < V; i++) if (row[i] >= threshold) max = Math.max(max, row[i]);
+      const p = Array.from(row, (x) =>
+        x >= threshold ? Math.exp((x - max) / cfg.temperature) : 0,
+      );
+      let total = p.reduce((a, b) => a + b, 0);
+      if (cfg.topP < 1) {
+        const order = p.map((_, i) => i).filter((i) => p[i] > 0);
+        order.sort((a, b) => p[b] - p[a] || a - b);
+        let cum = 0;
+        let cut = order.length;
+        for (let r = 0; r < order.length; r++) {
+          cum += p[order[r]] / total;
+          if (cum >= cfg.topP) {
+            cut = r + 1;
+            break;
+          }
+        }
+        for (let r = cut; r < order.length; r++) p[order[r]] = 0;
+        total = order.slice(0, cut).reduce((a, i) => a + p[i], 0);
+      }
+      let u = rng.uniform() * total;
+      let last = 0;
+      for (let i = 0; i < V; i++) {
+        if (p[i] <= 0) continue;
+        last = i;
+        u -= p[i];
+        if (u < 0) return i;
+      }
+      return last;
+    };
+    const data = new Rng('rows');
+    const V = 16384;
+    for (const cfg of [
+      { temperature: 1, topK: 100, topP: 1 },
+      { temperature: 0.7, topK: 0, topP: 1 },
+      { temperature: 1.3, topK: 500, topP: 0.9 },
+    ]) {
+      const a = new Rng(3);
+      const b = new Rng(3);
+      for (let trial = 0; trial < 20; trial++) {
+        const row = data.fillNormal(new Float32Array(V), 0, 3);
+        expect(sampleFromLogits(row.slice(), cfg, a)).toBe(reference(row, cfg, b));
+      }
+    }
+  });
+
   test('validateSampleConfig names the bad field', () => {
     expect(() => validateSampleConfig({ topK: -1 })).toThrow(/topK must be an integer >= 0/);
     expect(() => validateSampleConfig({ topP: 0 })).toThrow(/topP must be in \(0, 1\]/);
@@ -75,6 +140,81 @@ describe('sampleCodes', () => {
       m.dispose();
     });
   }
+
+  test('KvCache decoding (native kernel) == the concatenating tensor cache: logits and tokens', async () => {
+    const m = new KnowlGpt({ preset: 'nano', fusion: 'easynlp' }, { seed: 13 });
+    const c = m.config;
+    const entityTable = makeTable(10, c.entityDim);
+    const req = { texts, lattices: [lattices[0], null, null], entityTable };
+    const cfg = { topK: 20, numSamples: 2, batchSize: 3, seed: 4 };
+    const withKernel = await sampleCodes(m, req, cfg);
+    // the same sampling with the kernel unregistered takes the stock-op path (as on tfjs-node)
+    const backend = tf.getBackend();
+    const kernel = tf.getKernel(DECODE_ATTENTION_KERNEL, backend);
+    expect(kernel !== undefined).toBe(decodeAttentionSupported());
+    if (kernel) tf.unregisterKernel(DECODE_ATTENTION_KERNEL, backend);
+    try {
+      const stock = await sampleCodes(m, req, cfg);
+      expect(withKernel.codes.map((x) => Array.from(x))).toEqual(
+        stock.codes.map((x) => Array.from(x)),
+      );
+    } finally {
+      if (kernel) tf.registerKernel(kernel);
+    }
+    if (!kernel) return m.dispose(); // no addon: nothing more to compare
+    // logits of three decoded positions, both caches fed the same codes
+    const packed = m.packWeights();
+    const B = 2;
+    const kv = new KvCache(c.nLayer, B, c.nHead, c.nEmbd / c.nHead, blockSize(c));
+    // [k0, v0, k1, v1, ...] <-> LayerCache[]
+    const layers = (ts: tf.Tensor[]): LayerCache[] =>
+      Array.from({ length: c.nLayer }, (_, l) => ({
+        k: ts[2 * l] as tf.Tensor4D,
+        v: ts[2 * l + 1] as tf.Tensor4D,
+      }));
+    const flat = (cs: LayerCache[]) => cs.flatMap((x) => [x.k, x.v]);
+    let cache = layers(
+      tf.tidy(() => {
+        const row = (r: number) => Array.from({ length: c.textLen }, (_, i) => (3 * i + r) % 50);
+        const ids = tf.tensor2d([row(1), row(2)], undefined, 'int32'); // [2, textLen] joint ids
+        return flat(m.forward(ids, { returnCache: true, packed }).cache!);
+      }),
+    );
+    for (let l = 0; l < c.nLayer; l++) {
+      kv.setPrefix(l, cache[l].k.dataSync(), cache[l].v.dataSync(), c.textLen);
+    }
+    for (let step = 0; step < 3; step++) {
+      const codes = [step, 2 * step + 1];
+      const pos = c.textLen + step;
+      const [fast, slow, ...next] = tf.tidy(() => {
+        const a = m.forwardEmbedded(m.embedCodes(codes, pos, packed), { kvCache: kv, packed });
+        const opts = { cache, returnCache: true, packed };
+        const b = m.forwardEmbedded(m.embedCodes(codes, pos, packed), opts);
+        return [a.logits, b.logits, ...flat(b.cache!)];
+      });
+      expect(kv.length).toBe(pos + 1);
+      const want = slow.dataSync();
+      const got = fast.dataSync();
+      let err = 0;
+      for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]));
+      expect(err).toBeLessThan(1e-4);
+      tf.dispose([fast, slow, ...flat(cache)]);
+      cache = layers(next);
+    }
+    // the call rules name what is wrong
+    const x = m.embedCodes([1, 2], c.textLen + 3, packed);
+    expect(() => m.forwardEmbedded(x, { kvCache: kv })).toThrow(/with kvCache, pass packed/);
+    expect(() => m.forwardEmbedded(x, { kvCache: kv, packed, returnCache: true })).toThrow(
+      /cache and returnCache must be unset/,
+    );
+    const two = m.embedCodes([1, 2, 3, 4], c.textLen + 3, packed).reshape([2, 2, c.nEmbd]);
+    expect(() => m.forwardEmbedded(two as tf.Tensor3D, { kvCache: kv, packed })).toThrow(
+      /one token per row, got 2/,
+    );
+    tf.dispose([x, two, ...flat(cache)]);
+    disposePacked(packed);
+    m.dispose();
+  });
 
   test('classifier-free guidance: cached == uncached, and guidance changes the result', async () => {
     const m = new KnowlGpt({ preset: 'nano' }, { seed: 12 });

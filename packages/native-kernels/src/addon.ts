@@ -209,6 +209,23 @@ export interface NativeAddon {
    * Linux or when the kernel refuses). Absent in addons built before it existed.
    */
   adviseHugePages?(bytes: Uint8Array): number;
+  /**
+   * Decoding attention against a key/value cache written in place: qkv [batch, 3 * heads * hd],
+   * caches [batch, heads, capacity, hd], y [batch, heads * hd] (src/native/decode_attention.cc).
+   * Absent in addons built before it existed.
+   */
+  decodeAttention?(
+    qkv: Float32Array,
+    kCache: Float32Array,
+    vCache: Float32Array,
+    y: Float32Array,
+    batch: number,
+    heads: number,
+    hd: number,
+    capacity: number,
+    position: number,
+    scale: number,
+  ): void;
   /** dst[r * dstStride + c] = src[r * srcStride + c] for r < rows, c < cols (strides >= cols). */
   copy2d(
     src: Float32Array,

@@ -32,6 +32,12 @@ export {
   CAUSAL_ATTENTION_KERNEL,
   causalSelfAttention,
 } from './kernels/causal_attention';
+export {
+  DECODE_ATTENTION_KERNEL,
+  decodeAttention,
+  decodeAttentionSupported,
+  KvCache,
+} from './kernels/decode_attention';
 export { FUSED_OP_KERNELS } from './kernels/fused_ops';
 export { fusedGelu, GELU_GRAD_KERNEL, GELU_KERNEL, type GeluApproximate } from './kernels/gelu';
 export { fusedLayerNorm, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './kernels/layer_norm';

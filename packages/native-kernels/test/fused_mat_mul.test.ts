@@ -31,6 +31,16 @@ const CASES: FusedCase[] = [
   { act: 'sigmoid', a: [4, 3], b: [4, 2], ta: true, tb: false, bias: null, grads: false },
   { act: 'leakyrelu', a: [3, 6], b: [6, 5], ta: false, tb: false, bias: [1, 5], grads: false },
   { act: 'prelu', a: [2, 3, 4], b: [2, 4, 3], ta: false, tb: false, bias: [3], grads: false },
+  // decoding rows: the few-row GEMM adds the product to bias-initialised rows
+  {
+    act: 'linear',
+    a: [1, 3, 256],
+    b: [1, 256, 300],
+    ta: false,
+    tb: false,
+    bias: [300],
+    grads: false,
+  },
 ];
 
 function fused(
@@ -98,7 +108,7 @@ describe.each(BACKENDS)('_FusedMatMul on %s', (backend) => {
         rand,
         c.b.reduce((x, y) => x * y, 1),
       );
-      const biasv = randArray(rand, 16);
+      const biasv = randArray(rand, 300);
       const pv = randArray(rand, 16, 0, 0.5);
       const wv = randArray(rand, 64);
       await useBackend(backend);

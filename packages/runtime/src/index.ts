@@ -40,7 +40,7 @@ export {
   saveCheckpoint,
   tensorToRaw,
 } from './checkpoint';
-export { causalSelfAttention, fusedGelu, fusedLayerNorm, type GeluApproximate } from './fused_ops';
+export * from './fused_ops';
 export { randomNormalTensor, randomUniformTensor } from './init';
 export { linearSoftmaxCrossEntropy, sparseSoftmaxCrossEntropy } from './losses';
 export {

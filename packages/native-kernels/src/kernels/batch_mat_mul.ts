@@ -98,13 +98,21 @@ export function runMatMul(
   plan: MatMulPlan,
   transposeA: boolean,
   transposeB: boolean,
+  rowInit: TensorInfo | null = null,
 ): TensorInfo {
   const out = host.alloc(plan.outShape, 'float32');
   if (plan.batch * plan.m * plan.n === 0) return out;
+  const y = f32(host, out);
+  // with rowInit (a bias of n values), every output row starts as it and the product is added
+  // (beta 1); its view is taken after the allocation above (which can move the wasm heap)
+  if (rowInit) {
+    const init = f32(host, rowInit);
+    for (let r = 0; r < plan.batch * plan.m; r++) y.set(init, r * plan.n);
+  }
   native.sgemmBatched(
     f32(host, a),
     f32(host, b),
-    f32(host, out),
+    y,
     plan.batch,
     plan.m,
     plan.n,
@@ -115,6 +123,8 @@ export function runMatMul(
     plan.offB,
     plan.strideA,
     plan.strideB,
+    1,
+    rowInit ? 1 : 0,
   );
   return out;
 }

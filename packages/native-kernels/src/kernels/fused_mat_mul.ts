@@ -51,9 +51,13 @@ export function biasActivation(
   }
 }
 
+function sizeOf(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
 function lastDimVector(shape: number[] | undefined, n: number): boolean {
   if (!shape) return true;
-  const size = shape.reduce((a, b) => a * b, 1);
+  const size = sizeOf(shape);
   if (size === 1) return true;
   // [n], [1, n], [1, 1, n] ...
   return size === n && shape[shape.length - 1] === n;
@@ -123,10 +127,13 @@ export const fusedMatMulNative: KernelImpl = {
     if (!plan) return null;
     const activation = checkEpilogue(inputs, attrs, plan.n);
     if (!activation) return null;
-    const out = runMatMul(host, native, a, b, plan, transposeA, transposeB);
+    // a full [n] bias initialises the output rows natively (one copy per row, then C += A B);
+    // a broadcast scalar goes through the epilogue
+    const rowBias = bias && sizeOf(bias.shape) === plan.n && plan.n > 1;
+    const out = runMatMul(host, native, a, b, plan, transposeA, transposeB, rowBias ? bias : null);
     biasActivation(
       f32(host, out),
-      bias ? f32(host, bias) : null,
+      bias && !rowBias ? f32(host, bias) : null,
       activation,
       Number(attrs.leakyreluAlpha ?? 0.2),
       prelu && activation === 'prelu' ? f32(host, prelu) : null,

@@ -1,10 +1,11 @@
-// The fused transformer kernels (GELU, LayerNorm, causal attention) and the strided-copy overrides
+// The fused transformer kernels (GELU, LayerNorm, causal attention, decoding attention) and the strided-copy overrides
 // of Slice, SplitV and Concat (the glue around a fused qkv projection) that installKernels
 // registers on cpu and wasm when the addon provides them. Without the addon the fused kernels stay
 // unregistered and fusedGelu / fusedLayerNorm / causalSelfAttention compute the same functions with
 // stock ops.
 import type { NativeAddon } from '../addon';
 import { causalAttentionNativeKernels } from './causal_attention';
+import { decodeAttentionNativeKernels } from './decode_attention';
 import { geluNativeKernels } from './gelu';
 import { layerNormNativeKernels } from './layer_norm';
 import { sliceNativeKernels } from './slice';
@@ -25,6 +26,7 @@ export function fusedOpsNativeKernels(native: NativeAddon): KernelImpl[] {
     ...layerNormNativeKernels,
     ...causalAttentionNativeKernels,
     ...sliceNativeKernels,
+    ...(typeof native.decodeAttention === 'function' ? decodeAttentionNativeKernels : []),
   ];
 }
 
@@ -40,4 +42,5 @@ export const FUSED_OP_KERNELS: readonly string[] = [
   'ArtistLayerNormGrad',
   'ArtistCausalAttention',
   'ArtistCausalAttentionGrad',
+  'ArtistDecodeAttention',
 ];

@@ -1,5 +1,6 @@
 // N-API bindings of the fused transformer kernels: GELU, LayerNorm and causal self-attention,
-// forward and backward (fused_ops.cc). Outputs must not alias inputs.
+// forward and backward (fused_ops.cc), and decoding attention against a key/value cache
+// (decode_attention.cc). Outputs must not alias inputs.
 #include "kernels.h"
 #include "napi_args.h"
 
@@ -147,6 +148,40 @@ napi_value CausalAttentionBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// decodeAttention(qkv, kCache, vCache, y, batch, heads, hd, capacity, position, scale)
+napi_value DecodeAttention(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!get_args(env, info, argv, 10)) return nullptr;
+  const char* names[] = {"qkv", "kCache", "vCache", "y"};
+  const char* dim_names[] = {"batch", "heads", "hd", "capacity", "position"};
+  F32 t[4];
+  int64_t dims[5];
+  double scale = 1;
+  if (!get_f32s(env, argv, names, t, 4)) return nullptr;
+  for (int i = 0; i < 5; i++) {
+    if (!get_i64(env, argv[4 + i], dim_names[i], &dims[i])) return nullptr;
+  }
+  const int64_t batch = dims[0], heads = dims[1], hd = dims[2], capacity = dims[3];
+  const int64_t position = dims[4];
+  if (position >= capacity) {
+    fail(env, "decodeAttention: position must be < capacity", true);
+    return nullptr;
+  }
+  if (napi_get_value_double(env, argv[9], &scale) != napi_ok) {
+    fail(env, "decodeAttention: scale must be a number");
+    return nullptr;
+  }
+  const int64_t bd = sat_prod({batch, heads, hd});
+  const int64_t cache = sat_prod({batch, heads, capacity, hd});
+  const int64_t need[4] = {sat_mul(3, bd), cache, cache, bd};
+  for (int i = 0; i < 4; i++) {
+    if (!check_len(env, t[i], need[i], "decodeAttention", names[i])) return nullptr;
+  }
+  artist::decode_attention_f32(t[0].data, t[1].data, t[2].data, t[3].data, batch, heads, hd,
+                               capacity, position, static_cast<float>(scale));
+  return nullptr;
+}
+
 }  // namespace
 
 void define_fused_op_bindings(napi_env env, napi_value exports) {
@@ -157,6 +192,7 @@ void define_fused_op_bindings(napi_env env, napi_value exports) {
       method("layerNormBackward", LayerNormBackward),
       method("causalAttentionForward", CausalAttentionForward),
       method("causalAttentionBackward", CausalAttentionBackward),
+      method("decodeAttention", DecodeAttention),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

@@ -139,6 +139,14 @@ void causal_attention_backward_f32(const float* q, const float* k, const float* 
                                    const float* dy, float* dq, float* dk, float* dv, int64_t batch,
                                    int64_t t, int64_t heads, int64_t hd, float scale);
 
+// Decoding attention against a key/value cache written in place (decode_attention.cc): qkv
+// [batch, 3 * heads * hd] holds q, k, v of one new position per row (heads side by side, q first);
+// k_cache, v_cache [batch, heads, capacity, hd] hold positions [0, position). Writes each row's k, v
+// at `position`, then y[b, h*hd .. h*hd+hd) = softmax(scale q_h K[b, h, 0..position]^T) V[b, h, ..].
+void decode_attention_f32(const float* qkv, float* k_cache, float* v_cache, float* y,
+                          int64_t batch, int64_t heads, int64_t hd, int64_t capacity,
+                          int64_t position, float scale);
+
 // dst[r * dst_stride + c] = src[r * src_stride + c] for r < rows, c < cols (Concat, row blocks).
 void copy_2d_f32(const float* src, float* dst, int64_t rows, int64_t cols, int64_t src_stride,
                  int64_t dst_stride);
