@@ -231,7 +231,7 @@ export interface TrainerOptions {
   /**
    * What a training step may use; checked before the first step (`checkTrainingMemory`), which
    * throws a TrainingMemoryError naming the need, the limit and the largest micro-batch that fits.
-   * Default: the backend's (`backendMemoryLimit`: 90 % of the wasm heap's 4 GiB, or the machine's
+   * Default: the backend's (`backendMemoryLimit`: 76 % of the wasm heap's 4 GiB, or the machine's
    * memory on cpu); null skips the check.
    */
   memoryLimit?: MemoryLimit | null;
