@@ -3,6 +3,7 @@
  * measured, and the aggregate over seeds per fusion mode and kg-shapes-zh scorer group
  * (`<run>/ablation.json`). Pure: the app runs the stages and writes the file.
  */
+import type { EmojiHitSummary } from '@artist-ts/datasets';
 import type { FusionMode } from '@artist-ts/gpt-knowl';
 
 /**
@@ -54,14 +55,10 @@ export interface AblationRunResult {
 }
 
 /** The emoji-zh keyword hit of one group in one run (datasets' scoreEmojiZhImages). */
-export interface HitScore {
-  images: number;
-  hit1: number;
-  hit5: number;
-  hitTop1Percent: number;
-  rankPercentile: number;
-  subgroupHit1: number;
-}
+export type HitScore = Pick<
+  EmojiHitSummary,
+  'images' | 'hit1' | 'hit5' | 'hitTop1Percent' | 'rankPercentile' | 'subgroupHit1'
+>;
 
 export interface AblationHitStats {
   group: string;
@@ -193,9 +190,9 @@ export function ablationRunResult(run: {
   eval: Record<string, unknown> | undefined;
 }): AblationRunResult {
   const ev = run.eval ?? {};
-  const kgs = ev.kgShapes as KgShapesScores | undefined;
+  const kgs = ev.kgShapes as ByGroup<ScoreSummaryLike> | undefined;
   const sweep = ev.knowledgeGuidance as
-    | { scales: Array<KgShapesScores & { knowledgeGuidanceScale: number }> }
+    | { scales: Array<ByGroup<ScoreSummaryLike> & { knowledgeGuidanceScale: number }> }
     | undefined;
   return {
     seed: run.seed,
@@ -211,9 +208,9 @@ export function ablationRunResult(run: {
       scale: g.knowledgeGuidanceScale,
       groups: scoreGroups(g),
     })),
-    hits: hitGroups(ev.emojiHits as HitScores | undefined),
+    hits: hitGroups(ev.emojiHits as ByGroup<HitScore> | undefined),
     ceiling: ev.kgShapesReconstructions
-      ? scoreGroups(ev.kgShapesReconstructions as KgShapesScores)
+      ? scoreGroups(ev.kgShapesReconstructions as ByGroup<ScoreSummaryLike>)
       : {},
   };
 }
@@ -226,42 +223,48 @@ export function aggregateCeiling(runs: readonly AblationRunResult[]): AblationGr
   return groupStats([...perSeed.values()].map((r) => ({ groups: r.ceiling, per: 1 })));
 }
 
-interface HitScores {
-  overall: HitScore;
-  byGroup: Record<string, HitScore>;
+/** A scorer's output: one summary over all images and one per group. */
+interface ByGroup<S> {
+  overall: S;
+  byGroup: Record<string, S>;
 }
 
-function hitGroups(h: HitScores | undefined): Record<string, HitScore> {
+/** `all` (the overall summary) and every group, each summary mapped by `pick`. */
+function flattenGroups<S, T>(scores: ByGroup<S>, pick: (s: S) => T): Record<string, T> {
+  const out: Record<string, T> = { [ALL_GROUP]: pick(scores.overall) };
+  for (const [g, s] of Object.entries(scores.byGroup)) out[g] = pick(s);
+  return out;
+}
+
+function hitGroups(h: ByGroup<HitScore> | undefined): Record<string, HitScore> {
   if (!h) return {};
-  const pick = (x: HitScore): HitScore => ({
+  return flattenGroups(h, (x) => ({
     images: x.images,
     hit1: x.hit1,
     hit5: x.hit5,
     hitTop1Percent: x.hitTop1Percent,
     rankPercentile: x.rankPercentile,
     subgroupHit1: x.subgroupHit1,
-  });
-  const out: Record<string, HitScore> = { [ALL_GROUP]: pick(h.overall) };
-  for (const [g, x] of Object.entries(h.byGroup)) out[g] = pick(x);
-  return out;
+  }));
 }
 
-interface KgShapesScores {
-  overall: ScoreSummaryLike;
-  byGroup: Record<string, ScoreSummaryLike>;
-}
-
-/** The scorer's summaries as `all` + one entry per group. */
-function scoreGroups(kgs: KgShapesScores): Record<string, GroupScore> {
-  const score = (s: ScoreSummaryLike): GroupScore => ({
+/** The kg-shapes-zh scorer's summaries as `all` + one entry per group. */
+function scoreGroups(kgs: ByGroup<ScoreSummaryLike>): Record<string, GroupScore> {
+  return flattenGroups(kgs, (s) => ({
     images: s.images,
     habitat: s.habitatAccuracy,
     colour: s.colourAccuracy,
     shape: s.shapeAccuracy,
-  });
-  const groups: Record<string, GroupScore> = { [ALL_GROUP]: score(kgs.overall) };
-  for (const [g, s] of Object.entries(kgs.byGroup)) groups[g] = score(s);
-  return groups;
+  }));
+}
+
+/** The group names of per-seed records: `all` first (when any seed has it), then the rest by name. */
+function groupNames(seeds: ReadonlyArray<Record<string, unknown>>): string[] {
+  const names = [...new Set(seeds.flatMap((r) => Object.keys(r)))]
+    .filter((g) => g !== ALL_GROUP)
+    .sort();
+  if (seeds.some((r) => r[ALL_GROUP])) names.unshift(ALL_GROUP);
+  return names;
 }
 
 /** Per fusion mode (in `modes` order) and scorer group: every measure over the seeds. */
@@ -297,11 +300,7 @@ export function aggregateAblation(
 
 /** Every keyword-hit group over the seeds that have it, `all` first. */
 function hitStats(seeds: ReadonlyArray<Record<string, HitScore>>): AblationHitStats[] {
-  const names = [...new Set(seeds.flatMap((r) => Object.keys(r)))]
-    .filter((g) => g !== ALL_GROUP)
-    .sort();
-  if (seeds.some((r) => r[ALL_GROUP])) names.unshift(ALL_GROUP);
-  return names.map((group) => {
+  return groupNames(seeds).map((group) => {
     const having = seeds.filter((r) => r[group]).map((r) => r[group]);
     return {
       group,
@@ -319,11 +318,7 @@ function hitStats(seeds: ReadonlyArray<Record<string, HitScore>>): AblationHitSt
 function groupStats(
   seeds: ReadonlyArray<{ groups: Record<string, GroupScore>; per: number | null }>,
 ): AblationGroupStats[] {
-  const names = [...new Set(seeds.flatMap((r) => Object.keys(r.groups)))]
-    .filter((g) => g !== ALL_GROUP)
-    .sort();
-  if (seeds.some((r) => r.groups[ALL_GROUP])) names.unshift(ALL_GROUP);
-  return names.map((group): AblationGroupStats => {
+  return groupNames(seeds.map((r) => r.groups)).map((group): AblationGroupStats => {
     const having = seeds.filter((r) => r.groups[group]);
     const first = having[0];
     const images = first ? first.groups[group].images : null;

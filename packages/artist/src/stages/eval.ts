@@ -5,13 +5,39 @@
  * the eval folder (samples, predictions.tsv, reconstructions, metrics.json).
  */
 import { atomicWriteFile } from '@artist-ts/core/files';
-import { scoreEmojiZhImages, scoreKgShapesImages, scoreKgShapesTsv } from '@artist-ts/datasets';
+import { scoreEmojiZhImages, scoreKgShapesImages } from '@artist-ts/datasets';
 import { evaluateImages, type FeatureExtractor, loadNsfwjsInceptionV3 } from '@artist-ts/eval-fid';
 import { encodeBase64, pngOf, readSplitImages, TsvWriter } from '@artist-ts/lattice-data';
 import { toUint8Pixels } from '@artist-ts/vqgan';
 import type { TrainerConfig } from '../config';
 import { Generator } from '../generator';
 import type { Stage } from '../pipeline';
+
+/** The images' pixels, in order, in one [n, size, size, 3] array (`per` bytes an image). */
+function pixelsOf(images: ReadonlyArray<{ pixels: Uint8Array }>, per: number): Uint8Array {
+  const out = new Uint8Array(images.length * per);
+  for (const [i, img] of images.entries()) out.set(img.pixels, i * per);
+  return out;
+}
+
+interface PredictionRow {
+  idx: string;
+  text: string;
+  png: Uint8Array;
+}
+
+/** EasyNLP's prediction TSV, atomically: one row per image (EasyNLP lists a text's images in one). */
+async function writePredictions(file: string, rows: readonly PredictionRow[]): Promise<void> {
+  const out = await TsvWriter.open(file, 'prediction');
+  try {
+    for (const r of rows)
+      await out.write({ idx: r.idx, text: r.text, images: [encodeBase64(r.png)] });
+    await out.close();
+  } catch (err) {
+    await out.abort();
+    throw err;
+  }
+}
 
 export const evalStage: Stage<TrainerConfig> = {
   name: 'eval',
@@ -43,22 +69,16 @@ export const evalStage: Stage<TrainerConfig> = {
       });
       ctx.progress.end(`${tokensPerSecond.toFixed(1)} tokens/s`);
       const per = size * size * 3;
-      const generated = new Uint8Array(images.length * per);
-      for (const [i, img] of images.entries()) generated.set(img.pixels, i * per);
-      const pred = await TsvWriter.open(run.eval.predictions, 'prediction');
-      try {
-        for (const [i, img] of images.entries()) {
-          const png = await pngOf(generated, i, size);
-          const t = img.textIndex;
-          await atomicWriteFile(run.eval.sample(real.idx[t], img.sample), png);
-          // One row per image (EasyNLP writes a Python list of all images in one column).
-          await pred.write({ idx: real.idx[t], text: real.texts[t], images: [encodeBase64(png)] });
-        }
-        await pred.close();
-      } catch (err) {
-        await pred.abort();
-        throw err;
+      const generated = pixelsOf(images, per);
+      const textOf = images.map((img) => img.textIndex);
+      const rows: PredictionRow[] = [];
+      for (const [i, img] of images.entries()) {
+        const png = await pngOf(generated, i, size);
+        const idx = real.idx[img.textIndex];
+        await atomicWriteFile(run.eval.sample(idx, img.sample), png);
+        rows.push({ idx, text: real.texts[img.textIndex], png });
       }
+      await writePredictions(run.eval.predictions, rows);
       // The first training captions too: what the model learned, beside what it transfers.
       if (cfg.trainCaptions > 0) {
         const train = await readSplitImages(run.data.split('train'), size, cfg.trainCaptions);
@@ -71,21 +91,14 @@ export const evalStage: Stage<TrainerConfig> = {
           onProgress: (p) => ctx.progress.update(p.tokens),
         });
         ctx.progress.end();
-        const out = await TsvWriter.open(run.eval.trainPredictions, 'prediction');
-        try {
-          for (const img of seen) {
-            const t = img.textIndex;
-            await out.write({
-              idx: train.idx[t],
-              text: train.texts[t],
-              images: [encodeBase64(img.png)],
-            });
-          }
-          await out.close();
-        } catch (err) {
-          await out.abort();
-          throw err;
-        }
+        await writePredictions(
+          run.eval.trainPredictions,
+          seen.map((img) => ({
+            idx: train.idx[img.textIndex],
+            text: train.texts[img.textIndex],
+            png: img.png,
+          })),
+        );
       }
       const nRec = Math.min(cfg.reconstructions, real.count);
       const rec = new Uint8Array(nRec * per);
@@ -149,7 +162,7 @@ export const evalStage: Stage<TrainerConfig> = {
       }
       const dataset = run.readMarker('data')?.summary.dataset;
       if (dataset === 'kg-shapes-zh') {
-        const s = scoreKgShapesTsv(run.data.dir, run.eval.predictions, 'test');
+        const s = scoreKgShapesImages(run.data.dir, real, generated, images.length, size, textOf);
         summary.kgShapes = { overall: s.overall, byGroup: s.byGroup };
         // The VQGAN's ceiling: the same scorer on reconstructions of the real test images.
         if (nRec > 0) {
@@ -172,10 +185,14 @@ export const evalStage: Stage<TrainerConfig> = {
               onProgress: (p) => ctx.progress.update(p.tokens),
             });
             ctx.progress.end();
-            const pixels = new Uint8Array(guided.length * per);
-            for (const [i, img] of guided.entries()) pixels.set(img.pixels, i * per);
-            const textOf = guided.map((g) => g.textIndex);
-            const g = scoreKgShapesImages(run.data.dir, real, pixels, guided.length, size, textOf);
+            const g = scoreKgShapesImages(
+              run.data.dir,
+              real,
+              pixelsOf(guided, per),
+              guided.length,
+              size,
+              guided.map((img) => img.textIndex),
+            );
             sweep.push({ knowledgeGuidanceScale: scale, overall: g.overall, byGroup: g.byGroup });
           }
           summary.knowledgeGuidance = { guidanceScale: sample.guidanceScale, scales: sweep };
@@ -183,7 +200,6 @@ export const evalStage: Stage<TrainerConfig> = {
       }
       if (dataset === 'emoji-zh') {
         // Keyword hit: is each image nearest to its caption's emoji among all the dataset's emoji?
-        const textOf = images.map((img) => img.textIndex);
         summary.emojiHits = scoreEmojiZhImages(
           run.data.dir,
           real,
