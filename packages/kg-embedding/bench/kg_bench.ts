@@ -28,7 +28,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { presetConfig, type TransEConfig } from '../src/config';
+import { DEFAULT_TRANSE_CONFIG, presetConfig, type TransEConfig } from '../src/config';
+import { headBlockEntities } from '../src/epoch_order';
 import { evaluateLinkPrediction } from '../src/evaluate';
 import { readVectorFile, writeEmbeddings } from '../src/export';
 import { type KgDataset, readOpenKEFolder } from '../src/kg_data';
@@ -433,9 +434,11 @@ async function scaleOne(size: string): Promise<void> {
   const t0 = performance.now();
   const ck = arg('checkpoint');
   let cpu = cpuSeconds();
+  const epochOrder = arg('order', 'auto') as TransEConfig['epochOrder'];
+  const blockBytes = Number(arg('block-bytes', String(DEFAULT_TRANSE_CONFIG.blockBytes)));
   const res = await trainTransE(
     ds,
-    { ...SCALE_CONFIG, epochs },
+    { ...SCALE_CONFIG, epochs, epochOrder, blockBytes },
     {
       ...(ck ? { checkpointDir: ck } : {}),
       ...(arg('stop-epochs') ? { epochs: Number(arg('stop-epochs')) } : {}),
@@ -480,6 +483,11 @@ async function scaleOne(size: string): Promise<void> {
     bench: 'scale-train',
     size,
     config: 'classic step: dim 100, L1, margin, 1 filtered negative, SGD, bernoulli, 2 workers',
+    epochOrder,
+    headBlockEntities: headBlockEntities(
+      { ...DEFAULT_TRANSE_CONFIG, ...SCALE_CONFIG, epochOrder, blockBytes },
+      ds.entities.length,
+    ),
     setupAndTrainSeconds: secs(t0),
     epochs: res.epochs,
     ...(ck
@@ -523,14 +531,23 @@ const secs = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(2)
 /** Every size of `--sizes`, each in a child process of this script. */
 async function scale(): Promise<void> {
   const { spawnSync } = await import('node:child_process');
-  const extra = ['scale-dir', 'epochs', 'checkpoint', 'sampled', 'stop-epochs'].flatMap((k) =>
-    arg(k) ? [`--${k}`, arg(k) as string] : [],
-  );
-  // --huge-pages on,off,on,off: one child per entry and size, back to back (A/B).
-  const variants = (arg('huge-pages', 'on') as string).split(',');
+  const extra = [
+    'scale-dir',
+    'epochs',
+    'checkpoint',
+    'sampled',
+    'stop-epochs',
+    'block-bytes',
+  ].flatMap((k) => (arg(k) ? [`--${k}`, arg(k) as string] : []));
+  // --huge-pages on,off,on,off and --orders auto,shuffled: one child per entry and size, back to
+  // back (A/B).
+  const variants = (arg('huge-pages', 'on') as string)
+    .split(',')
+    .flatMap((hp) => (arg('orders', 'auto') as string).split(',').map((order) => ({ hp, order })));
   for (const size of (arg('sizes', '1m,10m') as string).split(','))
-    for (const hp of variants) {
-      if (variants.length > 1) log({ bench: 'scale-variant', size, hugePages: hp, load1: load1() });
+    for (const { hp, order } of variants) {
+      if (variants.length > 1)
+        log({ bench: 'scale-variant', size, hugePages: hp, order, load1: load1() });
       const r = spawnSync(
         process.execPath,
         [
@@ -540,6 +557,8 @@ async function scale(): Promise<void> {
           'scale-one',
           '--size',
           size,
+          '--order',
+          order,
           ...extra,
         ],
         { stdio: 'inherit', env: { ...process.env, [HUGE_PAGES_ENV]: hp === 'off' ? '0' : '1' } },

@@ -23,6 +23,7 @@ import {
   type TrainerState,
 } from '@artist-ts/core/trainer-state';
 import type { TransEConfig } from './config';
+import { headBlockEntities } from './epoch_order';
 import { bytesOf } from './file_io';
 import type { TripleSet } from './kg_data';
 
@@ -71,6 +72,9 @@ const RESUMABLE_CHANGES = new Set<keyof TransEConfig>([
   'checkpointEvery',
   'keepCheckpoints',
 ]);
+
+/** Fields whose resolved effect is compared instead (a checkpoint without them was shuffled). */
+const ORDER_FIELDS = new Set<keyof TransEConfig>(['epochOrder', 'blockBytes']);
 
 /** A [rows, dim] table as one raw tensor, or as row blocks of at most `partBytes` (views, no copy). */
 export function tableTensors(
@@ -175,12 +179,25 @@ export async function openTransECheckpoint(
   if (!saved)
     throw new Error(`${dir}: trainer_state.pb has no config; not a kg-embedding checkpoint`);
   for (const key of Object.keys(cfg) as (keyof TransEConfig)[]) {
-    if (RESUMABLE_CHANGES.has(key)) continue;
+    if (RESUMABLE_CHANGES.has(key) || ORDER_FIELDS.has(key)) continue;
     if (saved[key] !== cfg[key]) {
       throw new Error(
         `${dir}: cannot resume: config field '${key}' was ${JSON.stringify(saved[key])}, now ${JSON.stringify(cfg[key])}`,
       );
     }
+  }
+  const savedOrder = {
+    dim: cfg.dim,
+    epochOrder: saved.epochOrder ?? 'shuffled',
+    blockBytes: saved.blockBytes ?? cfg.blockBytes,
+  };
+  const was = headBlockEntities(savedOrder, N);
+  const now = headBlockEntities(cfg, N);
+  if (was !== now) {
+    const say = (b: number) => (b === 0 ? 'one shuffled order' : `head blocks of ${b} entities`);
+    throw new Error(
+      `${dir}: cannot resume: config fields 'epochOrder'/'blockBytes' give ${say(now)}; the checkpoint was trained with ${say(was)} (epochOrder ${JSON.stringify(savedOrder.epochOrder)}, blockBytes ${savedOrder.blockBytes})`,
+    );
   }
   const extra = state.extra as CheckpointExtra | undefined;
   if (!extra || !Array.isArray(extra.lossHistory))

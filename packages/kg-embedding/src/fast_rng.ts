@@ -72,10 +72,15 @@ export class FastRng {
   permutationInto(out: Uint32Array): void {
     const n = out.length;
     for (let i = 0; i < n; i++) out[i] = i;
-    for (let i = n - 1; i > 0; i--) {
-      const m = i + 1;
+    this.shuffleRange(out, 0, n);
+  }
+
+  /** Fisher-Yates over `out[start .. end)` from the end (what `permutationInto` applies to the identity). */
+  shuffleRange(out: Uint32Array, start: number, end: number): void {
+    for (let i = end - 1; i > start; i--) {
+      const m = i - start + 1;
       const limit = 4294967296 - (4294967296 - Math.floor(4294967296 / m) * m);
-      const j = this.int(m, limit);
+      const j = start + this.int(m, limit);
       const tmp = out[i];
       out[i] = out[j];
       out[j] = tmp;

@@ -6,6 +6,7 @@ export {
   type Corruption,
   DEFAULT_TRANSE_CONFIG,
   type Distance,
+  type EpochOrderKind,
   type LossKind,
   type LrSchedule,
   type OptimizerKind,
@@ -25,6 +26,7 @@ export {
   readEntityVectors,
   sniffEntityVectorFormat,
 } from './entity_vectors';
+export { HEAD_BLOCKS_AUTO_BYTES, headBlockEntities } from './epoch_order';
 export {
   type EmbeddingTables,
   type EvaluateOptions,

@@ -45,6 +45,12 @@ export interface TrainData {
   headProb: Float64Array;
   /** Known training triples (for `filterNegatives`). */
   index: TripleIndexData | null;
+  /**
+   * Entities per head block (`epoch_order.ts`: consecutive ids): fresh head-side negatives come
+   * from the head's block and the filter skips its bitmap (the block's index entries are in
+   * cache); 0: from all.
+   */
+  blockEntities: number;
 }
 
 /** The subset of the config the kernel reads. */

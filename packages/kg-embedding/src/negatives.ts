@@ -2,18 +2,23 @@
  * Negative sampling, one loop for every step variant (classic and general, JavaScript and SIMD):
  * per positive, optionally a fresh shared draw every `sharedNegatives` positives, then for each of
  * the K negatives a corruption side (uniform or Bernoulli coin) and an entity that is not the
- * positive's own and (with `filterNegatives`) does not form a known training triple. The RNG
- * calls and their order define the negatives, so every variant draws exactly the same ones.
+ * positive's own and (with `filterNegatives`) does not form a known training triple. Under head
+ * blocks (`epoch_order.ts`) a fresh head-side entity comes from the head's block. The RNG calls
+ * and their order define the negatives, so every variant draws exactly the same ones.
  */
 import type { Rng } from '@artist-ts/core/rng';
 import type { FastRng } from './fast_rng';
 import type { KernelConfig, TrainData } from './kernel';
 import type { TripleIndexData } from './triple_index';
 
-/** Is (h, r, t) in the index? (inlined copy of triple_index.hasTriple: no cross-module call in the loop) */
-function known(ix: TripleIndexData, h: number, r: number, t: number): boolean {
+/**
+ * Is (h, r, t) in the index? (inlined copy of triple_index.hasTriple: no cross-module call in the
+ * loop). `bitmap` false goes straight to h's sorted keys: under head blocks they are in cache and
+ * the bitmap word, at a random place in hundreds of megabytes, is not.
+ */
+function known(ix: TripleIndexData, h: number, r: number, t: number, bitmap: boolean): boolean {
   const bloom = ix.bloom;
-  if (bloom !== undefined) {
+  if (bitmap && bloom !== undefined) {
     // Same hash as triple_index.tripleHash; a clear bit proves the triple unknown.
     let x =
       Math.imul(h, 0x9e3779b1) ^ Math.imul(r + 0x7f4a7c15, 0x85ebca6b) ^ Math.imul(t, 0xc2b2ae35);
@@ -55,6 +60,8 @@ export class NegativeSampler {
   private bern = false;
   private headProb: Float64Array = new Float64Array(0);
   private ix: TripleIndexData | null = null;
+  private block = 0;
+  private blockLimit = 0;
 
   constructor(negatives: number) {
     this.ent = new Int32Array(negatives);
@@ -73,6 +80,19 @@ export class NegativeSampler {
     this.bern = cfg.corruption === 'bernoulli';
     this.headProb = data.headProb;
     this.ix = cfg.filterNegatives ? data.index : null;
+    this.block = data.blockEntities;
+    this.blockLimit = this.block > 0 ? 4294967296 - (4294967296 % this.block) : 0;
+  }
+
+  /** A fresh head-side entity: from the head's block under head blocks, else from all. */
+  private headSide(rng: FastRng, h: number): number {
+    const B = this.block;
+    if (B === 0) return rng.int(this.N, this.limitN);
+    const lo = h - (h % B);
+    const size = Math.min(B, this.N - lo);
+    if (size === B) return lo + rng.int(B, this.blockLimit);
+    if (size < 2) return rng.int(this.N, this.limitN);
+    return lo + rng.int(size, 4294967296 - (4294967296 % size));
   }
 
   /** Ends the step: the stream's state goes back to the step's `Rng`. */
@@ -90,19 +110,21 @@ export class NegativeSampler {
     const shared = this.shared;
     if (share > 1 && k % share === 0) for (let i = 0; i < K; i++) shared[i] = rng.int(N, limitN);
     const headCut = (this.bern ? this.headProb[r] : 0.5) * 4294967296;
+    const bitmap = this.block === 0;
     for (let i = 0; i < K; i++) {
       const corruptHead = rng.next() < headCut;
       // A shared entity that is invalid for this positive (its own entity, or a known triple) is
       // replaced by a fresh draw; after 32 attempts the last draw is kept.
       let e = 0;
       for (let attempt = 0; attempt < 32; attempt++) {
-        e = attempt === 0 && share > 1 ? shared[i] : rng.int(N, limitN);
+        if (attempt === 0 && share > 1) e = shared[i];
+        else e = corruptHead ? this.headSide(rng, h) : rng.int(N, limitN);
         if (corruptHead) {
           if (e === h) continue;
-          if (ix !== null && known(ix, e, r, t)) continue;
+          if (ix !== null && known(ix, e, r, t, bitmap)) continue;
         } else {
           if (e === t) continue;
-          if (ix !== null && known(ix, h, r, e)) continue;
+          if (ix !== null && known(ix, h, r, e, bitmap)) continue;
         }
         break;
       }

@@ -31,6 +31,7 @@ import {
 
 export { fingerprintTriples, type ValidationEntry } from './checkpoint';
 
+import { permuteRows, planEpochs, relabelTriples, shuffledPlan } from './epoch_order';
 import { checkIds, type LinkPredictionMetrics, rankWithExecutor, summarize } from './evaluate';
 import { createExecutor, type Executor } from './executor';
 import { FastRng } from './fast_rng';
@@ -377,23 +378,44 @@ export async function trainTransE(
     resumedFromEpoch = startEpoch;
   }
 
-  // Training data in (possibly shared) memory: the dataset's own array when workers can read it
-  // (readOpenKEFolder allocates SharedArrayBuffers), else one copy.
+  // Training data in (possibly shared) memory: a copy grouped by head block, or the dataset's own
+  // array when workers can read it (readOpenKEFolder allocates SharedArrayBuffers), else one copy.
   const own = dataset.train.data.subarray(0, n * 3);
-  const triples =
-    !shared || own.buffer instanceof SharedArrayBuffer ? own : allocArray(Int32Array, n * 3, true);
-  if (triples !== own) triples.set(own);
+  let plan = planEpochs(cfg, own, n, N, shared);
+  if (plan.relabel === null && shared && !(own.buffer instanceof SharedArrayBuffer)) {
+    const copy = allocArray(Int32Array, n * 3, true);
+    copy.set(own);
+    plan = shuffledPlan(copy);
+  }
+  // Under head blocks the tables train in the renumbered order (epoch_order.ts): rows move there
+  // now, back for every checkpoint and for the result.
+  const relabel = plan.relabel;
+  const reorder = (dest: Int32Array) => {
+    permuteRows(tables.entity, cfg.dim, dest);
+    permuteRows(tables.entityAcc, 1, dest);
+    if (best) permuteRows(best.entity, cfg.dim, dest);
+  };
+  if (relabel && restored) reorder(relabel.toNew);
+  const inTraining = (s: TripleSet) => (relabel ? relabelTriples(s, relabel.toNew) : s);
+  const trainSet: TripleSet = { data: plan.triples, count: n };
   const headProb = allocArray(Float64Array, R, shared);
   if (cfg.corruption === 'bernoulli') headProb.set(bernoulliHeadProbabilities(dataset.train, R));
   else headProb.fill(0.5);
   const order = allocArray(Uint32Array, n, shared);
-  const trainIndex = cfg.filterNegatives ? buildTripleIndex(N, R, [dataset.train], shared) : null;
+  const trainIndex = cfg.filterNegatives ? buildTripleIndex(N, R, [trainSet], shared) : null;
   const validating = cfg.evalEvery > 0 && dataset.valid.count > 0;
   const evalIndex = validating
-    ? buildTripleIndex(N, R, [dataset.train, dataset.valid, dataset.test], shared)
+    ? buildTripleIndex(
+        N,
+        R,
+        [trainSet, inTraining(dataset.valid), inTraining(dataset.test)],
+        shared,
+      )
     : null;
   const validSubset = validating
-    ? subsetTriples(dataset.valid, cfg.evalMaxTriples, new Rng(cfg.seed).fork('valid-subset'))
+    ? inTraining(
+        subsetTriples(dataset.valid, cfg.evalMaxTriples, new Rng(cfg.seed).fork('valid-subset')),
+      )
     : null;
 
   const exec: Executor = createExecutor(cfg.workers);
@@ -430,13 +452,19 @@ export async function trainTransE(
       extra,
     };
     if (extra.bestMrr !== null) state.bestMetric = extra.bestMrr;
-    const dir = await writeTransECheckpoint(
-      options.checkpointDir,
-      { dim: cfg.dim, entity: tables.entity, relation: tables.relation, best },
-      state,
-      keepLast,
-      options.checkpointPartBytes,
-    );
+    if (relabel) reorder(relabel.toOld);
+    let dir: string;
+    try {
+      dir = await writeTransECheckpoint(
+        options.checkpointDir,
+        { dim: cfg.dim, entity: tables.entity, relation: tables.relation, best },
+        state,
+        keepLast,
+        options.checkpointPartBytes,
+      );
+    } finally {
+      if (relabel) reorder(relabel.toNew);
+    }
     lastCheckpoint = dir;
     await onCheckpoint?.({ dir, step: epoch * stepsPerEpoch, epoch });
   };
@@ -444,7 +472,14 @@ export async function trainTransE(
   try {
     await exec.setTables(tables, cfg.negatives);
     await exec.setTrainData(
-      { triples, count: n, order, headProb, index: trainIndex },
+      {
+        triples: plan.triples,
+        count: n,
+        order,
+        headProb,
+        index: trainIndex,
+        blockEntities: plan.blockEntities,
+      },
       kernelConfig(cfg),
     );
     while (epoch < stopEpoch && !extra.stoppedEarly) {
@@ -454,7 +489,7 @@ export async function trainTransE(
       }
       const e0 = performance.now();
       fastShuffle.load(shuffle);
-      fastShuffle.permutationInto(order);
+      plan.fill(fastShuffle, order);
       fastShuffle.store(shuffle);
       counter[0] = 0;
       stepLoss.fill(0);
@@ -531,6 +566,7 @@ export async function trainTransE(
     if (options.signal?.aborted && epoch < stopEpoch && !extra.stoppedEarly) interrupted = true;
   } finally {
     await exec.close();
+    if (relabel) reorder(relabel.toOld);
   }
 
   // Return the best validated tables (PyKEEN#419: early stopping must restore the best epoch).

@@ -75,6 +75,7 @@ function step(cfgPart: Parameters<typeof validateTransEConfig>[0]) {
       count: 1,
       order: Uint32Array.from([0]),
       headProb: Float64Array.from([0]), // always corrupt the tail
+      blockEntities: 0,
       index: buildTripleIndex(4, 1, [known]),
     },
     cfg,
@@ -187,6 +188,7 @@ describe('trainRange, self-adversarial weights', () => {
         count: 1,
         order: Uint32Array.from([0]),
         headProb: Float64Array.from([0]),
+        blockEntities: 0,
         index: buildTripleIndex(5, 1, [known]),
       },
       cfg,

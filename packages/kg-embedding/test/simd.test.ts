@@ -159,6 +159,7 @@ describe('SIMD general training kernel', () => {
         count: 1,
         order: Uint32Array.from([0]),
         headProb: Float64Array.from([0]),
+        blockEntities: 0,
         index: buildTripleIndex(N, 1, [known]),
       },
       cfg,
@@ -200,6 +201,7 @@ describe('SIMD classic training kernel', () => {
         count: 1,
         order: Uint32Array.from([0]),
         headProb: Float64Array.from([0]),
+        blockEntities: 0,
         index: buildTripleIndex(4, 1, [known]),
       },
       cfg,
@@ -254,6 +256,7 @@ describe('SIMD classic training kernel', () => {
         count: rows.length,
         order: Uint32Array.from(rows.map((_, i) => i)),
         headProb: Float64Array.from([0.5, 0.5, 0.5]),
+        blockEntities: 0,
         index: null,
       };
       const js: Tables = {

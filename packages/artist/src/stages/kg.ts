@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Rng } from '@artist-ts/core/rng';
 import {
+  DEFAULT_TRANSE_CONFIG,
   evaluateLinkPrediction,
   type KgDataset,
   type LinkPredictionMetrics,
@@ -59,7 +60,12 @@ export async function probeLinkPrediction(
 export const kgStage: Stage<TrainerConfig> = {
   name: 'kg',
   after: ['data'],
-  configSlice: (c) => c.kg,
+  // (without the epoch order while it is the default, so runs made before the option keep this stage)
+  configSlice: ({ kg }) => {
+    const { epochOrder, blockBytes, ...rest } = kg;
+    const d = DEFAULT_TRANSE_CONFIG;
+    return epochOrder === d.epochOrder && blockBytes === d.blockBytes ? rest : kg;
+  },
   async run(ctx) {
     const dataset = await readKgFolder(ctx.run.data.kg);
     const cfg = ctx.config.kg;
