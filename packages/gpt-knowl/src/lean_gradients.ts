@@ -130,7 +130,9 @@ function backward(
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i];
     if (!node.gradient) {
-      throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+      throw new Error(
+        `Cannot compute gradient: gradient function not found for ${node.kernelName}.`,
+      );
     }
     const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
     const dxs = tf.tidy(() => {

@@ -36,6 +36,7 @@ import {
   variableLayers,
 } from './layers';
 import { embedCodes, type PackedWeights, packedLayers, packWeights } from './packed_inference';
+import { HEAD_CHUNK_ROWS } from './training_memory';
 
 export interface ForwardOptions {
   knowledge?: KnowledgeTensors | null;
@@ -337,6 +338,7 @@ export class KnowlGpt {
       states as tf.Tensor2D,
       this.variables['head.weight'] as tf.Tensor2D,
       labels,
+      HEAD_CHUNK_ROWS,
     );
   }
 

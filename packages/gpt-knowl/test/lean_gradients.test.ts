@@ -52,17 +52,20 @@ describe('leanVariableGrads', () => {
     ['lattice', { fusion: 'lattice' }, 0],
     ['easynlp, 2 blocks recomputed', { fusion: 'easynlp' }, 2],
     ['dropout', { fusion: 'none', attnPdrop: 0.1, residPdrop: 0.2, embdPdrop: 0.1 }, 0],
-  ] as const)('%s: the same loss and gradients, bit for bit, at a lower peak, no tensor leaked', async (_, cfg, recompute) => {
-    const model = new KnowlGpt({ preset: 'nano', nLayer: 3, ...cfg }, { seed: 3 });
-    await expectNoLeakedTensors(async () => {
-      const a = await run(model, plain, recompute);
-      const b = await run(model, leanVariableGrads, recompute);
-      expect(Object.keys(b.values).sort()).toEqual(Object.keys(a.values).sort());
-      for (const k of Object.keys(a.values)) expect([k, b.values[k]]).toEqual([k, a.values[k]]);
-      expect(b.peakBytes).toBeLessThan(0.8 * a.peakBytes);
-    });
-    model.dispose();
-  });
+  ] as const)(
+    '%s: the same loss and gradients, bit for bit, at a lower peak, no tensor leaked',
+    async (_, cfg, recompute) => {
+      const model = new KnowlGpt({ preset: 'nano', nLayer: 3, ...cfg }, { seed: 3 });
+      await expectNoLeakedTensors(async () => {
+        const a = await run(model, plain, recompute);
+        const b = await run(model, leanVariableGrads, recompute);
+        expect(Object.keys(b.values).sort()).toEqual(Object.keys(a.values).sort());
+        for (const k of Object.keys(a.values)) expect([k, b.values[k]]).toEqual([k, a.values[k]]);
+        expect(b.peakBytes).toBeLessThan(0.8 * a.peakBytes);
+      });
+      model.dispose();
+    },
+  );
 
   test('LoRA adapters: the same gradients', async () => {
     const model = new KnowlGpt({ preset: 'nano', nLayer: 2 }, { seed: 4 });
