@@ -107,13 +107,13 @@ function activationFloats(
   // a block's activations and gradients at once (the recomputed block's backward pass): residual-
   // width tensors (LayerNorms, q/k/v, projections) and MLP-width ones, and the attention
   // probabilities [h, T, T]
-  let block = T * d * (22.5 + 4.1 * c.mlpRatio) * (fused ? 1 : 2.96);
+  let block = T * d * (20.5 + 4.1 * c.mlpRatio) * (fused ? 1 : 2.96);
   block += h * T * T * (fused ? 1.05 : 6.3);
   // what a block saves for the backward pass (`leanVariableGrads` frees its gradients as it goes):
   // its input, LayerNorm outputs, q/k/v, attention and projection outputs, the MLP's two
   // mlpRatio-wide tensors, and h T T + h T floats of attention statistics (stock kernels: not
   // measured apart, the whole block above, an upper bound)
-  let saved = fused ? T * d * (10 + 2 * c.mlpRatio) + h * T * (T + 1) : block;
+  let saved = fused ? T * d * (8 + 2 * c.mlpRatio) + h * T * (T + 1) : block;
   // attention dropout takes the unfused attention path (scores, mask, softmax, dropout mask)
   if (c.attnPdrop > 0) {
     block += h * T * T * (fused ? 10.8 : 5.5);
@@ -214,7 +214,8 @@ export function estimateTrainingMemory(
   const headPeak =
     4 * (2 * Math.min(rows, HEAD_CHUNK_ROWS) * config.imageVocabSize) +
     4 * head * (rows > HEAD_CHUNK_ROWS ? 3 : 1);
-  const forwardEnd = weights + optimizerSlots + activations + headPeak;
+  // with LoRA, each adapted weight W + (alpha/r) A B also keeps its A B and scaled A B
+  const forwardEnd = weights + optimizerSlots + activations + headPeak + 8 * p.adapted;
   // the backward pass frees each block's activations once past it; with recomputed blocks, the
   // first one's holds its activations again while every gradient but the token table's (the last
   // one computed: 8 B per entry) exists
