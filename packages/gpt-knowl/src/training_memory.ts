@@ -5,24 +5,28 @@
  * instead of a raw `memory access out of bounds` minutes in. No tensors here: pure arithmetic.
  *
  * The trainer differentiates with `leanVariableGrads`, whose backward pass frees each kernel's
- * saved tensors and each gradient once past them, so a step has three peaks, measured as the bytes
- * of distinct tensor buffers alive after each kernel (tfjs 4.22, wasm and cpu backends give the
- * same counts):
+ * saved tensors and each gradient once past them, and its blocks save 8 + mlpRatio rows of width
+ * d per token (`linear`, `residualAdd` and `geluLinear` keep no output they do not need), so a
+ * step has four peaks, measured as the bytes of distinct tensor buffers alive after each kernel
+ * (tfjs 4.22, wasm and cpu backends give the same counts):
  * - the end of the forward pass: weights (4 B/param), AdamW's two slots (8 B per trainable
  *   parameter), every activation kept for the backward pass (proportional to the micro-batch) and
  *   the chunked head's loss (one chunk's logits and their gradient, the head's weight gradient);
+ * - the last kept block's backward pass: the same activations, the head's gradient and the
+ *   block's working set;
  * - with recomputed blocks, the first block's backward pass: weights, slots, every gradient but
  *   the token table's, each recomputed block's input and that block's activations and gradients;
  * - update: weights, slots and gradients (every trainable weight's, 4 B, plus the dense gradient
  *   of the token table and the head's) while the AdamW update writes one parameter's new weight
  *   and slots at a time (12 B per element of the largest trainable parameter).
  * Frozen parameters (`freeze`) and LoRA's frozen base weights get no gradient and no slots.
- * Activation coefficients (floats per example) come from 29 measured shapes from 0.2 M to 1.8 M
+ * Activation coefficients (floats per example) come from 32 measured shapes from 0.2 M to 1.8 M
  * parameters (T 39-79 tokens, d 64 and 128, 2-6 layers, 4 and 8 heads, mlpRatio 2 and 4, 256
- * and 1,024 codes, micro-batch 2-16, 0 to every block recomputed) with @artist-ts/native-kernels'
- * fused kernels: the estimate is 1.00-1.09 times the measured peak at each (the stock-kernel
- * figures are the pre-`leanVariableGrads` fit, an upper bound). `test/training_memory.test.ts`
- * measures small models again against the whole estimate.
+ * and 1,024 codes, micro-batch 2-16, 0 to every block recomputed, LoRA) with
+ * @artist-ts/native-kernels' fused kernels: the estimate is 1.00-1.08 times the measured peak at
+ * each, 1.12 for easynlp fusion with recomputed blocks (the stock-kernel figures are an earlier
+ * fit, an upper bound). `test/training_memory.test.ts` measures small models again against the
+ * whole estimate.
  *
  * Notation: L layers, T = textLen + imageLen - 1 tokens, d width, m mlpRatio, h heads,
  * i image positions, v image vocabulary, x text length, s entity slots.
@@ -59,10 +63,11 @@ export interface TrainingMemoryEstimate {
    */
   recomputedBlockPerExample: number;
   /**
-   * The larger of the end of the forward pass (weights + optimizerSlots + activations + the
-   * chunked head's logits and weight gradient) and, with recomputed blocks, the first block's
-   * backward pass (weights, slots, every gradient but the token table's, each recomputed block's
-   * input and one block's activations again).
+   * The largest of the end of the forward pass (weights + optimizerSlots + activations + the
+   * chunked head's logits and weight gradient), the last kept block's backward pass (the same
+   * activations, the head's gradient, the block's working set) and, with recomputed blocks, the
+   * first block's backward pass (weights, slots, every gradient but the token table's, each
+   * recomputed block's input and one block's activations again).
    */
   backwardPeak: number;
   /**
@@ -97,7 +102,7 @@ function activationFloats(
   c: GptConfig,
   fused: boolean,
   recompute: number,
-): { kept: number; block: number; rest: number } {
+): { kept: number; block: number; rest: number; working: number } {
   const L = c.nLayer;
   const d = c.nEmbd;
   const h = c.nHead;
@@ -113,7 +118,7 @@ function activationFloats(
   // its input, LayerNorm outputs, q/k/v, attention and projection outputs, the MLP's two
   // mlpRatio-wide tensors, and h T T + h T floats of attention statistics (stock kernels: not
   // measured apart, the whole block above, an upper bound)
-  let saved = fused ? T * d * (8 + 2 * c.mlpRatio) + h * T * (T + 1) : block;
+  let saved = fused ? T * d * (8 + c.mlpRatio) + h * T * (T + 1) : block;
   // attention dropout takes the unfused attention path (scores, mask, softmax, dropout mask)
   if (c.attnPdrop > 0) {
     block += h * T * T * (fused ? 10.8 : 5.5);
@@ -132,8 +137,14 @@ function activationFloats(
   if (c.embdPdrop > 0 && c.residPdrop === 0) n += 11.2 * T * d;
   if (c.fusion === 'lattice') n += 14 * x * d + 25 * c.entitySlots * x;
   if (c.fusion === 'easynlp') n += 7 * c.entitySlots * x * d;
-  return { kept: (L - k) * saved + n, block, rest: n };
+  // a kept block's backward working set: its output's gradient, the GELU's input recomputed and
+  // their gradients (three mlpRatio-wide tensors), the rows around the head's gradient
+  const working = T * d * (WORKING_ROWS + 3 * c.mlpRatio);
+  return { kept: (L - k) * saved + n, block, rest: n, working };
 }
+
+/** Rows of width d per token of a kept block's backward working set, besides its MLP's (measured). */
+const WORKING_ROWS = 1;
 
 /** Rows of width d per token a recomputed block keeps (its input). */
 const RECOMPUTED_BLOCK_ROWS = 1;
@@ -216,6 +227,17 @@ export function estimateTrainingMemory(
     4 * head * (rows > HEAD_CHUNK_ROWS ? 3 : 1);
   // with LoRA, each adapted weight W + (alpha/r) A B also keeps its A B and scaled A B
   const forwardEnd = weights + optimizerSlots + activations + headPeak + 8 * p.adapted;
+  // the last kept block's backward pass: every kept activation, the head's weight gradient and
+  // its scaled copy, and the block's working set (the MLP's gradients, its GELU recomputed)
+  const lastBlock =
+    recomputeBlocks < config.nLayer
+      ? weights +
+        optimizerSlots +
+        activations +
+        4 * batchSize * a.working +
+        8 * head +
+        8 * p.adapted
+      : 0;
   // the backward pass frees each block's activations once past it; with recomputed blocks, the
   // first one's holds its activations again while every gradient but the token table's (the last
   // one computed: 8 B per entry) exists
@@ -229,7 +251,7 @@ export function estimateTrainingMemory(
         beforeTable +
         batchSize * (4 * a.rest + recomputedBlockPerExample)
       : 0;
-  const backwardPeak = Math.max(forwardEnd, recomputedPeak);
+  const backwardPeak = Math.max(forwardEnd, lastBlock, recomputedPeak);
   const updatePeak = weights + optimizerSlots + gradients + 12 * p.largest;
   return {
     batchSize,

@@ -1,7 +1,7 @@
 import { initRuntime } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import { linear, residualAdd } from '../src/layers';
+import { gelu, geluLinear, linear, residualAdd } from '../src/layers';
 
 beforeAll(async () => {
   await initRuntime({ backend: 'cpu' });
@@ -26,6 +26,13 @@ describe('linear and residualAdd: the stock ops without their saved outputs', ()
     await expectNoLeakedTensors(async () => {
       const stock = valueAndGrads((x, w, b) => tf.fused.matMul({ a: x, b: w, bias: b }));
       expect(valueAndGrads((x, w, b) => linear(x, w, b))).toEqual(stock);
+    });
+  });
+
+  test('geluLinear: the value and gradients of linear(gelu(z)), bit for bit, under tf.grads too', async () => {
+    await expectNoLeakedTensors(async () => {
+      const stock = valueAndGrads((x, w, b) => linear(gelu(x) as tf.Tensor2D, w, b));
+      expect(valueAndGrads((x, w, b) => geluLinear(x, w, b))).toEqual(stock);
     });
   });
 
