@@ -1,51 +1,25 @@
 import { initRuntime } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import { KnowlGpt, knowledgeTensors } from '../src';
-import { makeTrainBatch } from '../src/batch';
+import { KnowlGpt } from '../src';
 import { leanVariableGrads } from '../src/lean_gradients';
-import { LoraAdapters } from '../src/lora';
-import { makeExamples, makeTable } from './helpers';
+import type { LoraAdapters } from '../src/lora';
+import { type GradsFn, lossAndGrads, movedLora } from './helpers';
 
 beforeAll(async () => {
   await initRuntime({ backend: 'cpu' });
 });
 
-type Grads = (
-  f: () => tf.Scalar,
-  vars: tf.Variable[],
-) => { value: tf.Scalar; grads: Record<string, tf.Tensor | null> };
-
 /** Loss and gradients of one training batch through `grads`, and the peak bytes it held. */
-async function run(model: KnowlGpt, grads: Grads, recompute: number, lora?: LoraAdapters) {
-  const c = model.config;
-  const batch = makeTrainBatch(c, makeExamples(c, 3), makeTable(10, c.entityDim));
-  const L = c.textLen + c.imageLen - 1;
-  let out: Record<string, number[]> = {};
+async function run(model: KnowlGpt, grads: GradsFn, recompute: number, lora?: LoraAdapters) {
+  let values: Record<string, number[]> = {};
   const profile = await tf.profile(() => {
-    out = tf.tidy(() => {
-      const tokens = tf.tensor2d(batch.tokens, [batch.batch, L], 'int32');
-      const targets = tf.tensor2d(batch.targets, [batch.batch, c.imageLen], 'int32');
-      const knowledge = batch.knowledge ? knowledgeTensors(batch.knowledge, c) : null;
-      const loss = () =>
-        model.loss(tokens, targets, {
-          knowledge,
-          training: true,
-          dropoutSeed: 5,
-          recomputeBlocks: recompute,
-          fusedHead: true,
-        });
-      const vars = Object.values(lora ? lora.variables : model.variables);
-      const r = grads(() => (lora ? lora.run(loss) : loss()), vars);
-      const values: Record<string, number[]> = { loss: Array.from(r.value.dataSync()) };
-      for (const [k, g] of Object.entries(r.grads)) values[k] = Array.from(g!.dataSync());
-      return values;
-    });
+    values = lossAndGrads(model, { recompute, lora, fusedHead: true, grads });
   });
-  return { values: out, peakBytes: profile.peakBytes };
+  return { values, peakBytes: profile.peakBytes };
 }
 
-const plain: Grads = (f, vars) => tf.variableGrads(f, vars);
+const plain: GradsFn = (f, vars) => tf.variableGrads(f, vars);
 
 describe('leanVariableGrads', () => {
   test.each([
@@ -69,11 +43,7 @@ describe('leanVariableGrads', () => {
 
   test('LoRA adapters: the same gradients', async () => {
     const model = new KnowlGpt({ preset: 'nano', nLayer: 2 }, { seed: 4 });
-    const lora = new LoraAdapters(model, { rank: 2 }, 'r');
-    for (const [k, v] of Object.entries(lora.variables)) {
-      if (k.endsWith('lora_b'))
-        tf.tidy(() => v.assign(tf.randomNormal(v.shape, 0, 0.1, 'float32', 7)));
-    }
+    const lora = movedLora(model);
     await expectNoLeakedTensors(async () => {
       const a = await run(model, plain, 0, lora);
       const b = await run(model, leanVariableGrads, 0, lora);
