@@ -323,9 +323,12 @@ export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 /**
  * Share of the wasm heap tensors can use: the rest goes to the module itself, the native kernels'
  * scratch buffers and the allocator's fragmentation, which grows over the first steps. Measured on
- * ARTIST-base (issue 19): micro-batch 4 estimated at 97 % of the heap fails at its second step;
- * micro-batch 8 with 8 of 12 blocks recomputed, estimated at 86 %, at its third; 10 blocks (73 %)
- * ran 5 steps and micro-batch 16 with 12 (74 %) 4 steps.
+ * ARTIST-base (issue 19), before `leanVariableGrads`: micro-batch 4 estimated at 97 % of the
+ * heap fails at its second step; micro-batch 8 with 8 of 12 blocks recomputed, estimated at 86 %,
+ * at its third; 10 blocks (73 %) ran 5 steps and micro-batch 16 with 12 (74 %) 4 steps. With it
+ * (2026-12-05, easynlp fusion): micro-batch 8 with 1 block recomputed and 16 with 7 (estimates
+ * 74 % and 75 %) ran 5 steps each, and 5 with none; so did 8 with none under an earlier, larger
+ * activation layout whose heap grew to 3.97 GB.
  */
 export const WASM_HEAP_USABLE = 0.76;
 
