@@ -29,6 +29,7 @@ export {
   type LatticeKnowledge,
 } from './knowledge';
 export type { LayerCache } from './layers';
+export { leanVariableGrads } from './lean_gradients';
 export {
   DEFAULT_LORA_CONFIG,
   LORA_TARGETS,
@@ -75,6 +76,7 @@ export {
   checkTrainingMemory,
   estimateTrainingMemory,
   fewestRecomputedBlocks,
+  HEAD_CHUNK_ROWS,
   largestFittingBatch,
   type MemoryLimit,
   TrainingMemoryError,

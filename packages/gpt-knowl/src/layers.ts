@@ -31,17 +31,100 @@ export function normalize(x: tf.Tensor, eps: number): tf.Tensor {
   return tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)));
 }
 
-/** x W + b for x [n, in] (one fused kernel with a bias). */
+/**
+ * x W + b for x [n, in] (one fused kernel with a bias). With a bias its gradient keeps x and W
+ * only: `tf.fused.matMul` also saves its output for the backward pass (its activation's
+ * derivative reads it, which a linear map does not), a [n, out] tensor per layer that the
+ * attention projection and the MLP's second layer would otherwise keep alive. The gradients are
+ * the same kernels on the same values as `tf.fused.matMul`'s.
+ */
 export function linear(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor2D {
-  return (
-    b ? tf.fused.matMul({ a: x, b: w as tf.Tensor2D, bias: b }) : tf.matMul(x, w as tf.Tensor2D)
-  ) as tf.Tensor2D;
+  return (b ? linearWithBias(x, w, b) : tf.matMul(x, w as tf.Tensor2D)) as tf.Tensor2D;
 }
+
+const linearWithBias = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const [n, k] = x.shape;
+  const m = w.shape[1];
+  save([x, w]);
+  return {
+    value: tf.fused.matMul({ a: x, b: w, bias: b }), // [n, out]
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      // tf.fused.matMul's gradient, on its [1, rows, cols] views
+      const dy3 = tf.reshape(dy as tf.Tensor, [1, n, m]); // [1, n, out]
+      const x3 = tf.reshape(saved[0], [1, n, k]); // [1, n, in]
+      const w3 = tf.reshape(saved[1], [1, k, m]); // [1, in, out]
+      return [
+        tf.reshape(tf.matMul(dy3, w3, false, true), [n, k]), // [n, in]
+        tf.reshape(tf.matMul(x3, dy3, true, false), [k, m]), // [in, out]
+        tf.reshape(tf.sum(dy3, [0, 1]), [m]), // [out]
+      ];
+    },
+  };
+});
+
+/**
+ * x + y for two tensors of one shape (the residual stream), whose gradient saves neither: tf.add
+ * keeps both inputs for the backward pass (to reduce over broadcast axes), which with `linear`
+ * keeps each attention projection and MLP output alive until the backward pass reaches it. The
+ * gradient is dy for both, as tf.add's is without broadcasting.
+ */
+export const residualAdd = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, y] = args as [tf.Tensor, tf.Tensor];
+  if (!tf.util.arraysEqual(x.shape, y.shape)) {
+    throw new Error(`residualAdd: shapes [${x.shape}] and [${y.shape}] differ`);
+  }
+  return {
+    value: tf.add(x, y),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [
+      tf.reshape(dy as tf.Tensor, x.shape),
+      tf.reshape(dy as tf.Tensor, y.shape),
+    ],
+  };
+}) as (x: tf.Tensor, y: tf.Tensor) => tf.Tensor;
 
 /** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)) (PyTorch nn.GELU default), fused where available. */
 export function gelu(x: tf.Tensor): tf.Tensor {
   return fusedGelu(x, 'none');
 }
+
+/**
+ * linear(gelu(z), W, b): the MLP's second half, keeping z and W for the backward pass and not the
+ * [n, mlpRatio d] GELU output, which the backward pass computes again from z (one GELU, about a
+ * hundredth of the layer's GEMMs). The gradients are the same kernels on the same values as those
+ * of `linear(gelu(z), W, b)`.
+ */
+export const geluLinear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [z, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const [n, k] = z.shape;
+  const m = w.shape[1];
+  save([z, w]);
+  return {
+    value: tf.fused.matMul({ a: gelu(z) as tf.Tensor2D, b: w, bias: b }), // [n, out]
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const dy3 = tf.reshape(dy as tf.Tensor, [1, n, m]); // [1, n, out]
+      const w3 = tf.reshape(saved[1], [1, k, m]); // [1, in, out]
+      const dg = tf.reshape(tf.matMul(dy3, w3, false, true), [n, k]); // [n, in]
+      // the GELU again, and its gradient, in a gradient of its own (the enclosing backward
+      // pass's tape put back after it)
+      const eng = tf.engine() as unknown as { state: { activeTape: unknown } };
+      const outer = eng.state.activeTape;
+      let g: tf.Tensor;
+      let dz: tf.Tensor;
+      try {
+        ({ value: g, grad: dz } = tf.valueAndGrad((t: tf.Tensor) => gelu(t))(saved[0], dg));
+      } finally {
+        eng.state.activeTape = outer;
+      }
+      const g3 = tf.reshape(g, [1, n, k]); // [1, n, in]
+      return [
+        dz, // [n, in]
+        tf.reshape(tf.matMul(g3, dy3, true, false), [k, m]), // [in, out]
+        tf.reshape(tf.sum(dy3, [0, 1]), [m]), // [out]
+      ];
+    },
+  };
+}) as (z: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 /** Additive causal masks [t, p + t] (0 on and before the diagonal, -1e9 after), built once each. */
 export class CausalMasks {
@@ -186,7 +269,7 @@ export function variableLayers(
     mlp(l, h) {
       const m = `blocks.${l}.mlp.`;
       const z = linear(h as tf.Tensor2D, w[`${m}0.weight`], w[`${m}0.bias`]); // [n, 4d]
-      return linear(gelu(z) as tf.Tensor2D, w[`${m}2.weight`], w[`${m}2.bias`]); // [n, d]
+      return geluLinear(z, w[`${m}2.weight`], w[`${m}2.bias`]); // [n, d]
     },
     lnF: (x) => layerNorm(x, w['ln_f.weight'], w['ln_f.bias'], eps),
     head: (x) => linear(x as tf.Tensor2D, w['head.weight'], null), // [n, v]

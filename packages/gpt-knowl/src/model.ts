@@ -33,9 +33,11 @@ import {
   CausalMasks,
   type LayerCache,
   type Layers,
+  residualAdd,
   variableLayers,
 } from './layers';
 import { embedCodes, type PackedWeights, packedLayers, packWeights } from './packed_inference';
+import { HEAD_CHUNK_ROWS } from './training_memory';
 
 export interface ForwardOptions {
   knowledge?: KnowledgeTensors | null;
@@ -243,8 +245,8 @@ export class KnowlGpt {
     };
 
     const block = (ls: Layers, l: number, x: tf.Tensor): tf.Tensor => {
-      const y = tf.add(x, dropout(ls.attn(l, ls.ln1(l, x), call), c.residPdrop)); // [b*t, d]
-      return tf.add(y, dropout(ls.mlp(l, ls.ln2(l, y)), c.residPdrop)); // [b*t, d]
+      const y = residualAdd(x, dropout(ls.attn(l, ls.ln1(l, x), call), c.residPdrop)); // [b*t, d]
+      return residualAdd(y, dropout(ls.mlp(l, ls.ln2(l, y)), c.residPdrop)); // [b*t, d]
     };
     const recompute =
       opts.packed || opts.cache || opts.returnCache
@@ -254,7 +256,9 @@ export class KnowlGpt {
     let r = tf.reshape(dropout(x, c.embdPdrop), call.rows); // [b*t, d]
     for (let l = 0; l < c.nLayer; l++) {
       if (l >= recompute) {
-        r = block(layers, l, r);
+        // the block's intermediates go once it is done (a gradient tape keeps what it saved),
+        // unless they are the keys/values returned
+        r = call.newCache ? block(layers, l, r) : tf.tidy(() => block(layers, l, r));
         continue;
       }
       // the block's weights as inputs (with LoRA, the adapted tensors in place of the variables)
@@ -337,6 +341,7 @@ export class KnowlGpt {
       states as tf.Tensor2D,
       this.variables['head.weight'] as tf.Tensor2D,
       labels,
+      HEAD_CHUNK_ROWS,
     );
   }
 

@@ -36,6 +36,7 @@ import {
 } from './config';
 import { disposeKnowledge, knowledgeTensors } from './fusion';
 import type { EntityTable } from './knowledge';
+import { leanVariableGrads } from './lean_gradients';
 import { LoraAdapters, type LoraConfig, validateLoraConfig } from './lora';
 import { KnowlGpt } from './model';
 import {
@@ -438,7 +439,8 @@ export class GptTrainer {
               recomputeBlocks: this.recompute,
               fusedHead: true,
             });
-          const { value, grads } = tf.variableGrads(
+          // frees each activation and gradient once the backward pass is past it
+          const { value, grads } = leanVariableGrads(
             () => (this.lora ? this.lora.run(loss) : loss()),
             this.trainable,
           );

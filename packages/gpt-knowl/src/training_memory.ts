@@ -4,23 +4,29 @@
  * refused before its first step with the need, the limit and the largest micro-batch that fits,
  * instead of a raw `memory access out of bounds` minutes in. No tensors here: pure arithmetic.
  *
- * A training step has two peaks, measured as the bytes of distinct tensor buffers alive after each
- * kernel (tfjs 4.22, wasm and cpu backends give the same counts):
- * - backward: weights (4 B/param), AdamW's two slots (8 B per trainable parameter), every trainable
- *   weight's gradient (4) plus the dense gradient of the token table (4 B per table entry) and the
- *   head's (computed in the forward pass by the chunked loss), and the activations the backward
- *   pass reads, proportional to the micro-batch;
- * - update: weights, slots and gradients while the AdamW update writes one parameter's new weight
- *   and slots at a time (12 B per element of the largest trainable parameter), whatever the
- *   micro-batch.
+ * The trainer differentiates with `leanVariableGrads`, whose backward pass frees each kernel's
+ * saved tensors and each gradient once past them, and its blocks save 8 + mlpRatio rows of width
+ * d per token (`linear`, `residualAdd` and `geluLinear` keep no output they do not need), so a
+ * step has four peaks, measured as the bytes of distinct tensor buffers alive after each kernel
+ * (tfjs 4.22, wasm and cpu backends give the same counts):
+ * - the end of the forward pass: weights (4 B/param), AdamW's two slots (8 B per trainable
+ *   parameter), every activation kept for the backward pass (proportional to the micro-batch) and
+ *   the chunked head's loss (one chunk's logits and their gradient, the head's weight gradient);
+ * - the last kept block's backward pass: the same activations, the head's gradient and the
+ *   block's working set;
+ * - with recomputed blocks, the first block's backward pass: weights, slots, every gradient but
+ *   the token table's, each recomputed block's input and that block's activations and gradients;
+ * - update: weights, slots and gradients (every trainable weight's, 4 B, plus the dense gradient
+ *   of the token table and the head's) while the AdamW update writes one parameter's new weight
+ *   and slots at a time (12 B per element of the largest trainable parameter).
  * Frozen parameters (`freeze`) and LoRA's frozen base weights get no gradient and no slots.
- * Activation coefficients (floats per example) are least-squares fits over 14 shapes from 31 K to
- * 7.6 M parameters (T 23-159 tokens, d 32-256, 2-8 layers, 2-8 heads, mlpRatio 2 and 4, 512-2,048
- * codes) with @artist-ts/native-kernels' fused kernels, within 0.6 % of the measured slope at each
- * (4 shapes for the stock-kernel coefficients); a recomputed block (`recomputeBlocks`) keeps two
- * rows of width d per token, the chunked head three per image position (measured on the `small`
- * preset with 8,192 codes). `test/training_memory.test.ts` measures small models again against
- * the whole estimate.
+ * Activation coefficients (floats per example) come from 32 measured shapes from 0.2 M to 1.8 M
+ * parameters (T 39-79 tokens, d 64 and 128, 2-6 layers, 4 and 8 heads, mlpRatio 2 and 4, 256
+ * and 1,024 codes, micro-batch 2-16, 0 to every block recomputed, LoRA) with
+ * @artist-ts/native-kernels' fused kernels: the estimate is 1.00-1.08 times the measured peak at
+ * each, 1.12 for easynlp fusion with recomputed blocks (the stock-kernel figures are an earlier
+ * fit, an upper bound). `test/training_memory.test.ts` measures small models again against the
+ * whole estimate.
  *
  * Notation: L layers, T = textLen + imageLen - 1 tokens, d width, m mlpRatio, h heads,
  * i image positions, v image vocabulary, x text length, s entity slots.
@@ -44,10 +50,10 @@ export interface TrainingMemoryEstimate {
   optimizerSlots: number;
   /**
    * Every trainable weight's gradient, plus the dense gradient of the token table when it trains
-   * (with LoRA, plus the gradient of each adapted weight), at the backward peak.
+   * (with LoRA, plus the gradient of each adapted weight), at the update.
    */
   gradients: number;
-  /** Activations the backward pass of one example reads. */
+  /** Activations one example keeps for the backward pass at the end of the forward pass. */
   activationsPerExample: number;
   /** `batchSize` times `activationsPerExample`. */
   activations: number;
@@ -57,8 +63,11 @@ export interface TrainingMemoryEstimate {
    */
   recomputedBlockPerExample: number;
   /**
-   * weights + optimizerSlots + gradients + activations; with recomputed blocks, the larger of that
-   * and the same with one block's activations again but not the token table's gradient.
+   * The largest of the end of the forward pass (weights + optimizerSlots + activations + the
+   * chunked head's logits and weight gradient), the last kept block's backward pass (the same
+   * activations, the head's gradient, the block's working set) and, with recomputed blocks, the
+   * first block's backward pass (weights, slots, every gradient but the token table's, each
+   * recomputed block's input and one block's activations again).
    */
   backwardPeak: number;
   /**
@@ -85,45 +94,69 @@ export interface TrainingMemoryOptions {
 }
 
 /**
- * Floats per example kept for the backward pass (see the file comment for the fit), and those of
- * one block (what a recomputed block holds again while its backward pass runs).
+ * Floats per example kept for the backward pass (see the file comment for the fit): `kept`, what
+ * the end of the forward pass holds, and `block`, what one recomputed block holds again while its
+ * backward pass runs (the nested gradient of `recomputed` keeps all of it until the block is done).
  */
 function activationFloats(
   c: GptConfig,
   fused: boolean,
   recompute: number,
-): { kept: number; block: number } {
+): { kept: number; block: number; rest: number; working: number } {
   const L = c.nLayer;
   const d = c.nEmbd;
   const h = c.nHead;
   const x = c.textLen;
   const i = c.imageLen;
   const T = x + i - 1;
-  // per block: residual-width tensors (LayerNorms, q/k/v, projections) and MLP-width ones, and
-  // the attention probabilities [h, T, T]
-  let block = T * d * (22.5 + 4.1 * c.mlpRatio) * (fused ? 1 : 2.96);
+  // a block's activations and gradients at once (the recomputed block's backward pass): residual-
+  // width tensors (LayerNorms, q/k/v, projections) and MLP-width ones, and the attention
+  // probabilities [h, T, T]
+  let block = T * d * (20.5 + 4.1 * c.mlpRatio) * (fused ? 1 : 2.96);
   block += h * T * T * (fused ? 1.05 : 6.3);
+  // what a block saves for the backward pass (`leanVariableGrads` frees its gradients as it goes):
+  // its input, LayerNorm outputs, q/k/v, attention and projection outputs, the MLP's two
+  // mlpRatio-wide tensors, and h T T + h T floats of attention statistics (stock kernels: not
+  // measured apart, the whole block above, an upper bound)
+  let saved = fused ? T * d * (8 + c.mlpRatio) + h * T * (T + 1) : block;
   // attention dropout takes the unfused attention path (scores, mask, softmax, dropout mask)
-  if (c.attnPdrop > 0) block += h * T * T * (fused ? 10.8 : 5.5);
-  if (c.residPdrop > 0) block += 11.2 * T * d; // dropout masks and outputs
-  // a recomputed block keeps its input and the gradient of its output
+  if (c.attnPdrop > 0) {
+    block += h * T * T * (fused ? 10.8 : 5.5);
+    saved += h * T * T * (fused ? 7.8 : 5.5);
+  }
+  if (c.residPdrop > 0) {
+    block += 11.2 * T * d; // dropout masks and outputs
+    saved += 8.1 * T * d;
+  }
+  // a recomputed block keeps its input only
   const k = Math.min(Math.max(0, recompute), L);
-  let n = (L - k) * block + k * RECOMPUTED_BLOCK_ROWS * T * d;
-  // the head's loss runs in row chunks (`fusedHead`): no logits are kept, only the gradient of
-  // the final states it computes in the forward pass, and that of ln_f's input
-  n += HEAD_ROWS * i * d;
-  n += (fused ? 8 : 23) * T * d; // token gather, positions, final LayerNorm
+  let n = k * RECOMPUTED_BLOCK_ROWS * T * d;
+  // token gather, positions, final LayerNorm, and the image rows the head reads and their gradient
+  // (the chunked head's loss computes it in the forward pass)
+  n += (fused ? 2.3 : 23) * T * d + HEAD_ROWS * i * d;
   if (c.embdPdrop > 0 && c.residPdrop === 0) n += 11.2 * T * d;
   if (c.fusion === 'lattice') n += 14 * x * d + 25 * c.entitySlots * x;
-  if (c.fusion === 'easynlp') n += 12 * c.entitySlots * x * d;
-  return { kept: n, block };
+  if (c.fusion === 'easynlp') n += 7 * c.entitySlots * x * d;
+  // a kept block's backward working set: its output's gradient, the GELU's input recomputed and
+  // their gradients (three mlpRatio-wide tensors), the rows around the head's gradient
+  const working = T * d * (WORKING_ROWS + 3 * c.mlpRatio);
+  return { kept: (L - k) * saved + n, block, rest: n, working };
 }
 
-/** Rows of width d per token a recomputed block holds (its input and its output's gradient). */
-const RECOMPUTED_BLOCK_ROWS = 2;
+/** Rows of width d per token of a kept block's backward working set, besides its MLP's (measured). */
+const WORKING_ROWS = 1;
 
-/** Rows of width d per image position the chunked head keeps (measured). */
-const HEAD_ROWS = 3;
+/** Rows of width d per token a recomputed block keeps (its input). */
+const RECOMPUTED_BLOCK_ROWS = 1;
+
+/** Rows of width d per image position around the head (measured). */
+const HEAD_ROWS = 3.9;
+
+/**
+ * Rows of the head's logits computed at a time in training (`linearSoftmaxCrossEntropy`): the
+ * chunk's logits and their gradient exist while the forward pass ends.
+ */
+export const HEAD_CHUNK_ROWS = 1024;
 
 /** Parameters of the model, the trainable ones, and what LoRA adds (see `estimateTrainingMemory`). */
 function parameterCounts(config: GptConfig, options: TrainingMemoryOptions) {
@@ -186,18 +219,39 @@ export function estimateTrainingMemory(
   const a = activationFloats(config, options.fusedKernels !== false, recomputeBlocks);
   const activationsPerExample = 4 * a.kept;
   const activations = batchSize * activationsPerExample;
-  // with recomputed blocks, the first block's backward pass holds its activations again while
-  // every gradient but the token table's (the last one computed: 8 B per entry) exists
+  // the forward pass ends in the chunked head: every kept activation, one chunk's logits and
+  // their gradient, and the head's weight gradient (summed over chunks: 3 copies at once)
+  const rows = batchSize * config.imageLen;
+  const headPeak =
+    4 * (2 * Math.min(rows, HEAD_CHUNK_ROWS) * config.imageVocabSize) +
+    4 * head * (rows > HEAD_CHUNK_ROWS ? 3 : 1);
+  // with LoRA, each adapted weight W + (alpha/r) A B also keeps its A B and scaled A B
+  const forwardEnd = weights + optimizerSlots + activations + headPeak + 8 * p.adapted;
+  // the last kept block's backward pass: every kept activation, the head's weight gradient and
+  // its scaled copy, and the block's working set (the MLP's gradients, its GELU recomputed)
+  const lastBlock =
+    recomputeBlocks < config.nLayer
+      ? weights +
+        optimizerSlots +
+        activations +
+        4 * batchSize * a.working +
+        8 * head +
+        8 * p.adapted
+      : 0;
+  // the backward pass frees each block's activations once past it; with recomputed blocks, the
+  // first one's holds its activations again while every gradient but the token table's (the last
+  // one computed: 8 B per entry) exists
   const recomputedBlockPerExample = recomputeBlocks > 0 ? 4 * a.block : 0;
   const beforeTable = p.tokenTableTrains ? 8 * table : 0;
-  const backwardPeak =
-    weights +
-    optimizerSlots +
-    gradients +
-    Math.max(
-      activations,
-      batchSize * (activationsPerExample + recomputedBlockPerExample) - beforeTable,
-    );
+  const recomputedPeak =
+    recomputeBlocks > 0
+      ? weights +
+        optimizerSlots +
+        gradients -
+        beforeTable +
+        batchSize * (4 * a.rest + recomputedBlockPerExample)
+      : 0;
+  const backwardPeak = Math.max(forwardEnd, lastBlock, recomputedPeak);
   const updatePeak = weights + optimizerSlots + gradients + 12 * p.largest;
   return {
     batchSize,
@@ -269,9 +323,12 @@ export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 /**
  * Share of the wasm heap tensors can use: the rest goes to the module itself, the native kernels'
  * scratch buffers and the allocator's fragmentation, which grows over the first steps. Measured on
- * ARTIST-base (issue 19): micro-batch 4 estimated at 97 % of the heap fails at its second step;
- * micro-batch 8 with 8 of 12 blocks recomputed, estimated at 86 %, at its third; 10 blocks (73 %)
- * ran 5 steps and micro-batch 16 with 12 (74 %) 4 steps.
+ * ARTIST-base (issue 19), before `leanVariableGrads`: micro-batch 4 estimated at 97 % of the
+ * heap fails at its second step; micro-batch 8 with 8 of 12 blocks recomputed, estimated at 86 %,
+ * at its third; 10 blocks (73 %) ran 5 steps and micro-batch 16 with 12 (74 %) 4 steps. With it
+ * (2026-12-05, easynlp fusion): micro-batch 8 with 1 block recomputed and 16 with 7 (estimates
+ * 74 % and 75 %) ran 5 steps each, and 5 with none; so did 8 with none under an earlier, larger
+ * activation layout whose heap grew to 3.97 GB.
  */
 export const WASM_HEAP_USABLE = 0.76;
 
