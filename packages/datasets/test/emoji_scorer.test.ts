@@ -51,4 +51,32 @@ describe('emoji-zh keyword hit', () => {
       /test caption idx nope has no emoji/,
     );
   });
+
+  it('scores against the folder as it is now, not as an earlier call in this process saw it', async () => {
+    const dir = path.join(root, 'rebuilt');
+    await buildDataset('emoji-zh', { out: dir, size: 16, seed: 5, limit: 12 });
+    const rows = readImageTsv(path.join(dir, 'test.tsv'));
+    const per = 16 * 16 * 3;
+    const own = new Uint8Array(rows.length * per);
+    rows.forEach((r, i) => {
+      own.set(toRgb(decodePngBase64(r.images[0])).data, i * per);
+    });
+    const captions = { idx: rows.map((r) => r.idx) };
+    const before = scoreEmojiZhImages(dir, captions, own, rows.length, 16);
+    // Rebuilt in place with fewer emoji: the gallery shrinks with it.
+    fs.rmSync(dir, { recursive: true, force: true });
+    await buildDataset('emoji-zh', { out: dir, size: 16, seed: 5, limit: 6 });
+    const after = readImageTsv(path.join(dir, 'test.tsv'));
+    const own2 = new Uint8Array(after.length * per);
+    after.forEach((r, i) => {
+      own2.set(toRgb(decodePngBase64(r.images[0])).data, i * per);
+    });
+    const again = scoreEmojiZhImages(dir, { idx: after.map((r) => r.idx) }, own2, after.length, 16);
+    const emojis = new Set<string>();
+    for (const s of ['train', 'val', 'test'] as const)
+      for (const m of readMeta(dir, s).values()) emojis.add(m.emoji);
+    expect(again.overall.gallery).toBe(emojis.size);
+    expect(again.overall.gallery).toBeLessThan(before.overall.gallery);
+    expect(again.overall.hit1).toBe(1);
+  });
 });

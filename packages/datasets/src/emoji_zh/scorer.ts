@@ -10,6 +10,7 @@
  *
  * Chance is k / gallery size for the hits, 0.5 for the rank percentile.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { SplitName } from '../output';
 import { decodePngBase64, toRgb } from '../png';
@@ -62,18 +63,34 @@ function boxFeatures(rgb: Uint8Array, size: number, out: Float32Array, offset: n
   }
 }
 
-const galleries = new Map<string, Gallery>();
+const galleries = new Map<string, { stamp: string; gallery: Gallery }>();
 
-/** Every distinct emoji picture of the dataset at `size` (cached per folder and size). */
+const SPLITS = ['train', 'val', 'test'] as const;
+
+/** Size and modification time of every file the gallery reads: a rebuilt folder differs. */
+function folderStamp(dataDir: string): string {
+  return SPLITS.flatMap((s) => [`${s}.tsv`, `${s}.meta.tsv`])
+    .map((f) => {
+      const st = fs.statSync(path.join(dataDir, f));
+      return `${f}:${st.size}:${st.mtimeMs}`;
+    })
+    .join(',');
+}
+
+/**
+ * Every distinct emoji picture of the dataset at `size` (cached per folder and size while the
+ * folder's files are unchanged).
+ */
 function loadGallery(dataDir: string, size: number): Gallery {
   const key = `${path.resolve(dataDir)}@${size}`;
+  const stamp = folderStamp(dataDir);
   const cached = galleries.get(key);
-  if (cached) return cached;
+  if (cached && cached.stamp === stamp) return cached.gallery;
   const hex: string[] = [];
   const subgroup: string[] = [];
   const pictures: Uint8Array[] = [];
   const seen = new Set<string>();
-  for (const split of ['train', 'val', 'test'] as const) {
+  for (const split of SPLITS) {
     const meta = readMeta(dataDir, split);
     for (const row of readImageTsv(path.join(dataDir, `${split}.tsv`))) {
       const m = meta.get(row.idx);
@@ -92,7 +109,7 @@ function loadGallery(dataDir: string, size: number): Gallery {
     boxFeatures(p, size, features, i * dim);
   });
   const g = { hex, subgroup, features, dim };
-  galleries.set(key, g);
+  galleries.set(key, { stamp, gallery: g });
   return g;
 }
 
