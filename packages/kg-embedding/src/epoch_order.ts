@@ -82,20 +82,27 @@ export function permuteRows(m: Float32Array, width: number, dest: Int32Array): v
   const swap = new Float32Array(width);
   for (let start = 0; start < n; start++) {
     if (done[start >>> 5] & (1 << (start & 31))) continue;
-    carry.set(m.subarray(start * width, start * width + width));
+    const so = start * width;
+    for (let k = 0; k < width; k++) carry[k] = m[so + k];
+    // Follow the cycle: row i's values (in carry) go to dest[i], whose values go on.
     let i = start;
-    for (;;) {
+    do {
       done[i >>> 5] |= 1 << (i & 31);
-      const j = dest[i];
-      if (j === start) {
-        m.set(carry, j * width);
-        break;
+      const jo = dest[i] * width;
+      if (width >= 16) {
+        // Rows of a table: three block copies beat a scalar swap.
+        swap.set(m.subarray(jo, jo + width));
+        m.set(carry, jo);
+        carry.set(swap);
+      } else {
+        for (let k = 0; k < width; k++) {
+          const v = m[jo + k];
+          m[jo + k] = carry[k];
+          carry[k] = v;
+        }
       }
-      swap.set(m.subarray(j * width, j * width + width));
-      m.set(carry, j * width);
-      carry.set(swap);
-      i = j;
-    }
+      i = dest[i];
+    } while (i !== start);
   }
 }
 

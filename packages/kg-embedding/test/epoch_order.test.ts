@@ -75,6 +75,13 @@ describe('epoch order', () => {
       ]);
     permuteRows(moved, 3, a.toOld);
     expect([...moved]).toEqual([...m]);
+    // Wide rows take the block-copy path.
+    const wide = Float32Array.from({ length: 103 * 20 }, (_, i) => i);
+    const movedWide = wide.slice();
+    permuteRows(movedWide, 20, a.toNew);
+    for (let i = 0; i < 103; i++) expect(movedWide[a.toNew[i] * 20 + 19]).toBe(i * 20 + 19);
+    permuteRows(movedWide, 20, a.toOld);
+    expect([...movedWide]).toEqual([...wide]);
     expect(() => permuteRows(m, 2, a.toNew)).toThrow(/309 values are not 103 rows of 2/);
     const t = relabelTriples({ data: Int32Array.from([1, 5, 2, 0, 6, 102]), count: 2 }, a.toNew);
     expect([...t.data]).toEqual([a.toNew[1], 5, a.toNew[2], a.toNew[0], 6, a.toNew[102]]);
