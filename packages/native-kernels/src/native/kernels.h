@@ -56,8 +56,9 @@ void resize_nearest_grad_f32(const float* dy, float* dx, int64_t batch, int64_t 
                              int64_t out_h, int64_t out_w, int64_t depth, const int32_t* rows,
                              const int32_t* cols);
 
-// Winograd F(2x2, 3x3) forward convolution (winograd.cc): 3x3 filters, stride 1, dilation 1,
-// at least 8 input and output channels and 16 output pixels per image.
+// Winograd convolutions (winograd.cc): 3x3 filters, stride 1, dilation 1, at least 8 input and
+// output channels and 16 output pixels per image. Forward F(4x4, 3x3) (F(2x2, 3x3) with fewer than
+// 64 4x4 tiles), filter gradient F(3x3, 2x2).
 bool winograd_applies(const ConvParams& p);
 void winograd_forward(const ConvParams& p, const float* x, const float* filter, float* y);
 void winograd_backprop_filter(const ConvParams& p, const float* x, const float* dy, float* dfilter);
