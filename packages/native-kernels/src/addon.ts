@@ -95,6 +95,22 @@ export interface NativeAddon {
     cols: Int32Array,
     grad: boolean,
   ): void;
+  /**
+   * GroupNorm of x [batch, hw, c] (groups of c / groups channels, biased variance), then swish
+   * when `swish`, into y. Absent in addons built before it existed.
+   */
+  groupNormForward?(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    batch: number,
+    hw: number,
+    c: number,
+    groups: number,
+    eps: number,
+    swish: boolean,
+  ): void;
   /** out[s, :] = sum of x[i, :] with ids[i] == s; ids outside [0, segments) are dropped. */
   segmentSum(
     x: Float32Array,

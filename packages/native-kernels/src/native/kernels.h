@@ -63,6 +63,13 @@ bool winograd_applies(const ConvParams& p);
 void winograd_forward(const ConvParams& p, const float* x, const float* filter, float* y);
 void winograd_backprop_filter(const ConvParams& p, const float* x, const float* dy, float* dfilter);
 
+// GroupNorm forward on channels-last x [batch, hw, c] (PyTorch semantics: `groups` contiguous groups
+// of c / groups channels, biased variance over hw and the group's channels), then swish
+// y = a sigmoid(a) when `swish` (group_norm.cc). groups divides c (checked by the caller).
+void group_norm_forward_f32(const float* x, const float* gamma, const float* beta, float* y,
+                            int64_t batch, int64_t hw, int64_t c, int64_t groups, float eps,
+                            bool swish);
+
 enum class UnaryOp : int { kExp = 0, kTanh = 1, kSigmoid = 2, kLog = 3 };
 void unary_f32(UnaryOp op, const float* x, float* y, int64_t n);
 
