@@ -147,7 +147,14 @@ export interface NativeAddon {
   /** y[a, b] = scale * sum_r x[a, r, b] for x viewed as [A, R, B]. */
   reduceSum(x: Float32Array, y: Float32Array, A: number, R: number, B: number, scale: number): void;
   /** params: Int32Array [n, h, w, ci, fh, fw, co, oh, ow, sh, sw, padTop, padLeft, dh, dw]. */
-  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
+  /** Forward conv; `bias` (one value per output channel, optional) is added as outputs are written. */
+  conv2d(
+    x: Float32Array,
+    filter: Float32Array,
+    y: Float32Array,
+    params: Int32Array,
+    bias?: Float32Array | null,
+  ): void;
   conv2dBackpropInput(
     dy: Float32Array,
     filter: Float32Array,

@@ -236,6 +236,12 @@ void transform_filter(const ConvParams& p, const float* filter, float* u, int64_
   }
 }
 
+// y[o] += bias[o] for o < co (nothing for a clipped output: y null).
+ARTIST_SIMD_CLONES void add_bias(float* y, const float* bias, int64_t co) {
+  if (!y) return;
+  for (int64_t o = 0; o < co; o++) y[o] += bias[o];
+}
+
 // d[T * r + c] = the ci channels of input pixel (M ty - pt + r, M tx - pl + c) of image img, or
 // `zeros` outside the image: the T x T patch (T = M + 2) of tile (ty, tx), read in place.
 template <int M>
@@ -259,7 +265,8 @@ void patch_pointers(const ConvParams& p, const float* x, const float* zeros, int
 // are transformed at once and the K GEMMs are split across the pool instead, so each transformed
 // filter matrix is read once.
 template <int M>
-void forward_tiles(const ConvParams& p, const float* x, const float* filter, float* y) {
+void forward_tiles(const ConvParams& p, const float* x, const float* filter, float* y,
+                   const float* bias) {
   constexpr int T = M + 2, K = T * T;
   const int64_t ci = p.ci, co = p.co;
   const int64_t th = (p.oh + M - 1) / M, tw = (p.ow + M - 1) / M;
@@ -302,6 +309,9 @@ void forward_tiles(const ConvParams& p, const float* x, const float* filter, flo
         transform_output(m + j * co, co, stride * co, s.t.data(), out);
       } else {
         transform_output6(m + j * co, co, stride * co, s.t.data(), out);
+      }
+      if (bias) {
+        for (float* o : out) add_bias(o, bias, co);
       }
     }
   };
@@ -357,13 +367,14 @@ bool winograd_applies(const ConvParams& p) {
          p.co >= 8 && p.oh * p.ow >= 16;
 }
 
-void winograd_forward(const ConvParams& p, const float* x, const float* filter, float* y) {
+void winograd_forward(const ConvParams& p, const float* x, const float* filter, float* y,
+                      const float* bias) {
   // F(4x4, 3x3) needs 2.25x the transformed filter of F(2x2, 3x3): with few tiles to share it
   // (16x16 images of 512 channels: 32 tiles) reading it costs more than the GEMMs save.
   if (p.n * ((p.oh + 3) / 4) * ((p.ow + 3) / 4) >= kMinTiles4x4) {
-    forward_tiles<4>(p, x, filter, y);
+    forward_tiles<4>(p, x, filter, y, bias);
   } else {
-    forward_tiles<2>(p, x, filter, y);
+    forward_tiles<2>(p, x, filter, y, bias);
   }
 }
 
