@@ -65,9 +65,9 @@ export function resBlock(
       return next;
     };
     let h = normSwish(p.norm1, x, n, release); // [b, h, w, cin]
-    h = step(h, conv2d(h, p.conv1.weight, p.conv1.bias, 1, PAD1)); // [b, h, w, cout]
+    h = step(h, conv2d(h, p.conv1.weight, p.conv1.bias, 1, PAD1, release)); // [b, h, w, cout]
     h = step(h, normSwish(p.norm2, h, n, release));
-    h = step(h, conv2d(h, p.conv2.weight, p.conv2.bias, 1, PAD1)); // [b, h, w, cout]
+    h = step(h, conv2d(h, p.conv2.weight, p.conv2.bias, 1, PAD1, release)); // [b, h, w, cout]
     const skip = p.ninShortcut ? conv1x1(x, p.ninShortcut.weight, p.ninShortcut.bias) : x;
     return tf.add(skip, h);
   });
@@ -116,9 +116,12 @@ export function attnBlock(
   });
 }
 
-/** taming Downsample(with_conv): zero-pad right and bottom by 1, then a valid 3x3 stride-2 conv. */
-export function downsample(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
-  return conv2d(x, p.weight, p.bias, 2, [0, 1, 0, 1]);
+/**
+ * taming Downsample(with_conv): zero-pad right and bottom by 1, then a valid 3x3 stride-2 conv
+ * (`inference`: see `conv2d`).
+ */
+export function downsample(p: ConvParams, x: tf.Tensor4D, inference = false): tf.Tensor4D {
+  return conv2d(x, p.weight, p.bias, 2, [0, 1, 0, 1], inference);
 }
 
 /**
@@ -147,10 +150,10 @@ export function upsample(p: ConvParams, x: tf.Tensor4D, inference = false): tf.T
   if (!inference) return upsampleConv2d(x, p.weight, p.bias);
   return tf.tidy(() => {
     const [, h, w] = x.shape;
-    const up = tf.image.resizeNearestNeighbor(x, [2 * h, 2 * w]); // [b, 2h, 2w, c]
-    const y = conv2d(up, p.weight, null, 1, PAD1); // [b, 2h, 2w, co]
-    up.dispose(); // before the bias add allocates: one full-resolution activation less at the peak
-    return tf.add(y, p.bias);
+    const up = tf.image.resizeNearestNeighbor(x, [2 * h, 2 * w]); // [b, 2h, 2w, c], freed at once
+    const y = conv2d(up, p.weight, p.bias, 1, PAD1, true); // [b, 2h, 2w, co]
+    up.dispose();
+    return y;
   });
 }
 

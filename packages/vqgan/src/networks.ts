@@ -127,18 +127,18 @@ export function encoderForward(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const c = new StageChain(x, release);
-    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, H, W, ch]
+    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1, release)); // [b, H, W, ch]
     for (const level of p.down) {
       for (let j = 0; j < level.blocks.length; j++) {
         c.run((h) => resBlock(level.blocks[j], h, n, release));
         if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n, release));
       }
       const resample = level.resample;
-      if (resample) c.run((h) => downsample(resample, h)); // [b, h/2, w/2, c]
+      if (resample) c.run((h) => downsample(resample, h, release)); // [b, h/2, w/2, c]
     }
     midStages(c, p.mid, n, release);
     c.run((h) => normSwish(p.normOut, h, n, release));
-    return c.run((h) => conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1)).value; // [b, H/f, W/f, zChannels]
+    return c.run((h) => conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1, release)).value; // [b, H/f, W/f, zChannels]
   });
 }
 
@@ -165,7 +165,7 @@ export function decoderTrunk(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const c = new StageChain(z, release);
-    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, h, w, c_top]
+    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1, release)); // [b, h, w, c_top]
     midStages(c, p.mid, n, release);
     for (let i = p.up.length - 1; i >= 0; i--) {
       const level = p.up[i];
@@ -180,6 +180,7 @@ export function decoderTrunk(
   });
 }
 
-export function decoderHead(p: DecoderParams, h: tf.Tensor4D): tf.Tensor4D {
-  return conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1); // [b, H, W, 3]
+/** conv_out: the decoder's last activation -> image (`inference`: see `conv2d`). */
+export function decoderHead(p: DecoderParams, h: tf.Tensor4D, inference = false): tf.Tensor4D {
+  return conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1, inference); // [b, H, W, 3]
 }
