@@ -147,6 +147,8 @@ export interface NativeAddon {
   /** y[a, b] = scale * sum_r x[a, r, b] for x viewed as [A, R, B]. */
   reduceSum(x: Float32Array, y: Float32Array, A: number, R: number, B: number, scale: number): void;
   /** params: Int32Array [n, h, w, ci, fh, fw, co, oh, ow, sh, sw, padTop, padLeft, dh, dw]. */
+  /** True when `conv2d` takes `bias` (addons built before ignore a 5th argument). */
+  conv2dBias?: boolean;
   /** Forward conv; `bias` (one value per output channel, optional) is added as outputs are written. */
   conv2d(
     x: Float32Array,

@@ -92,6 +92,7 @@ export const fusedConv2dNative: KernelImpl = {
     if (!activation) return null;
     const out = host.alloc(info.outShape, 'float32');
     if (
+      native.conv2dBias === true &&
       activation === 'linear' &&
       bias &&
       bias.shape.length === 1 &&

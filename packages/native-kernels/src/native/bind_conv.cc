@@ -93,6 +93,10 @@ void define_conv_bindings(napi_env env, napi_value exports) {
       method("conv2dBackpropFilter", Conv<ConvKind::kBackpropFilter>),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  // conv2d adds an optional bias (5th argument): addons built before ignore it, so callers check this
+  napi_value yes;
+  napi_get_boolean(env, true, &yes);
+  napi_set_named_property(env, exports, "conv2dBias", yes);
 }
 
 }  // namespace artist_napi
