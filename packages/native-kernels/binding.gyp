@@ -22,6 +22,7 @@
         "src/native/elementwise.cc",
         "src/native/fused_ops.cc",
         "src/native/gemm.cc",
+        "src/native/group_norm.cc",
         "src/native/parallel.cc",
         "src/native/portable_sgemm.cc",
         "src/native/resize.cc",

@@ -95,6 +95,22 @@ export interface NativeAddon {
     cols: Int32Array,
     grad: boolean,
   ): void;
+  /**
+   * GroupNorm of x [batch, hw, c] (groups of c / groups channels, biased variance), then swish
+   * when `swish`, into y. Absent in addons built before it existed.
+   */
+  groupNormForward?(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    batch: number,
+    hw: number,
+    c: number,
+    groups: number,
+    eps: number,
+    swish: boolean,
+  ): void;
   /** out[s, :] = sum of x[i, :] with ids[i] == s; ids outside [0, segments) are dropped. */
   segmentSum(
     x: Float32Array,
@@ -131,7 +147,16 @@ export interface NativeAddon {
   /** y[a, b] = scale * sum_r x[a, r, b] for x viewed as [A, R, B]. */
   reduceSum(x: Float32Array, y: Float32Array, A: number, R: number, B: number, scale: number): void;
   /** params: Int32Array [n, h, w, ci, fh, fw, co, oh, ow, sh, sw, padTop, padLeft, dh, dw]. */
-  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
+  /** True when `conv2d` takes `bias` (addons built before ignore a 5th argument). */
+  conv2dBias?: boolean;
+  /** Forward conv; `bias` (one value per output channel, optional) is added as outputs are written. */
+  conv2d(
+    x: Float32Array,
+    filter: Float32Array,
+    y: Float32Array,
+    params: Int32Array,
+    bias?: Float32Array | null,
+  ): void;
   conv2dBackpropInput(
     dy: Float32Array,
     filter: Float32Array,

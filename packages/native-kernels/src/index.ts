@@ -40,6 +40,7 @@ export {
 } from './kernels/decode_attention';
 export { FUSED_OP_KERNELS } from './kernels/fused_ops';
 export { fusedGelu, GELU_GRAD_KERNEL, GELU_KERNEL, type GeluApproximate } from './kernels/gelu';
+export { GROUP_NORM_KERNEL } from './kernels/group_norm';
 export { fusedLayerNorm, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './kernels/layer_norm';
 export {
   SPARSE_XENT_GRAD_KERNEL,

@@ -29,6 +29,7 @@ import {
 import { fusedMatMulJs, fusedMatMulNative } from './kernels/fused_mat_mul';
 import { fusedOpsNativeKernels } from './kernels/fused_ops';
 import { gatherV2Kernel } from './kernels/gather';
+import { groupNormNativeKernels } from './kernels/group_norm';
 import {
   resizeNearestNeighborGradKernel,
   resizeNearestNeighborNative,
@@ -174,6 +175,7 @@ function plan(backend: KernelBackendName, native: NativeAddon | null): KernelImp
       ...sparseXentNativeKernels,
       ...adamwNativeKernels,
       ...fusedOpsNativeKernels(native),
+      ...groupNormNativeKernels(native),
       resizeNearestNeighborNative,
     );
   } else {

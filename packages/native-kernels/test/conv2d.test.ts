@@ -160,6 +160,22 @@ const CASES: ConvCase[] = [
     strides: [1, 1],
     pad: 'same',
   },
+  // 64+ 4x4 output tiles: F(4x4, 3x3) (all tiles transformed at once at this size), with the last
+  // tiles clipped on both axes
+  {
+    name: 'Winograd F(4x4, 3x3), odd output size (same)',
+    x: [2, 17, 30, 9],
+    f: [3, 3, 9, 11],
+    strides: [1, 1],
+    pad: 'same',
+  },
+  {
+    name: 'Winograd F(4x4, 3x3), valid',
+    x: [3, 20, 22, 8],
+    f: [3, 3, 8, 10],
+    strides: [1, 1],
+    pad: 'valid',
+  },
   {
     name: 'few output channels, padding wider than the filter',
     x: [1, 4, 5, 8],
@@ -193,8 +209,17 @@ const CASES: ConvCase[] = [
   },
 ];
 
-// gradients of dilated convs are not implemented in tfjs-core: forward only
-const DILATED: ConvCase[] = [
+// gradients of dilated convs are not implemented in tfjs-core: forward only (and the F(4x4, 3x3)
+// forward in batches of tiles, 3721 clipped tiles here: the stock cpu filter gradient at this size
+// would take minutes)
+const FORWARD_ONLY: ConvCase[] = [
+  {
+    name: 'Winograd F(4x4, 3x3) in tile batches, odd output size',
+    x: [1, 243, 242, 16],
+    f: [3, 3, 16, 16],
+    strides: [1, 1],
+    pad: 'same',
+  },
   {
     name: 'dilation 2 same',
     x: [2, 9, 8, 2],
@@ -289,7 +314,7 @@ describe.each(BACKENDS)('Conv2D and its gradients on %s', (backend) => {
       },
     );
 
-    it.each(DILATED)('$name: forward matches the stock kernel', async (c) => {
+    it.each(FORWARD_ONLY)('$name: forward matches the stock kernel', async (c) => {
       await check(c, sizeOf(c.x), false);
     });
 
@@ -411,6 +436,50 @@ describe.each(BACKENDS)('FusedConv2D on %s', (backend) => {
     await useBackend(backend);
     installKernels(tf, backend);
     expectClose(got[0]!, ref[0]!);
+  });
+});
+
+describe.each(BACKENDS)('FusedConv2D with a linear bias (added by the addon) on %s', (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+    installKernels(tf, backend);
+  });
+  afterAll(() => uninstallKernels(tf, backend));
+
+  // one case per forward path: im2col, pointwise GEMM, direct loops (co <= 4), Winograd F(2x2, 3x3),
+  // F(4x4, 3x3) with all tiles at once and in tile batches (clipped tiles)
+  const cases: [string, number[], number[], number][] = [
+    ['im2col', [2, 9, 8, 5], [3, 2, 5, 7], 2],
+    ['pointwise', [2, 5, 6, 8], [1, 1, 8, 6], 1],
+    ['direct', [2, 7, 6, 9], [3, 3, 9, 3], 1],
+    ['Winograd F(2x2, 3x3)', [2, 7, 9, 9], [3, 3, 9, 11], 1],
+    ['Winograd F(4x4, 3x3)', [2, 17, 30, 9], [3, 3, 9, 11], 1],
+    ['Winograd F(4x4, 3x3) in tile batches', [1, 243, 242, 16], [3, 3, 16, 16], 1],
+  ];
+
+  it.each(cases)('%s: x %j filter %j stride %i', async (_name, xs, fs, stride) => {
+    const rand = seeded(sizeOf(xs));
+    const xv = randArray(rand, sizeOf(xs));
+    const fv = randArray(rand, sizeOf(fs));
+    const bv = randArray(rand, fs[3]!, -2, 2);
+    const run = (fused: boolean) => () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xv, xs as [number, number, number, number]);
+        const f = tf.tensor4d(fv, fs as [number, number, number, number]);
+        const bias = tf.tensor1d(bv);
+        return [
+          fused
+            ? tf.fused.conv2d({ x, filter: f, strides: stride, pad: 'same', bias })
+            : tf.conv2d(x, f, stride, 'same').add(bias),
+        ];
+      });
+    await useBackend(backend);
+    const got = take(run(true)());
+    const ref = take(await withStock('cpu', run(false)));
+    await useBackend(backend);
+    installKernels(tf, backend);
+    expectClose(got[0]!, ref[0]!);
+    expectNoLeaks(() => tf.dispose(run(true)()));
   });
 });
 

@@ -115,6 +115,25 @@ describeNative('native addon hardening', () => {
     expect(errorCode(resize)).toBe('ERR_ARTIST_NATIVE_ARG');
   });
 
+  it('rejects a conv bias that is not one value per output channel, and a GroupNorm that does not divide its channels', () => {
+    const x = new Float32Array(2 * 3 * 3 * 4);
+    const f = new Float32Array(9 * 4 * 5);
+    const y = new Float32Array(2 * 3 * 3 * 5);
+    const params = Int32Array.of(2, 3, 3, 4, 3, 3, 5, 3, 3, 1, 1, 1, 1, 1, 1);
+    expect(errorCode(() => addon.conv2d(x, f, y, params, new Float32Array(4)))).toBe(
+      'ERR_ARTIST_NATIVE_RANGE',
+    );
+    expect(errorCode(() => addon.conv2d(x, f, y, params, new Float32Array(5)))).toBe(
+      'did not throw',
+    );
+    const g = new Float32Array(4);
+    const norm = (groups: number, yLen: number) => () =>
+      addon.groupNormForward!(x, g, g, new Float32Array(yLen), 2, 9, 4, groups, 1e-6, true);
+    expect(errorCode(norm(3, x.length))).toBe('ERR_ARTIST_NATIVE_RANGE');
+    expect(errorCode(norm(2, x.length - 1))).toBe('ERR_ARTIST_NATIVE_RANGE');
+    expect(errorCode(norm(2, x.length))).toBe('did not throw');
+  });
+
   it('rejects integers beyond 2^53 and non-finite sizes', () => {
     const one = new Float32Array(1);
     for (const bad of [2 ** 64, Number.POSITIVE_INFINITY, Number.NaN]) {

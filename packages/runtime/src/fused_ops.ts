@@ -10,7 +10,8 @@
  *   `KvCache` written in place; native only (`decodeAttentionSupported()`), callers keep a
  *   stock-op path for other backends.
  * The kernel names are exported for inference code that calls a registered kernel directly
- * (`tf.engine().runKernel`), skipping the gradient wrapper.
+ * (`tf.engine().runKernel`), skipping the gradient wrapper; `GROUP_NORM_KERNEL` (GroupNorm, then
+ * optionally swish) is such a forward-only kernel, with no op around it.
  */
 export {
   causalSelfAttention,
@@ -21,6 +22,7 @@ export {
   fusedLayerNorm,
   GELU_KERNEL,
   type GeluApproximate,
+  GROUP_NORM_KERNEL,
   KvCache,
   LAYER_NORM_KERNEL,
 } from '@artist-ts/native-kernels';

@@ -140,7 +140,9 @@ export function convFilterGrad(
 
 /**
  * `y = conv2d(x, w) + bias` with explicit padding. `w` is `[kh, kw, ci, co]` (tfjs layout; taming's
- * `[co, ci, kh, kw]` transposed by (2, 3, 1, 0)).
+ * `[co, ci, kh, kw]` transposed by (2, 3, 1, 0)). `inference`: one `tf.fused.conv2d` with the bias
+ * (no gradient path needed; @artist-ts/native-kernels adds the bias as the outputs are written,
+ * instead of a separate pass over a new tensor).
  */
 export function conv2d(
   x: tf.Tensor4D, // [b, h, w, ci]
@@ -148,9 +150,21 @@ export function conv2d(
   bias: tf.Tensor1D | null, // [co]
   stride: number,
   pad: Pad4,
+  inference = false,
 ): tf.Tensor4D {
   const [kh, kw] = [w.shape[0], w.shape[1]];
   const { padding, pre } = backendPadding(x.shape, [kh, kw], stride, pad);
+  if (inference) {
+    return tf.tidy(() =>
+      tf.fused.conv2d({
+        x: padInput(x, pre),
+        filter: w,
+        strides: stride,
+        pad: padding,
+        bias: bias ?? undefined,
+      }),
+    );
+  }
   // 'same' pads inside the kernel: the filter gradient below needs those pads spelled out.
   const kernelPad = padding === 'same' ? pad : NO_PAD;
   const xin = padInput(x, pre); // [b, h', w', ci]

@@ -11,7 +11,26 @@
  * taming's `nonlinearity(norm(h))` into the same op (swish'(a) = s (1 + a (1 - s)), s = sigmoid a).
  * A VQGAN calls it ~30 times a step, so this is a large share of the small-kernel overhead.
  */
+import { GROUP_NORM_KERNEL } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
+
+/** Throws naming the mismatch unless groups divides x's channels and gamma, beta have one value each. */
+function checkNormArgs(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  groups: number,
+): void {
+  const c = x.shape[3];
+  if (c % groups !== 0) {
+    throw new Error(`groupNorm: channels ${c} are not divisible by groups ${groups}`);
+  }
+  if (gamma.shape[0] !== c || beta.shape[0] !== c) {
+    throw new Error(
+      `groupNorm: gamma [${gamma.shape}] and beta [${beta.shape}] must have ${c} values`,
+    );
+  }
+}
 
 function groupNormOp(
   x: tf.Tensor4D, // [b, h, w, c]
@@ -22,14 +41,7 @@ function groupNormOp(
   withSwish: boolean,
 ): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
-  if (c % groups !== 0) {
-    throw new Error(`groupNorm: channels ${c} are not divisible by groups ${groups}`);
-  }
-  if (gamma.shape[0] !== c || beta.shape[0] !== c) {
-    throw new Error(
-      `groupNorm: gamma [${gamma.shape}] and beta [${beta.shape}] must have ${c} values`,
-    );
-  }
+  checkNormArgs(x, gamma, beta, groups);
   const hw = h * w;
   const cg = c / groups;
   // Per-channel [b, c] statistics -> per-group [b, g] -> back to per-channel [b, 1, c]. Every large
@@ -107,6 +119,27 @@ export function groupNormSwish(
   eps: number,
 ): tf.Tensor4D {
   return groupNormOp(x, gamma, beta, groups, eps, true);
+}
+
+/**
+ * Inference form of `groupNorm` (`swish` false) and `groupNormSwish` (true): one native kernel
+ * (@artist-ts/native-kernels' `GROUP_NORM_KERNEL`, two passes over `x`) where it is registered
+ * for the current backend, else the same op as training. No gradient: the kernel has none.
+ */
+export function groupNormInference(
+  x: tf.Tensor4D, // [b, h, w, c]
+  gamma: tf.Tensor1D, // [c]
+  beta: tf.Tensor1D, // [c]
+  groups: number,
+  eps: number,
+  swish: boolean,
+): tf.Tensor4D {
+  if (tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend()) === undefined) {
+    return groupNormOp(x, gamma, beta, groups, eps, swish);
+  }
+  checkNormArgs(x, gamma, beta, groups);
+  const attrs = { groups, eps, swish } as unknown as tf.NamedAttrMap;
+  return tf.engine().runKernel(GROUP_NORM_KERNEL, { x, gamma, beta }, attrs) as tf.Tensor4D;
 }
 
 /** swish / SiLU: x * sigmoid(x) (taming's `nonlinearity`). */

@@ -14,13 +14,13 @@ import {
   attnParams,
   downsample,
   type NormSpec,
+  normSwish,
   type ResBlockParams,
   resBlock,
   resBlockParams,
   upsample,
 } from './blocks';
 import { conv2d } from './conv';
-import { groupNormSwish } from './group_norm';
 import type { LevelModules, VqganModules } from './param_table';
 import type { ConvParams, NormParams, ParamStore } from './params';
 
@@ -73,7 +73,7 @@ function levelParams(store: ParamStore, m: LevelModules): Level {
 
 function midStages(c: StageChain, p: Mid, n: NormSpec, release: boolean): void {
   c.run((h) => resBlock(p.block1, h, n, release))
-    .run((h) => attnBlock(p.attn1, h, n))
+    .run((h) => attnBlock(p.attn1, h, n, release))
     .run((h) => resBlock(p.block2, h, n, release));
 }
 
@@ -127,18 +127,18 @@ export function encoderForward(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const c = new StageChain(x, release);
-    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, H, W, ch]
+    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1, release)); // [b, H, W, ch]
     for (const level of p.down) {
       for (let j = 0; j < level.blocks.length; j++) {
         c.run((h) => resBlock(level.blocks[j], h, n, release));
-        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n));
+        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n, release));
       }
       const resample = level.resample;
-      if (resample) c.run((h) => downsample(resample, h)); // [b, h/2, w/2, c]
+      if (resample) c.run((h) => downsample(resample, h, release)); // [b, h/2, w/2, c]
     }
     midStages(c, p.mid, n, release);
-    c.run((h) => groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps));
-    return c.run((h) => conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1)).value; // [b, H/f, W/f, zChannels]
+    c.run((h) => normSwish(p.normOut, h, n, release));
+    return c.run((h) => conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1, release)).value; // [b, H/f, W/f, zChannels]
   });
 }
 
@@ -165,21 +165,22 @@ export function decoderTrunk(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const c = new StageChain(z, release);
-    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1)); // [b, h, w, c_top]
+    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1, release)); // [b, h, w, c_top]
     midStages(c, p.mid, n, release);
     for (let i = p.up.length - 1; i >= 0; i--) {
       const level = p.up[i];
       for (let j = 0; j < level.blocks.length; j++) {
         c.run((h) => resBlock(level.blocks[j], h, n, release));
-        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n));
+        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n, release));
       }
       const resample = level.resample;
-      if (resample) c.run((h) => upsample(resample, h)); // [b, 2h, 2w, c]
+      if (resample) c.run((h) => upsample(resample, h, release)); // [b, 2h, 2w, c]
     }
-    return c.run((h) => groupNormSwish(h, p.normOut.weight, p.normOut.bias, n.groups, n.eps)).value; // [b, H, W, ch]
+    return c.run((h) => normSwish(p.normOut, h, n, release)).value; // [b, H, W, ch]
   });
 }
 
-export function decoderHead(p: DecoderParams, h: tf.Tensor4D): tf.Tensor4D {
-  return conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1); // [b, H, W, 3]
+/** conv_out: the decoder's last activation -> image (`inference`: see `conv2d`). */
+export function decoderHead(p: DecoderParams, h: tf.Tensor4D, inference = false): tf.Tensor4D {
+  return conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1, inference); // [b, H, W, 3]
 }

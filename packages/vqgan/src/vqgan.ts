@@ -268,7 +268,7 @@ export class Vqgan {
       const z = conv1x1(zq, this.postQuantConv.weight, this.postQuantConv.bias);
       const h = decoderTrunk(this.decoder, z, this.norm, release);
       if (release) z.dispose();
-      return decoderHead(this.decoder, h);
+      return decoderHead(this.decoder, h, release);
     });
   }
 

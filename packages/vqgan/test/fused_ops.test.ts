@@ -1,9 +1,9 @@
-import { initRuntime } from '@artist-ts/runtime';
+import { GROUP_NORM_KERNEL, initRuntime } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { upsample, upsampleReference } from '../src/blocks';
 import { getConvGradMode, resolvedConvGradMode, setConvGradMode } from '../src/conv';
-import { groupNorm, groupNormSwish, swish } from '../src/group_norm';
+import { groupNorm, groupNormInference, groupNormSwish, swish } from '../src/group_norm';
 import { oneHotFloat } from '../src/quantizer';
 
 beforeAll(async () => {
@@ -62,6 +62,53 @@ describe('fused GroupNorm (+ swish) gradient', () => {
     );
     tf.dispose([x, g, b]);
   });
+});
+
+describe('GroupNorm (+ swish) for inference', () => {
+  test.each([false, true])(
+    'swish %s: equals the training op, with the native kernel and without it',
+    async (withSwish) => {
+      const x = tf.randomNormal([2, 5, 6, 8], 1.5, 2, 'float32', 5) as tf.Tensor4D;
+      const gamma = tf.randomNormal([8], 1, 0.3, 'float32', 6) as tf.Tensor1D;
+      const beta = tf.randomNormal([8], 0, 0.3, 'float32', 7) as tf.Tensor1D;
+      const ref = (withSwish ? groupNormSwish : groupNorm)(x, gamma, beta, 4, 1e-6);
+      // the native kernel is registered on cpu when the addon is built (initRuntime above)
+      const native = tf.getKernel(GROUP_NORM_KERNEL, 'cpu') !== undefined;
+      const got = groupNormInference(x, gamma, beta, 4, 1e-6, withSwish);
+      expectArraysClose(got, ref, { atol: 1e-5 });
+      await expectNoLeakedTensors(
+        () => groupNormInference(x, gamma, beta, 4, 1e-6, withSwish).dispose(),
+        'groupNormInference',
+      );
+      expect(() => groupNormInference(x, gamma, beta, 3, 1e-6, withSwish)).toThrow(
+        /channels 8 are not divisible by groups 3/,
+      );
+      // without the kernel: the training op itself
+      await initRuntime({ backend: 'cpu', native: false });
+      expect(tf.getKernel(GROUP_NORM_KERNEL, 'cpu')).toBeUndefined();
+      const stock = groupNormInference(x, gamma, beta, 4, 1e-6, withSwish);
+      expectArraysClose(stock, ref, { atol: 1e-6 });
+      await initRuntime({ backend: 'cpu' });
+      expect(tf.getKernel(GROUP_NORM_KERNEL, 'cpu') !== undefined).toBe(native);
+      tf.dispose([x, gamma, beta, ref, got, stock]);
+    },
+  );
+});
+
+test('Upsample for inference (nearest x2 copy + 3x3 conv) equals the reference', async () => {
+  const x = tf.randomNormal([2, 5, 4, 9], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const p = {
+    weight: tf.variable(
+      tf.randomNormal([3, 3, 9, 10], 0, 0.3, 'float32', 2),
+    ) as tf.Variable<tf.Rank.R4>,
+    bias: tf.variable(tf.randomNormal([10], 0, 1, 'float32', 3)) as tf.Variable<tf.Rank.R1>,
+  };
+  const y = upsample(p, x, true);
+  const yRef = upsampleReference(p, x);
+  expect(y.shape).toEqual([2, 10, 8, 10]);
+  expectArraysClose(y, yRef, { atol: 1e-4 });
+  await expectNoLeakedTensors(() => upsample(p, x, true).dispose(), 'upsample for inference');
+  tf.dispose([x, p.weight, p.bias, y, yRef]);
 });
 
 describe('Upsample as a folded transposed conv', () => {

@@ -91,6 +91,23 @@ export const fusedConv2dNative: KernelImpl = {
     const activation = checkEpilogue(call.inputs, attrs, info.outChannels);
     if (!activation) return null;
     const out = host.alloc(info.outShape, 'float32');
+    if (
+      native.conv2dBias === true &&
+      activation === 'linear' &&
+      bias &&
+      bias.shape.length === 1 &&
+      bias.shape[0] === info.outChannels
+    ) {
+      // the addon adds the bias to each block of outputs while it is in cache (no JS pass)
+      native.conv2d(
+        f32(host, x),
+        f32(host, filter),
+        f32(host, out),
+        convParams(info),
+        f32(host, bias),
+      );
+      return out;
+    }
     native.conv2d(f32(host, x), f32(host, filter), f32(host, out), convParams(info));
     biasActivation(
       f32(host, out),

@@ -34,7 +34,7 @@ enum class ConvKind { kForward, kBackpropInput, kBackpropFilter };
 
 template <ConvKind kind>
 napi_value Conv(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[5];  // conv2d also takes an optional bias [co]
   if (!get_args(env, info, argv, 4)) return nullptr;
   artist::ConvParams p;
   if (!get_conv_params(env, argv[3], &p)) return nullptr;
@@ -64,7 +64,19 @@ napi_value Conv(napi_env env, napi_callback_info info) {
     fail(env, "conv sizes exceed the BLAS's int32 dimensions", true);
     return nullptr;
   }
-  if (kind == ConvKind::kForward) artist::conv2d_forward(p, a.data, b.data, out.data);
+  F32 bias;
+  if (kind == ConvKind::kForward) {
+    napi_valuetype t;
+    napi_typeof(env, argv[4], &t);
+    if (t != napi_undefined && t != napi_null) {
+      if (!get_f32(env, argv[4], "bias", &bias)) return nullptr;
+      if (bias.length != p.co) {
+        fail(env, "bias must have one value per output channel", true);
+        return nullptr;
+      }
+    }
+    artist::conv2d_forward(p, a.data, b.data, out.data, bias.data);
+  }
   if (kind == ConvKind::kBackpropInput) artist::conv2d_backprop_input(p, a.data, b.data, out.data);
   if (kind == ConvKind::kBackpropFilter) {
     artist::conv2d_backprop_filter(p, a.data, b.data, out.data);
@@ -81,6 +93,10 @@ void define_conv_bindings(napi_env env, napi_value exports) {
       method("conv2dBackpropFilter", Conv<ConvKind::kBackpropFilter>),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  // conv2d adds an optional bias (5th argument): addons built before ignore it, so callers check this
+  napi_value yes;
+  napi_get_boolean(env, true, &yes);
+  napi_set_named_property(env, exports, "conv2dBias", yes);
 }
 
 }  // namespace artist_napi

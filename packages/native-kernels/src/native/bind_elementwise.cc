@@ -1,5 +1,6 @@
 // N-API bindings of the element-wise and data-movement kernels: unary and broadcasting binary ops,
-// sums over an axis, transposes and strided row copies (elementwise.cc, fused_ops.cc).
+// sums over an axis, transposes and strided row copies (elementwise.cc, fused_ops.cc), and the
+// GroupNorm forward (group_norm.cc).
 #include <string>
 
 #include "kernels.h"
@@ -27,6 +28,41 @@ napi_value Unary(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   artist::unary_f32(static_cast<artist::UnaryOp>(op), x.data, y.data, x.length);
+  return nullptr;
+}
+
+// groupNormForward(x, gamma, beta, y, batch, hw, c, groups, eps, swish): x, y [batch, hw, c]
+napi_value GroupNormForward(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!get_args(env, info, argv, 10)) return nullptr;
+  F32 x, gamma, beta, y;
+  int64_t batch = 0, hw = 0, c = 0, groups = 0;
+  double eps = 0;
+  bool swish = false;
+  if (!get_f32(env, argv[0], "x", &x) || !get_f32(env, argv[1], "gamma", &gamma) ||
+      !get_f32(env, argv[2], "beta", &beta) || !get_f32(env, argv[3], "y", &y) ||
+      !get_i64(env, argv[4], "batch", &batch) || !get_i64(env, argv[5], "hw", &hw) ||
+      !get_i64(env, argv[6], "c", &c) || !get_i64(env, argv[7], "groups", &groups) ||
+      !get_bool(env, argv[9], "swish", &swish)) {
+    return nullptr;
+  }
+  if (napi_get_value_double(env, argv[8], &eps) != napi_ok || !(eps >= 0)) {
+    fail(env, "groupNormForward: eps must be a number >= 0", true);
+    return nullptr;
+  }
+  if (groups < 1 || c % groups != 0) {
+    fail(env, "groupNormForward: groups must be >= 1 and divide c", true);
+    return nullptr;
+  }
+  const int64_t n = sat_prod({batch, hw, c});
+  if (!check_len(env, x, n, "groupNormForward", "x") ||
+      !check_len(env, y, n, "groupNormForward", "y") ||
+      !check_len(env, gamma, c, "groupNormForward", "gamma") ||
+      !check_len(env, beta, c, "groupNormForward", "beta")) {
+    return nullptr;
+  }
+  artist::group_norm_forward_f32(x.data, gamma.data, beta.data, y.data, batch, hw, c, groups,
+                                 static_cast<float>(eps), swish);
   return nullptr;
 }
 
@@ -167,6 +203,7 @@ napi_value Copy2d(napi_env env, napi_callback_info info) {
 void define_elementwise_bindings(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       method("unary", Unary),
+      method("groupNormForward", GroupNormForward),
       method("binary", Binary),
       method("reduceSum", ReduceSum),
       method("transpose", Transpose),

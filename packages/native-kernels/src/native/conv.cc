@@ -101,6 +101,16 @@ void col2im_add(const ConvParams& p, const float* col, int64_t r0, int64_t nr, f
   }
 }
 
+// y[r, :] += bias for rows [0, rows) of y [rows, co]; nothing when bias is null. Called on each
+// block of outputs right after it is written, while it is still in cache.
+ARTIST_SIMD_CLONES void add_bias_rows(float* y, int64_t rows, int64_t co, const float* bias) {
+  if (!bias) return;
+  for (int64_t r = 0; r < rows; r++) {
+    float* yr = y + r * co;
+    for (int64_t o = 0; o < co; o++) yr[o] += bias[o];
+  }
+}
+
 // One single-threaded SGEMM call; callers split work across the pool at a coarser grain.
 inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -284,18 +294,25 @@ ARTIST_SIMD_CLONES void direct_backprop_input(const ConvParams& p, const float* 
 
 }  // namespace
 
-void conv2d_forward(const ConvParams& p, const float* x, const float* filter, float* y) {
+void conv2d_forward(const ConvParams& p, const float* x, const float* filter, float* y,
+                    const float* bias) {
   const int64_t K = p.fh * p.fw * p.ci;
   const int64_t rows_per_image = p.oh * p.ow;
   if (p.n * rows_per_image == 0 || p.co == 0) return;
+  const int64_t rows = p.n * rows_per_image;
   if (K == 0) {
-    std::fill(y, y + p.n * rows_per_image * p.co, 0.f);
+    for (int64_t r = 0; r < rows; r++) {
+      float* yr = y + r * p.co;
+      for (int64_t o = 0; o < p.co; o++) yr[o] = bias ? bias[o] : 0.f;
+    }
     return;
   }
-  const int64_t rows = p.n * rows_per_image;
   const int64_t work = rows * p.co * K;
   if (is_pointwise(p)) {  // 1x1, stride 1, no padding: the input already is the column matrix
-    gemm_rows(false, false, rows, p.co, K, x, K, filter, p.co, 0.f, y, p.co);
+    parallel_for(rows, 16, work, [&](int64_t i0, int64_t i1, int) {
+      gemm(false, false, i1 - i0, p.co, K, x + i0 * K, K, filter, p.co, 0.f, y + i0 * p.co, p.co);
+      add_bias_rows(y + i0 * p.co, i1 - i0, p.co, bias);
+    });
     return;
   }
   if (use_direct(p)) {
@@ -303,11 +320,12 @@ void conv2d_forward(const ConvParams& p, const float* x, const float* filter, fl
     transpose_filter(p, filter, wt.data());
     parallel_for(p.n, 1, work, [&](int64_t b0, int64_t b1, int) {
       direct_forward(p, x, wt.data(), y, b0, b1);
+      add_bias_rows(y + b0 * rows_per_image * p.co, (b1 - b0) * rows_per_image, p.co, bias);
     });
     return;
   }
   if (winograd_applies(p)) {
-    winograd_forward(p, x, filter, y);
+    winograd_forward(p, x, filter, y, bias);
     return;
   }
   // Output rows are independent: each thread runs whole L2-sized chunks of its own rows.
@@ -318,6 +336,7 @@ void conv2d_forward(const ConvParams& p, const float* x, const float* filter, fl
       const int64_t nr = std::min(chunk, hi - r0);
       im2col(p, x, r0, nr, col);
       gemm(false, false, nr, p.co, K, col, K, filter, p.co, 0.f, y + r0 * p.co, p.co);
+      add_bias_rows(y + r0 * p.co, nr, p.co, bias);
     }
   });
 }

@@ -42,11 +42,6 @@ inline float tanh_f32(float x) {
   return x != x ? x : t;
 }
 
-inline float sigmoid_f32(float x) {
-  // 1 / (1 + exp(-x)) is accurate for every x (exp(-x) -> inf gives 0, the right limit)
-  return 1.f / (1.f + exp_f32(-x));
-}
-
 ARTIST_SIMD_CLONES void exp_loop(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = exp_f32(x[i]);
 }

@@ -42,7 +42,9 @@ struct ConvParams {
   int64_t n, h, w, ci, fh, fw, co, oh, ow, sh, sw, pt, pl, dh, dw;
 };
 
-void conv2d_forward(const ConvParams& p, const float* x, const float* filter, float* y);
+// bias (optional, co floats) is added to every output pixel as each block of outputs is written.
+void conv2d_forward(const ConvParams& p, const float* x, const float* filter, float* y,
+                    const float* bias = nullptr);
 void conv2d_backprop_input(const ConvParams& p, const float* dy, const float* filter, float* dx);
 void conv2d_backprop_filter(const ConvParams& p, const float* x, const float* dy, float* dfilter);
 
@@ -56,11 +58,20 @@ void resize_nearest_grad_f32(const float* dy, float* dx, int64_t batch, int64_t 
                              int64_t out_h, int64_t out_w, int64_t depth, const int32_t* rows,
                              const int32_t* cols);
 
-// Winograd F(2x2, 3x3) forward convolution (winograd.cc): 3x3 filters, stride 1, dilation 1,
-// at least 8 input and output channels and 16 output pixels per image.
+// Winograd convolutions (winograd.cc): 3x3 filters, stride 1, dilation 1, at least 8 input and
+// output channels and 16 output pixels per image. Forward F(4x4, 3x3) (F(2x2, 3x3) with fewer than
+// 64 4x4 tiles), filter gradient F(3x3, 2x2).
 bool winograd_applies(const ConvParams& p);
-void winograd_forward(const ConvParams& p, const float* x, const float* filter, float* y);
+void winograd_forward(const ConvParams& p, const float* x, const float* filter, float* y,
+                      const float* bias);
 void winograd_backprop_filter(const ConvParams& p, const float* x, const float* dy, float* dfilter);
+
+// GroupNorm forward on channels-last x [batch, hw, c] (PyTorch semantics: `groups` contiguous groups
+// of c / groups channels, biased variance over hw and the group's channels), then swish
+// y = a sigmoid(a) when `swish` (group_norm.cc). groups divides c (checked by the caller).
+void group_norm_forward_f32(const float* x, const float* gamma, const float* beta, float* y,
+                            int64_t batch, int64_t hw, int64_t c, int64_t groups, float eps,
+                            bool swish);
 
 enum class UnaryOp : int { kExp = 0, kTanh = 1, kSigmoid = 2, kLog = 3 };
 void unary_f32(UnaryOp op, const float* x, float* y, int64_t n);

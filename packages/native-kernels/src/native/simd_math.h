@@ -46,6 +46,11 @@ inline float exp_f32(float x) {
   return x != x ? x : y;
 }
 
+inline float sigmoid_f32(float x) {
+  // 1 / (1 + exp(-x)) is accurate for every x (exp(-x) -> inf gives 0, the right limit)
+  return 1.f / (1.f + exp_f32(-x));
+}
+
 // max of x[0, n) (-inf for n = 0) in eight lanes, so it vectorises without -ffast-math.
 inline float row_max(const float* x, int64_t n) {
   float m[8];
