@@ -14,7 +14,8 @@ import { runAblation } from '../src/app';
 import { resolveConfig } from '../src/config';
 import { Generator } from '../src/generator';
 import type { ProgressView } from '../src/progress';
-import type { StageMarker } from '../src/run_folder';
+import { RunFolder, type StageMarker } from '../src/run_folder';
+import { readExamples } from '../src/stages/gpt';
 import { MICRO } from './micro_config';
 
 /**
@@ -27,7 +28,10 @@ const ABLATION_MICRO = {
   data: { dataset: 'kg-shapes-zh', limit: 12 },
   lattice: { neighbours: 3 },
   vqgan: { ...MICRO.vqgan, steps: 4, checkpointEvery: 2 },
-  gpt: { ...MICRO.gpt, train: { ...MICRO.gpt.train, textDropout: 0.3, knowledgeDropout: 0.3 } },
+  gpt: {
+    ...MICRO.gpt,
+    train: { ...MICRO.gpt.train, textDropout: 0.3, knowledgeDropout: 0.3, attributeDropout: 0.2 },
+  },
   eval: {
     ...MICRO.eval,
     maxCaptions: 4,
@@ -185,6 +189,13 @@ describe('artist-train ablation (micro, kg-shapes-zh subset)', () => {
       .split('\n')[0]
       .split('\t');
     expect(knowl[2].split(' ').length).toBe(4 * (knowl[1].includes('左边') ? 2 : 1));
+    // The GPT's examples know which entries are matches (1 or 2 creatures) and which attached.
+    const { examples } = await readExamples(new RunFolder(mode(1, 'lattice')), 'train');
+    expect(examples.length).toBeGreaterThan(0);
+    for (const ex of examples) {
+      expect([1, 2]).toContain(ex.matchedEntities);
+      expect(ex.lattice!.lexIds.length).toBe(4 * ex.matchedEntities!);
+    }
     // ... and generation expands a caption the same way.
     const gen = await Generator.load(mode(1, 'lattice'));
     expect(gen.encodeTexts([knowl[1]])[0].lattice!.lexIds).toEqual(knowl[2].split(' '));

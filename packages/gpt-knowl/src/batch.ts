@@ -18,6 +18,12 @@ export interface GptExample {
   codes: ArrayLike<number>;
   /** Entities matched in the text (optional). */
   lattice?: LatticeFields | null;
+  /**
+   * Entries [0, matchedEntities) of `lattice` are the entities matched in the text, the rest the
+   * knowledge attached to them (lattice-data's `expandLattice`; `matchedEntries` recovers the
+   * count from an expanded lattice). Absent: every entry is a match.
+   */
+  matchedEntities?: number;
 }
 
 /** A batch as plain arrays. */
@@ -73,8 +79,24 @@ export interface BatchDropout {
    * (removed exactly where `dropText` is set).
    */
   dropKnowledge?: readonly boolean[];
+  /**
+   * `attributesOnly[b]`: example b's text and its matched entities' vectors are removed, the
+   * attached knowledge (`GptExample.matchedEntities`) is kept on the spans it covers.
+   */
+  attributesOnly?: readonly boolean[];
   /** Names the batch in errors. */
   where?: string;
+}
+
+/** `lattice` without its first `matched` entries (the matched entities): the attached ones. */
+function attachedOnly(lattice: LatticeFields, matched: number): LatticeFields {
+  const { seqLen } = lattice;
+  return {
+    seqLen,
+    lexIds: lattice.lexIds.slice(matched),
+    posS: [...lattice.posS.slice(0, seqLen), ...lattice.posS.slice(seqLen + matched)],
+    posE: [...lattice.posE.slice(0, seqLen), ...lattice.posE.slice(seqLen + matched)],
+  };
 }
 
 /**
@@ -97,12 +119,21 @@ export function makeTrainBatch(
   const targets = new Int32Array(B * config.imageLen);
   const lattices: (LatticeFields | null)[] = [];
   examples.forEach((ex, b) => {
-    const text = jointText(config, dropText?.[b] ? [] : ex.text, `${where}[${b}].text`);
+    const attributes = options.attributesOnly?.[b] === true;
+    const text = jointText(
+      config,
+      dropText?.[b] || attributes ? [] : ex.text,
+      `${where}[${b}].text`,
+    );
     checkCodes(config, ex.codes, `${where}[${b}].codes`);
     tokens.set(text, b * L);
     for (let i = 0; i < config.imageLen - 1; i++) tokens[b * L + X + i] = ex.codes[i];
     for (let i = 0; i < config.imageLen; i++) targets[b * config.imageLen + i] = ex.codes[i];
-    lattices.push(dropKnowledge?.[b] ? null : (ex.lattice ?? null));
+    const lattice = ex.lattice ?? null;
+    if (dropKnowledge?.[b]) lattices.push(null);
+    else if (attributes && lattice)
+      lattices.push(attachedOnly(lattice, ex.matchedEntities ?? lattice.lexIds.length));
+    else lattices.push(lattice);
   });
   return {
     batch: B,

@@ -26,7 +26,7 @@ import {
   saveCheckpoint,
 } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { type GptExample, makeTrainBatch } from './batch';
+import { type BatchDropout, type GptExample, makeTrainBatch } from './batch';
 import {
   frozenParameters,
   type GptConfig,
@@ -100,6 +100,14 @@ export interface TrainConfig {
    * null (default): the entity vectors are removed exactly when the text is.
    */
   knowledgeDropout: number | null;
+  /**
+   * Probability of training an example on the knowledge attached to its entities alone: its text
+   * and its matched entities' own vectors are removed, the vectors of what the graph says about
+   * them (one-hop expansion, `GptExample.matchedEntities`) are kept. Only the attributes can then
+   * explain the image, so the model learns them rather than each seen entity as a whole (what an
+   * entity never seen in training can transfer). 0 (default): off.
+   */
+  attributeDropout: number;
   /** Seed of the data order, text-dropout and dropout streams. */
   seed: number;
 }
@@ -121,6 +129,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   recomputeBlocks: 'auto',
   textDropout: 0,
   knowledgeDropout: null,
+  attributeDropout: 0,
   seed: 42,
 };
 
@@ -170,6 +179,7 @@ export function validateTrainConfig(
   if (out.knowledgeDropout !== null) {
     num('knowledgeDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1) or null');
   }
+  num('attributeDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)');
   num('seed', (x) => Number.isInteger(x), 'must be an integer');
   if (out.warmupSteps !== null) {
     num('warmupSteps', (x) => Number.isInteger(x) && x >= 0, 'must be an integer >= 0 or null');
@@ -386,21 +396,25 @@ export class GptTrainer {
   }
 
   /**
-   * Text and knowledge dropout of the next `n` examples, from the text-dropout stream: one draw
-   * per example for the text, and one more for its entities when `knowledgeDropout` is set (so a
-   * config without it draws exactly what it drew before the option existed).
+   * Text, knowledge and attribute dropout of the next `n` examples, from the text-dropout stream:
+   * one draw per example for the text, one more for its entities when `knowledgeDropout` is set,
+   * one more for attributes-only when `attributeDropout` is above 0 (so a config without an option
+   * draws exactly what it drew before the option existed).
    */
-  private drawDropout(n: number): { dropText: boolean[]; dropKnowledge: boolean[] } {
+  private drawDropout(n: number): Required<Omit<BatchDropout, 'where'>> {
     const pt = this.config.textDropout;
     const pk = this.config.knowledgeDropout;
+    const pa = this.config.attributeDropout;
     const dropText: boolean[] = [];
     const dropKnowledge: boolean[] = [];
+    const attributesOnly: boolean[] = [];
     for (let i = 0; i < n; i++) {
       const t = pt > 0 && this.textRng.uniform() < pt;
       dropText.push(t);
       dropKnowledge.push(pk === null ? t : pk > 0 && this.textRng.uniform() < pk);
+      attributesOnly.push(pa > 0 && this.textRng.uniform() < pa);
     }
-    return { dropText, dropKnowledge };
+    return { dropText, dropKnowledge, attributesOnly };
   }
 
   /**
@@ -411,7 +425,7 @@ export class GptTrainer {
     this.checkMemory();
     const t0 = performance.now();
     const c = this.model.config;
-    const { dropText, dropKnowledge } = this.drawDropout(examples.length);
+    const { dropText, dropKnowledge, attributesOnly } = this.drawDropout(examples.length);
     const lr = learningRateAt(this.schedule, this.step + 1);
     this.optimizer.learningRate = lr;
     const L = c.textLen + c.imageLen - 1;
@@ -425,6 +439,7 @@ export class GptTrainer {
         const batch = makeTrainBatch(c, part, this.entityTable, {
           dropText: dropText.slice(start, start + micro),
           dropKnowledge: dropKnowledge.slice(start, start + micro),
+          attributesOnly: attributesOnly.slice(start, start + micro),
         });
         const dropoutSeed = this.dropoutRng.nextUint32();
         const { loss, next } = tf.tidy(() => {

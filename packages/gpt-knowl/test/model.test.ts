@@ -77,6 +77,37 @@ describe('KnowlGpt', () => {
     expect(covered(together, 1)).toBe(true);
   });
 
+  test('attributes-only: text and matched entities removed, attached knowledge kept', () => {
+    const c = validateGptConfig({ preset: 'nano' });
+    const table = makeTable(10, c.entityDim);
+    // Entity 1 matched over [0, 1], entities 4 and 5 attached to it over the same span.
+    const lattice = flatLattice([1, 4, 5], [0, 0, 0], [1, 1, 1]);
+    const ex = makeExamples(c, 2).map((e) => ({ ...e, lattice, matchedEntities: 1 }));
+    const L = c.textLen + c.imageLen - 1;
+    const pad = c.imageVocabSize + c.textPadId;
+    const b = makeTrainBatch(c, ex, table, { attributesOnly: [true, false] });
+    expect(Array.from(b.tokens.subarray(0, c.textLen)).every((t) => t === pad)).toBe(true);
+    expect(Array.from(b.tokens.subarray(L, L + c.textLen)).some((t) => t !== pad)).toBe(true);
+    const k = b.knowledge as { entities: Float32Array; cover: Float32Array };
+    const E = c.entityDim;
+    const S = c.entitySlots;
+    const row = (id: number) => Array.from(table.vectors.subarray(id * E, (id + 1) * E));
+    const slot = (bi: number, s: number) =>
+      Array.from(k.entities.subarray((bi * S + s) * E, (bi * S + s + 1) * E));
+    // Example 0: the attached 4 and 5 in the first slots, on the span [0, 1]; example 1: all three.
+    expect(slot(0, 0)).toEqual(row(4));
+    expect(slot(0, 1)).toEqual(row(5));
+    expect(slot(0, 2).every((x) => x === 0)).toBe(true);
+    expect(Array.from(k.cover.subarray(0, 3))).toEqual([1, 1, 0]);
+    expect(slot(1, 0)).toEqual(row(1));
+    expect(slot(1, 2)).toEqual(row(5));
+    // Without matchedEntities every entry is a match: nothing is kept.
+    const none = makeTrainBatch(c, [{ ...ex[0], matchedEntities: undefined }], table, {
+      attributesOnly: [true],
+    });
+    expect((none.knowledge as { cover: Float32Array }).cover.some((x) => x > 0)).toBe(false);
+  });
+
   test('whole-sequence attention (fused kernel) equals the cached path, values and gradients', async () => {
     const m = new KnowlGpt({ preset: 'nano' }, { seed: 3 });
     const c = m.config;

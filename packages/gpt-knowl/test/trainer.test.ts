@@ -70,6 +70,10 @@ describe('schedule and config', () => {
       /knowledgeDropout must be in \[0, 1\) or null/,
     );
     expect(validateTrainConfig({}).knowledgeDropout).toBeNull();
+    expect(() => validateTrainConfig({ attributeDropout: 1 })).toThrow(
+      /attributeDropout must be in \[0, 1\)/,
+    );
+    expect(validateTrainConfig({}).attributeDropout).toBe(0);
     expect(() => validateTrainConfig({ lr: 1 } as never)).toThrow(/lr is not a training option/);
     expect(() => validateTrainConfig({ recomputeBlocks: -1 })).toThrow(
       /recomputeBlocks must be 'auto' or an integer >= 0/,
@@ -169,6 +173,7 @@ describe('GptTrainer', () => {
         batchSize: 3,
         textDropout: 0.3,
         knowledgeDropout: 0.4,
+        attributeDropout: 0.3,
         recomputeBlocks,
       };
       const mcfg = { preset: 'nano' as const, embdPdrop: 0.1, residPdrop: 0.1, attnPdrop: 0.1 };

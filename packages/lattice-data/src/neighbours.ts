@@ -113,3 +113,33 @@ export function expandLattice<L extends LatticeColumns>(lattice: L, table: Neigh
   }
   return { ...lattice, lexIds, posS, posE };
 }
+
+/**
+ * How many leading entries of an expanded `lattice` are the entities matched in the text (the
+ * rest being the knowledge `expandLattice` attached to them from `table`): the smallest n whose
+ * expansion gives the lattice back. The knowledge TSV's flat layout does not say; this recovers
+ * it, e.g. for training that hides the matched entities but keeps what the graph says of them.
+ * A lattice that no prefix expands to (not made from this table) counts as all matched.
+ */
+export function matchedEntries<L extends LatticeColumns>(
+  lattice: L,
+  table: NeighbourTable,
+): number {
+  const { seqLen } = lattice;
+  const n = lattice.lexIds.length;
+  const same = (x: L) =>
+    x.lexIds.length === n &&
+    x.lexIds.every((id, k) => id === lattice.lexIds[k]) &&
+    x.posS.every((p, k) => p === lattice.posS[k]) &&
+    x.posE.every((p, k) => p === lattice.posE[k]);
+  for (let m = 0; m < n; m++) {
+    const prefix = {
+      ...lattice,
+      lexIds: lattice.lexIds.slice(0, m),
+      posS: lattice.posS.slice(0, seqLen + m),
+      posE: lattice.posE.slice(0, seqLen + m),
+    };
+    if (same(expandLattice(prefix, table))) return m;
+  }
+  return n;
+}

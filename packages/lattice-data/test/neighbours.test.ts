@@ -9,6 +9,7 @@ import {
   type LatticeColumns,
   latticeOf,
   loadEntityLexicon,
+  matchedEntries,
   neighbourTable,
   readNeighbourTable,
   readTsv,
@@ -58,6 +59,23 @@ describe('one-hop knowledge expansion', () => {
     // The input is left as it was.
     expect(lattice.lexIds).toEqual(['1', '2', '5']);
     expect(expandLattice(lattice, new Map())).toEqual(lattice);
+    // The matched entries are recovered from the expanded lattice and the table.
+    // (match 5 over [0, 1] is also 1's neighbour there: the smallest prefix, 2, expands to it)
+    expect(matchedEntries(out, table)).toBe(2);
+    expect(matchedEntries(lattice, table)).toBe(3);
+    expect(matchedEntries(out, new Map())).toBe(6);
+    const one = expandLattice(
+      { ...lattice, lexIds: ['1'], posS: [0, 1, 2, 3, 4, 0], posE: [0, 1, 2, 3, 4, 1] },
+      table,
+    );
+    expect(one.lexIds).toEqual(['1', '5', '7']);
+    expect(matchedEntries(one, table)).toBe(1);
+    expect(
+      matchedEntries(
+        { ...lattice, lexIds: [], posS: [0, 1, 2, 3, 4], posE: [0, 1, 2, 3, 4] },
+        table,
+      ),
+    ).toBe(0);
   });
 
   it('round-trips neighbours.tsv and names the bad line', async () => {

@@ -17,7 +17,13 @@ import {
   validateGptConfig,
 } from '@artist-ts/gpt-knowl';
 import { loadEntityVectors } from '@artist-ts/kg-embedding';
-import { type EncodedExample, ShardDataset, Vocab } from '@artist-ts/lattice-data';
+import {
+  type EncodedExample,
+  matchedEntries,
+  readNeighbourTable,
+  ShardDataset,
+  Vocab,
+} from '@artist-ts/lattice-data';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
 import type { Stage, StageContext } from '../pipeline';
@@ -36,13 +42,19 @@ function latticeOfExample(ex: EncodedExample): LatticeFields {
   };
 }
 
-/** The split's examples from `<run>/codes/<split>/` as GPT examples. */
+/**
+ * The split's examples from `<run>/codes/<split>/` as GPT examples; with the run's one-hop
+ * expansion (`lattice/neighbours.tsv`) each says how many of its lattice entries are matches.
+ */
 export async function readExamples(
   run: RunFolder,
   split: Split,
 ): Promise<{ examples: GptExample[]; texts: string[]; idx: string[] }> {
   const dir = run.encode.codes(split);
   if (!fs.existsSync(dir)) return { examples: [], texts: [], idx: [] };
+  const neighbours = fs.existsSync(run.lattice.neighbours)
+    ? await readNeighbourTable(run.lattice.neighbours)
+    : null;
   const ds = await ShardDataset.open(dir);
   const examples: GptExample[] = [];
   const texts: string[] = [];
@@ -50,10 +62,12 @@ export async function readExamples(
   try {
     for await (const ex of ds.iterate()) {
       if (ex.image?.kind !== 'codes') throw new Error(`${dir}: example ${ex.idx} has no VQ codes`);
+      const lattice = latticeOfExample(ex);
       examples.push({
         text: ex.textIds,
         codes: ex.image.codes,
-        lattice: latticeOfExample(ex),
+        lattice,
+        ...(neighbours ? { matchedEntities: matchedEntries(lattice, neighbours) } : {}),
       });
       texts.push(ex.text);
       idx.push(ex.idx);
@@ -156,7 +170,14 @@ export async function trainGpt(
 export const gptStage: Stage<TrainerConfig> = {
   name: 'gpt',
   after: ['encode', 'kg'],
-  configSlice: (c) => ({ gpt: c.gpt, textLen: c.lattice.textLen }),
+  // (without `attributeDropout` while it is 0, so runs made before the option keep this stage)
+  configSlice: (c) => {
+    const { attributeDropout, ...train } = c.gpt.train;
+    return {
+      gpt: attributeDropout ? c.gpt : { ...c.gpt, train },
+      textLen: c.lattice.textLen,
+    };
+  },
   async run(ctx) {
     const table = await readEntityTable(ctx.run);
     const modelConfig = await gptModelConfig(ctx.run, ctx.config, table.dim);
