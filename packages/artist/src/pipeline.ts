@@ -28,6 +28,17 @@ export interface Stage<C> {
   run(ctx: StageContext<C>): Promise<Record<string, unknown>>;
 }
 
+/**
+ * `o` without the fields of `added` that still hold the value given there: a stage's config slice
+ * for options added after runs were made, so those runs keep their stage's hash while the option
+ * is left at its default (the hash sorts keys, so the fields' order does not matter).
+ */
+export function omitWhileDefault<T extends object>(o: T, added: Partial<T>): Partial<T> {
+  const out: Partial<T> = { ...o };
+  for (const k of Object.keys(added) as (keyof T)[]) if (out[k] === added[k]) delete out[k];
+  return out;
+}
+
 export type StageEvent =
   | { type: 'skip'; stage: string; marker: StageMarker }
   | { type: 'start'; stage: string; reason: string }

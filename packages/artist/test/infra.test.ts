@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TrainingInterruptedError } from '@artist-ts/core/train-loop';
+import { resolveConfig } from '../src/config';
 import {
   ConfigError,
   canonicalJson,
@@ -9,10 +10,13 @@ import {
   mergeConfig,
   parseOverride,
 } from '../src/config_tree';
-import { runStages, type Stage, throwIfAborted } from '../src/pipeline';
+import { omitWhileDefault, runStages, type Stage, throwIfAborted } from '../src/pipeline';
 import { formatDuration, LineProgress, type ProgressView, TensorWatch } from '../src/progress';
 import { htmlPage, htmlTable, svgLinePlot } from '../src/report_html';
 import { RunFolder } from '../src/run_folder';
+import { gptStage } from '../src/stages/gpt';
+import { kgStage } from '../src/stages/kg';
+import { latticeStage } from '../src/stages/lattice';
 
 const defaults = {
   name: 'demo',
@@ -61,6 +65,43 @@ describe('config trees', () => {
 function silent(): ProgressView {
   return { begin() {}, update() {}, end() {}, log() {} };
 }
+
+describe('config slices of options added later', () => {
+  it('leave a field out while it holds its default, keep it otherwise', () => {
+    const o = { a: 1, b: 0, c: 'x' };
+    expect(omitWhileDefault(o, { b: 0 })).toEqual({ a: 1, c: 'x' });
+    expect(omitWhileDefault({ ...o, b: 2 }, { b: 0 })).toEqual({ a: 1, b: 2, c: 'x' });
+    expect(o).toEqual({ a: 1, b: 0, c: 'x' });
+  });
+
+  it('keep the stage hashes of runs made before neighbours, epoch order and attribute dropout', () => {
+    const c = resolveConfig({ preset: 'demo' });
+    const json = (v: unknown) => canonicalJson(v);
+    const { neighbours, ...lattice } = c.lattice;
+    expect(neighbours).toBe(0);
+    expect(json(latticeStage.configSlice(c))).toBe(json(lattice));
+    const { epochOrder, blockBytes, ...kg } = c.kg;
+    expect([epochOrder, blockBytes]).toEqual(['auto', 1024 * 1024]);
+    expect(json(kgStage.configSlice(c))).toBe(json(kg));
+    const { attributeDropout, ...train } = c.gpt.train;
+    expect(attributeDropout).toBe(0);
+    expect(json(gptStage.configSlice(c))).toBe(
+      json({ gpt: { ...c.gpt, train }, textLen: c.lattice.textLen }),
+    );
+    // Set, they count.
+    const set = resolveConfig({
+      preset: 'demo',
+      overrides: [
+        'lattice.neighbours=4',
+        'kg.epochOrder=shuffled',
+        'gpt.train.attributeDropout=0.3',
+      ],
+    });
+    expect(latticeStage.configSlice(set)).toMatchObject({ neighbours: 4 });
+    expect(kgStage.configSlice(set)).toMatchObject({ epochOrder: 'shuffled' });
+    expect(gptStage.configSlice(set)).toMatchObject({ gpt: { train: { attributeDropout: 0.3 } } });
+  });
+});
 
 describe('stages and run folders', () => {
   let dir: string;

@@ -26,7 +26,7 @@ import {
 } from '@artist-ts/lattice-data';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
-import type { Stage, StageContext } from '../pipeline';
+import { omitWhileDefault, type Stage, type StageContext } from '../pipeline';
 import { trainingStepReporter } from '../progress';
 import type { RunFolder } from '../run_folder';
 import type { Split } from '../run_layout';
@@ -170,14 +170,10 @@ export async function trainGpt(
 export const gptStage: Stage<TrainerConfig> = {
   name: 'gpt',
   after: ['encode', 'kg'],
-  // (without `attributeDropout` while it is 0, so runs made before the option keep this stage)
-  configSlice: (c) => {
-    const { attributeDropout, ...train } = c.gpt.train;
-    return {
-      gpt: attributeDropout ? c.gpt : { ...c.gpt, train },
-      textLen: c.lattice.textLen,
-    };
-  },
+  configSlice: (c) => ({
+    gpt: { ...c.gpt, train: omitWhileDefault(c.gpt.train, { attributeDropout: 0 }) },
+    textLen: c.lattice.textLen,
+  }),
   async run(ctx) {
     const table = await readEntityTable(ctx.run);
     const modelConfig = await gptModelConfig(ctx.run, ctx.config, table.dim);

@@ -18,7 +18,7 @@ import {
   writeEmbeddings,
 } from '@artist-ts/kg-embedding';
 import type { TrainerConfig } from '../config';
-import type { Stage } from '../pipeline';
+import { omitWhileDefault, type Stage } from '../pipeline';
 
 /** A KG folder holds OpenKE files or a named-triples TSV; which one (else an error naming both). */
 export function kgFolderFormat(
@@ -60,12 +60,11 @@ export async function probeLinkPrediction(
 export const kgStage: Stage<TrainerConfig> = {
   name: 'kg',
   after: ['data'],
-  // (without the epoch order while it is the default, so runs made before the option keep this stage)
-  configSlice: ({ kg }) => {
-    const { epochOrder, blockBytes, ...rest } = kg;
-    const d = DEFAULT_TRANSE_CONFIG;
-    return epochOrder === d.epochOrder && blockBytes === d.blockBytes ? rest : kg;
-  },
+  configSlice: (c) =>
+    omitWhileDefault(c.kg, {
+      epochOrder: DEFAULT_TRANSE_CONFIG.epochOrder,
+      blockBytes: DEFAULT_TRANSE_CONFIG.blockBytes,
+    }),
   async run(ctx) {
     const dataset = await readKgFolder(ctx.run.data.kg);
     const cfg = ctx.config.kg;

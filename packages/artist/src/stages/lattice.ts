@@ -18,7 +18,7 @@ import {
   writeNeighbourTable,
 } from '@artist-ts/lattice-data';
 import type { TrainerConfig } from '../config';
-import type { Stage } from '../pipeline';
+import { omitWhileDefault, type Stage } from '../pipeline';
 import { SPLITS } from '../run_layout';
 import { readKgFolder } from './kg';
 
@@ -42,9 +42,7 @@ async function kgNeighbours(kgDir: string, perEntity: number): Promise<Neighbour
 export const latticeStage: Stage<TrainerConfig> = {
   name: 'lattice',
   after: ['data', 'kg'],
-  // (without `neighbours` while it is 0, so runs made before the option keep their lattice stage)
-  configSlice: ({ lattice: { neighbours, ...rest } }) =>
-    neighbours ? { ...rest, neighbours } : rest,
+  configSlice: (c) => omitWhileDefault(c.lattice, { neighbours: 0 }),
   externalInputs: (c) => (c.lattice.vocab ? [c.lattice.vocab] : []),
   async run(ctx) {
     const cfg = ctx.config.lattice;
