@@ -484,10 +484,7 @@ async function scaleOne(size: string): Promise<void> {
     size,
     config: 'classic step: dim 100, L1, margin, 1 filtered negative, SGD, bernoulli, 2 workers',
     epochOrder,
-    headBlockEntities: headBlockEntities(
-      { ...DEFAULT_TRANSE_CONFIG, ...SCALE_CONFIG, epochOrder, blockBytes },
-      ds.entities.length,
-    ),
+    headBlockEntities: headBlockEntities(res.config, ds.entities.length),
     setupAndTrainSeconds: secs(t0),
     epochs: res.epochs,
     ...(ck

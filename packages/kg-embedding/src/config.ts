@@ -60,11 +60,11 @@ export interface TransEConfig {
   batchSize: number;
   /**
    * The order an epoch visits the triples in (`epoch_order.ts`). 'shuffled': one uniform
-   * permutation, every negative drawn from all entities. 'head-blocks': blocks of consecutive
-   * entity ids whose rows take `blockBytes`, visited one block of heads at a time (blocks in a
+   * permutation, every negative drawn from all entities. 'head-blocks': seeded random blocks of
+   * entities whose rows take `blockBytes`, visited one block of heads at a time (blocks in a
    * random order, triples shuffled within), fresh head-side negatives drawn from the head's block
-   * (PyTorch-BigGraph's partitions, head side only): the step stops waiting for memory on graphs
-   * of millions of entities. 'auto': 'head-blocks' when the entity table exceeds 256 MiB.
+   * (PyTorch-BigGraph's random partitions, head side only): the step stops waiting for memory on
+   * graphs of millions of entities. 'auto': 'head-blocks' when the entity table exceeds 256 MiB.
    */
   epochOrder: EpochOrderKind;
   /** Bytes of entity rows in one head block (1 MiB, a core's L2 cache here: 2,621 entities at dim 100). */

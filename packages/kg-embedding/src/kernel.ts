@@ -47,8 +47,7 @@ export interface TrainData {
   index: TripleIndexData | null;
   /**
    * Entities per head block (`epoch_order.ts`: consecutive ids): fresh head-side negatives come
-   * from the head's block and the filter skips its bitmap (the block's index entries are in
-   * cache); 0: from all.
+   * from the head's block; 0: from all.
    */
   blockEntities: number;
 }

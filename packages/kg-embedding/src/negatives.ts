@@ -11,14 +11,10 @@ import type { FastRng } from './fast_rng';
 import type { KernelConfig, TrainData } from './kernel';
 import type { TripleIndexData } from './triple_index';
 
-/**
- * Is (h, r, t) in the index? (inlined copy of triple_index.hasTriple: no cross-module call in the
- * loop). `bitmap` false goes straight to h's sorted keys: under head blocks they are in cache and
- * the bitmap word, at a random place in hundreds of megabytes, is not.
- */
-function known(ix: TripleIndexData, h: number, r: number, t: number, bitmap: boolean): boolean {
+/** Is (h, r, t) in the index? (inlined copy of triple_index.hasTriple: no cross-module call in the loop) */
+function known(ix: TripleIndexData, h: number, r: number, t: number): boolean {
   const bloom = ix.bloom;
-  if (bitmap && bloom !== undefined) {
+  if (bloom !== undefined) {
     // Same hash as triple_index.tripleHash; a clear bit proves the triple unknown.
     let x =
       Math.imul(h, 0x9e3779b1) ^ Math.imul(r + 0x7f4a7c15, 0x85ebca6b) ^ Math.imul(t, 0xc2b2ae35);
@@ -110,7 +106,6 @@ export class NegativeSampler {
     const shared = this.shared;
     if (share > 1 && k % share === 0) for (let i = 0; i < K; i++) shared[i] = rng.int(N, limitN);
     const headCut = (this.bern ? this.headProb[r] : 0.5) * 4294967296;
-    const bitmap = this.block === 0;
     for (let i = 0; i < K; i++) {
       const corruptHead = rng.next() < headCut;
       // A shared entity that is invalid for this positive (its own entity, or a known triple) is
@@ -121,10 +116,10 @@ export class NegativeSampler {
         else e = corruptHead ? this.headSide(rng, h) : rng.int(N, limitN);
         if (corruptHead) {
           if (e === h) continue;
-          if (ix !== null && known(ix, e, r, t, bitmap)) continue;
+          if (ix !== null && known(ix, e, r, t)) continue;
         } else {
           if (e === t) continue;
-          if (ix !== null && known(ix, h, r, e, bitmap)) continue;
+          if (ix !== null && known(ix, h, r, e)) continue;
         }
         break;
       }

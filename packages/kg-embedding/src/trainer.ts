@@ -402,7 +402,11 @@ export async function trainTransE(
   if (cfg.corruption === 'bernoulli') headProb.set(bernoulliHeadProbabilities(dataset.train, R));
   else headProb.fill(0.5);
   const order = allocArray(Uint32Array, n, shared);
-  const trainIndex = cfg.filterNegatives ? buildTripleIndex(N, R, [trainSet], shared) : null;
+  // Under head blocks the filter's lookups stay in the block's cached index segments; its bitmap,
+  // one random word in hundreds of megabytes per lookup, would only add misses.
+  const trainIndex = cfg.filterNegatives
+    ? buildTripleIndex(N, R, [trainSet], shared, plan.blockEntities === 0)
+    : null;
   const validating = cfg.evalEvery > 0 && dataset.valid.count > 0;
   const evalIndex = validating
     ? buildTripleIndex(

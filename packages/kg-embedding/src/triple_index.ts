@@ -35,12 +35,16 @@ export function tripleHash(h: number, r: number, t: number, mask: number): numbe
   return (x ^ (x >>> 16)) & mask;
 }
 
-/** Builds the index over the union of `sets` (duplicates removed). */
+/**
+ * Builds the index over the union of `sets` (duplicates removed), with its bitmap unless `bitmap`
+ * is false (lookups whose segments are in cache, as under head blocks, do better without it).
+ */
 export function buildTripleIndex(
   numEntities: number,
   numRelations: number,
   sets: readonly TripleSet[],
   shared = false,
+  bitmap = true,
 ): TripleIndexData {
   if (numEntities * numRelations >= 2 ** 53) {
     throw new RangeError(
@@ -78,6 +82,15 @@ export function buildTripleIndex(
   };
   const byHead = build(0, 2);
   const byTail = build(2, 0);
+  const index: TripleIndexData = {
+    numEntities,
+    numRelations,
+    headOffsets: byHead.offsets,
+    headKeys: byHead.keys,
+    tailOffsets: byTail.offsets,
+    tailKeys: byTail.keys,
+  };
+  if (!bitmap) return index;
   // Bitmap: a power of two >= 32 bits per distinct triple (at least 1024 bits).
   const M = byHead.keys.length;
   let bits = 1024;
@@ -92,15 +105,7 @@ export function buildTripleIndex(
       bloom[bit >>> 5] |= 1 << (bit & 31);
     }
   }
-  return {
-    numEntities,
-    numRelations,
-    headOffsets: byHead.offsets,
-    headKeys: byHead.keys,
-    tailOffsets: byTail.offsets,
-    tailKeys: byTail.keys,
-    bloom,
-  };
+  return { ...index, bloom };
 }
 
 /** First index in [lo, hi) with keys[i] >= key. */
