@@ -84,6 +84,11 @@ export interface BatchDropout {
    * attached knowledge (`GptExample.matchedEntities`) is kept on the spans it covers.
    */
   attributesOnly?: readonly boolean[];
+  /**
+   * `oneFact[b]`: example b is trained on one fact of its entities (`abstractExample`): a number
+   * k picks attached entry k, k >= the attached count keeps none; null/absent: the example as it is.
+   */
+  oneFact?: ReadonlyArray<number | null>;
   /** Names the batch in errors. */
   where?: string;
 }
@@ -97,6 +102,47 @@ function attachedOnly(lattice: LatticeFields, matched: number): LatticeFields {
     posS: [...lattice.posS.slice(0, seqLen), ...lattice.posS.slice(seqLen + matched)],
     posE: [...lattice.posE.slice(0, seqLen), ...lattice.posE.slice(seqLen + matched)],
   };
+}
+
+/**
+ * An example reduced to one fact of its entities: the text of its matched entities' spans becomes
+ * padding (the rest of the caption stays, so the layout it names is kept), the matched entities'
+ * own vectors are removed, and of the knowledge attached to them (entries from `matched` on) only
+ * entry `matched + fact` is kept; `fact` >= the attached count keeps none. Training on these and
+ * sampling with one condition per fact (`SampleConfig.composeScale`) is what lets the model draw
+ * an entity it never saw from what the graph says about it. Training and sampling both build them
+ * here.
+ */
+export function abstractExample(
+  text: ArrayLike<number>,
+  lattice: LatticeFields,
+  matched: number,
+  fact: number,
+  textPadId: number,
+): { text: number[]; lattice: LatticeFields } {
+  const { seqLen } = lattice;
+  const out = Array.from(text);
+  for (let k = 0; k < matched; k++) {
+    const end = Math.min(lattice.posE[seqLen + k], out.length - 1);
+    for (let t = lattice.posS[seqLen + k]; t <= end; t++) out[t] = textPadId;
+  }
+  const k = matched + fact;
+  const keep = k < lattice.lexIds.length;
+  return {
+    text: out,
+    lattice: {
+      seqLen,
+      lexIds: keep ? [lattice.lexIds[k]] : [],
+      posS: [...lattice.posS.slice(0, seqLen), ...(keep ? [lattice.posS[seqLen + k]] : [])],
+      posE: [...lattice.posE.slice(0, seqLen), ...(keep ? [lattice.posE[seqLen + k]] : [])],
+    },
+  };
+}
+
+/** How many entries of an example's lattice are knowledge attached to its matches. */
+export function attachedFacts(ex: GptExample): number {
+  const n = ex.lattice?.lexIds.length ?? 0;
+  return n - Math.min(n, ex.matchedEntities ?? n);
 }
 
 /**
@@ -118,7 +164,14 @@ export function makeTrainBatch(
   const tokens = new Int32Array(B * L);
   const targets = new Int32Array(B * config.imageLen);
   const lattices: (LatticeFields | null)[] = [];
-  examples.forEach((ex, b) => {
+  examples.forEach((ex0, b) => {
+    let ex = ex0;
+    const fact = options.oneFact?.[b];
+    if (fact !== null && fact !== undefined && ex.lattice) {
+      const matched = ex.matchedEntities ?? ex.lattice.lexIds.length;
+      const a = abstractExample(ex.text, ex.lattice, matched, fact, config.textPadId);
+      ex = { ...ex, text: a.text, lattice: a.lattice, matchedEntities: 0 };
+    }
     const attributes = options.attributesOnly?.[b] === true;
     const text = jointText(
       config,

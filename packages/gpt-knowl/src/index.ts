@@ -2,7 +2,7 @@
  * @artist-ts/gpt-knowl: ARTIST's second stage, the knowledge-fused GPT over
  * [text tokens | image codes], with its trainer and KV-cache sampler.
  */
-export type { GptExample } from './batch';
+export { abstractExample, type GptExample } from './batch';
 export {
   blockSize,
   countParameters,

@@ -10,8 +10,8 @@
 import { Rng } from '@artist-ts/core/rng';
 import { decodeAttentionSupported, KvCache } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { jointText } from './batch';
-import { blockSize } from './config';
+import { abstractExample, jointText } from './batch';
+import { blockSize, type GptConfig } from './config';
 import { disposeKnowledge, type KnowledgeTensors, knowledgeTensors } from './fusion';
 import { buildKnowledge, type EntityTable, type LatticeFields } from './knowledge';
 import type { LayerCache } from './layers';
@@ -38,6 +38,18 @@ export interface SampleConfig {
    * (`guidanceScale` alone). No effect with fusion `none` (there, c_text+kg = c_text).
    */
   knowledgeGuidanceScale: number | null;
+  /**
+   * Compositional sampling: each of a text's facts (the knowledge attached to its matched
+   * entities by one-hop expansion) is its own condition, with the matched names as padding and
+   * no other entity vector (`abstractExample`), and logits = u + composeScale * sum_i (c_i - u),
+   * u the same text with no fact: a product of the facts' conditionals (conjunction, as in
+   * composable diffusion). Draws an entity the model never saw from its colour, shape, place...
+   * Needs a model trained with `TrainConfig.factDropout` and texts with `matchedEntities`; a text
+   * with no attached fact is sampled as it is, and so is every text with fusion `none`. null
+   * (default): off. Not combined with the other guidances (`guidanceScale` 1,
+   * `knowledgeGuidanceScale` null).
+   */
+  composeScale: number | null;
   /** Images per text (EasyNLP `max_generated_num`). */
   numSamples: number;
   seed: number;
@@ -53,6 +65,7 @@ export const DEFAULT_SAMPLE_CONFIG: SampleConfig = {
   topP: 1,
   guidanceScale: 1,
   knowledgeGuidanceScale: null,
+  composeScale: null,
   numSamples: 1,
   seed: 0,
   useCache: true,
@@ -95,6 +108,20 @@ export function validateSampleConfig(
         Number.isFinite(out.knowledgeGuidanceScale)),
     'must be a finite number or null (text and knowledge as one condition)',
   );
+  check(
+    'composeScale',
+    out.composeScale === null ||
+      (typeof out.composeScale === 'number' && Number.isFinite(out.composeScale)),
+    'must be a finite number or null (off)',
+  );
+  if (out.composeScale !== null) {
+    check('guidanceScale', out.guidanceScale === 1, 'must be 1 with composeScale');
+    check(
+      'knowledgeGuidanceScale',
+      out.knowledgeGuidanceScale === null,
+      'must be null with composeScale',
+    );
+  }
   check('numSamples', isInt(out.numSamples) && out.numSamples > 0, 'must be a positive integer');
   check('seed', isInt(out.seed), 'must be an integer');
   check('useCache', typeof out.useCache === 'boolean', 'must be true or false');
@@ -109,6 +136,11 @@ export interface SampleRequest {
   lattices?: ReadonlyArray<LatticeFields | null | undefined>;
   /** TransE table the lattices index. */
   entityTable?: EntityTable;
+  /**
+   * Per text, how many leading lattice entries are matched entities (the rest: attached facts);
+   * what `composeScale` reads. Absent: every entry is a match.
+   */
+  matchedEntities?: ReadonlyArray<number | undefined>;
 }
 
 export interface SampleProgress {
@@ -270,26 +302,66 @@ export function sampleFromLogits(
 }
 
 /**
- * Which logits a sampling config needs, as row blocks of the batch: block 0 is always text +
- * knowledge; `textOnly` and `uncond` are the block indices of the text without its entities and of
- * neither (0 when not needed).
+ * The conditions one image is sampled under (one batch row each) and how their logits combine:
+ * `combine` leaves the logits to draw from in `logits[0]`.
  */
-interface GuidancePlan {
-  blocks: number;
-  textOnly: number;
-  uncond: number;
-  sText: number;
-  sKg: number | null;
+interface ImageConditions {
+  rows: Array<{ text: Int32Array; lattice: LatticeFields | null }>;
+  /** Combined logits in place of `logits[0]`. */
+  combine(logits: Float32Array[]): void;
 }
 
-function guidancePlan(cfg: SampleConfig, fusion: string): GuidancePlan {
+/**
+ * Rows of plain sampling and of (knowledge-aware) classifier-free guidance: text + knowledge, then
+ * the text alone and neither, as the scales need them.
+ */
+function guidedConditions(
+  cfg: SampleConfig,
+  fusion: string,
+  text: Int32Array,
+  lattice: LatticeFields | null,
+  padText: Int32Array,
+): ImageConditions {
   const sText = cfg.guidanceScale;
   // Without fusion the entities change nothing: c_text+kg = c_text, so only the text scale acts.
   const sKg = fusion === 'none' ? null : cfg.knowledgeGuidanceScale;
-  let blocks = 1;
-  const textOnly = sKg !== null ? blocks++ : 0;
-  const uncond = sText !== 1 ? blocks++ : 0;
-  return { blocks, textOnly, uncond, sText, sKg };
+  const rows = [{ text, lattice }];
+  const textOnly = sKg !== null ? rows.push({ text, lattice: null }) - 1 : 0;
+  const uncond = sText !== 1 ? rows.push({ text: padText, lattice: null }) - 1 : 0;
+  return {
+    rows,
+    combine: (l) =>
+      guide(l[0], { sText, sKg }, textOnly ? l[textOnly] : null, uncond ? l[uncond] : null),
+  };
+}
+
+/** Rows of compositional sampling: no fact (u), then one per fact; see `composeScale`. */
+function composedConditions(
+  config: GptConfig,
+  scale: number,
+  text: Int32Array,
+  lattice: LatticeFields,
+  matched: number,
+): ImageConditions {
+  const facts = lattice.lexIds.length - matched;
+  const plain = text.map((id) => id - config.imageVocabSize);
+  const rows = [];
+  for (let f = facts; f >= 0; f--) {
+    const a = abstractExample(plain, lattice, matched, f, config.textPadId);
+    rows.push({ text: jointText(config, a.text), lattice: a.lattice });
+  }
+  return {
+    rows,
+    combine: (l) => {
+      const u = l[0];
+      const sum = new Float32Array(u.length);
+      for (let f = 1; f < l.length; f++) {
+        const c = l[f];
+        for (let i = 0; i < u.length; i++) sum[i] += c[i] - u[i];
+      }
+      for (let i = 0; i < u.length; i++) u[i] += scale * sum[i];
+    },
+  };
 }
 
 /**
@@ -299,7 +371,7 @@ function guidancePlan(cfg: SampleConfig, fusion: string): GuidancePlan {
  */
 export function guide(
   row: Float32Array,
-  plan: Pick<GuidancePlan, 'sText' | 'sKg'>,
+  plan: { sText: number; sKg: number | null },
   textOnly: Float32Array | null,
   uncond: Float32Array | null,
 ): void {
@@ -336,7 +408,23 @@ export async function sampleCodes(
   for (let i = 0; i < nTexts; i++) {
     for (let j = 0; j < cfg.numSamples; j++) rows.push({ text: i, sample: j });
   }
-  const plan = guidancePlan(cfg, c.fusion);
+  const padText = new Int32Array(c.textLen).fill(c.imageVocabSize + c.textPadId);
+  const conditionsOf = (t: number): ImageConditions => {
+    const lattice = request.lattices?.[t] ?? null;
+    const matched = Math.min(
+      request.matchedEntities?.[t] ?? Number.POSITIVE_INFINITY,
+      lattice?.lexIds.length ?? 0,
+    );
+    if (
+      cfg.composeScale !== null &&
+      c.fusion !== 'none' &&
+      lattice &&
+      matched < lattice.lexIds.length
+    ) {
+      return composedConditions(c, cfg.composeScale, texts[t], lattice, matched);
+    }
+    return guidedConditions(cfg, c.fusion, texts[t], lattice, padText);
+  };
   const base = new Rng(cfg.seed);
   const codes: Int32Array[] = [];
   const numBatches = Math.ceil(rows.length / cfg.batchSize);
@@ -348,40 +436,38 @@ export async function sampleCodes(
       const chunk = rows.slice(bi * cfg.batchSize, (bi + 1) * cfg.batchSize);
       const R = chunk.length;
       const rngs = chunk.map((r) => base.fork(`text/${r.text}/sample/${r.sample}`));
-      // Row blocks of R rows: text + knowledge, then text alone, then neither (as the plan needs).
-      const R2 = plan.blocks * R;
+      // Batch rows: each image's conditions, image after image (rowImage: whose row).
+      const conds = chunk.map((r) => conditionsOf(r.text));
+      const rowImage = conds.flatMap((cond, k) => cond.rows.map(() => k));
+      const first = conds.map((_, k) => rowImage.indexOf(k));
+      const R2 = rowImage.length;
       const text = new Int32Array(R2 * c.textLen);
-      chunk.forEach((r, k) => {
-        text.set(texts[r.text], k * c.textLen);
-        if (plan.textOnly) text.set(texts[r.text], (plan.textOnly * R + k) * c.textLen);
-      });
-      if (plan.uncond) text.fill(c.imageVocabSize + c.textPadId, plan.uncond * R * c.textLen);
-      const lattices = chunk.map((r) => request.lattices?.[r.text] ?? null);
-      for (let b = 1; b < plan.blocks; b++) lattices.push(...new Array(R).fill(null));
+      const lattices = conds.flatMap((cond) => cond.rows.map((row) => row.lattice));
+      conds
+        .flatMap((cond) => cond.rows)
+        .forEach((row, j) => {
+          text.set(row.text, j * c.textLen);
+        });
       const knowledge = buildKnowledge(c, lattices, request.entityTable, 'sampleCodes');
       const out = chunk.map(() => new Int32Array(c.imageLen));
       const kt = knowledge ? knowledgeTensors(knowledge, c) : null;
       try {
         const step = cfg.useCache
-          ? cachedStepper(model, text, R2, kt, packed)
-          : uncachedStepper(model, text, R2, kt, packed);
+          ? cachedStepper(model, text, rowImage, kt, packed)
+          : uncachedStepper(model, text, rowImage, kt, packed);
         try {
           for (let k = 0; k < c.imageLen; k++) {
             if (options.signal?.aborted) throw new Error('sampleCodes: aborted');
-            const logitsT = await step.next(k, out, R);
+            const logitsT = await step.next(k, out);
             const logits = (await logitsT.data()) as Float32Array; // [R2, v]
             logitsT.dispose();
             const V = c.imageVocabSize;
             for (let r = 0; r < R; r++) {
-              const row = logits.slice(r * V, (r + 1) * V);
-              const block = (j: number) => logits.subarray((j * R + r) * V, (j * R + r + 1) * V);
-              guide(
-                row,
-                plan,
-                plan.textOnly ? block(plan.textOnly) : null,
-                plan.uncond ? block(plan.uncond) : null,
+              const rowsOf = conds[r].rows.map((_, j) =>
+                logits.slice((first[r] + j) * V, (first[r] + j + 1) * V),
               );
-              out[r][k] = sampleFromLogits(row, cfg, rngs[r]);
+              conds[r].combine(rowsOf);
+              out[r][k] = sampleFromLogits(rowsOf[0], cfg, rngs[r]);
             }
             options.onToken?.({
               token: k + 1,
@@ -415,14 +501,14 @@ export async function sampleCodes(
 
 interface Stepper {
   /** Logits [R2, v] for image position k, given codes[0..k-1] already in `out`. */
-  next(k: number, out: Int32Array[], R: number): Promise<tf.Tensor2D>;
+  next(k: number, out: Int32Array[]): Promise<tf.Tensor2D>;
   dispose(): void;
 }
 
-/** Codes of position k-1 for all R2 rows (guided rows repeat their conditional row's code). */
-function lastCodes(out: Int32Array[], k: number, R2: number, R: number): Int32Array {
-  const ids = new Int32Array(R2);
-  for (let r = 0; r < R2; r++) ids[r] = out[r % R][k - 1];
+/** Codes of position k-1 for every row (each row repeats its image's code). */
+function lastCodes(out: Int32Array[], k: number, rowImage: readonly number[]): Int32Array {
+  const ids = new Int32Array(rowImage.length);
+  for (let r = 0; r < rowImage.length; r++) ids[r] = out[rowImage[r]][k - 1];
   return ids;
 }
 
@@ -435,11 +521,12 @@ function lastCodes(out: Int32Array[], k: number, R2: number, R: number): Int32Ar
 function cachedStepper(
   model: KnowlGpt,
   text: Int32Array,
-  R2: number,
+  rowImage: readonly number[],
   knowledge: KnowledgeTensors | null,
   packed: PackedWeights,
 ): Stepper {
   const c = model.config;
+  const R2 = rowImage.length;
   let cache: LayerCache[] | null = null;
   let kv: KvCache | null = null;
   const dropCache = () => {
@@ -447,17 +534,17 @@ function cachedStepper(
     cache = null;
   };
   return {
-    async next(k, out, R) {
+    async next(k, out) {
       if (k > 0 && kv) {
         const kvCache = kv;
         return tf.tidy(() => {
-          const x = model.embedCodes(lastCodes(out, k, R2, R), c.textLen + k - 1, packed);
+          const x = model.embedCodes(lastCodes(out, k, rowImage), c.textLen + k - 1, packed);
           const r = model.forwardEmbedded(x, { knowledge, fuse: false, kvCache, packed });
           return tf.reshape(r.logits, [R2, c.imageVocabSize]) as tf.Tensor2D;
         });
       }
       const input =
-        k === 0 ? { ids: text, len: c.textLen } : { ids: lastCodes(out, k, R2, R), len: 1 };
+        k === 0 ? { ids: text, len: c.textLen } : { ids: lastCodes(out, k, rowImage), len: 1 };
       const res = tf.tidy(() => {
         const opts = {
           knowledge,
@@ -501,18 +588,19 @@ function cachedStepper(
 function uncachedStepper(
   model: KnowlGpt,
   text: Int32Array,
-  R2: number,
+  rowImage: readonly number[],
   knowledge: KnowledgeTensors | null,
   packed: PackedWeights,
 ): Stepper {
   const c = model.config;
+  const R2 = rowImage.length;
   return {
-    async next(k, out, R) {
+    async next(k, out) {
       const T = c.textLen + k;
       const ids = new Int32Array(R2 * T);
       for (let r = 0; r < R2; r++) {
         ids.set(text.subarray(r * c.textLen, (r + 1) * c.textLen), r * T);
-        ids.set(out[r % R].subarray(0, k), r * T + c.textLen);
+        ids.set(out[rowImage[r]].subarray(0, k), r * T + c.textLen);
       }
       return tf.tidy(() => {
         const tokens = tf.tensor2d(ids, [R2, T], 'int32');

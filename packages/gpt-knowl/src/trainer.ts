@@ -26,7 +26,7 @@ import {
   saveCheckpoint,
 } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
-import { type BatchDropout, type GptExample, makeTrainBatch } from './batch';
+import { attachedFacts, type BatchDropout, type GptExample, makeTrainBatch } from './batch';
 import {
   frozenParameters,
   type GptConfig,
@@ -108,6 +108,14 @@ export interface TrainConfig {
    * entity never seen in training can transfer). 0 (default): off.
    */
   attributeDropout: number;
+  /**
+   * Probability of training an example on one fact of its entities (`abstractExample`): the
+   * matched names become padding, their own vectors are removed, and one of the facts attached to
+   * them (one-hop expansion), drawn uniformly, or none of them (1 chance in facts + 1), is kept.
+   * These are the conditionals that compositional sampling (`SampleConfig.composeScale`) multiplies.
+   * Examples without attached facts are left as they are. 0 (default): off.
+   */
+  factDropout: number;
   /** Seed of the data order, text-dropout and dropout streams. */
   seed: number;
 }
@@ -130,6 +138,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   textDropout: 0,
   knowledgeDropout: null,
   attributeDropout: 0,
+  factDropout: 0,
   seed: 42,
 };
 
@@ -180,6 +189,7 @@ export function validateTrainConfig(
     num('knowledgeDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1) or null');
   }
   num('attributeDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)');
+  num('factDropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)');
   num('seed', (x) => Number.isInteger(x), 'must be an integer');
   if (out.warmupSteps !== null) {
     num('warmupSteps', (x) => Number.isInteger(x) && x >= 0, 'must be an integer >= 0 or null');
@@ -398,23 +408,33 @@ export class GptTrainer {
   /**
    * Text, knowledge and attribute dropout of the next `n` examples, from the text-dropout stream:
    * one draw per example for the text, one more for its entities when `knowledgeDropout` is set,
-   * one more for attributes-only when `attributeDropout` is above 0 (so a config without an option
-   * draws exactly what it drew before the option existed).
+   * one more for attributes-only when `attributeDropout` is above 0, one more (and the fact's
+   * draw) when `factDropout` is (so a config without an option draws exactly what it drew before
+   * the option existed).
    */
-  private drawDropout(n: number): Required<Omit<BatchDropout, 'where'>> {
+  private drawDropout(examples: readonly GptExample[]): Required<Omit<BatchDropout, 'where'>> {
     const pt = this.config.textDropout;
     const pk = this.config.knowledgeDropout;
     const pa = this.config.attributeDropout;
+    const pf = this.config.factDropout;
     const dropText: boolean[] = [];
     const dropKnowledge: boolean[] = [];
     const attributesOnly: boolean[] = [];
-    for (let i = 0; i < n; i++) {
+    const oneFact: (number | null)[] = [];
+    for (const ex of examples) {
       const t = pt > 0 && this.textRng.uniform() < pt;
       dropText.push(t);
       dropKnowledge.push(pk === null ? t : pk > 0 && this.textRng.uniform() < pk);
       attributesOnly.push(pa > 0 && this.textRng.uniform() < pa);
+      let fact: number | null = null;
+      if (pf > 0 && this.textRng.uniform() < pf) {
+        const n = attachedFacts(ex);
+        fact = this.textRng.int(n + 1);
+        if (n === 0) fact = null;
+      }
+      oneFact.push(fact);
     }
-    return { dropText, dropKnowledge, attributesOnly };
+    return { dropText, dropKnowledge, attributesOnly, oneFact };
   }
 
   /**
@@ -425,7 +445,7 @@ export class GptTrainer {
     this.checkMemory();
     const t0 = performance.now();
     const c = this.model.config;
-    const { dropText, dropKnowledge, attributesOnly } = this.drawDropout(examples.length);
+    const { dropText, dropKnowledge, attributesOnly, oneFact } = this.drawDropout(examples);
     const lr = learningRateAt(this.schedule, this.step + 1);
     this.optimizer.learningRate = lr;
     const L = c.textLen + c.imageLen - 1;
@@ -440,6 +460,7 @@ export class GptTrainer {
           dropText: dropText.slice(start, start + micro),
           dropKnowledge: dropKnowledge.slice(start, start + micro),
           attributesOnly: attributesOnly.slice(start, start + micro),
+          oneFact: oneFact.slice(start, start + micro),
         });
         const dropoutSeed = this.dropoutRng.nextUint32();
         const { loss, next } = tf.tidy(() => {

@@ -8,7 +8,7 @@ import {
   type LatticeFields,
   validateGptConfig,
 } from '../src';
-import { makeTrainBatch } from '../src/batch';
+import { abstractExample, makeTrainBatch } from '../src/batch';
 import { imageCrossEntropy } from '../src/model';
 import { flatLattice, makeExamples, makeTable } from './helpers';
 
@@ -106,6 +106,49 @@ describe('KnowlGpt', () => {
       attributesOnly: [true],
     });
     expect((none.knowledge as { cover: Float32Array }).cover.some((x) => x > 0)).toBe(false);
+  });
+
+  test('one fact: matched names become padding, one attached fact (or none) is kept', () => {
+    // "A B x C D": entity 1 matched over [0, 1] with facts 4, 5; entity 2 matched over [3, 4]
+    // with fact 6; token 2 belongs to no entity.
+    const lattice = flatLattice([1, 2, 4, 5, 6], [0, 3, 0, 0, 3], [1, 4, 1, 1, 4]);
+    const text = [11, 12, 13, 14, 15];
+    const first = abstractExample(text, lattice, 2, 0, 0);
+    expect(first.text).toEqual([0, 0, 13, 0, 0]);
+    expect(first.lattice).toEqual(flatLattice([4], [0], [1], 5));
+    expect(abstractExample(text, lattice, 2, 2, 0).lattice).toEqual(flatLattice([6], [3], [4], 5));
+    const none = abstractExample(text, lattice, 2, 3, 0); // fact >= attached count: none
+    expect(none.text).toEqual([0, 0, 13, 0, 0]);
+    expect(none.lattice.lexIds).toEqual([]);
+    expect(none.lattice.posS).toEqual([0, 1, 2, 3, 4]);
+    expect(text).toEqual([11, 12, 13, 14, 15]); // inputs untouched
+
+    const c = validateGptConfig({ preset: 'nano' });
+    const table = makeTable(10, c.entityDim);
+    const ex = makeExamples(c, 2).map((e) => ({
+      ...e,
+      text: text,
+      lattice,
+      matchedEntities: 2,
+    }));
+    const b = makeTrainBatch(c, ex, table, { oneFact: [1, null] });
+    const expected = makeTrainBatch(
+      c,
+      [
+        { ...ex[0], ...abstractExample(text, lattice, 2, 1, c.textPadId), matchedEntities: 0 },
+        ex[1],
+      ],
+      table,
+    );
+    expect(Array.from(b.tokens)).toEqual(Array.from(expected.tokens));
+    const k = b.knowledge as { entities: Float32Array; cover: Float32Array };
+    const ke = expected.knowledge as { entities: Float32Array; cover: Float32Array };
+    expect(Array.from(k.entities)).toEqual(Array.from(ke.entities));
+    expect(Array.from(k.cover)).toEqual(Array.from(ke.cover));
+    const E = c.entityDim;
+    expect(Array.from(k.entities.subarray(0, E))).toEqual(
+      Array.from(table.vectors.subarray(5 * E, 6 * E)),
+    );
   });
 
   test('whole-sequence attention (fused kernel) equals the cached path, values and gradients', async () => {

@@ -7,7 +7,13 @@ import {
 } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
-import { KnowlGpt, type SampleProgress, sampleCodes, validateSampleConfig } from '../src';
+import {
+  abstractExample,
+  KnowlGpt,
+  type SampleProgress,
+  sampleCodes,
+  validateSampleConfig,
+} from '../src';
 import { blockSize } from '../src/config';
 import type { LayerCache } from '../src/layers';
 import { disposePacked } from '../src/packed_inference';
@@ -276,6 +282,64 @@ describe('sampleCodes', () => {
       { seed: 4, guidanceScale: 2, knowledgeGuidanceScale: 5 },
     );
     expect(codes(kg)).toEqual(codes(plain));
+    none.dispose();
+  });
+
+  test('compositional sampling: u + s sum_i (c_i - u) over one-fact conditions', async () => {
+    const m = new KnowlGpt({ preset: 'nano' }, { seed: 15 });
+    const c = m.config;
+    const entityTable = makeTable(10, c.entityDim);
+    const codes = (r: { codes: Int32Array[] }) => r.codes.map((x) => Array.from(x));
+    // text 0: entity 1 matched over [0, 1], facts 4 and 5 attached; text 1: one fact (6) on
+    // entity 2; text 2: a match with no fact (sampled as it is).
+    const composed = {
+      texts,
+      lattices: [
+        flatLattice([1, 4, 5], [0, 0, 0], [1, 1, 1], 3),
+        flatLattice([2, 6], [1, 1], [2, 2], 5),
+        flatLattice([4], [0], [0]),
+      ],
+      matchedEntities: [1, 1, 1],
+      entityTable,
+    };
+    // With one fact and scale 1, u + (c_1 - u) = c_1: the same as sampling the one-fact example.
+    const one = abstractExample(texts[1], composed.lattices[1], 1, 0, c.textPadId);
+    const single = await sampleCodes(
+      m,
+      { texts: [one.text], lattices: [one.lattice], entityTable },
+      { seed: 3, topK: 0, temperature: 0 },
+    );
+    const cfg = { seed: 3, topK: 0, temperature: 0, composeScale: 1, batchSize: 2 };
+    const a = await sampleCodes(m, composed, cfg);
+    expect(codes(a)[1]).toEqual(codes(single)[0]);
+    // A text without attached facts is sampled as it is.
+    const plain = await sampleCodes(m, composed, { seed: 3, topK: 0, temperature: 0 });
+    expect(codes(a)[2]).toEqual(codes(plain)[2]);
+    expect(codes(a)[0]).not.toEqual(codes(plain)[0]);
+    // cached == uncached, and the scale acts
+    const b = await sampleCodes(m, composed, { ...cfg, useCache: false });
+    expect(codes(a)).toEqual(codes(b));
+    const strong = await sampleCodes(m, composed, { ...cfg, composeScale: 30 });
+    expect(codes(strong)[0]).not.toEqual(codes(a)[0]);
+    // Without matchedEntities every entry is a match: no facts, nothing composed.
+    const unmarked = await sampleCodes(m, { ...composed, matchedEntities: undefined }, cfg);
+    expect(codes(unmarked)).toEqual(codes(plain));
+    expect(() => validateSampleConfig({ composeScale: 1, guidanceScale: 2 })).toThrow(
+      /SampleConfig.guidanceScale must be 1 with composeScale/,
+    );
+    expect(() => validateSampleConfig({ composeScale: 1, knowledgeGuidanceScale: 2 })).toThrow(
+      /SampleConfig.knowledgeGuidanceScale must be null with composeScale/,
+    );
+    expect(() => validateSampleConfig({ composeScale: Number.POSITIVE_INFINITY })).toThrow(
+      /SampleConfig.composeScale must be a finite number or null/,
+    );
+    await expectNoLeakedTensors(() => sampleCodes(m, composed, cfg).then(() => null));
+    m.dispose();
+    // Without fusion there is no knowledge to compose: texts are sampled as they are.
+    const none = new KnowlGpt({ preset: 'nano', fusion: 'none' }, { seed: 15 });
+    const nonePlain = await sampleCodes(none, composed, { seed: 3 });
+    const noneComposed = await sampleCodes(none, composed, { seed: 3, composeScale: 1 });
+    expect(codes(noneComposed)).toEqual(codes(nonePlain));
     none.dispose();
   });
 

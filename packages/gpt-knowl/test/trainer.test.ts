@@ -74,6 +74,10 @@ describe('schedule and config', () => {
       /attributeDropout must be in \[0, 1\)/,
     );
     expect(validateTrainConfig({}).attributeDropout).toBe(0);
+    expect(() => validateTrainConfig({ factDropout: -0.1 })).toThrow(
+      /factDropout must be in \[0, 1\)/,
+    );
+    expect(validateTrainConfig({}).factDropout).toBe(0);
     expect(() => validateTrainConfig({ lr: 1 } as never)).toThrow(/lr is not a training option/);
     expect(() => validateTrainConfig({ recomputeBlocks: -1 })).toThrow(
       /recomputeBlocks must be 'auto' or an integer >= 0/,
@@ -174,10 +178,15 @@ describe('GptTrainer', () => {
         textDropout: 0.3,
         knowledgeDropout: 0.4,
         attributeDropout: 0.3,
+        factDropout: 0.4,
         recomputeBlocks,
       };
       const mcfg = { preset: 'nano' as const, embdPdrop: 0.1, residPdrop: 0.1, attnPdrop: 0.1 };
-      const data = makeExamples(validateGptConfig(mcfg), 7);
+      // the first lattice entry matched, the second attached to it (what factDropout reads)
+      const data = makeExamples(validateGptConfig(mcfg), 7).map((e) => ({
+        ...e,
+        matchedEntities: 1,
+      }));
 
       const straight = new KnowlGpt(mcfg, { seed: 5 });
       const t1 = new GptTrainer(straight, cfg, { entityTable: table });
