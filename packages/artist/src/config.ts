@@ -74,6 +74,11 @@ export interface TrainerConfig {
      * the graph says about an entity beside its TransE vector. 0 (default): ARTIST's lattice.
      */
     neighbours: number;
+    /**
+     * Relations whose facts the expansion follows (names as in the KG), e.g. the ones that say
+     * what an entity looks like; null (default): every relation.
+     */
+    relations: string[] | null;
   };
   vqgan: {
     model: VqganConfig;
@@ -176,7 +181,7 @@ function unseeded(): TrainerConfig {
     backend: 'auto',
     data: { dataset: 'emoji-zh', size: 32, limit: null, input: null },
     kg: { ...transePreset('default'), seed },
-    lattice: { vocab: null, textLen: 32, minFreq: 1, neighbours: 0 },
+    lattice: { vocab: null, textLen: 32, minFreq: 1, neighbours: 0, relations: null },
     vqgan: {
       model: { ...VQGAN_PRESETS.nano },
       // The small-model recipe (lr 2e-3, k-means init, frequent dead-code restarts): nano reaches
@@ -288,6 +293,16 @@ export function validateSections(c: TrainerConfig): void {
     throw new ConfigError(
       'lattice.neighbours',
       `must be an integer >= 0 (0: no expansion), got ${JSON.stringify(c.lattice.neighbours)}`,
+    );
+  }
+  const rel = c.lattice.relations;
+  if (
+    rel !== null &&
+    !(Array.isArray(rel) && rel.length > 0 && rel.every((r) => typeof r === 'string' && r))
+  ) {
+    throw new ConfigError(
+      'lattice.relations',
+      `must be null (every relation) or a non-empty list of relation names, got ${JSON.stringify(rel)}`,
     );
   }
   // (a fine-tune's VQGAN is the init's, checked against data.size by its vqgan stage)

@@ -48,6 +48,7 @@ export interface GenerateCliOptions extends RuntimeFlags {
   topP: number;
   guidanceScale: number;
   knowledgeGuidanceScale?: number;
+  composeScale?: number;
   seed: number;
   batchSize: number;
   cache: boolean;
@@ -71,6 +72,7 @@ export function generateOptionsOf(o: GenerateCliOptions): Omit<GenerateOptions, 
     topP: o.topP,
     guidanceScale: o.guidanceScale,
     knowledgeGuidanceScale: o.knowledgeGuidanceScale ?? null,
+    composeScale: o.composeScale ?? null,
     seed: o.seed,
     batchSize: o.batchSize,
     useCache: o.cache,
@@ -166,6 +168,11 @@ export function buildProgram(): Command {
       'knowledge-aware guidance: separate scale for the entities (needs a GPT trained with knowledgeDropout; alias --kg-guidance)',
       numberArg,
     )
+    .option(
+      '--compose-scale <scale>',
+      "compositional sampling: one condition per fact the run's knowledge expansion attaches, multiplied (needs a GPT trained with factDropout; alias --compose)",
+      numberArg,
+    )
     .option('--seed <n>', 'sampling seed', intArg(0), 0)
     .option(
       '--batch-size <n>',
@@ -181,6 +188,7 @@ export function buildProgram(): Command {
   addAlias(program, '--n <count>', 'numImages');
   addAlias(program, '--guidance <scale>', 'guidanceScale');
   addAlias(program, '--kg-guidance <scale>', 'knowledgeGuidanceScale');
+  addAlias(program, '--compose <scale>', 'composeScale');
   addAlias(program, '--batch <n>', 'batchSize');
   return program;
 }

@@ -107,6 +107,11 @@ export interface EncodedText {
   ids: Int32Array;
   /** null when the model uses no knowledge (fusion 'none', or no entity table). */
   lattice: Lattice | null;
+  /**
+   * Leading lattice entries that are entities matched in the caption; the rest is the knowledge
+   * the run's one-hop expansion attached to them (what compositional sampling composes).
+   */
+  matched: number;
 }
 
 /** A loaded generator. Owns its models: call `dispose()`. */
@@ -171,6 +176,7 @@ export class Generator {
     return tokens.map((t, i) => ({
       ids: this.tokenizer.tokensToIds(t),
       lattice: lattices ? (nb ? expandLattice(lattices[i], nb) : lattices[i]) : null,
+      matched: lattices ? lattices[i].lexIds.length : 0,
     }));
   }
 
@@ -198,6 +204,7 @@ export class Generator {
       {
         texts: encoded.map((e) => e.ids),
         lattices: encoded.map((e) => e.lattice),
+        matchedEntities: encoded.map((e) => e.matched),
         entityTable: this.entityTable,
       },
       { ...sample, numSamples: numImages },

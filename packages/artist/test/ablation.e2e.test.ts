@@ -26,11 +26,18 @@ const ABLATION_MICRO = {
   ...MICRO,
   seed: 1,
   data: { dataset: 'kg-shapes-zh', limit: 12 },
-  lattice: { neighbours: 3 },
+  // colour, shape and the distractor enemy (not habitat): the relation filter is visible
+  lattice: { neighbours: 3, relations: ['颜色是', '形状是', '天敌是'] },
   vqgan: { ...MICRO.vqgan, steps: 4, checkpointEvery: 2 },
   gpt: {
     ...MICRO.gpt,
-    train: { ...MICRO.gpt.train, textDropout: 0.3, knowledgeDropout: 0.3, attributeDropout: 0.2 },
+    train: {
+      ...MICRO.gpt.train,
+      textDropout: 0.3,
+      knowledgeDropout: 0.3,
+      attributeDropout: 0.2,
+      factDropout: 0.3,
+    },
   },
   eval: {
     ...MICRO.eval,
@@ -184,6 +191,17 @@ describe('artist-train ablation (micro, kg-shapes-zh subset)', () => {
       .trim()
       .split('\n');
     expect(nb.length).toBe(64); // every creature has facts
+    // ids: creatures 0-63, colours 64-71, shapes 72-79, habitats 80-83; the relation filter keeps
+    // colour, shape and enemy, in fact order
+    for (const line of nb) {
+      const [, list] = line.split('\t');
+      const [colour, shape, enemy] = list.split(' ').map(Number);
+      expect([colour >= 64 && colour < 72, shape >= 72 && shape < 80, enemy < 64]).toEqual([
+        true,
+        true,
+        true,
+      ]);
+    }
     const knowl = fs
       .readFileSync(path.join(seed1, 'lattice', 'test.knowl.tsv'), 'utf8')
       .split('\n')[0]
@@ -198,7 +216,13 @@ describe('artist-train ablation (micro, kg-shapes-zh subset)', () => {
     }
     // ... and generation expands a caption the same way.
     const gen = await Generator.load(mode(1, 'lattice'));
-    expect(gen.encodeTexts([knowl[1]])[0].lattice!.lexIds).toEqual(knowl[2].split(' '));
+    const encoded = gen.encodeTexts([knowl[1]])[0];
+    expect(encoded.lattice!.lexIds).toEqual(knowl[2].split(' '));
+    expect(encoded.matched).toBe(knowl[1].includes('左边') ? 2 : 1);
+    // compositional sampling (one condition per attached fact) runs through the generator
+    const [composed] = await gen.generate([knowl[1]], { composeScale: 1, seed: 2, topK: 8 });
+    const [plain] = await gen.generate([knowl[1]], { seed: 2, topK: 8 });
+    expect(composed.pixels.length).toBe(plain.pixels.length);
     gen.dispose();
 
     // The validation curve has a point per checkpoint, not one.

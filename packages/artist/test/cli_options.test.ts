@@ -91,6 +91,7 @@ describe('artist-generate options', () => {
       topP: 0.9,
       guidanceScale: 2.5,
       knowledgeGuidanceScale: 3,
+      composeScale: null,
       seed: 11,
       batchSize: 4,
       useCache: false,
@@ -138,6 +139,14 @@ describe('artist-generate options', () => {
       '2',
     ]);
     expect(kg.knowledgeGuidanceScale).toBe(2);
+    expect(generateOptionsOf(defaults).composeScale).toBeNull();
+    const composed = await parsed<GenerateCliOptions>(buildGenerate(), [
+      '--text',
+      'a',
+      '--compose',
+      '1.5',
+    ]);
+    expect(generateOptionsOf(composed).composeScale).toBe(1.5);
   });
 
   it('refuses an option given under both names, bad numbers and unknown backends', async () => {

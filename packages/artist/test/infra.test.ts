@@ -14,6 +14,7 @@ import { omitWhileDefault, runStages, type Stage, throwIfAborted } from '../src/
 import { formatDuration, LineProgress, type ProgressView, TensorWatch } from '../src/progress';
 import { htmlPage, htmlTable, svgLinePlot } from '../src/report_html';
 import { RunFolder } from '../src/run_folder';
+import { evalStage } from '../src/stages/eval';
 import { gptStage } from '../src/stages/gpt';
 import { kgStage } from '../src/stages/kg';
 import { latticeStage } from '../src/stages/lattice';
@@ -74,30 +75,38 @@ describe('config slices of options added later', () => {
     expect(o).toEqual({ a: 1, b: 0, c: 'x' });
   });
 
-  it('keep the stage hashes of runs made before neighbours, epoch order and attribute dropout', () => {
+  it('keep the stage hashes of runs made before neighbours, relations, epoch order, attribute and fact dropout, compositional sampling', () => {
     const c = resolveConfig({ preset: 'demo' });
     const json = (v: unknown) => canonicalJson(v);
-    const { neighbours, ...lattice } = c.lattice;
-    expect(neighbours).toBe(0);
+    const { neighbours, relations, ...lattice } = c.lattice;
+    expect([neighbours, relations]).toEqual([0, null]);
     expect(json(latticeStage.configSlice(c))).toBe(json(lattice));
     const { epochOrder, blockBytes, ...kg } = c.kg;
     expect([epochOrder, blockBytes]).toEqual(['auto', 1024 * 1024]);
     expect(json(kgStage.configSlice(c))).toBe(json(kg));
-    const { attributeDropout, ...train } = c.gpt.train;
-    expect(attributeDropout).toBe(0);
+    const { attributeDropout, factDropout, ...train } = c.gpt.train;
+    expect([attributeDropout, factDropout]).toEqual([0, 0]);
     expect(json(gptStage.configSlice(c))).toBe(
       json({ gpt: { ...c.gpt, train }, textLen: c.lattice.textLen }),
     );
+    const { composeScale, ...sample } = c.eval.sample;
+    expect(composeScale).toBeNull();
+    expect(json(evalStage.configSlice(c))).toBe(json({ ...c.eval, sample }));
     // Set, they count.
     const set = resolveConfig({
       preset: 'demo',
       overrides: [
         'lattice.neighbours=4',
+        'lattice.relations=["形状是"]',
         'kg.epochOrder=shuffled',
         'gpt.train.attributeDropout=0.3',
+        'gpt.train.factDropout=0.5',
+        'eval.sample.composeScale=1',
       ],
     });
-    expect(latticeStage.configSlice(set)).toMatchObject({ neighbours: 4 });
+    expect(latticeStage.configSlice(set)).toMatchObject({ neighbours: 4, relations: ['形状是'] });
+    expect(gptStage.configSlice(set)).toMatchObject({ gpt: { train: { factDropout: 0.5 } } });
+    expect(evalStage.configSlice(set)).toMatchObject({ sample: { composeScale: 1 } });
     expect(kgStage.configSlice(set)).toMatchObject({ epochOrder: 'shuffled' });
     expect(gptStage.configSlice(set)).toMatchObject({ gpt: { train: { attributeDropout: 0.3 } } });
   });

@@ -11,7 +11,7 @@ import { encodeBase64, pngOf, readSplitImages, TsvWriter } from '@artist-ts/latt
 import { toUint8Pixels } from '@artist-ts/vqgan';
 import type { TrainerConfig } from '../config';
 import { Generator } from '../generator';
-import type { Stage } from '../pipeline';
+import { omitWhileDefault, type Stage } from '../pipeline';
 
 /** The images' pixels, in order, in one [n, size, size, 3] array (`per` bytes an image). */
 function pixelsOf(images: ReadonlyArray<{ pixels: Uint8Array }>, per: number): Uint8Array {
@@ -42,7 +42,10 @@ async function writePredictions(file: string, rows: readonly PredictionRow[]): P
 export const evalStage: Stage<TrainerConfig> = {
   name: 'eval',
   after: ['gpt', 'vqgan', 'encode'],
-  configSlice: (c) => c.eval,
+  configSlice: (c) => ({
+    ...c.eval,
+    sample: omitWhileDefault(c.eval.sample, { composeScale: null }),
+  }),
   async run(ctx) {
     const cfg = ctx.config.eval;
     const size = ctx.config.data.size;
@@ -179,6 +182,7 @@ export const evalStage: Stage<TrainerConfig> = {
             );
             const guided = await generator.generate(real.texts.slice(0, n), {
               ...sample,
+              composeScale: null,
               knowledgeGuidanceScale: scale,
               numImages: k,
               signal: ctx.signal,

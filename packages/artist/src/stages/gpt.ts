@@ -171,7 +171,10 @@ export const gptStage: Stage<TrainerConfig> = {
   name: 'gpt',
   after: ['encode', 'kg'],
   configSlice: (c) => ({
-    gpt: { ...c.gpt, train: omitWhileDefault(c.gpt.train, { attributeDropout: 0 }) },
+    gpt: {
+      ...c.gpt,
+      train: omitWhileDefault(c.gpt.train, { attributeDropout: 0, factDropout: 0 }),
+    },
     textLen: c.lattice.textLen,
   }),
   async run(ctx) {

@@ -18,31 +18,51 @@ import {
   writeNeighbourTable,
 } from '@artist-ts/lattice-data';
 import type { TrainerConfig } from '../config';
+import { ConfigError } from '../config_tree';
 import { omitWhileDefault, type Stage } from '../pipeline';
 import { SPLITS } from '../run_layout';
 import { readKgFolder } from './kg';
 
 /**
  * The one-hop neighbour table of the run's KG (every fact of train, valid and test: the graph is
- * the knowledge source), with ids of the TransE table the kg stage wrote from the same folder.
+ * the knowledge source; of `relations` only, when given), with ids of the TransE table the kg stage
+ * wrote from the same folder.
  */
-async function kgNeighbours(kgDir: string, perEntity: number): Promise<NeighbourTable> {
+async function kgNeighbours(
+  kgDir: string,
+  perEntity: number,
+  relations: readonly string[] | null,
+): Promise<NeighbourTable> {
   const kg = await readKgFolder(kgDir);
-  const parts = [kg.train, kg.valid, kg.test];
-  const count = parts.reduce((a, p) => a + p.count, 0);
-  const all = new Int32Array(count * 3);
-  let o = 0;
-  for (const p of parts) {
-    all.set(p.data.subarray(0, p.count * 3), o);
-    o += p.count * 3;
+  let keep: Set<number> | null = null;
+  if (relations) {
+    keep = new Set();
+    for (const name of relations) {
+      const id = kg.relations.indexOf(name);
+      if (id < 0) {
+        throw new ConfigError(
+          'lattice.relations',
+          `"${name}" is not a relation of ${kgDir} (it has ${kg.relations.join(', ')})`,
+        );
+      }
+      keep.add(id);
+    }
   }
-  return neighbourTable(all, count, perEntity);
+  const parts = [kg.train, kg.valid, kg.test];
+  const all: number[] = [];
+  for (const p of parts) {
+    for (let i = 0; i < p.count; i++) {
+      if (keep && !keep.has(p.data[3 * i + 1]!)) continue;
+      all.push(p.data[3 * i]!, p.data[3 * i + 1]!, p.data[3 * i + 2]!);
+    }
+  }
+  return neighbourTable(all, all.length / 3, perEntity);
 }
 
 export const latticeStage: Stage<TrainerConfig> = {
   name: 'lattice',
   after: ['data', 'kg'],
-  configSlice: (c) => omitWhileDefault(c.lattice, { neighbours: 0 }),
+  configSlice: (c) => omitWhileDefault(c.lattice, { neighbours: 0, relations: null }),
   externalInputs: (c) => (c.lattice.vocab ? [c.lattice.vocab] : []),
   async run(ctx) {
     const cfg = ctx.config.lattice;
@@ -63,7 +83,7 @@ export const latticeStage: Stage<TrainerConfig> = {
     const { lexicon, summary: lex } = await loadEntityLexicon(ctx.run.kg.entity2id);
     let neighbours: NeighbourTable | undefined;
     if (cfg.neighbours > 0) {
-      neighbours = await kgNeighbours(ctx.run.data.kg, cfg.neighbours);
+      neighbours = await kgNeighbours(ctx.run.data.kg, cfg.neighbours, cfg.relations);
       await writeNeighbourTable(ctx.run.lattice.neighbours, neighbours);
     } else {
       fs.rmSync(ctx.run.lattice.neighbours, { force: true });
