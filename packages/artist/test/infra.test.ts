@@ -16,8 +16,8 @@ import { htmlPage, htmlTable, svgLinePlot } from '../src/report_html';
 import { RunFolder } from '../src/run_folder';
 import { evalStage } from '../src/stages/eval';
 import { gptStage } from '../src/stages/gpt';
-import { kgStage } from '../src/stages/kg';
-import { latticeStage } from '../src/stages/lattice';
+import { kgStage, readKgFolder } from '../src/stages/kg';
+import { kgNeighbours, latticeStage } from '../src/stages/lattice';
 
 const defaults = {
   name: 'demo',
@@ -109,6 +109,29 @@ describe('config slices of options added later', () => {
     expect(evalStage.configSlice(set)).toMatchObject({ sample: { composeScale: 1 } });
     expect(kgStage.configSlice(set)).toMatchObject({ epochOrder: 'shuffled' });
     expect(gptStage.configSlice(set)).toMatchObject({ gpt: { train: { attributeDropout: 0.3 } } });
+  });
+});
+
+describe('knowledge expansion', () => {
+  it('follows only the named relations, in fact order, and names an unknown one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'artist-kg-relations-'));
+    fs.writeFileSync(
+      path.join(dir, 'triples.tsv'),
+      ['甲\t颜色是\t红色', '甲\t天敌是\t乙', '甲\t形状是\t圆形', '乙\t颜色是\t蓝色', ''].join('\n'),
+    );
+    const names = (await readKgFolder(dir)).entities;
+    const byName = async (relations: string[] | null) => {
+      const table = await kgNeighbours(dir, 4, relations);
+      return Object.fromEntries(
+        [...table].map(([h, list]) => [names[Number(h)], list.map((t) => names[Number(t)])]),
+      );
+    };
+    expect(await byName(null)).toEqual({ 甲: ['红色', '乙', '圆形'], 乙: ['蓝色'] });
+    expect(await byName(['形状是', '颜色是'])).toEqual({ 甲: ['红色', '圆形'], 乙: ['蓝色'] });
+    await expect(kgNeighbours(dir, 4, ['生活在'])).rejects.toThrow(
+      /lattice.relations.*"生活在" is not a relation of .* \(it has 颜色是, 天敌是, 形状是\)/,
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -28,35 +28,36 @@ import { readKgFolder } from './kg';
  * the knowledge source; of `relations` only, when given), with ids of the TransE table the kg stage
  * wrote from the same folder.
  */
-async function kgNeighbours(
+export async function kgNeighbours(
   kgDir: string,
   perEntity: number,
-  relations: readonly string[] | null,
+  relations: readonly string[] | null = null,
 ): Promise<NeighbourTable> {
   const kg = await readKgFolder(kgDir);
-  let keep: Set<number> | null = null;
-  if (relations) {
-    keep = new Set();
-    for (const name of relations) {
-      const id = kg.relations.indexOf(name);
-      if (id < 0) {
-        throw new ConfigError(
-          'lattice.relations',
-          `"${name}" is not a relation of ${kgDir} (it has ${kg.relations.join(', ')})`,
-        );
-      }
-      keep.add(id);
+  const keep = relations?.map((name) => {
+    const id = kg.relations.indexOf(name);
+    if (id < 0) {
+      throw new ConfigError(
+        'lattice.relations',
+        `"${name}" is not a relation of ${kgDir} (it has ${kg.relations.join(', ')})`,
+      );
     }
-  }
+    return id;
+  });
   const parts = [kg.train, kg.valid, kg.test];
-  const all: number[] = [];
+  const all = new Int32Array(parts.reduce((a, p) => a + p.count, 0) * 3);
+  let count = 0;
   for (const p of parts) {
-    for (let i = 0; i < p.count; i++) {
-      if (keep && !keep.has(p.data[3 * i + 1]!)) continue;
-      all.push(p.data[3 * i]!, p.data[3 * i + 1]!, p.data[3 * i + 2]!);
+    const d = p.data; // [h0, r0, t0, h1, ...]
+    for (let i = 0; i < 3 * p.count; i += 3) {
+      if (keep && !keep.includes(d[i + 1]!)) continue;
+      all[3 * count] = d[i]!;
+      all[3 * count + 1] = d[i + 1]!;
+      all[3 * count + 2] = d[i + 2]!;
+      count++;
     }
   }
-  return neighbourTable(all, all.length / 3, perEntity);
+  return neighbourTable(all, count, perEntity);
 }
 
 export const latticeStage: Stage<TrainerConfig> = {
