@@ -120,24 +120,37 @@ export async function writeFully(
   }
 }
 
-/** Writes `data` to `target` atomically (temp file + fsync + rename + fsync of the folder). */
-export async function atomicWriteFile(target: string, data: string | Uint8Array): Promise<void> {
-  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+/**
+ * Writes `target` atomically through `fill(handle)`: the bytes go to a temporary sibling, which is
+ * fsynced and renamed over the target only when `fill` succeeded, then the folder is fsynced. On
+ * any error the temporary file is removed and the target is untouched.
+ */
+export async function atomicWriteWith(
+  target: string,
+  fill: (handle: fs.promises.FileHandle) => Promise<void>,
+): Promise<void> {
+  const dir = path.dirname(target);
+  await fs.promises.mkdir(dir, { recursive: true });
   const tmp = tempSibling(target);
   const handle = await fs.promises.open(tmp, 'w');
   try {
-    await writeFully(handle, typeof data === 'string' ? Buffer.from(data) : data);
+    await fill(handle);
     await handle.sync();
-  } finally {
     await handle.close();
-  }
-  try {
     await fs.promises.rename(tmp, target);
   } catch (err) {
+    await handle.close().catch(() => undefined);
     await fs.promises.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(path.dirname(target));
+  await fsyncDir(dir);
+}
+
+/** Writes `data` to `target` atomically (`atomicWriteWith`). */
+export async function atomicWriteFile(target: string, data: string | Uint8Array): Promise<void> {
+  await atomicWriteWith(target, (handle) =>
+    writeFully(handle, typeof data === 'string' ? Buffer.from(data) : data),
+  );
 }
 
 export interface AtomicDirOptions {

@@ -3,7 +3,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readFully, readFullySync, setIoChunkBytes, writeFully } from '../src/files';
+import {
+  atomicWriteFile,
+  atomicWriteWith,
+  readFully,
+  readFullySync,
+  setIoChunkBytes,
+  writeFully,
+} from '../src/files';
 
 describe('chunked file I/O', () => {
   let previous = 0;
@@ -40,5 +47,25 @@ describe('chunked file I/O', () => {
     } finally {
       await rh.close();
     }
+  });
+});
+
+describe('atomic writes', () => {
+  it('replace the target only when the whole write succeeded, and leave no temporary file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'core-atomic-test-'));
+    const file = path.join(dir, 'sub', 'out.txt');
+    await atomicWriteFile(file, 'first');
+    expect(fs.readFileSync(file, 'utf8')).toBe('first');
+    await expect(
+      atomicWriteWith(file, async (handle) => {
+        await writeFully(handle, Buffer.from('half of the sec'));
+        throw new Error('disk full');
+      }),
+    ).rejects.toThrow('disk full');
+    expect(fs.readFileSync(file, 'utf8')).toBe('first');
+    await atomicWriteWith(file, (handle) => writeFully(handle, Buffer.from('second')));
+    expect(fs.readFileSync(file, 'utf8')).toBe('second');
+    expect(fs.readdirSync(path.dirname(file))).toEqual(['out.txt']);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

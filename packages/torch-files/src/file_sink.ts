@@ -4,10 +4,8 @@
  * written. On any error the temporary file is removed and the target is untouched. Writes move at
  * most `ioChunkBytes()` bytes per call (`@artist-ts/core/files`), so chunks of any size are accepted.
  */
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fsyncDir, writeFully } from '@artist-ts/core/files';
+import type * as fs from 'node:fs';
+import { atomicWriteWith, writeFully } from '@artist-ts/core/files';
 
 export interface ByteSink {
   /** Bytes written so far (the offset of the next write). */
@@ -55,31 +53,16 @@ class FileSink implements ByteSink {
   }
 }
 
-/** Runs `fill` on a sink writing a temporary sibling of `target`, then renames it into place. */
+/** Runs `fill` on a sink writing `target` atomically (`atomicWriteWith` of @artist-ts/core). */
 export async function writeFileAtomically(
   target: string,
   fill: (sink: ByteSink) => Promise<void>,
 ): Promise<void> {
-  const dir = path.dirname(target);
-  await fs.promises.mkdir(dir, { recursive: true });
-  const tmp = path.join(
-    dir,
-    `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
-  );
-  const handle = await fs.promises.open(tmp, 'w');
-  try {
+  await atomicWriteWith(target, async (handle) => {
     const sink = new FileSink(handle);
     await fill(sink);
     await sink.flush();
-    await handle.sync();
-    await handle.close();
-    await fs.promises.rename(tmp, target);
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await fs.promises.rm(tmp, { force: true });
-    throw err;
-  }
-  await fsyncDir(dir);
+  });
 }
 
 /** A sink into memory, for small files and tests. */
