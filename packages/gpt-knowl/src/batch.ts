@@ -93,14 +93,15 @@ export interface BatchDropout {
   where?: string;
 }
 
-/** `lattice` without its first `matched` entries (the matched entities): the attached ones. */
-function attachedOnly(lattice: LatticeFields, matched: number): LatticeFields {
+/** `lattice` with only its entries [start, end) (slice bounds: past the end keeps none). */
+function latticeEntries(lattice: LatticeFields, start: number, end?: number): LatticeFields {
   const { seqLen } = lattice;
+  const to = end === undefined ? undefined : seqLen + end;
   return {
     seqLen,
-    lexIds: lattice.lexIds.slice(matched),
-    posS: [...lattice.posS.slice(0, seqLen), ...lattice.posS.slice(seqLen + matched)],
-    posE: [...lattice.posE.slice(0, seqLen), ...lattice.posE.slice(seqLen + matched)],
+    lexIds: lattice.lexIds.slice(start, end),
+    posS: [...lattice.posS.slice(0, seqLen), ...lattice.posS.slice(seqLen + start, to)],
+    posE: [...lattice.posE.slice(0, seqLen), ...lattice.posE.slice(seqLen + start, to)],
   };
 }
 
@@ -127,16 +128,7 @@ export function abstractExample(
     for (let t = lattice.posS[seqLen + k]; t <= end; t++) out[t] = textPadId;
   }
   const k = matched + fact;
-  const keep = k < lattice.lexIds.length;
-  return {
-    text: out,
-    lattice: {
-      seqLen,
-      lexIds: keep ? [lattice.lexIds[k]] : [],
-      posS: [...lattice.posS.slice(0, seqLen), ...(keep ? [lattice.posS[seqLen + k]] : [])],
-      posE: [...lattice.posE.slice(0, seqLen), ...(keep ? [lattice.posE[seqLen + k]] : [])],
-    },
-  };
+  return { text: out, lattice: latticeEntries(lattice, k, k + 1) };
 }
 
 /** How many entries of an example's lattice are knowledge attached to its matches. */
@@ -185,7 +177,7 @@ export function makeTrainBatch(
     const lattice = ex.lattice ?? null;
     if (dropKnowledge?.[b]) lattices.push(null);
     else if (attributes && lattice)
-      lattices.push(attachedOnly(lattice, ex.matchedEntities ?? lattice.lexIds.length));
+      lattices.push(latticeEntries(lattice, ex.matchedEntities ?? lattice.lexIds.length));
     else lattices.push(lattice);
   });
   return {

@@ -339,15 +339,14 @@ function guidedConditions(
 function composedConditions(
   config: GptConfig,
   scale: number,
-  text: Int32Array,
+  text: ArrayLike<number>, // text ids (BERT space), as in the request
   lattice: LatticeFields,
   matched: number,
 ): ImageConditions {
   const facts = lattice.lexIds.length - matched;
-  const plain = text.map((id) => id - config.imageVocabSize);
   const rows = [];
   for (let f = facts; f >= 0; f--) {
-    const a = abstractExample(plain, lattice, matched, f, config.textPadId);
+    const a = abstractExample(text, lattice, matched, f, config.textPadId);
     rows.push({ text: jointText(config, a.text), lattice: a.lattice });
   }
   return {
@@ -421,7 +420,7 @@ export async function sampleCodes(
       lattice &&
       matched < lattice.lexIds.length
     ) {
-      return composedConditions(c, cfg.composeScale, texts[t], lattice, matched);
+      return composedConditions(c, cfg.composeScale, request.texts[t], lattice, matched);
     }
     return guidedConditions(cfg, c.fusion, texts[t], lattice, padText);
   };
@@ -438,16 +437,23 @@ export async function sampleCodes(
       const rngs = chunk.map((r) => base.fork(`text/${r.text}/sample/${r.sample}`));
       // Batch rows: each image's conditions, image after image (rowImage: whose row).
       const conds = chunk.map((r) => conditionsOf(r.text));
-      const rowImage = conds.flatMap((cond, k) => cond.rows.map(() => k));
-      const first = conds.map((_, k) => rowImage.indexOf(k));
+      const rowImage: number[] = [];
+      const first: number[] = []; // each image's first row
+      const lattices: (LatticeFields | null)[] = [];
+      const rowTexts: Int32Array[] = [];
+      conds.forEach((cond, k) => {
+        first.push(rowImage.length);
+        for (const row of cond.rows) {
+          rowImage.push(k);
+          lattices.push(row.lattice);
+          rowTexts.push(row.text);
+        }
+      });
       const R2 = rowImage.length;
       const text = new Int32Array(R2 * c.textLen);
-      const lattices = conds.flatMap((cond) => cond.rows.map((row) => row.lattice));
-      conds
-        .flatMap((cond) => cond.rows)
-        .forEach((row, j) => {
-          text.set(row.text, j * c.textLen);
-        });
+      rowTexts.forEach((t, j) => {
+        text.set(t, j * c.textLen);
+      });
       const knowledge = buildKnowledge(c, lattices, request.entityTable, 'sampleCodes');
       const out = chunk.map(() => new Int32Array(c.imageLen));
       const kt = knowledge ? knowledgeTensors(knowledge, c) : null;
