@@ -79,19 +79,23 @@ export class FastRng {
   shuffleRange(out: Uint32Array, start: number, end: number): void {
     for (let i = end - 1; i > start; i--) {
       const m = i - start + 1;
-      const limit = 4294967296 - (4294967296 - Math.floor(4294967296 / m) * m);
-      const j = start + this.int(m, limit);
+      const j = start + this.int(m, intLimit(m));
       const tmp = out[i];
       out[i] = out[j];
       out[j] = tmp;
     }
   }
 
-  /** Uniform integer in [0, n); `limit` = 2^32 - (2^32 mod n). */
+  /** Uniform integer in [0, n); `limit` = `intLimit(n)`, computed once by callers in hot loops. */
   int(n: number, limit: number): number {
     for (;;) {
       const x = this.next();
       if (x < limit) return x - Math.floor(x / n) * n;
     }
   }
+}
+
+/** The rejection bound of `FastRng.int(n, limit)`: 2^32 - (2^32 mod n), below which x mod n is uniform. */
+export function intLimit(n: number): number {
+  return 4294967296 - (4294967296 % n);
 }

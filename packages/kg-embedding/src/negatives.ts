@@ -7,7 +7,7 @@
  * and their order define the negatives, so every variant draws exactly the same ones.
  */
 import type { Rng } from '@artist-ts/core/rng';
-import type { FastRng } from './fast_rng';
+import { type FastRng, intLimit } from './fast_rng';
 import type { KernelConfig, TrainData } from './kernel';
 import type { TripleIndexData } from './triple_index';
 
@@ -71,13 +71,13 @@ export class NegativeSampler {
     this.rng = rng;
     this.state = state;
     this.N = numEntities;
-    this.limitN = 4294967296 - (4294967296 % numEntities);
+    this.limitN = intLimit(numEntities);
     this.share = cfg.sharedNegatives;
     this.bern = cfg.corruption === 'bernoulli';
     this.headProb = data.headProb;
     this.ix = cfg.filterNegatives ? data.index : null;
     this.block = data.blockEntities;
-    this.blockLimit = this.block > 0 ? 4294967296 - (4294967296 % this.block) : 0;
+    this.blockLimit = this.block > 0 ? intLimit(this.block) : 0;
   }
 
   /** A fresh head-side entity: from the head's block under head blocks, else from all. */
@@ -88,7 +88,7 @@ export class NegativeSampler {
     const size = Math.min(B, this.N - lo);
     if (size === B) return lo + rng.int(B, this.blockLimit);
     if (size < 2) return rng.int(this.N, this.limitN);
-    return lo + rng.int(size, 4294967296 - (4294967296 % size));
+    return lo + rng.int(size, intLimit(size));
   }
 
   /** Ends the step: the stream's state goes back to the step's `Rng`. */

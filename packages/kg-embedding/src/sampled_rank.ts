@@ -18,7 +18,7 @@
 import { Rng } from '@artist-ts/core/rng';
 import type { Distance } from './config';
 import type { RankCounts } from './evaluate';
-import { FastRng } from './fast_rng';
+import { FastRng, intLimit } from './fast_rng';
 import type { TripleSet } from './kg_data';
 import { hasTriple, type TripleIndexData } from './triple_index';
 
@@ -73,7 +73,7 @@ export function rankSampled(
   const dist = o.distance === 'L1' ? l1Distance : l2Squared;
   const rng = new FastRng();
   rng.load(new Rng(o.seed).fork('sampled-rank'));
-  const limitN = 4294967296 - (4294967296 % N);
+  const limitN = intLimit(N);
   const q = triples.count * 2;
   const better = new Int32Array(q);
   const ties = new Int32Array(q);
