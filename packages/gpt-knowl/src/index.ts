@@ -2,6 +2,8 @@
  * @artist-ts/gpt-knowl: ARTIST's second stage, the knowledge-fused GPT over
  * [text tokens | image codes], with its trainer and KV-cache sampler.
  */
+
+export { WASM_HEAP_BYTES } from '@artist-ts/runtime';
 export { abstractExample, type GptExample } from './batch';
 export {
   blockSize,
@@ -82,6 +84,5 @@ export {
   TrainingMemoryError,
   type TrainingMemoryEstimate,
   type TrainingMemoryOptions,
-  WASM_HEAP_BYTES,
   WASM_HEAP_USABLE,
 } from './training_memory';

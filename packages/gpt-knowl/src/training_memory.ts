@@ -32,6 +32,7 @@
  * i image positions, v image vocabulary, x text length, s entity slots.
  */
 
+import { WASM_HEAP_BYTES } from '@artist-ts/runtime';
 import { frozenParameters, type GptConfig, parameterSpecs } from './config';
 import { type LoraConfig, validateLoraConfig } from './lora';
 
@@ -316,9 +317,6 @@ export interface MemoryLimit {
   /** E.g. "the wasm backend's heap (76 % of its 4 GiB maximum)". */
   what: string;
 }
-
-/** tfjs-backend-wasm's linear memory stops growing at 4 GiB. */
-export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
 /**
  * Share of the wasm heap tensors can use: the rest goes to the module itself, the native kernels'

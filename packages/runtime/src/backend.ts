@@ -331,3 +331,44 @@ export function describeRuntime(info: RuntimeInfo): string {
   const devicePart = `${info.gpu ? 'gpu' : 'cpu'}${info.device ? ` (${info.device})` : ''}`;
   return `backend=${info.backend} device=${devicePart} ${nativePart} train=${info.canTrain ? 'yes' : 'no'} cores=${info.cores} tfjs=${info.tfjsVersion}`;
 }
+
+/** tfjs-backend-wasm's linear memory stops growing at 4 GiB. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/** A wasm-backend abort (its heap could not grow) turned into an error that says what to change. */
+export class WasmHeapExhaustedError extends Error {
+  override readonly name = 'WasmHeapExhaustedError';
+  constructor(
+    /** Tensor bytes the backend held when it aborted. */
+    readonly heldBytes: number,
+    message: string,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * `err` as a WasmHeapExhaustedError when it is the wasm backend's abort (emscripten's
+ * `RuntimeError: Aborted()`, which is what running out of the 4 GiB heap throws), else `err`
+ * itself: `throw explainWasmAbort(e, 'VQGAN training step at batch 2', 'Use a smaller batch.')`.
+ * After an abort the wasm module cannot run again in this process, so the message says so.
+ */
+export function explainWasmAbort(
+  err: unknown,
+  what: string,
+  advice: string,
+  backend: string = tf.getBackend(),
+): unknown {
+  if (backend !== 'wasm' || !(err instanceof Error) || !err.message.startsWith('Aborted('))
+    return err;
+  const held = tf.memory().numBytes;
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+  return new WasmHeapExhaustedError(
+    held,
+    `${what}: the wasm backend aborted holding ${gib(held)} of tensors, most likely because its ` +
+      `heap cannot grow past ${gib(WASM_HEAP_BYTES)}; the backend cannot run again in this ` +
+      `process. ${advice}`,
+    { cause: err },
+  );
+}

@@ -68,7 +68,7 @@ export async function tensorToRaw(name: string, t: tf.Tensor): Promise<RawTensor
 }
 
 /** A tensor read back from the backend only when the checkpoint writer reaches it. */
-function deferredOf(name: string, t: tf.Tensor): DeferredTensor {
+export function deferredTensor(name: string, t: tf.Tensor): DeferredTensor {
   const dtype = checkpointDtype(name, t);
   return {
     name,
@@ -119,7 +119,7 @@ export async function saveCheckpoint(
   input: SaveCheckpointInput,
   options: WriteCheckpointOptions = {},
 ): Promise<string> {
-  const tensors = Object.entries(input.weights).map(([name, t]) => deferredOf(name, t));
+  const tensors = Object.entries(input.weights).map(([name, t]) => deferredTensor(name, t));
   const slots: DeferredTensor[] = [];
   let optimizerName = input.state?.optimizerName ?? '';
   // tf.Optimizer hands out its own variables (and a fresh iterations scalar); tensors that are not
@@ -129,12 +129,13 @@ export async function saveCheckpoint(
     if (input.optimizer) {
       const named = await input.optimizer.getWeights();
       copies.push(...named.map((nt) => nt.tensor).filter((t) => !(t instanceof tf.Variable)));
-      for (const nt of named) slots.push(deferredOf(nt.name, nt.tensor));
+      for (const nt of named) slots.push(deferredTensor(nt.name, nt.tensor));
       optimizerName =
         input.optimizer.name ?? input.optimizer.getClassName?.() ?? (optimizerName || 'optimizer');
     }
     if (input.optimizerSlots) {
-      for (const [name, t] of Object.entries(input.optimizerSlots)) slots.push(deferredOf(name, t));
+      for (const [name, t] of Object.entries(input.optimizerSlots))
+        slots.push(deferredTensor(name, t));
       if (!optimizerName) optimizerName = 'optimizer';
     }
     const state: TrainerState = {

@@ -5,10 +5,12 @@ import * as tf from '@tensorflow/tfjs';
 import {
   describeRuntime,
   deviceOf,
+  explainWasmAbort,
   initRuntime,
   moduleLoader,
   nvidiaGpuModel,
   validateRuntimeOptions,
+  WasmHeapExhaustedError,
 } from '../src/backend';
 
 describe('initRuntime', () => {
@@ -159,5 +161,34 @@ describe('deviceOf', () => {
   it('cpu and wasm run on the CPU', () => {
     expect(deviceOf('wasm', {})).toEqual({ gpu: false, device: cpu });
     expect(deviceOf('cpu', undefined)).toEqual({ gpu: false, device: cpu });
+  });
+});
+
+describe('explainWasmAbort', () => {
+  const abort = () =>
+    Object.assign(new Error('Aborted(). Build with -sASSERTIONS for more info.'), {
+      name: 'RuntimeError',
+    });
+
+  it("turns the wasm backend's abort into an error naming the step, the heap and the fix", () => {
+    const err = abort();
+    const held = tf.tensor1d(new Float32Array(1024)); // 4 KiB held
+    const out = explainWasmAbort(err, 'step X', 'Use less.', 'wasm') as WasmHeapExhaustedError;
+    expect(out).toBeInstanceOf(WasmHeapExhaustedError);
+    expect(out.heldBytes).toBe(tf.memory().numBytes);
+    expect(out.message).toBe(
+      'step X: the wasm backend aborted holding 0.00 GiB of tensors, most likely because its heap ' +
+        'cannot grow past 4.00 GiB; the backend cannot run again in this process. Use less.',
+    );
+    expect(out.cause).toBe(err);
+    held.dispose();
+  });
+
+  it('leaves other errors and other backends alone', () => {
+    const err = abort();
+    expect(explainWasmAbort(err, 'x', 'y', 'cpu')).toBe(err);
+    const other = new Error('shape mismatch');
+    expect(explainWasmAbort(other, 'x', 'y', 'wasm')).toBe(other);
+    expect(explainWasmAbort('Aborted()', 'x', 'y', 'wasm')).toBe('Aborted()');
   });
 });

@@ -14,7 +14,13 @@
  * and the latent reservoir are all in the checkpoint.
  */
 import fs from 'node:fs';
-import { readCheckpoint, resolveCheckpointDir } from '@artist-ts/core/checkpoint-files';
+import {
+  type CheckpointReader,
+  type CheckpointTensor,
+  openCheckpoint,
+  resolveCheckpointDir,
+  type StoredTensor,
+} from '@artist-ts/core/checkpoint-files';
 import { Rng } from '@artist-ts/core/rng';
 import {
   type TrainLoopOptions,
@@ -22,7 +28,7 @@ import {
   validateTrainLoopOptions,
 } from '@artist-ts/core/train-loop';
 import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
-import { AdamW } from '@artist-ts/runtime';
+import { AdamW, deferredTensor, explainWasmAbort, readStoredTensor } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import {
   type CodebookStats,
@@ -254,6 +260,20 @@ export class VqganTrainer {
    * order. Returns the step's metrics, and the finished epoch's codebook statistics at an epoch end.
    */
   trainStep(): { metrics: StepMetrics; epochEnd: EpochStats | null } {
+    try {
+      return this.runStep();
+    } catch (e) {
+      const size = this.model.config.resolution;
+      throw explainWasmAbort(
+        e,
+        `VQGAN training step at batch ${this.config.batchSize} of ${size}x${size} images`,
+        'Use a smaller batchSize or image size, or a backend with more memory: tfjs-node-gpu, or ' +
+          "cpu (the machine's memory, much slower).",
+      );
+    }
+  }
+
+  private runStep(): { metrics: StepMetrics; epochEnd: EpochStats | null } {
     const cfg = this.config;
     if (cfg.kmeansInit && !this.kmeansDone && this.step === 0) this.initCodebookKmeans();
     const x = toModelInput(
@@ -462,39 +482,29 @@ export class VqganTrainer {
    * already there), null when the checkpoint is behind the trainer.
    */
   private async resumeFrom(root: string): Promise<number | null> {
-    const ckpt = await readCheckpoint(root);
-    if (ckpt.state.step <= this.step) return ckpt.state.step === this.step ? this.step : null;
-    this.model.assignWeights(ckpt.tensors, { source: `${ckpt.dir}/weights.bin` });
-    this.restore(ckpt.state, ckpt.tensors, ckpt.dir);
+    const reader = await openCheckpoint(root);
+    try {
+      const step = reader.state.step;
+      if (step <= this.step) return step === this.step ? this.step : null;
+      this.model.assignFromCheckpoint(reader);
+      this.restore(reader);
+    } finally {
+      reader.close();
+    }
     return this.step;
   }
 
-  private optimizerRaw(prefix: string, opt: AdamW): RawTensor[] {
-    return opt.getWeights().map(({ name, tensor }) => {
-      const raw: RawTensor = {
-        name: `${prefix}/${name}`,
-        shape: [...tensor.shape],
-        dtype: tensor.dtype === 'int32' ? 'int32' : 'float32',
-        data:
-          tensor.dtype === 'int32'
-            ? Int32Array.from(tensor.dataSync())
-            : Float32Array.from(tensor.dataSync()),
-      };
-      tensor.dispose();
-      return raw;
-    });
-  }
-
-  /** The trainer state (without weights) for a checkpoint. */
+  /**
+   * The trainer state (without weights) for a checkpoint; `save` writes the optimizer slots beside
+   * it (optimizer.bin), so its `optimizerSlots` is empty.
+   */
   trainerState(): TrainerState {
-    const slots = [...this.optimizerRaw('gen', this.genOpt)];
-    if (this.discOpt) slots.push(...this.optimizerRaw('disc', this.discOpt));
     return {
       step: this.step,
       epoch: this.epoch,
       dataCursor: this.cursor,
       optimizerName: 'adam',
-      optimizerSlots: slots,
+      optimizerSlots: [],
       rng: {
         restart: this.rngRestart.getState(),
         reservoir: this.rngReservoir.getState(),
@@ -509,9 +519,10 @@ export class VqganTrainer {
     };
   }
 
-  private extraTensors(): RawTensor[] {
+  /** The trainer's statistics (copied) and the discriminator's weights (read when written). */
+  private extraTensors(): CheckpointTensor[] {
     const K = this.model.config.nEmbed;
-    const out: RawTensor[] = [
+    const out: CheckpointTensor[] = [
       {
         name: `${TRAINER_PREFIX}epoch_counts`,
         shape: [K],
@@ -532,25 +543,31 @@ export class VqganTrainer {
       },
     ];
     if (this.discriminator) {
-      for (const [name, v] of this.discriminator.store.entries()) {
-        out.push({
-          name,
-          shape: [...v.shape],
-          dtype: 'float32',
-          data: Float32Array.from(v.dataSync() as Float32Array),
-        });
-      }
+      for (const [name, v] of this.discriminator.store.entries()) out.push(deferredTensor(name, v));
     }
     return out;
   }
 
-  /** Saves model, discriminator and trainer state as one checkpoint under `root`. */
+  /**
+   * Saves model, discriminator, optimizer slots (`gen/...`, `disc/...`) and trainer state as one
+   * checkpoint under `root`. Weights and slots are read back one tensor at a time as they are
+   * written.
+   */
   async save(root: string, options: { keepLast?: number } = {}): Promise<string> {
-    return this.model.save(root, {
-      state: this.trainerState(),
-      extraTensors: this.extraTensors(),
-      keepLast: options.keepLast,
-    });
+    const slots = [
+      ...this.genOpt.getWeights().map((s) => ({ ...s, name: `gen/${s.name}` })),
+      ...(this.discOpt?.getWeights() ?? []).map((s) => ({ ...s, name: `disc/${s.name}` })),
+    ];
+    try {
+      return await this.model.save(root, {
+        state: this.trainerState(),
+        extraTensors: this.extraTensors(),
+        optimizerSlots: slots.map((s) => deferredTensor(s.name, s.tensor)),
+        keepLast: options.keepLast,
+      });
+    } finally {
+      tf.dispose(slots.map((s) => s.tensor));
+    }
   }
 
   /**
@@ -564,35 +581,44 @@ export class VqganTrainer {
   ): Promise<VqganTrainer> {
     if (!fs.existsSync(pathOrRoot))
       throw new Error(`VqganTrainer.resume: '${pathOrRoot}' does not exist`);
-    const model = await Vqgan.load(pathOrRoot);
-    const ckpt = await readCheckpoint(pathOrRoot);
-    const state = ckpt.state;
-    const saved = (state.config as { train?: Partial<VqganTrainConfig> } | undefined)?.train;
-    if (!saved) {
-      model.dispose();
-      throw new Error(
-        `${ckpt.dir}/trainer_state.pb: config.train is missing (not a VqganTrainer checkpoint)`,
-      );
-    }
-    const trainer = new VqganTrainer(
-      model,
-      dataset,
-      { ...saved, ...(options.config ?? {}) },
-      options,
-    );
+    const reader = await openCheckpoint(pathOrRoot);
     try {
-      trainer.restore(state, ckpt.tensors, ckpt.dir);
-    } catch (e) {
-      trainer.dispose();
-      model.dispose();
-      throw e;
+      const state = reader.state;
+      const saved = (state.config as { train?: Partial<VqganTrainConfig> } | undefined)?.train;
+      if (!saved) {
+        throw new Error(
+          `${reader.dir}/trainer_state.pb: config.train is missing (not a VqganTrainer checkpoint)`,
+        );
+      }
+      const model = await Vqgan.load(reader.dir);
+      let trainer: VqganTrainer | undefined;
+      try {
+        trainer = new VqganTrainer(
+          model,
+          dataset,
+          { ...saved, ...(options.config ?? {}) },
+          options,
+        );
+        trainer.restore(reader);
+      } catch (e) {
+        trainer?.dispose();
+        model.dispose();
+        throw e;
+      }
+      return trainer;
+    } finally {
+      reader.close();
     }
-    return trainer;
   }
 
-  private restore(state: TrainerState, tensors: RawTensor[], dir: string): void {
-    const byName = new Map(tensors.map((t) => [t.name, t]));
-    const need = (name: string): RawTensor => {
+  /**
+   * Restores step, statistics, random streams, discriminator and optimizer slots from an opened
+   * checkpoint, one tensor at a time (optimizer.bin, or the trainer state of older checkpoints).
+   */
+  private restore(reader: CheckpointReader): void {
+    const { state, dir } = reader;
+    const byName = new Map(reader.weights.map((t) => [t.name, t]));
+    const need = (name: string): StoredTensor => {
       const t = byName.get(name);
       if (!t) throw new Error(`${dir}/weights.bin: tensor '${name}' is missing`);
       return t;
@@ -600,8 +626,10 @@ export class VqganTrainer {
     this.step = state.step;
     this.epoch = state.epoch;
     this.cursor = state.dataCursor;
-    this.epochCounts = Float64Array.from(need(`${TRAINER_PREFIX}epoch_counts`).data);
-    this.restartCounts = Float64Array.from(need(`${TRAINER_PREFIX}restart_counts`).data);
+    this.epochCounts = Float64Array.from(reader.read(need(`${TRAINER_PREFIX}epoch_counts`)).data);
+    this.restartCounts = Float64Array.from(
+      reader.read(need(`${TRAINER_PREFIX}restart_counts`)).data,
+    );
     const extra = (state.extra ?? {}) as {
       kmeansDone?: boolean;
       reservoirFilled?: number;
@@ -609,7 +637,7 @@ export class VqganTrainer {
     };
     this.kmeansDone = extra.kmeansDone ?? false;
     this.reservoir.restore(
-      need(`${TRAINER_PREFIX}reservoir`).data as Float32Array,
+      reader.read(need(`${TRAINER_PREFIX}reservoir`)).data as Float32Array,
       extra.reservoirFilled ?? 0,
       extra.reservoirNext ?? 0,
     );
@@ -630,23 +658,28 @@ export class VqganTrainer {
             `${dir}/weights.bin: '${name}' has shape [${t.shape}], expected [${v.shape}]`,
           );
         }
-        tf.tidy(() => v.assign(tf.tensor(t.data as Float32Array, v.shape)));
+        const value = readStoredTensor(reader, t);
+        v.assign(value);
+        value.dispose();
       }
     }
-    const slots = (prefix: string) =>
-      state.optimizerSlots
+    const slotOf = (t: StoredTensor | RawTensor): tf.Tensor =>
+      'pieces' in t ? readStoredTensor(reader, t) : tf.tensor(t.data, t.shape, t.dtype);
+    const stored: Array<StoredTensor | RawTensor> =
+      reader.slots.length > 0 ? [...reader.slots] : state.optimizerSlots;
+    for (const [prefix, opt] of [
+      ['gen', this.genOpt],
+      ['disc', this.discOpt],
+    ] as const) {
+      if (!opt) continue;
+      const named = stored
         .filter((t) => t.name.startsWith(`${prefix}/`))
-        .map((t) => ({
-          name: t.name.slice(prefix.length + 1),
-          tensor: tf.tensor(t.data, t.shape, t.dtype),
-        }));
-    const gen = slots('gen');
-    this.genOpt.setWeights(gen);
-    tf.dispose(gen.map((s) => s.tensor));
-    if (this.discOpt) {
-      const d = slots('disc');
-      this.discOpt.setWeights(d);
-      tf.dispose(d.map((s) => s.tensor));
+        .map((t) => ({ name: t.name.slice(prefix.length + 1), tensor: slotOf(t) }));
+      try {
+        opt.setWeights(named);
+      } finally {
+        tf.dispose(named.map((s) => s.tensor));
+      }
     }
   }
 

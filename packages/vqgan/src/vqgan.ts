@@ -3,7 +3,13 @@
  * quant_conv, VectorQuantizer2, post_quant_conv, decoder) with taming's parameter names.
  */
 import fs from 'node:fs';
-import { openCheckpoint, writeCheckpoint } from '@artist-ts/core/checkpoint-files';
+import {
+  type CheckpointReader,
+  type CheckpointTensor,
+  openCheckpoint,
+  type StoredTensor,
+  writeCheckpoint,
+} from '@artist-ts/core/checkpoint-files';
 import { Rng } from '@artist-ts/core/rng';
 import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
 import {
@@ -12,7 +18,7 @@ import {
   WeightMismatchError,
   weightsMatch,
 } from '@artist-ts/core/weight-match';
-import { readStoredTensor } from '@artist-ts/runtime';
+import { deferredTensor, readStoredTensor } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import type { NormSpec } from './blocks';
 import {
@@ -67,6 +73,28 @@ export type TrainForwardOutput = {
  */
 export function isAuxWeight(name: string): boolean {
   return name.startsWith('loss.') || name.startsWith('trainer.');
+}
+
+/**
+ * The model weights stored in a checkpoint (aux names left out), after checking them against
+ * `expected` (names and shapes; WeightMismatchError naming weights.bin) and their dtype.
+ */
+function modelWeightsOf(
+  reader: CheckpointReader,
+  expected: ReadonlyArray<readonly [string, readonly number[]]>,
+): StoredTensor[] {
+  const source = `${reader.dir}/weights.bin`;
+  const stored = reader.weights.filter((t) => !isAuxWeight(t.name));
+  assertWeightsMatch(
+    source,
+    expected,
+    stored.map((t) => [t.name, t.shape] as const),
+  );
+  for (const t of stored) {
+    if (t.dtype !== 'float32')
+      throw new Error(`${source}: weight '${t.name}' must be float32, got ${t.dtype}`);
+  }
+  return stored;
 }
 
 /** Options of the inference passes (`encode`, `decode`, `reconstruct`). */
@@ -415,13 +443,16 @@ export class Vqgan {
 
   /**
    * Writes a checkpoint under `root` (`root/step-NNNNNNNNN/{model.json, weights.bin, trainer_state.pb}`,
-   * atomically, and moves `root/latest`). Returns the folder written.
+   * atomically, and moves `root/latest`). Returns the folder written. Each weight is read back from
+   * the backend only when the writer reaches it (no whole copy of the model is made); so are
+   * deferred `extraTensors` and `optimizerSlots` (optimizer.bin).
    */
   async save(
     root: string,
     options: {
       state?: TrainerState;
-      extraTensors?: RawTensor[];
+      extraTensors?: CheckpointTensor[];
+      optimizerSlots?: CheckpointTensor[];
       keepLast?: number;
       name?: string;
     } = {},
@@ -430,12 +461,34 @@ export class Vqgan {
     return writeCheckpoint(
       root,
       {
-        tensors: [...this.rawWeights(), ...(options.extraTensors ?? [])],
+        tensors: [
+          ...this.store.entries().map(([name, v]) => deferredTensor(name, v)),
+          ...(options.extraTensors ?? []),
+        ],
         state: options.state,
+        optimizerSlots: options.optimizerSlots,
         metadata: this.metadata(),
       },
       { keepLast: options.keepLast, name: options.name },
     );
+  }
+
+  /**
+   * Assigns the model weights of an opened checkpoint (`loss.*` and `trainer.*` ignored), one
+   * tensor at a time from disk into the backend. Every name and shape is checked first: a
+   * WeightMismatchError and nothing assigned when they differ.
+   */
+  assignFromCheckpoint(reader: CheckpointReader): void {
+    this.checkAlive();
+    const stored = modelWeightsOf(
+      reader,
+      this.store.entries().map(([name, v]) => [name, v.shape] as const),
+    );
+    for (const t of stored) {
+      const value = readStoredTensor(reader, t);
+      this.store.get(t.name).assign(value);
+      value.dispose();
+    }
   }
 
   /** Loads a model saved by `save` (a checkpoint folder, or a root whose `latest` is followed). */
@@ -457,20 +510,11 @@ export class Vqgan {
         throw new Error(`${reader.dir}/model.json: userDefinedMetadata.${(e as Error).message}`);
       }
       // Names and shapes first (nothing read yet), then each tensor straight into backend memory.
-      const stored = reader.weights.filter((t) => !isAuxWeight(t.name));
-      assertWeightsMatch(
-        `${reader.dir}/weights.bin`,
+      const stored = modelWeightsOf(
+        reader,
         vqganTable(config).specs.map((p) => [p.name, p.shape] as const),
-        stored.map((t) => [t.name, t.shape] as const),
       );
-      for (const t of stored) {
-        if (t.dtype !== 'float32') {
-          throw new Error(
-            `${reader.dir}/weights.bin: weight '${t.name}' must be float32, got ${t.dtype}`,
-          );
-        }
-        weights.set(t.name, readStoredTensor(reader, t));
-      }
+      for (const t of stored) weights.set(t.name, readStoredTensor(reader, t));
       return new Vqgan(config, { init: 'zeros', weights });
     } finally {
       reader.close();

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readCheckpoint, writeCheckpoint } from '@artist-ts/core/checkpoint-files';
+import { encodeTrainerState } from '@artist-ts/core/trainer-state';
 import { WeightMismatchError } from '@artist-ts/core/weight-match';
 import { initRuntime } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
@@ -240,6 +241,56 @@ describe('VqganTrainer', () => {
     await expectNoLeakedTensors(() => {
       trainer.trainStep();
     }, 'trainStep');
+    trainer.dispose();
+    model.dispose();
+  });
+
+  test('save and resume leak no tensors; slots kept in trainer_state.pb (format 1) resume the same', async () => {
+    const cfg: Partial<VqganTrainConfig> = {
+      ...BASE,
+      disc: true,
+      discStart: 0,
+      discriminator: { nLayers: 1, ndf: 8, inChannels: 3 },
+    };
+    const model = Vqgan.create(MICRO, { seed: 13 });
+    const trainer = new VqganTrainer(model, data(), cfg);
+    trainer.trainStep();
+    const dir = path.join(tmp, 'stream');
+    let saved = '';
+    await expectNoLeakedTensors(async () => {
+      saved = await trainer.save(dir);
+    }, 'save');
+    // optimizer.bin holds the slots; the protobuf none
+    const written = await readCheckpoint(saved);
+    expect(fs.existsSync(path.join(saved, 'optimizer.bin'))).toBe(true);
+    expect(written.state.optimizerSlots.map((t) => t.name)).toContain(
+      'disc/m/loss.discriminator.main.0.weight',
+    );
+    // the same checkpoint as an older writer laid it out: slots inside trainer_state.pb
+    const legacy = path.join(tmp, 'stream-legacy', 'step-000000001');
+    fs.mkdirSync(legacy, { recursive: true });
+    fs.copyFileSync(path.join(saved, 'weights.bin'), path.join(legacy, 'weights.bin'));
+    const modelJson = JSON.parse(fs.readFileSync(path.join(saved, 'model.json'), 'utf8'));
+    delete modelJson.optimizerManifest;
+    fs.writeFileSync(path.join(legacy, 'model.json'), JSON.stringify(modelJson));
+    fs.writeFileSync(path.join(legacy, 'trainer_state.pb'), encodeTrainerState(written.state, 1));
+    const expected = trainer.trainStep().metrics;
+    for (const from of [dir, legacy]) {
+      let resumed: VqganTrainer | undefined;
+      await expectNoLeakedTensors(
+        async () => {
+          resumed = await VqganTrainer.resume(from, data());
+          resumed.model.dispose();
+          resumed.dispose();
+        },
+        `resume ${path.basename(from)}`,
+      );
+      const again = await VqganTrainer.resume(from, data());
+      expect(again.step).toBe(1);
+      expect(again.trainStep().metrics).toEqual(expected);
+      again.model.dispose();
+      again.dispose();
+    }
     trainer.dispose();
     model.dispose();
   });

@@ -3,7 +3,7 @@
  * wasm OneHot kernel of tfjs 4.22.0 writes int32 bit patterns into float32 outputs, which made the
  * quantizer return ~0 latents and freeze the codebook there while every cpu test passed.
  */
-import { initRuntime } from '@artist-ts/runtime';
+import { initRuntime, WasmHeapExhaustedError } from '@artist-ts/runtime';
 import { expectArraysClose, expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { InMemoryImageDataset } from '../src/dataset';
@@ -95,3 +95,35 @@ test('a training step leaks no tensors (wasm)', async () => {
 const STEPS = 60;
 // Measured 23.0 dB after 60 steps (mean-image PSNR of this set: 11.4 dB).
 const THRESHOLD_DB = 16;
+
+test("the wasm backend's abort in a training step becomes an error that says what to change", () => {
+  const model = Vqgan.create(MICRO, { seed: 2 });
+  const data = new InMemoryImageDataset(generateShapeImages(2, 8, 'test-shapes'), 8, 8, 3);
+  // what tfjs-backend-wasm throws when its heap cannot grow (not reachable at test sizes)
+  const abort = Object.assign(new Error('Aborted(). Build with -sASSERTIONS for more info.'), {
+    name: 'RuntimeError',
+  });
+  data.batch = () => {
+    throw abort;
+  };
+  const trainer = new VqganTrainer(model, data, { batchSize: 2, restartEvery: 0, seed: 1 });
+  let thrown: unknown;
+  try {
+    trainer.trainStep();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(WasmHeapExhaustedError);
+  expect((thrown as Error).message).toMatch(
+    /^VQGAN training step at batch 2 of 8x8 images: the wasm backend aborted holding .* GiB of tensors, .* 4\.00 GiB; .* Use a smaller batchSize or image size/,
+  );
+  expect((thrown as Error).cause).toBe(abort);
+  // any other error passes through untouched
+  const other = new Error('bad batch');
+  data.batch = () => {
+    throw other;
+  };
+  expect(() => trainer.trainStep()).toThrow(other);
+  trainer.dispose();
+  model.dispose();
+});
