@@ -31,8 +31,10 @@ export interface NamedTensor {
 
 /** Anything with tfjs-optimizer-like slot access (tf.Optimizer, our AdamW...). */
 export interface OptimizerLike {
-  /** tf.Optimizer returns its live slot variables; our AdamW returns fresh clones (see ownsWeights). */
+  /** tf.Optimizer returns its live slot variables; our AdamW returns fresh clones. */
   getWeights(): Promise<NamedTensor[]> | NamedTensor[];
+  /** Slots read only when written (our AdamW): preferred over getWeights when present. */
+  checkpointSlots?(): DeferredTensor[];
   setWeights?(weights: NamedTensor[]): Promise<void> | void;
   getClassName?(): string;
 }
@@ -126,10 +128,14 @@ export async function saveCheckpoint(
   // variables are copies made for us: disposed once written.
   const copies: tf.Tensor[] = [];
   try {
-    if (input.optimizer) {
+    if (input.optimizer?.checkpointSlots) {
+      slots.push(...input.optimizer.checkpointSlots());
+    } else if (input.optimizer) {
       const named = await input.optimizer.getWeights();
       copies.push(...named.map((nt) => nt.tensor).filter((t) => !(t instanceof tf.Variable)));
       for (const nt of named) slots.push(deferredTensor(nt.name, nt.tensor));
+    }
+    if (input.optimizer) {
       optimizerName =
         input.optimizer.name ?? input.optimizer.getClassName?.() ?? (optimizerName || 'optimizer');
     }

@@ -11,9 +11,11 @@
  *   m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2
  *   p <- p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
  */
+
+import type { DeferredTensor } from '@artist-ts/core/checkpoint-files';
 import { ADAMW_UPDATE_KERNEL } from '@artist-ts/native-kernels';
 import * as tf from '@tensorflow/tfjs';
-import type { NamedTensor } from './checkpoint';
+import { deferredTensor, type NamedTensor } from './checkpoint';
 
 export interface AdamWConfig {
   learningRate: number;
@@ -172,6 +174,22 @@ export class AdamW {
     const out: NamedTensor[] = [{ name: 'step', tensor: tf.scalar(this.step, 'int32') }];
     for (const [name, s] of this.m) out.push({ name: `m/${name}`, tensor: tf.clone(s) });
     for (const [name, s] of this.v) out.push({ name: `v/${name}`, tensor: tf.clone(s) });
+    return out;
+  }
+
+  /**
+   * The same slots as `getWeights()`, same names and order, for a checkpoint writer: each is read
+   * from the live slot variable when the writer reaches it, so saving makes no copy of the moments
+   * on the backend (getWeights' clones of an ARTIST-base GPT's are 1 GiB). Nothing to dispose; the
+   * optimizer must not step while they are written.
+   */
+  checkpointSlots(): DeferredTensor[] {
+    const step = this.step;
+    const out: DeferredTensor[] = [
+      { name: 'step', shape: [], dtype: 'int32', values: async () => Int32Array.of(step) },
+    ];
+    for (const [name, s] of this.m) out.push(deferredTensor(`m/${name}`, s));
+    for (const [name, s] of this.v) out.push(deferredTensor(`v/${name}`, s));
     return out;
   }
 

@@ -1,5 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initRuntime } from '../src/backend';
+import { loadCheckpoint, restoreOptimizer, saveCheckpoint } from '../src/checkpoint';
 import { AdamW, clipByGlobalNorm, validateAdamWConfig } from '../src/optim';
 import { expectArraysClose, expectNoLeakedTensors } from '../src/testing';
 
@@ -79,6 +83,44 @@ describe('AdamW', () => {
     });
     tf.dispose([p.w, g.w]);
     opt.dispose();
+  });
+
+  it('checkpointSlots: getWeights without the copies, and what saveCheckpoint writes', async () => {
+    const p = { w: tf.variable(tf.tensor1d([1, 2, 3])), b: tf.variable(tf.scalar(0.5)) };
+    const g = { w: tf.tensor1d([0.1, -0.2, 0.3]), b: tf.scalar(0.7) };
+    const opt = new AdamW({ learningRate: 0.01 });
+    opt.applyGradients(p, g);
+    opt.applyGradients(p, g);
+    const copies = opt.getWeights();
+    const before = tf.memory().numTensors;
+    const deferred = opt.checkpointSlots();
+    expect(tf.memory().numTensors).toBe(before); // nothing allocated on the backend
+    expect(deferred.map((d) => [d.name, d.shape, d.dtype])).toEqual(
+      copies.map((c) => [c.name, c.tensor.shape, c.tensor.dtype]),
+    );
+    for (const [i, d] of deferred.entries())
+      expect(Array.from(await d.values())).toEqual(Array.from(await copies[i].tensor.data()));
+    tf.dispose(copies.map((c) => c.tensor));
+    // saveCheckpoint takes them (getWeights is not called) and the slots restore exactly
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'adamw-slots-'));
+    const getWeights = jest.spyOn(opt, 'getWeights');
+    await expectNoLeakedTensors(async () => {
+      await saveCheckpoint(root, { weights: p, optimizer: opt, state: { step: 2 } });
+    }, 'saveCheckpoint');
+    expect(getWeights).not.toHaveBeenCalled();
+    const loaded = await loadCheckpoint(root);
+    const other = new AdamW({ learningRate: 0.01 });
+    await restoreOptimizer(other, loaded.state);
+    const a = opt.getWeights();
+    const b = other.getWeights();
+    expect(b.map((x) => x.name)).toEqual(a.map((x) => x.name));
+    for (const [i, x] of a.entries())
+      expect(Array.from(await b[i].tensor.data())).toEqual(Array.from(await x.tensor.data()));
+    tf.dispose([...a, ...b].map((x) => x.tensor));
+    tf.dispose([...Object.values(loaded.weights), ...Object.values(p), ...Object.values(g)]);
+    opt.dispose();
+    other.dispose();
+    fs.rmSync(root, { recursive: true, force: true });
   });
 
   it('validator names the bad field', () => {

@@ -554,20 +554,14 @@ export class VqganTrainer {
    * written.
    */
   async save(root: string, options: { keepLast?: number } = {}): Promise<string> {
-    const slots = [
-      ...this.genOpt.getWeights().map((s) => ({ ...s, name: `gen/${s.name}` })),
-      ...(this.discOpt?.getWeights() ?? []).map((s) => ({ ...s, name: `disc/${s.name}` })),
-    ];
-    try {
-      return await this.model.save(root, {
-        state: this.trainerState(),
-        extraTensors: this.extraTensors(),
-        optimizerSlots: slots.map((s) => deferredTensor(s.name, s.tensor)),
-        keepLast: options.keepLast,
-      });
-    } finally {
-      tf.dispose(slots.map((s) => s.tensor));
-    }
+    const slots = (prefix: string, opt: AdamW | null) =>
+      (opt?.checkpointSlots() ?? []).map((t) => ({ ...t, name: `${prefix}/${t.name}` }));
+    return this.model.save(root, {
+      state: this.trainerState(),
+      extraTensors: this.extraTensors(),
+      optimizerSlots: [...slots('gen', this.genOpt), ...slots('disc', this.discOpt)],
+      keepLast: options.keepLast,
+    });
   }
 
   /**
