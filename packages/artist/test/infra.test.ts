@@ -14,6 +14,7 @@ import { omitWhileDefault, runStages, type Stage, throwIfAborted } from '../src/
 import { formatDuration, LineProgress, type ProgressView, TensorWatch } from '../src/progress';
 import { htmlPage, htmlTable, svgLinePlot } from '../src/report_html';
 import { RunFolder } from '../src/run_folder';
+import { dataStage } from '../src/stages/data';
 import { evalStage } from '../src/stages/eval';
 import { gptStage } from '../src/stages/gpt';
 import { kgStage, readKgFolder } from '../src/stages/kg';
@@ -192,6 +193,26 @@ describe('stages and run folders', () => {
       { stages: makeStages(counter) },
     );
     expect(counter).toEqual({ one: 1, two: 2 });
+  });
+
+  it('the kg stage refuses an unknown lattice.relations before TransE trains', async () => {
+    const run = new RunFolder(dir);
+    const config = resolveConfig({
+      preset: 'demo',
+      overrides: [
+        'data.dataset=kg-shapes-zh',
+        'data.limit=4',
+        'lattice.relations=["生活在","住在"]',
+      ],
+    });
+    await expect(
+      runStages(
+        { run, signal: new AbortController().signal, progress: silent(), config },
+        { stages: [dataStage, kgStage] },
+      ),
+    ).rejects.toThrow(/lattice.relations.*"住在" is not a relation of .*kg \(it has .*生活在/);
+    expect(run.readMarker('data')).not.toBeNull();
+    expect(fs.existsSync(run.kg.checkpoints)).toBe(false);
   });
 
   it('refuses a stage whose dependency never ran', async () => {

@@ -18,6 +18,7 @@ import {
   writeEmbeddings,
 } from '@artist-ts/kg-embedding';
 import type { TrainerConfig } from '../config';
+import { ConfigError } from '../config_tree';
 import { omitWhileDefault, type Stage } from '../pipeline';
 
 /** A KG folder holds OpenKE files or a named-triples TSV; which one (else an error naming both). */
@@ -36,6 +37,28 @@ export async function readKgFolder(dir: string): Promise<KgDataset> {
   const format = kgFolderFormat(dir);
   if (format.kind === 'openke') return readOpenKEFolder(dir);
   return readNamedDataset({ train: format.file });
+}
+
+/**
+ * Ids of `relations` in `kg` (null: every relation), or a ConfigError naming `lattice.relations`,
+ * the KG folder and the relations it has.
+ */
+export function relationIds(
+  kg: Pick<KgDataset, 'relations'>,
+  relations: readonly string[] | null,
+  kgDir: string,
+): number[] | null {
+  if (relations === null) return null;
+  return relations.map((name) => {
+    const id = kg.relations.indexOf(name);
+    if (id < 0) {
+      throw new ConfigError(
+        'lattice.relations',
+        `"${name}" is not a relation of ${kgDir} (it has ${kg.relations.join(', ')})`,
+      );
+    }
+    return id;
+  });
 }
 
 /**
@@ -67,6 +90,8 @@ export const kgStage: Stage<TrainerConfig> = {
     }),
   async run(ctx) {
     const dataset = await readKgFolder(ctx.run.data.kg);
+    // the lattice stage expands over these relations: a bad name fails now, not after TransE
+    relationIds(dataset, ctx.config.lattice.relations, ctx.run.data.kg);
     const cfg = ctx.config.kg;
     const ckpt = ctx.run.kg.checkpoints;
     ctx.progress.begin('kg', cfg.epochs, 'epochs');

@@ -18,10 +18,9 @@ import {
   writeNeighbourTable,
 } from '@artist-ts/lattice-data';
 import type { TrainerConfig } from '../config';
-import { ConfigError } from '../config_tree';
 import { omitWhileDefault, type Stage } from '../pipeline';
 import { SPLITS } from '../run_layout';
-import { readKgFolder } from './kg';
+import { readKgFolder, relationIds } from './kg';
 
 /**
  * The one-hop neighbour table of the run's KG (every fact of train, valid and test: the graph is
@@ -34,16 +33,7 @@ export async function kgNeighbours(
   relations: readonly string[] | null = null,
 ): Promise<NeighbourTable> {
   const kg = await readKgFolder(kgDir);
-  const keep = relations?.map((name) => {
-    const id = kg.relations.indexOf(name);
-    if (id < 0) {
-      throw new ConfigError(
-        'lattice.relations',
-        `"${name}" is not a relation of ${kgDir} (it has ${kg.relations.join(', ')})`,
-      );
-    }
-    return id;
-  });
+  const keep = relationIds(kg, relations, kgDir);
   const parts = [kg.train, kg.valid, kg.test];
   const all = new Int32Array(parts.reduce((a, p) => a + p.count, 0) * 3);
   let count = 0;
