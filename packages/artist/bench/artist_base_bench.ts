@@ -27,6 +27,7 @@ import { memoryReadBandwidth } from '@artist-ts/native-kernels';
 import { initRuntime } from '@artist-ts/runtime';
 import { exportEasyNLP, importCheckpoint } from '@artist-ts/torch-import';
 import { Generator } from '../src';
+import { writeRandomArtistBase, writeVocab } from './random_artist_base';
 
 /** PyTorch 2.13 CPU, 2 threads, on the project machine (issue 19), when no peer runs here. */
 const PYTORCH_FIXED = { tokensPerS: 20.3, wholeS: 18, n4TokensPerS: Number.NaN };
@@ -69,13 +70,6 @@ function runPeer(args: string[]): PeerTimes {
     : ({ wall_s: wall } as PeerTimes);
 }
 
-/** BERT-style vocab of `size` lines: the special tokens, then CJK characters. */
-function writeVocab(file: string, size: number): void {
-  const lines = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
-  for (let cp = 0x4e00; lines.length < size; cp++) lines.push(String.fromCodePoint(cp));
-  fs.writeFileSync(file, `${lines.join('\n')}\n`);
-}
-
 /** Bytes a batch-1 decoding step reads: the packed weights plus the KV cache at position `t`. */
 function bytesPerToken(gpt: KnowlGpt, rows: number, avgPositions: number): number {
   const c = gpt.config;
@@ -113,14 +107,7 @@ async function main() {
   } else if (!fs.existsSync(ckpt)) {
     // no PyTorch: random weights written in EasyNLP's layout by our own exporter
     const seedRun = path.join(dir, 'random-run');
-    const { KnowlGpt, saveGpt } = await import('@artist-ts/gpt-knowl');
-    const { Vqgan } = await import('@artist-ts/vqgan');
-    const gpt = new KnowlGpt({ preset: 'artist-base', fusion: 'easynlp' }, { seed: 1 });
-    await saveGpt(gpt, path.join(seedRun, 'gpt'));
-    gpt.dispose();
-    const vq = Vqgan.create('artist-base', { seed: 2 });
-    await vq.save(path.join(seedRun, 'vqgan'));
-    vq.dispose();
+    await writeRandomArtistBase(seedRun);
     await exportEasyNLP(seedRun, path.join(dir, 'export'), {});
     fs.renameSync(path.join(dir, 'export', 'pytorch_model.bin'), ckpt);
   }

@@ -1,8 +1,7 @@
 /**
  * Generator.load on an imported ARTIST-base folder (`pnpm --filter @artist-ts/artist bench:load`; `pnpm bench` runs bench/artist_base_bench.ts, whose load line is the first load of a fresh process too): GPT-knowl `artist-base`
- * (fusion easynlp, 126.75 M parameters) + VQGAN `artist-base` (76.07 M), random weights written by
- * saveGpt / Vqgan.save into the layout `artist-train import --kind artist` writes (`gpt/`, `vqgan/`
- * checkpoint roots) plus a vocab.txt. Target (issue 19 item 5): <= 3 s on the default backend.
+ * (fusion easynlp, 126.75 M parameters) + VQGAN `artist-base` (76.07 M), random weights
+ * (`random_artist_base.ts`) plus a vocab.txt. Target (issue 19 item 5): <= 3 s on the default backend.
  *
  * The first load of the process is the figure that counts (the wasm heap grows and its pages are
  * touched for the first time); later loads reuse the grown heap and are much faster. The folder's
@@ -15,11 +14,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { countParameters, KnowlGpt, saveGpt } from '@artist-ts/gpt-knowl';
-import { SPECIAL_TOKENS } from '@artist-ts/lattice-data';
+import { countParameters } from '@artist-ts/gpt-knowl';
 import { describeRuntime, initRuntime } from '@artist-ts/runtime';
-import { Vqgan } from '@artist-ts/vqgan';
 import { Generator } from '../src';
+import { writeRandomArtistBase, writeVocab } from './random_artist_base';
 
 const TARGET_S = 3;
 
@@ -33,34 +31,14 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
-async function makeFolder(dir: string): Promise<void> {
-  const gpt = new KnowlGpt({ preset: 'artist-base', fusion: 'easynlp' }, { seed: 1 });
-  try {
-    await saveGpt(gpt, path.join(dir, 'gpt'));
-    const special = Object.values(SPECIAL_TOKENS) as string[];
-    const vocab = Array.from(
-      { length: gpt.config.textVocabSize },
-      (_, i) => special[i] ?? `[unused${i}]`,
-    );
-    fs.writeFileSync(path.join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
-  } finally {
-    gpt.dispose();
-  }
-  const vq = Vqgan.create('artist-base', { seed: 2 });
-  try {
-    await vq.save(path.join(dir, 'vqgan'));
-  } finally {
-    vq.dispose();
-  }
-}
-
 async function main(): Promise<void> {
   const info = await initRuntime();
   const dir = arg('--dir', path.join(os.tmpdir(), 'artist-base-load-bench'));
   const reps = Number(arg('--reps', '2'));
   if (!fs.existsSync(path.join(dir, 'vqgan', 'latest'))) {
     const t0 = performance.now();
-    await makeFolder(dir);
+    await writeRandomArtistBase(dir);
+    writeVocab(path.join(dir, 'vocab.txt'), 21128);
     console.log(`made ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   console.log(`${describeRuntime(info)}; cores ${os.cpus().length}; node ${process.version}`);
