@@ -15,6 +15,7 @@ export {
   setBlasThreads,
   useGemm,
 } from './addon';
+export { type Host, type HostName, hostFor } from './host';
 export {
   DEFAULT_INSTALL_KERNELS_OPTIONS,
   formatInstallReport,

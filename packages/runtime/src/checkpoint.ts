@@ -19,6 +19,7 @@ import {
   type TrainerState,
 } from '@artist-ts/core/trainer-state';
 import { assertWeightsMatch } from '@artist-ts/core/weight-match';
+import { hostFor } from '@artist-ts/native-kernels';
 import * as tf from '@tensorflow/tfjs';
 
 export type NamedTensors = Record<string, tf.Tensor>;
@@ -84,29 +85,22 @@ export function rawToTensor(raw: RawTensor): tf.Tensor {
   return tf.tensor(raw.data, raw.shape, raw.dtype);
 }
 
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: string): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): ArrayBufferView;
-  disposeData(id: unknown): boolean;
-}
-
 /**
  * A stored tensor as a tfjs tensor, its bytes read once: on wasm straight into the tensor's heap
  * memory (no JS copy; the heap cannot grow during the synchronous read), elsewhere into a typed
  * array the backend takes.
  */
 export function readStoredTensor(reader: CheckpointReader, stored: StoredTensor): tf.Tensor {
-  const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
-  if (tf.getBackend() !== 'wasm' || !backend.makeOutput || !backend.typedArrayFromHeap) {
+  if (tf.getBackend() !== 'wasm' || stored.dtype === 'bool') {
     return rawToTensor(reader.read(stored));
   }
-  const wasm = backend as WasmBackendLike;
-  const info = wasm.makeOutput(stored.shape.slice(), stored.dtype);
+  const host = hostFor('wasm', tf.backend());
+  const info = host.alloc(stored.shape.slice(), stored.dtype);
   try {
-    const view = wasm.typedArrayFromHeap(info);
+    const view = host.view(info);
     reader.readInto(stored, new Uint8Array(view.buffer, view.byteOffset, stored.byteLength));
   } catch (err) {
-    wasm.disposeData(info.dataId);
+    host.free(info);
     throw err;
   }
   return tf.engine().makeTensorFromTensorInfo(info, tf.backend());
