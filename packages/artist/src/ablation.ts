@@ -52,6 +52,8 @@ export interface AblationRunResult {
   hits: Record<string, HitScore>;
   /** The VQGAN's ceiling: the scorer on reconstructions of the real test images (kg-shapes-zh). */
   ceiling: Record<string, GroupScore>;
+  /** The same for emoji-zh: keyword hits of those reconstructions (empty for other data). */
+  hitsCeiling?: Record<string, HitScore>;
 }
 
 /** The emoji-zh keyword hit of one group in one run (datasets' scoreEmojiZhImages). */
@@ -112,6 +114,8 @@ export interface AblationSummary {
    * mode of a seed shares its VQGAN): what a perfect GPT could reach. Empty for other data.
    */
   ceiling: AblationGroupStats[];
+  /** emoji-zh: keyword hits of the VQGAN reconstructions, per group over the seeds. */
+  hitsCeiling?: AblationHitStats[];
 }
 
 export const SPREAD_NOTE = 'sample standard deviation over seeds (n - 1); none with one seed';
@@ -212,15 +216,31 @@ export function ablationRunResult(run: {
     ceiling: ev.kgShapesReconstructions
       ? scoreGroups(ev.kgShapesReconstructions as ByGroup<ScoreSummaryLike>)
       : {},
+    hitsCeiling: hitGroups(ev.emojiHitsReconstructions as ByGroup<HitScore> | undefined),
   };
+}
+
+/** One run per seed that has `part` (every mode of a seed shares its VQGAN, so one counts). */
+function onePerSeed<T>(
+  runs: readonly AblationRunResult[],
+  part: (r: AblationRunResult) => Record<string, T> | undefined,
+): Record<string, T>[] {
+  const perSeed = new Map<number, Record<string, T>>();
+  for (const r of runs) {
+    const p = part(r);
+    if (!perSeed.has(r.seed) && p && Object.keys(p).length > 0) perSeed.set(r.seed, p);
+  }
+  return [...perSeed.values()];
 }
 
 /** The VQGAN ceiling per group over the seeds: one run per seed (its modes share the VQGAN). */
 export function aggregateCeiling(runs: readonly AblationRunResult[]): AblationGroupStats[] {
-  const perSeed = new Map<number, AblationRunResult>();
-  for (const r of runs)
-    if (!perSeed.has(r.seed) && Object.keys(r.ceiling ?? {}).length > 0) perSeed.set(r.seed, r);
-  return groupStats([...perSeed.values()].map((r) => ({ groups: r.ceiling, per: 1 })));
+  return groupStats(onePerSeed(runs, (r) => r.ceiling).map((groups) => ({ groups, per: 1 })));
+}
+
+/** emoji-zh keyword hits of the VQGAN reconstructions per group over the seeds, as above. */
+export function aggregateHitsCeiling(runs: readonly AblationRunResult[]): AblationHitStats[] {
+  return hitStats(onePerSeed(runs, (r) => r.hitsCeiling));
 }
 
 /** A scorer's output: one summary over all images and one per group. */
@@ -406,18 +426,20 @@ export const HIT_COLUMNS = ['hit@1', 'hit@5', 'hit@1%', 'rank pct.', 'subgroup h
 
 /** Rows of the emoji-zh keyword-hit table: per mode, every group. */
 export function hitRows(summary: AblationSummary): string[][] {
-  return summary.byMode.flatMap((m) =>
-    (m.hits ?? []).map((h) => [
-      m.fusion,
-      h.group,
-      h.images === null ? '-' : String(h.images),
-      formatStat(h.hit1),
-      formatStat(h.hit5),
-      formatStat(h.hitTop1Percent),
-      formatStat(h.rankPercentile),
-      formatStat(h.subgroupHit1),
-    ]),
-  );
+  const row = (label: string, h: AblationHitStats) => [
+    label,
+    h.group,
+    h.images === null ? '-' : String(h.images),
+    formatStat(h.hit1),
+    formatStat(h.hit5),
+    formatStat(h.hitTop1Percent),
+    formatStat(h.rankPercentile),
+    formatStat(h.subgroupHit1),
+  ];
+  return [
+    ...summary.byMode.flatMap((m) => (m.hits ?? []).map((h) => row(m.fusion, h))),
+    ...(summary.hitsCeiling ?? []).map((h) => row(CEILING_LABEL, h)),
+  ];
 }
 
 /** Rows of the knowledge guidance table: per mode and scale, every scorer group. */

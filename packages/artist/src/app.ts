@@ -13,6 +13,7 @@ import {
   ablationRunResult,
   aggregateAblation,
   aggregateCeiling,
+  aggregateHitsCeiling,
   checkModes,
   SPREAD_NOTE,
 } from './ablation';
@@ -219,6 +220,7 @@ export async function runAblation(
     runs,
     byMode: aggregateAblation(runs, modes),
     ceiling: aggregateCeiling(runs),
+    hitsCeiling: aggregateHitsCeiling(runs),
   };
   await atomicWriteFile(base.run.ablationFile, `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeReport(base.run);

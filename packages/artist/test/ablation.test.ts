@@ -7,9 +7,11 @@ import {
   ablationRunResult,
   aggregateAblation,
   aggregateCeiling,
+  aggregateHitsCeiling,
   formatAblationTable,
   formatSeconds,
   formatStat,
+  hitRows,
   parseModes,
   parseSeeds,
   seedStat,
@@ -164,6 +166,7 @@ describe('aggregateAblation', () => {
       },
       guidance: [],
       hits: {},
+      hitsCeiling: {},
       ceiling: {},
     });
     expect(runs[3].fid).toBeNull();
@@ -283,10 +286,10 @@ describe('aggregateAblation', () => {
       gallery: 100,
       chance: { hit1: 0.01, hit5: 0.05 },
     });
-    const emoji = (seed: number, h1: number) =>
+    const emoji = (seed: number, h1: number, fusion = 'lattice') =>
       ablationRunResult({
         seed,
-        fusion: 'lattice',
+        fusion,
         dir: 'x',
         seconds: 1,
         gpt: { valLoss: 1 },
@@ -296,9 +299,16 @@ describe('aggregateAblation', () => {
             overall: hit(10, h1, 0.5, 0.5),
             byGroup: { 'unseen-keyword': hit(8, h1, 0.5, 0.25), 'unseen-emoji': hit(2, 0, 0, 1) },
           },
+          // reconstructions of the real images: the same in every mode of a seed
+          emojiHitsReconstructions: { overall: hit(10, seed / 4, 1, 1), byGroup: {} },
         },
       });
     const runs2 = [emoji(1, 0.25), emoji(2, 0.75)];
+    // the VQGAN's ceiling counts one run per seed (seed 1's 'none' run shares its VQGAN)
+    const ceiling = aggregateHitsCeiling([...runs2, emoji(1, 0, 'none')]);
+    expect(ceiling.map((h) => [h.group, h.images, h.hit1.n, h.hit1.mean])).toEqual([
+      ['all', 10, 2, 0.375],
+    ]);
     expect(runs2[0].hits['unseen-keyword']).toEqual({
       images: 8,
       hit1: 0.25,
@@ -326,10 +336,25 @@ describe('aggregateAblation', () => {
       runs: runs2,
       byMode: [m],
       ceiling: [],
+      hitsCeiling: ceiling,
     });
     expect(text).toMatch(
       /lattice\s+unseen-keyword\s+8\s+0\.500 ± 0\.354\s+0\.500 ± 0\.000\s+0\.500 ± 0\.000\s+0\.750 ± 0\.000\s+0\.250 ± 0\.000/,
     );
+    expect(text).toMatch(/VQGAN reconstructions \(ceiling\)\s+all\s+10\s+0\.375 ± 0\.177\s+1\.000/);
+    // an ablation.json written before the ceiling was aggregated (no hitsCeiling) still reads
+    const older = {
+      seeds: [1],
+      modes: ['lattice'],
+      dataSeed: 1,
+      spread: 'sd',
+      wallSeconds: 1,
+      stageSeconds: 1,
+      runs: runs2,
+      byMode: [m],
+      ceiling: [],
+    };
+    expect(hitRows(older).map((r) => r[0])).toEqual(['lattice', 'lattice', 'lattice']);
   });
 
   it('VQGAN ceiling: one run per seed, shown as its own rows', () => {
