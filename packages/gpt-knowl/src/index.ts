@@ -3,7 +3,7 @@
  * [text tokens | image codes], with its trainer and KV-cache sampler.
  */
 
-export { WASM_HEAP_BYTES } from '@artist-ts/runtime';
+export { leanVariableGrads, WASM_HEAP_BYTES } from '@artist-ts/runtime';
 export { abstractExample, type GptExample } from './batch';
 export {
   blockSize,
@@ -31,7 +31,6 @@ export {
   type LatticeKnowledge,
 } from './knowledge';
 export type { LayerCache } from './layers';
-export { leanVariableGrads } from './lean_gradients';
 export {
   DEFAULT_LORA_CONFIG,
   LORA_TARGETS,

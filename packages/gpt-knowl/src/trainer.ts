@@ -19,6 +19,7 @@ import {
   assignWeights,
   clipScale,
   globalNorm,
+  leanVariableGrads,
   loadCheckpoint,
   Rng,
   restoreOptimizer,
@@ -36,7 +37,6 @@ import {
 } from './config';
 import { disposeKnowledge, knowledgeTensors } from './fusion';
 import type { EntityTable } from './knowledge';
-import { leanVariableGrads } from './lean_gradients';
 import { LoraAdapters, type LoraConfig, validateLoraConfig } from './lora';
 import { KnowlGpt } from './model';
 import {

@@ -1,8 +1,7 @@
-import { initRuntime } from '@artist-ts/runtime';
+import { initRuntime, leanVariableGrads } from '@artist-ts/runtime';
 import { expectNoLeakedTensors } from '@artist-ts/runtime/testing';
 import * as tf from '@tensorflow/tfjs';
 import { KnowlGpt } from '../src';
-import { leanVariableGrads } from '../src/lean_gradients';
 import type { LoraAdapters } from '../src/lora';
 import { type GradsFn, lossAndGrads, movedLora } from './helpers';
 

@@ -349,20 +349,23 @@ export class WasmHeapExhaustedError extends Error {
 }
 
 /**
- * `err` as a WasmHeapExhaustedError when it is the wasm backend's abort (emscripten's
- * `RuntimeError: Aborted()`, which is what running out of the 4 GiB heap throws), else `err`
- * itself: `throw explainWasmAbort(e, 'VQGAN training step at batch 2', 'Use a smaller batch.')`.
- * After an abort the wasm module cannot run again in this process, so the message says so.
+ * `err` as a WasmHeapExhaustedError when it is how the wasm backend fails once its 4 GiB heap
+ * cannot grow: emscripten's `RuntimeError: Aborted()`, or `memory access out of bounds` while
+ * tensors fill at least half the heap (an allocation that failed, then used); else `err` itself:
+ * `throw explainWasmAbort(e, 'VQGAN training step at batch 2', 'Use a smaller batch.')`. After
+ * either the wasm module cannot run again in this process, so the message says so.
  */
 export function explainWasmAbort(
   err: unknown,
   what: string,
   advice: string,
   backend: string = tf.getBackend(),
+  held: number = tf.memory().numBytes,
 ): unknown {
-  if (backend !== 'wasm' || !(err instanceof Error) || !err.message.startsWith('Aborted('))
-    return err;
-  const held = tf.memory().numBytes;
+  if (backend !== 'wasm' || !(err instanceof Error)) return err;
+  const aborted = err.message.startsWith('Aborted(');
+  const outOfBounds = err.message === 'memory access out of bounds' && held >= WASM_HEAP_BYTES / 2;
+  if (!aborted && !outOfBounds) return err;
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
   return new WasmHeapExhaustedError(
     held,

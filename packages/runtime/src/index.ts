@@ -46,6 +46,7 @@ export {
 } from './checkpoint';
 export * from './fused_ops';
 export { randomNormalTensor, randomUniformTensor } from './init';
+export { leanVariableGrads } from './lean_gradients';
 export { linearSoftmaxCrossEntropy, sparseSoftmaxCrossEntropy } from './losses';
 export {
   AdamW,

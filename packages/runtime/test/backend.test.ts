@@ -184,6 +184,16 @@ describe('explainWasmAbort', () => {
     held.dispose();
   });
 
+  it('an out-of-bounds access counts only while tensors fill half the heap', () => {
+    const oob = Object.assign(new Error('memory access out of bounds'), { name: 'RuntimeError' });
+    expect(explainWasmAbort(oob, 'x', 'y', 'wasm')).toBe(oob); // a few KiB held: a bug, not memory
+    const held = 3 * 2 ** 30;
+    const out = explainWasmAbort(oob, 'step', 'Use less.', 'wasm', held) as WasmHeapExhaustedError;
+    expect(out).toBeInstanceOf(WasmHeapExhaustedError);
+    expect(out.heldBytes).toBe(held);
+    expect(out.message).toMatch(/^step: the wasm backend aborted holding 3\.00 GiB of tensors/);
+  });
+
   it('leaves other errors and other backends alone', () => {
     const err = abort();
     expect(explainWasmAbort(err, 'x', 'y', 'cpu')).toBe(err);

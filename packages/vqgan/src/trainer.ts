@@ -28,7 +28,13 @@ import {
   validateTrainLoopOptions,
 } from '@artist-ts/core/train-loop';
 import type { RawTensor, TrainerState } from '@artist-ts/core/trainer-state';
-import { AdamW, deferredTensor, explainWasmAbort, readStoredTensor } from '@artist-ts/runtime';
+import {
+  AdamW,
+  deferredTensor,
+  explainWasmAbort,
+  leanVariableGrads,
+  readStoredTensor,
+} from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import {
   type CodebookStats,
@@ -330,7 +336,7 @@ export class VqganTrainer {
       return gLoss ? tf.add(losses.reconstructionObjective, gLoss) : losses.reconstructionObjective;
     };
 
-    const { value, grads } = tf.variableGrads(genLoss, Object.values(this.genVars));
+    const { value, grads } = leanVariableGrads(genLoss, Object.values(this.genVars));
     value.dispose();
     const lrScale = this.lrScale();
     this.genOpt.learningRate = cfg.learningRate * lrScale;
@@ -360,7 +366,7 @@ export class VqganTrainer {
         logits = tf.keep(tf.stack([tf.mean(lr), tf.mean(lf)]));
         return tf.mul(hingeDLoss(lr, lf), discFactor) as tf.Scalar;
       };
-      const r = tf.variableGrads(dl, Object.values(this.discVars));
+      const r = leanVariableGrads(dl, Object.values(this.discVars));
       dLoss = r.value.dataSync()[0];
       r.value.dispose();
       this.discOpt.learningRate = cfg.discLearningRate * lrScale;

@@ -8,7 +8,7 @@
  * differentiated plus one block's gradients, instead of every activation and every gradient.
  *
  * It reads tfjs-core 4.x engine internals (the tape, `scopedRun`, `startTape`), as
- * `@artist-ts/runtime`'s `recomputed` does; inside another gradient computation (a nested tape)
+ * `recomputed` (recompute.ts) does; inside another gradient computation (a nested tape)
  * it is plain `tf.variableGrads`.
  */
 import * as tf from '@tensorflow/tfjs';
