@@ -19,6 +19,7 @@ import { evalStage } from '../src/stages/eval';
 import { gptStage } from '../src/stages/gpt';
 import { kgStage, readKgFolder } from '../src/stages/kg';
 import { kgNeighbours, latticeStage } from '../src/stages/lattice';
+import { vqganStage } from '../src/stages/vqgan';
 
 const defaults = {
   name: 'demo',
@@ -76,7 +77,7 @@ describe('config slices of options added later', () => {
     expect(o).toEqual({ a: 1, b: 0, c: 'x' });
   });
 
-  it('keep the stage hashes of runs made before neighbours, relations, epoch order, attribute and fact dropout, compositional sampling', () => {
+  it('keep the stage hashes of runs made before neighbours, relations, epoch order, attribute and fact dropout, compositional sampling, VQGAN recompute', () => {
     const c = resolveConfig({ preset: 'demo' });
     const json = (v: unknown) => canonicalJson(v);
     const { neighbours, relations, ...lattice } = c.lattice;
@@ -93,6 +94,11 @@ describe('config slices of options added later', () => {
     const { composeScale, ...sample } = c.eval.sample;
     expect(composeScale).toBeNull();
     expect(json(evalStage.configSlice(c))).toBe(json({ ...c.eval, sample }));
+    const { recompute, ...vqTrain } = c.vqgan.train;
+    expect(recompute).toBe(false);
+    expect(json(vqganStage.configSlice(c))).toBe(
+      json({ vqgan: { ...c.vqgan, train: vqTrain }, size: c.data.size }),
+    );
     // Set, they count.
     const set = resolveConfig({
       preset: 'demo',
@@ -103,8 +109,10 @@ describe('config slices of options added later', () => {
         'gpt.train.attributeDropout=0.3',
         'gpt.train.factDropout=0.5',
         'eval.sample.composeScale=1',
+        'vqgan.train.recompute=true',
       ],
     });
+    expect(vqganStage.configSlice(set)).toMatchObject({ vqgan: { train: { recompute: true } } });
     expect(latticeStage.configSlice(set)).toMatchObject({ neighbours: 4, relations: ['形状是'] });
     expect(gptStage.configSlice(set)).toMatchObject({ gpt: { train: { factDropout: 0.5 } } });
     expect(evalStage.configSlice(set)).toMatchObject({ sample: { composeScale: 1 } });

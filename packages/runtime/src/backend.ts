@@ -339,7 +339,7 @@ export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 export class WasmHeapExhaustedError extends Error {
   override readonly name = 'WasmHeapExhaustedError';
   constructor(
-    /** Tensor bytes the backend held when it aborted. */
+    /** Tensor bytes still allocated when the error was explained (scopes may have freed some). */
     readonly heldBytes: number,
     message: string,
     options: { cause: unknown },
@@ -369,9 +369,9 @@ export function explainWasmAbort(
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
   return new WasmHeapExhaustedError(
     held,
-    `${what}: the wasm backend aborted holding ${gib(held)} of tensors, most likely because its ` +
-      `heap cannot grow past ${gib(WASM_HEAP_BYTES)}; the backend cannot run again in this ` +
-      `process. ${advice}`,
+    `${what}: the wasm backend aborted, most likely because its heap cannot grow past ` +
+      `${gib(WASM_HEAP_BYTES)} (${gib(held)} of tensors still allocated when the error got ` +
+      `here); the backend cannot run again in this process. ${advice}`,
     { cause: err },
   );
 }

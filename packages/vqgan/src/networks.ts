@@ -7,6 +7,7 @@
  * Upsample except at level 0 -> GN -> swish -> conv_out. Decoder levels are stored as `up.{i}`
  * with `up.0` the highest resolution, as in taming.
  */
+import { recomputed } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
 import {
   type AttnParams,
@@ -72,9 +73,9 @@ function levelParams(store: ParamStore, m: LevelModules): Level {
 }
 
 function midStages(c: StageChain, p: Mid, n: NormSpec, release: boolean): void {
-  c.run((h) => resBlock(p.block1, h, n, release))
-    .run((h) => attnBlock(p.attn1, h, n, release))
-    .run((h) => resBlock(p.block2, h, n, release));
+  c.run(p.block1, (q, h) => resBlock(q, h, n, release))
+    .run(p.attn1, (q, h) => attnBlock(q, h, n, release))
+    .run(p.block2, (q, h) => resBlock(q, h, n, release));
 }
 
 /** The encoder's variables, bound by name along the table's level layout. */
@@ -88,27 +89,64 @@ export function encoderParams(store: ParamStore, modules: VqganModules): Encoder
   };
 }
 
+/** The tensors of a parameter group (ConvParams, NormParams, blocks of them), in key order. */
+function paramLeaves(p: unknown, out: tf.Tensor[] = []): tf.Tensor[] {
+  if (p instanceof tf.Tensor) out.push(p);
+  else if (Array.isArray(p)) for (const x of p) paramLeaves(x, out);
+  else if (p !== null && typeof p === 'object')
+    for (const k of Object.keys(p)) paramLeaves((p as Record<string, unknown>)[k], out);
+  return out;
+}
+
+/** `p` with its tensors replaced, in `paramLeaves` order, by `values`. */
+function withLeaves<P>(p: P, values: readonly tf.Tensor[], at = { i: 0 }): P {
+  if (p instanceof tf.Tensor) return values[at.i++] as P;
+  if (Array.isArray(p)) return p.map((x) => withLeaves(x, values, at)) as P;
+  if (p !== null && typeof p === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(p))
+      out[k] = withLeaves((p as Record<string, unknown>)[k], values, at);
+    return out as P;
+  }
+  return p;
+}
+
 /**
- * A chain of stages whose intermediate activations can be freed as soon as the next one exists.
- * At inference (`release`), each stage's input is disposed once its output is computed (never the
- * chain's own input, which the caller owns), so about one full-resolution activation is alive
- * besides the running stage's own: a 256x256 decode of 4 images holds ~0.5 GB instead of every
- * level's outputs. Training keeps them all (the gradient tape needs them).
+ * How a chain of stages treats its activations:
+ * - `keep` (training): the gradient tape keeps what every op saved;
+ * - `release` (inference): each stage's input is disposed once its output is computed (never the
+ *   chain's own input, which the caller owns), so about one full-resolution activation is alive
+ *   besides the running stage's own: a 256x256 decode of 4 images holds ~0.5 GB instead of every
+ *   level's outputs;
+ * - `recompute` (training): each stage runs under runtime's `recomputed`, so the tape keeps only
+ *   the stage boundaries, and the backward pass runs each stage again (one more forward pass).
  */
+export type ActivationMode = 'keep' | 'release' | 'recompute';
+
 class StageChain {
   private h: tf.Tensor4D;
   private readonly input: tf.Tensor4D;
-  private readonly release: boolean;
 
-  constructor(input: tf.Tensor4D, release: boolean) {
+  constructor(
+    input: tf.Tensor4D,
+    private readonly mode: ActivationMode,
+  ) {
     this.h = input;
     this.input = input;
-    this.release = release;
   }
 
-  run(stage: (h: tf.Tensor4D) => tf.Tensor4D): this {
-    const next = stage(this.h);
-    if (this.release && this.h !== this.input) this.h.dispose();
+  /** Runs `stage(params, h)`; under `recompute` the parameters are passed in as its inputs. */
+  run<P>(params: P, stage: (p: P, h: tf.Tensor4D) => tf.Tensor4D): this {
+    let next: tf.Tensor4D;
+    if (this.mode === 'recompute') {
+      next = recomputed(
+        (h, ...ws) => stage(withLeaves(params, ws), h as tf.Tensor4D),
+        [this.h, ...paramLeaves(params)],
+      ) as tf.Tensor4D;
+    } else {
+      next = stage(params, this.h);
+      if (this.mode === 'release' && this.h !== this.input) this.h.dispose();
+    }
     this.h = next;
     return this;
   }
@@ -118,27 +156,27 @@ class StageChain {
   }
 }
 
-/** `release`: free intermediate activations as the pass goes (inference only, see StageChain). */
+/** `mode`: what happens to the activations (see ActivationMode; `release` only outside a tape). */
 export function encoderForward(
   p: EncoderParams,
   x: tf.Tensor4D,
   n: NormSpec,
-  release = false,
+  mode: ActivationMode = 'keep',
 ): tf.Tensor4D {
+  const release = mode === 'release';
   return tf.tidy(() => {
-    const c = new StageChain(x, release);
-    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1, release)); // [b, H, W, ch]
+    const c = new StageChain(x, mode);
+    c.run(p.convIn, (q, h) => conv2d(h, q.weight, q.bias, 1, PAD1, release)); // [b, H, W, ch]
     for (const level of p.down) {
       for (let j = 0; j < level.blocks.length; j++) {
-        c.run((h) => resBlock(level.blocks[j], h, n, release));
-        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n, release));
+        c.run(level.blocks[j], (q, h) => resBlock(q, h, n, release));
+        if (level.attns.length > 0) c.run(level.attns[j], (q, h) => attnBlock(q, h, n, release));
       }
-      const resample = level.resample;
-      if (resample) c.run((h) => downsample(resample, h, release)); // [b, h/2, w/2, c]
+      if (level.resample) c.run(level.resample, (q, h) => downsample(q, h, release)); // [b, h/2, w/2, c]
     }
     midStages(c, p.mid, n, release);
-    c.run((h) => normSwish(p.normOut, h, n, release));
-    return c.run((h) => conv2d(h, p.convOut.weight, p.convOut.bias, 1, PAD1, release)).value; // [b, H/f, W/f, zChannels]
+    c.run(p.normOut, (q, h) => normSwish(q, h, n, release));
+    return c.run(p.convOut, (q, h) => conv2d(h, q.weight, q.bias, 1, PAD1, release)).value; // [b, H/f, W/f, zChannels]
   });
 }
 
@@ -161,22 +199,22 @@ export function decoderTrunk(
   p: DecoderParams,
   z: tf.Tensor4D,
   n: NormSpec,
-  release = false,
+  mode: ActivationMode = 'keep',
 ): tf.Tensor4D {
+  const release = mode === 'release';
   return tf.tidy(() => {
-    const c = new StageChain(z, release);
-    c.run((h) => conv2d(h, p.convIn.weight, p.convIn.bias, 1, PAD1, release)); // [b, h, w, c_top]
+    const c = new StageChain(z, mode);
+    c.run(p.convIn, (q, h) => conv2d(h, q.weight, q.bias, 1, PAD1, release)); // [b, h, w, c_top]
     midStages(c, p.mid, n, release);
     for (let i = p.up.length - 1; i >= 0; i--) {
       const level = p.up[i];
       for (let j = 0; j < level.blocks.length; j++) {
-        c.run((h) => resBlock(level.blocks[j], h, n, release));
-        if (level.attns.length > 0) c.run((h) => attnBlock(level.attns[j], h, n, release));
+        c.run(level.blocks[j], (q, h) => resBlock(q, h, n, release));
+        if (level.attns.length > 0) c.run(level.attns[j], (q, h) => attnBlock(q, h, n, release));
       }
-      const resample = level.resample;
-      if (resample) c.run((h) => upsample(resample, h, release)); // [b, 2h, 2w, c]
+      if (level.resample) c.run(level.resample, (q, h) => upsample(q, h, release)); // [b, 2h, 2w, c]
     }
-    return c.run((h) => normSwish(p.normOut, h, n, release)).value; // [b, H, W, ch]
+    return c.run(p.normOut, (q, h) => normSwish(q, h, n, release)).value; // [b, H, W, ch]
   });
 }
 

@@ -51,6 +51,13 @@ export interface VqganTrainConfig {
   lrDecaySteps: number;
   /** Final fraction of the learning rates under `lrDecaySteps`. */
   minLrRatio: number;
+  /**
+   * Recompute the encoder's and decoder's stages in the backward pass instead of keeping their
+   * activations (`Vqgan.trainForward`'s `recompute`): one more forward pass for much less memory;
+   * what lets ARTIST-base train at 256x256 within the wasm backend's heap. Same gradients up to
+   * float rounding.
+   */
+  recompute: boolean;
 }
 
 export const DEFAULT_VQGAN_TRAIN_CONFIG: VqganTrainConfig = {
@@ -79,6 +86,7 @@ export const DEFAULT_VQGAN_TRAIN_CONFIG: VqganTrainConfig = {
   seed: 'vqgan-train',
   lrDecaySteps: 0,
   minLrRatio: 0.1,
+  recompute: false,
 };
 
 /**
@@ -161,7 +169,7 @@ export function validateVqganTrainConfig(config: Partial<VqganTrainConfig> = {})
     if (!(c[k] >= 0 && c[k] < 1))
       throw new Error(`vqgan train config: '${k}' must be in [0, 1), got ${String(c[k])}`);
   }
-  for (const k of ['disc', 'adaptiveWeight', 'kmeansInit'] as const) {
+  for (const k of ['disc', 'adaptiveWeight', 'kmeansInit', 'recompute'] as const) {
     if (typeof c[k] !== 'boolean')
       throw new Error(`vqgan train config: '${k}' must be true or false, got ${String(c[k])}`);
   }

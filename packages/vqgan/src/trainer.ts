@@ -317,7 +317,7 @@ export class VqganTrainer {
     });
 
     const genLoss = (): tf.Scalar => {
-      const out = this.model.trainForward(x);
+      const out = this.model.trainForward(x, { recompute: cfg.recompute });
       hLast = out.h;
       let gLoss: tf.Scalar | null = null;
       if (discActive && disc) {

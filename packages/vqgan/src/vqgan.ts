@@ -31,6 +31,7 @@ import {
 import { conv1x1 } from './conv';
 import { type ImageInput, toModelInput, toUint8Pixels } from './images';
 import {
+  type ActivationMode,
   type DecoderParams,
   decoderHead,
   decoderParams,
@@ -222,10 +223,10 @@ export class Vqgan {
    * Encoder + quant_conv: continuous latents [b, h, w, embedDim] from [-1, 1] images.
    * `release`: free each activation once the next exists (inference; not under a gradient).
    */
-  encodeLatents(x: tf.Tensor4D, release = false): tf.Tensor4D {
+  encodeLatents(x: tf.Tensor4D, release = false, mode?: ActivationMode): tf.Tensor4D {
     return tf.tidy(() =>
       conv1x1(
-        encoderForward(this.encoder, x, this.norm, release),
+        encoderForward(this.encoder, x, this.norm, mode ?? (release ? 'release' : 'keep')),
         this.quantConv.weight,
         this.quantConv.bias,
       ),
@@ -294,7 +295,7 @@ export class Vqgan {
   decodeLatents(zq: tf.Tensor4D, release = false): tf.Tensor4D {
     return tf.tidy(() => {
       const z = conv1x1(zq, this.postQuantConv.weight, this.postQuantConv.bias);
-      const h = decoderTrunk(this.decoder, z, this.norm, release);
+      const h = decoderTrunk(this.decoder, z, this.norm, release ? 'release' : 'keep');
       if (release) z.dispose();
       return decoderHead(this.decoder, h, release);
     });
@@ -386,14 +387,19 @@ export class Vqgan {
     }
   }
 
-  /** The differentiable training forward (straight-through quantization). */
-  trainForward(x: tf.Tensor4D): TrainForwardOutput {
+  /**
+   * The differentiable training forward (straight-through quantization). `recompute`: keep only
+   * the encoder's and decoder's stage boundaries for the backward pass, which runs each stage
+   * again (same gradients up to float rounding, much less memory; see ActivationMode).
+   */
+  trainForward(x: tf.Tensor4D, options: { recompute?: boolean } = {}): TrainForwardOutput {
     this.checkAlive();
+    const mode: ActivationMode = options.recompute ? 'recompute' : 'keep';
     return tf.tidy(() => {
-      const ze = this.encodeLatents(x); // [b, h, w, d]
+      const ze = this.encodeLatents(x, false, mode); // [b, h, w, d]
       const q = quantize(ze, this.codebook, this.config.beta, this.config.legacyBeta);
       const z = conv1x1(q.zq, this.postQuantConv.weight, this.postQuantConv.bias);
-      const h = decoderTrunk(this.decoder, z, this.norm); // [b, H, W, ch]
+      const h = decoderTrunk(this.decoder, z, this.norm, mode); // [b, H, W, ch]
       const xrec = decoderHead(this.decoder, h); // [b, H, W, 3]
       return { xrec, h, ze, q };
     });

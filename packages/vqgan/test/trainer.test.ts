@@ -274,6 +274,52 @@ describe('VqganTrainer', () => {
     model.dispose();
   });
 
+  test('recompute: the same loss and gradients (to float rounding) at a lower peak, no leak', async () => {
+    const model = Vqgan.create({ ...MICRO, resolution: 16 }, { seed: 22 });
+    const x = toModelInput(
+      new InMemoryImageDataset(generateShapeImages(2, 16, 'test-shapes'), 16, 16, 3).batch([0, 1]),
+      3,
+    );
+    const weights = { l1Weight: 1, l2Weight: 1, perceptualWeight: 1, codebookWeight: 1 };
+    const run = async (recompute: boolean) => {
+      let values: Record<string, Float32Array> = {};
+      let loss = 0;
+      const profile = await tf.profile(() => {
+        const r = leanVariableGrads(() => {
+          const out = model.trainForward(x, { recompute });
+          return generatorLosses(x, out.xrec, out.q, weights, null, null).reconstructionObjective;
+        }, model.trainableVariables());
+        loss = r.value.dataSync()[0];
+        values = Object.fromEntries(
+          Object.entries(r.grads).map(([k, g]) => [k, g.dataSync() as Float32Array]),
+        );
+        tf.dispose([r.value, ...Object.values(r.grads)]);
+      });
+      return { values, loss, peak: profile.peakBytes };
+    };
+    const kept = await run(false);
+    let again = { values: {} as Record<string, Float32Array>, loss: 0, peak: 0 };
+    await expectNoLeakedTensors(async () => {
+      again = await run(true);
+    }, 'recompute');
+    expect(again.loss).toBe(kept.loss); // the forward pass is the same computation
+    expect(Object.keys(again.values).sort()).toEqual(Object.keys(kept.values).sort());
+    for (const [k, g] of Object.entries(kept.values)) {
+      expectArraysClose(again.values[k], g, { rtol: 1e-4, atol: 1e-6 });
+    }
+    expect(again.peak).toBeLessThan(kept.peak);
+    // the trainer option reaches the model, and old configs without it validate to false
+    const trainer = new VqganTrainer(model, data(), { ...BASE, recompute: true });
+    expect(trainer.config.recompute).toBe(true);
+    expect(Number.isFinite(trainer.trainStep().metrics.loss)).toBe(true);
+    expect(
+      () => new VqganTrainer(model, data(), { ...BASE, recompute: 1 as unknown as boolean }),
+    ).toThrow("vqgan train config: 'recompute' must be true or false, got 1");
+    trainer.dispose();
+    tf.dispose(x);
+    model.dispose();
+  });
+
   test('a training step leaks no tensors', async () => {
     const model = Vqgan.create(MICRO, { seed: 7 });
     const trainer = new VqganTrainer(model, data(), {

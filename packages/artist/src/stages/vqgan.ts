@@ -15,13 +15,16 @@ import {
 } from '@artist-ts/vqgan';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainerConfig } from '../config';
-import type { Stage } from '../pipeline';
+import { omitWhileDefault, type Stage } from '../pipeline';
 import { trainingStepReporter } from '../progress';
 
 export const vqganStage: Stage<TrainerConfig> = {
   name: 'vqgan',
   after: ['data'],
-  configSlice: (c) => ({ vqgan: c.vqgan, size: c.data.size }),
+  configSlice: (c) => ({
+    vqgan: { ...c.vqgan, train: omitWhileDefault(c.vqgan.train, { recompute: false }) },
+    size: c.data.size,
+  }),
   async run(ctx) {
     const cfg = ctx.config.vqgan;
     const size = ctx.config.data.size;
