@@ -125,27 +125,19 @@ describe('artist-generate options', () => {
       5,
       'wasm',
     ]);
-    const defaults = await parsed<GenerateCliOptions>(buildGenerate(), ['--text', 'a']);
+    const withText = (...args: string[]) =>
+      parsed<GenerateCliOptions>(buildGenerate(), ['--text', 'a', ...args]);
+    const defaults = await withText();
     expect([defaults.numImages, defaults.outputDir, defaults.backend]).toEqual([
       1,
       'out',
       undefined,
     ]);
     expect(generateOptionsOf(defaults).knowledgeGuidanceScale).toBeNull();
-    const kg = await parsed<GenerateCliOptions>(buildGenerate(), [
-      '--text',
-      'a',
-      '--kg-guidance',
-      '2',
-    ]);
+    const kg = await withText('--kg-guidance', '2');
     expect(kg.knowledgeGuidanceScale).toBe(2);
     expect(generateOptionsOf(defaults).composeScale).toBeNull();
-    const composed = await parsed<GenerateCliOptions>(buildGenerate(), [
-      '--text',
-      'a',
-      '--compose',
-      '1.5',
-    ]);
+    const composed = await withText('--compose', '1.5');
     expect(generateOptionsOf(composed).composeScale).toBe(1.5);
   });
 

@@ -469,8 +469,10 @@ export async function sampleCodes(
             logitsT.dispose();
             const V = c.imageVocabSize;
             for (let r = 0; r < R; r++) {
+              // views: each row of this step's logits is read by this image alone, and combined
+              // (and filtered) in place
               const rowsOf = conds[r].rows.map((_, j) =>
-                logits.slice((first[r] + j) * V, (first[r] + j + 1) * V),
+                logits.subarray((first[r] + j) * V, (first[r] + j + 1) * V),
               );
               conds[r].combine(rowsOf);
               out[r][k] = sampleFromLogits(rowsOf[0], cfg, rngs[r]);

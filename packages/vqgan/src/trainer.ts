@@ -33,6 +33,7 @@ import {
   deferredTensor,
   explainWasmAbort,
   leanVariableGrads,
+  rawToTensor,
   readStoredTensor,
 } from '@artist-ts/runtime';
 import * as tf from '@tensorflow/tfjs';
@@ -664,7 +665,7 @@ export class VqganTrainer {
       }
     }
     const slotOf = (t: StoredTensor | RawTensor): tf.Tensor =>
-      'pieces' in t ? readStoredTensor(reader, t) : tf.tensor(t.data, t.shape, t.dtype);
+      'pieces' in t ? readStoredTensor(reader, t) : rawToTensor(t);
     const stored: Array<StoredTensor | RawTensor> =
       reader.slots.length > 0 ? [...reader.slots] : state.optimizerSlots;
     for (const [prefix, opt] of [

@@ -223,10 +223,15 @@ export class Vqgan {
    * Encoder + quant_conv: continuous latents [b, h, w, embedDim] from [-1, 1] images.
    * `release`: free each activation once the next exists (inference; not under a gradient).
    */
-  encodeLatents(x: tf.Tensor4D, release = false, mode?: ActivationMode): tf.Tensor4D {
+  encodeLatents(x: tf.Tensor4D, release = false): tf.Tensor4D {
+    return this.latents(x, release ? 'release' : 'keep');
+  }
+
+  /** Encoder + quant_conv with the activations treated as `mode` says. */
+  private latents(x: tf.Tensor4D, mode: ActivationMode): tf.Tensor4D {
     return tf.tidy(() =>
       conv1x1(
-        encoderForward(this.encoder, x, this.norm, mode ?? (release ? 'release' : 'keep')),
+        encoderForward(this.encoder, x, this.norm, mode),
         this.quantConv.weight,
         this.quantConv.bias,
       ),
@@ -396,7 +401,7 @@ export class Vqgan {
     this.checkAlive();
     const mode: ActivationMode = options.recompute ? 'recompute' : 'keep';
     return tf.tidy(() => {
-      const ze = this.encodeLatents(x, false, mode); // [b, h, w, d]
+      const ze = this.latents(x, mode); // [b, h, w, d]
       const q = quantize(ze, this.codebook, this.config.beta, this.config.legacyBeta);
       const z = conv1x1(q.zq, this.postQuantConv.weight, this.postQuantConv.bias);
       const h = decoderTrunk(this.decoder, z, this.norm, mode); // [b, H, W, ch]
