@@ -96,7 +96,7 @@ const STEPS = 60;
 // Measured 23.0 dB after 60 steps (mean-image PSNR of this set: 11.4 dB).
 const THRESHOLD_DB = 16;
 
-test("the wasm backend's abort in a training step becomes an error that says what to change", () => {
+test("the wasm backend's abort in a training step becomes an error that says what to change", async () => {
   const model = Vqgan.create(MICRO, { seed: 2 });
   const data = new InMemoryImageDataset(generateShapeImages(2, 8, 'test-shapes'), 8, 8, 3);
   // what tfjs-backend-wasm throws when its heap cannot grow (not reachable at test sizes)
@@ -108,11 +108,13 @@ test("the wasm backend's abort in a training step becomes an error that says wha
   };
   const trainer = new VqganTrainer(model, data, { batchSize: 2, restartEvery: 0, seed: 1 });
   let thrown: unknown;
-  try {
-    trainer.trainStep();
-  } catch (e) {
-    thrown = e;
-  }
+  await expectNoLeakedTensors(() => {
+    try {
+      trainer.trainStep();
+    } catch (e) {
+      thrown = e;
+    }
+  }, 'failed trainStep');
   expect(thrown).toBeInstanceOf(WasmHeapExhaustedError);
   expect((thrown as Error).message).toMatch(
     /^VQGAN training step at batch 2 of 8x8 images: the wasm backend aborted, .* past 4\.00 GiB \(.* GiB of tensors still allocated .*\); .* Use a smaller batchSize or image size/,
